@@ -1,0 +1,67 @@
+-- Create the catalog tables: courses, lessons (baseline of sql/schema/20_catalog.sql).
+-- depends: 0002_create_identity
+
+/*
+ * Catalog: courses and their lessons. A course belongs to one instructor; price in integer
+ * cents (is_free is derived, never stored separately). Lesson order is dense (1..n) per
+ * course; the unique constraint is deferrable so a reorder can swap positions in one statement.
+ */
+set local role lms_owner;
+
+create table app.courses (
+  id                uuid primary key default gen_random_uuid(),
+  instructor_id     uuid not null references app.instructors (user_id) on delete restrict,
+  title             text not null,
+  short_description text,
+  description       text,
+  price_cents       integer not null default 0,
+  currency          text not null default 'USD',
+  is_free           boolean generated always as (price_cents = 0) stored,
+  category          text,
+  tags              text[] not null default '{}',
+  thumbnail_url     text,
+  is_published      boolean not null default false,
+  published_at      timestamptz,
+  created_at        timestamptz not null default now(),
+  updated_at        timestamptz not null default now(),
+  search_vector     tsvector generated always as (
+                      setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
+                      setweight(to_tsvector('english'::regconfig, coalesce(short_description, '')), 'B') ||
+                      setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')) stored,
+  constraint ck_courses_title_length check (length(btrim(title)) between 1 and 200),
+  constraint ck_courses_short_description_length check (length(short_description) <= 500),
+  constraint ck_courses_price_nonnegative check (price_cents >= 0),
+  constraint ck_courses_currency check (currency ~ '^[A-Z]{3}$'),
+  constraint ck_courses_published_at check (not is_published or published_at is not null),
+  constraint ck_courses_tags_count check (cardinality(tags) <= 20)
+);
+create index ix_courses_instructor_id on app.courses (instructor_id);
+create index ix_courses_published_created_at on app.courses (created_at desc, id) where is_published;
+create index ix_courses_category on app.courses (category) where is_published;
+create index ix_courses_tags on app.courses using gin (tags);
+create index ix_courses_search_vector on app.courses using gin (search_vector);
+comment on table app.courses is 'A course offered by one instructor; visible to everyone once published.';
+comment on column app.courses.price_cents is 'Price in integer cents of currency; 0 means free.';
+comment on column app.courses.is_free is 'Derived: price_cents = 0.';
+comment on column app.courses.search_vector is 'Full-text search over title (A), short description (B) and description (C).';
+
+create table app.lessons (
+  id               uuid primary key default gen_random_uuid(),
+  course_id        uuid not null references app.courses (id) on delete cascade,
+  title            text not null,
+  content          text,
+  video_url        text,
+  duration_minutes integer not null default 0,
+  lesson_order     integer not null,
+  is_published     boolean not null default false,
+  created_at       timestamptz not null default now(),
+  updated_at       timestamptz not null default now(),
+  constraint uq_lessons_course_id_lesson_order unique (course_id, lesson_order) deferrable initially immediate,
+  constraint uq_lessons_id_course_id unique (id, course_id),
+  constraint ck_lessons_title_length check (length(btrim(title)) between 1 and 200),
+  constraint ck_lessons_duration_nonnegative check (duration_minutes >= 0),
+  constraint ck_lessons_order_positive check (lesson_order >= 1)
+);
+comment on table app.lessons is 'A lesson of a course. The syllabus (title, order, duration) of a published course is public; content is for enrollees, the instructor and admins.';
+comment on column app.lessons.lesson_order is 'Position 1..n in the course, dense; unique per course (deferrable for reorders).';
+comment on constraint uq_lessons_id_course_id on app.lessons is 'Target of (lesson_id, course_id) foreign keys: a quiz or assignment''s lesson must be in its course.';

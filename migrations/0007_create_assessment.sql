@@ -1,0 +1,155 @@
+-- Create the assessment tables: quizzes, questions, partitioned quiz_attempts, assignments, submissions (baseline of sql/schema/60_assessment.sql).
+-- depends: 0006_create_learning
+
+/*
+ * Assessment: quizzes with their questions, quiz attempts (partitioned by month of
+ * started_at), assignments and submissions.
+ *
+ * quiz_attempts is RANGE partitioned on started_at, one partition a month in the schema
+ * `partitions`, plus a DEFAULT partition so no insert ever fails; internal.ensure_partitions()
+ * creates the coming months. A unique key on a partitioned table must contain the partition
+ * key, so the attempt limit is enforced through quiz_attempt_counters (one row per student and
+ * quiz, locked by attempt.start), not through a unique index.
+ */
+set local role lms_owner;
+
+create table app.quizzes (
+  id                       uuid primary key default gen_random_uuid(),
+  course_id                uuid not null references app.courses (id) on delete cascade,
+  lesson_id                uuid,
+  title                    text not null,
+  description              text,
+  time_limit_minutes       integer,
+  passing_score_percentage integer not null default 70,
+  max_attempts             integer default 3,
+  is_published             boolean not null default false,
+  created_at               timestamptz not null default now(),
+  updated_at               timestamptz not null default now(),
+  constraint fk_quizzes_lesson_in_course foreign key (lesson_id, course_id)
+    references app.lessons (id, course_id) on delete set null (lesson_id),
+  constraint ck_quizzes_title_length check (length(btrim(title)) between 1 and 200),
+  constraint ck_quizzes_time_limit_positive check (time_limit_minutes > 0),
+  constraint ck_quizzes_passing_score_range check (passing_score_percentage between 0 and 100),
+  constraint ck_quizzes_max_attempts_positive check (max_attempts >= 1)
+);
+create index ix_quizzes_course_id on app.quizzes (course_id);
+create index ix_quizzes_lesson_id on app.quizzes (lesson_id) where lesson_id is not null;
+comment on table app.quizzes is 'A quiz of a course, optionally attached to one of its lessons.';
+comment on column app.quizzes.max_attempts is 'Attempts allowed per student; null means unlimited.';
+comment on column app.quizzes.time_limit_minutes is 'Null means no time limit; otherwise submit by started_at + limit + 30 s grace.';
+
+create table app.questions (
+  id             uuid primary key default gen_random_uuid(),
+  quiz_id        uuid not null references app.quizzes (id) on delete cascade,
+  question_text  text not null,
+  question_type  text not null,
+  options        jsonb,
+  correct_answer text not null,
+  points         integer not null default 1,
+  question_order integer not null,
+  created_at     timestamptz not null default now(),
+  updated_at     timestamptz not null default now(),
+  constraint uq_questions_quiz_id_question_order unique (quiz_id, question_order) deferrable initially immediate,
+  constraint ck_questions_text_length check (length(btrim(question_text)) between 1 and 5000),
+  constraint ck_questions_type check (question_type in ('multiple_choice', 'true_false', 'short_answer')),
+  constraint ck_questions_points_positive check (points >= 1),
+  constraint ck_questions_order_positive check (question_order >= 1),
+  constraint ck_questions_multiple_choice check (question_type <> 'multiple_choice' or (
+    jsonb_typeof(options) = 'array' and jsonb_array_length(options) >= 2 and options ? correct_answer)),
+  constraint ck_questions_true_false check (question_type <> 'true_false' or correct_answer in ('true', 'false')),
+  constraint ck_questions_options_only_for_choice check (question_type = 'multiple_choice' or options is null),
+  constraint ck_questions_correct_answer_nonblank check (length(btrim(correct_answer)) >= 1)
+);
+comment on table app.questions is 'A question of a quiz. correct_answer is never readable by students (column privileges).';
+comment on column app.questions.options is 'multiple_choice only: a JSON array of at least two distinct strings containing correct_answer.';
+comment on column app.questions.correct_answer is 'The expected answer; short_answer compares trimmed, case-folded, white space collapsed.';
+
+create table app.quiz_attempt_counters (
+  user_id       uuid not null references app.users (id) on delete cascade,
+  quiz_id       uuid not null references app.quizzes (id) on delete cascade,
+  attempts_used integer not null default 0,
+  constraint pk_quiz_attempt_counters primary key (user_id, quiz_id),
+  constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0)
+);
+create index ix_quiz_attempt_counters_quiz_id on app.quiz_attempt_counters (quiz_id);
+comment on table app.quiz_attempt_counters is 'Attempts started per student and quiz; its row lock serialises concurrent attempt.start calls.';
+
+create table app.quiz_attempts (
+  id             uuid not null default gen_random_uuid(),
+  user_id        uuid not null references app.users (id) on delete cascade,
+  quiz_id        uuid not null references app.quizzes (id) on delete cascade,
+  attempt_number integer not null,
+  status         text not null default 'in_progress',
+  started_at     timestamptz not null default now(),
+  deadline_at    timestamptz,
+  submitted_at   timestamptz,
+  score          integer,
+  passed         boolean,
+  points_earned  integer,
+  points_total   integer,
+  answers        jsonb,
+  constraint pk_quiz_attempts primary key (id, started_at),
+  constraint ck_quiz_attempts_number_positive check (attempt_number >= 1),
+  constraint ck_quiz_attempts_status check (status in ('in_progress', 'submitted', 'expired')),
+  constraint ck_quiz_attempts_score_range check (score between 0 and 100),
+  constraint ck_quiz_attempts_points check (points_earned between 0 and points_total),
+  constraint ck_quiz_attempts_closed check ((status = 'in_progress') = (submitted_at is null)
+                                            and (status = 'in_progress') = (score is null)),
+  constraint ck_quiz_attempts_deadline check (deadline_at > started_at)
+) partition by range (started_at);
+create index ix_quiz_attempts_user_id_quiz_id on app.quiz_attempts (user_id, quiz_id);
+create index ix_quiz_attempts_quiz_id on app.quiz_attempts (quiz_id);
+create index ix_quiz_attempts_open on app.quiz_attempts (deadline_at) where status = 'in_progress';
+create table partitions.quiz_attempts_default partition of app.quiz_attempts default;
+comment on table app.quiz_attempts is 'A student''s attempt at a quiz; partitioned by month of started_at (partitions live in schema partitions).';
+comment on column app.quiz_attempts.answers is 'Per question: the given answer, whether it was correct and the points it earned and was worth, as graded.';
+comment on column app.quiz_attempts.points_total is 'Points the quiz was worth when this attempt was graded; later quiz edits do not change it.';
+
+create table app.assignments (
+  id                      uuid primary key default gen_random_uuid(),
+  course_id               uuid not null references app.courses (id) on delete cascade,
+  lesson_id               uuid,
+  title                   text not null,
+  description             text,
+  due_date                timestamptz,
+  points                  integer not null default 100,
+  allow_late_submission   boolean not null default false,
+  late_penalty_percentage integer not null default 0,
+  created_at              timestamptz not null default now(),
+  updated_at              timestamptz not null default now(),
+  constraint uq_assignments_id_course_id unique (id, course_id),
+  constraint fk_assignments_lesson_in_course foreign key (lesson_id, course_id)
+    references app.lessons (id, course_id) on delete set null (lesson_id),
+  constraint ck_assignments_title_length check (length(btrim(title)) between 1 and 200),
+  constraint ck_assignments_points_positive check (points >= 1),
+  constraint ck_assignments_late_penalty_range check (late_penalty_percentage between 0 and 100)
+);
+create index ix_assignments_course_id on app.assignments (course_id);
+create index ix_assignments_lesson_id on app.assignments (lesson_id) where lesson_id is not null;
+comment on table app.assignments is 'Graded work of a course with an optional due date and late rule.';
+comment on column app.assignments.late_penalty_percentage is 'Effective grade of a late submission = grade × (100 − penalty) / 100.';
+
+alter table app.files add constraint fk_files_assignment_id_assignments
+  foreign key (assignment_id) references app.assignments (id) on delete cascade;
+
+create table app.submissions (
+  id            uuid primary key default gen_random_uuid(),
+  assignment_id uuid not null references app.assignments (id) on delete cascade,
+  user_id       uuid not null references app.users (id) on delete cascade,
+  content       text,
+  file_id       uuid references app.files (id) on delete set null,
+  submitted_at  timestamptz not null default now(),
+  is_late       boolean not null default false,
+  grade         numeric(8, 2),
+  feedback      text,
+  graded_at     timestamptz,
+  graded_by     uuid references app.users (id) on delete set null,
+  constraint uq_submissions_assignment_id_user_id unique (assignment_id, user_id),
+  constraint ck_submissions_has_work check (content is not null or file_id is not null),
+  constraint ck_submissions_grade_nonnegative check (grade >= 0),
+  constraint ck_submissions_graded check ((grade is null) = (graded_at is null))
+);
+create index ix_submissions_user_id on app.submissions (user_id);
+create index ix_submissions_file_id on app.submissions (file_id) where file_id is not null;
+comment on table app.submissions is 'A student''s (latest) submission for an assignment; replaced on resubmission before grading.';
+comment on column app.submissions.grade is 'Raw grade 0..assignment points; the effective grade applies the late penalty.';

@@ -1,0 +1,27 @@
+-- Create the credentials table: certificates (baseline of sql/schema/70_credentials.sql).
+-- depends: 0007_create_assessment
+
+/*
+ * Credentials: certificates of completion. Numbers are random (not guessable) and unique;
+ * a revoked certificate keeps its row with the reason, so verify can say it is not valid.
+ */
+set local role lms_owner;
+
+create table app.certificates (
+  id                 uuid primary key default gen_random_uuid(),
+  certificate_number text not null,
+  user_id            uuid not null references app.users (id) on delete restrict,
+  course_id          uuid not null references app.courses (id) on delete restrict,
+  enrollment_id      uuid not null references app.enrollments (id) on delete restrict,
+  issued_at          timestamptz not null default now(),
+  revoked_at         timestamptz,
+  revoked_reason     text,
+  constraint uq_certificates_certificate_number unique (certificate_number),
+  constraint uq_certificates_user_id_course_id unique (user_id, course_id),
+  constraint uq_certificates_enrollment_id unique (enrollment_id),
+  constraint ck_certificates_number_format check (certificate_number ~ '^LMS-[0-9A-F]{4}(-[0-9A-F]{4}){3}$'),
+  constraint ck_certificates_revocation check ((revoked_at is null) = (revoked_reason is null))
+);
+create index ix_certificates_course_id on app.certificates (course_id);
+comment on table app.certificates is 'Proof that a student completed a course; issued in the completing transaction.';
+comment on column app.certificates.certificate_number is 'LMS-XXXX-XXXX-XXXX-XXXX from 64 random bits: unique and not guessable.';

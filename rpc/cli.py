@@ -1,0 +1,110 @@
+"""The `lms` command: serve, run the embedded database, migrate, seed, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rpc.cluster import ClusterError, default_cluster
+from rpc.config import Settings
+
+
+def database_url(settings: Settings, start: bool = True) -> str:
+    """DATABASE_URL, or the embedded cluster's URL (created and started when `start`)."""
+    if settings.database_url:
+        return settings.database_url
+    cluster = default_cluster()
+    if start:
+        cluster.up()
+    return cluster.url()
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from rpc.migrate import Migrator, maintain
+
+    if args.action == "up":
+        if settings.database_url:
+            print("DATABASE_URL is set: nothing to start.", file=sys.stderr)
+            return 0
+        cluster = default_cluster()
+        cluster.up()
+        print(f"PostgreSQL running; DATABASE_URL={cluster.url()}")
+        print(f"psql: psql '{cluster.url()}'")
+        return 0
+    if args.action == "down":
+        default_cluster().stop()
+        return 0
+    if args.action == "url":
+        print(database_url(settings, start=False))
+        return 0
+    url = database_url(settings)
+    migrator = Migrator(url)
+    try:
+        if args.action == "migrate":
+            applied = migrator.migrate()
+            print(f"applied {len(applied)} migration(s); repeatable SQL re-applied")
+        elif args.action == "rollback":
+            done = migrator.rollback(None if args.all else args.count)
+            print("rolled back: " + (", ".join(done) or "nothing"))
+        elif args.action == "status":
+            for mid, applied in migrator.status():
+                print(f"{'applied' if applied else 'pending'}  {mid}")
+        elif args.action == "reset":
+            migrator.rollback(None)
+            migrator.migrate()
+            print("database reset: rolled back everything and migrated again")
+        elif args.action == "maintain":
+            print(json.dumps(maintain(migrator.backend.connection), indent=2, default=str))
+        elif args.action == "seed":
+            from rpc.demo import seed
+
+            seed(url)
+    finally:
+        migrator.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from rpc.server import serve
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    return serve(settings, demo=args.demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lms", description="LMS backend: JSON-RPC server and database tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="migrate and serve JSON-RPC on HTTP (embedded PostgreSQL without DATABASE_URL)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--demo", action="store_true", help="load the demo data set and print its logins")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("db", help="database: up|down|url|migrate|rollback|status|reset|maintain|seed")
+    d.add_argument("action", choices=["up", "down", "url", "migrate", "rollback", "status", "reset", "maintain", "seed"])
+    d.add_argument("--count", type=int, default=1, help="rollback: how many migrations (default 1)")
+    d.add_argument("--all", action="store_true", help="rollback: every migration")
+    d.set_defaults(func=cmd_db)
+
+    from rpc import usercli
+
+    usercli.add_parsers(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, Settings())
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Settings from the environment (and `.env`), validated by pydantic."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="LMS_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    """A role that may migrate (the owner or a superuser). Unset: the embedded cluster."""
+    server_database_url: str | None = None
+    """How the server connects (as lms_authenticator). Default: DATABASE_URL with that user."""
+    authenticator_password: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_secret: SecretStr | None = None
+    """HS256 key. Unset: a random key kept in .lms/jwt_secret (development only)."""
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    pool_min_size: int = Field(default=4, ge=1)
+    pool_max_size: int = Field(default=8, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_size: int = Field(default=50, ge=1)
+    pgbouncer: bool = False
+    """Set when the server URL points at PgBouncer in transaction mode: no prepared statements."""
+    home: Path = Path(".lms")
+    outbox_dir: Path | None = None
+    smtp_url: str | None = None
+
+    def jwt_key(self) -> str:
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.home / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
