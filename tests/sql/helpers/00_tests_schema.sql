@@ -1,0 +1,93 @@
+/*
+ * The `tests` helper schema for pgTAP files. Loaded as superuser into each pgTAP database
+ * (never into a real one). pg_prove connects as lms_authenticator, so identity is switched
+ * exactly as the RPC layer does it: role lms_api plus the transaction-local lms.user_id.
+ * Setup helpers are SECURITY DEFINER (owned by the superuser) so fixtures bypass RLS.
+ */
+create schema tests;
+grant usage on schema tests to public;
+
+create table tests.labels (
+  label   text primary key,
+  user_id uuid not null
+);
+grant select on tests.labels to public;
+
+create function tests.plan(p_count integer)
+returns setof text
+language plpgsql
+as $$
+begin
+  return query select * from plan(p_count);
+  -- pgTAP keeps its state in temp tables owned by the login; let the switched roles use them.
+  execute 'grant all on all tables in schema pg_temp to public';
+  execute 'grant all on all sequences in schema pg_temp to public';
+end
+$$;
+
+create function tests.create_user(p_label text, p_role text default 'student')
+returns uuid
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id uuid;
+begin
+  insert into app.users (email, password_hash, full_name, role)
+  values (p_label || '@example.test', public.crypt('correct horse battery', public.gen_salt('bf', 4)),
+          initcap(p_label), p_role)
+  returning id into v_id;
+  if p_role = 'instructor' and not exists (select from app.instructors where user_id = v_id) then
+    insert into app.instructors (user_id) values (v_id);
+  end if;
+  if p_role = 'admin' and not exists (select from app.admins where user_id = v_id) then
+    insert into app.admins (user_id) values (v_id);
+  end if;
+  insert into tests.labels (label, user_id) values (p_label, v_id);
+  return v_id;
+end
+$$;
+
+create function tests.user_id(p_label text)
+returns uuid
+language sql
+stable
+as $$ select l.user_id from tests.labels l where l.label = p_label $$;
+
+create function tests.authenticate_as(p_label text)
+returns void
+language plpgsql
+as $$
+declare
+  v_id uuid := tests.user_id(p_label);
+begin
+  if v_id is null then
+    raise exception 'no test user labelled %', p_label;
+  end if;
+  perform set_config('role', 'lms_api', true), set_config('lms.user_id', v_id::text, true);
+end
+$$;
+
+create function tests.clear_authentication()
+returns void
+language sql
+as $$ select set_config('role', 'lms_api', true), set_config('lms.user_id', '', true) $$;
+
+create function tests.become_login()
+returns void
+language sql
+as $$ select set_config('role', 'none', true), set_config('lms.user_id', '', true) $$;
+
+create function tests.as_owner(p_sql text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  execute p_sql;
+end
+$$;
+
+grant execute on all functions in schema tests to public;
