@@ -1,0 +1,98 @@
+"""The connection pool and the one-round-trip call.
+
+Connections are opened as lms_authenticator in autocommit mode. Per call, inside one psycopg
+pipeline: `set_config('role', 'lms_api', true), set_config('lms.user_id', …, true)` then
+`select api.fn(…)`; the results are fetched after the pipeline's single Sync. Everything up to
+the Sync is one implicit transaction: the settings are transaction-local (safe behind
+PgBouncer in transaction mode), a write commits at the Sync, an error rolls back the whole call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from rpc.config import Settings
+
+log = logging.getLogger("rpc.db")
+
+API_ROLE = "lms_api"
+AUTHENTICATOR = "lms_authenticator"
+SET_IDENTITY = "select set_config('role', %s, true), set_config('lms.user_id', %s, true)"
+
+
+def server_url(settings: Settings, database_url: str) -> str:
+    """The server's URL: LMS_SERVER_DATABASE_URL, else DATABASE_URL with the authenticator's login."""
+    if settings.server_database_url:
+        return settings.server_database_url
+    parts = urlsplit(database_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = AUTHENTICATOR
+    if settings.authenticator_password is not None:
+        from urllib.parse import quote
+
+        netloc += ":" + quote(settings.authenticator_password.get_secret_value(), safe="")
+    netloc += "@" + host + (f":{parts.port}" if parts.port else "")
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("user", "password")]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
+class Database:
+    def __init__(self, url: str, settings: Settings):
+        kwargs = {"autocommit": True}
+        if settings.pgbouncer:
+            kwargs["prepare_threshold"] = None
+        self.pool = AsyncConnectionPool(
+            url, min_size=settings.pool_min_size, max_size=settings.pool_max_size, kwargs=kwargs,
+            open=False, timeout=5.0, reconnect_timeout=3600 * 24 * 365,
+            name="lms",
+        )
+        self._checking = False
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def call(self, query: str, values: list, user_id: str | None):
+        """Run one api function as lms_api for user_id in one transaction; return its value."""
+        async with self.pool.connection() as conn:
+            async with conn.pipeline():
+                await conn.execute(SET_IDENTITY, [API_ROLE, user_id or ""])
+                cur = await conn.execute(query, values)
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def ready(self) -> bool:
+        try:
+            async with self.pool.connection(timeout=2.0) as conn:
+                await conn.execute("select 1")
+            return True
+        except (psycopg.Error, PoolTimeout, OSError):
+            return False
+
+    def connection_lost(self) -> None:
+        """A call failed on a broken connection: have the pool test its idle ones now."""
+        if self._checking:
+            return
+        self._checking = True
+
+        async def check() -> None:
+            try:
+                await self.pool.check()
+            except Exception:  # noqa: BLE001 — best effort; the pool reconnects by itself anyway
+                log.warning("pool check failed", exc_info=True)
+            finally:
+                self._checking = False
+
+        asyncio.get_running_loop().create_task(check())
+
+
+__all__ = ["Database", "server_url", "PoolTimeout"]

@@ -1,0 +1,215 @@
+"""Test harness: one throw-away PostgreSQL cluster per run, migrated once into a template
+database; every test that asks for `db` gets a fresh clone of it; `rpc` serves the real aiohttp
+app over HTTP on that database; `users` creates users and signs their access tokens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import psycopg
+import pytest
+from aiohttp import web
+from psycopg import sql
+
+from rpc.app import SERVICE, create_app
+from rpc.cluster import Cluster, free_port
+from rpc.config import Settings
+from rpc.migrate import Migrator
+
+TEMPLATE = "lms_template"
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class TestDatabase:
+    cluster: Cluster
+    name: str
+
+    @property
+    def url(self) -> str:
+        """Superuser URL (bypasses RLS): for setup and inspection."""
+        return self.cluster.url(self.name)
+
+    @property
+    def server_url(self) -> str:
+        return self.cluster.url(self.name, "lms_authenticator")
+
+    def connect(self, user: str = "postgres", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.cluster.url(self.name, user), autocommit=True, **kwargs)
+
+    def execute(self, query, params=None) -> list[tuple]:
+        """Run one statement as superuser; rows if it returns any."""
+        with self.connect() as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    root = Path(tempfile.mkdtemp(prefix="lms-test-"))
+    root.chmod(0o755)
+    cluster = Cluster(root / "pg", durable=False)
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(cluster: Cluster, name: str, template: str | None = None) -> None:
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        q = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            q = sql.SQL("{} template {}").format(q, sql.Identifier(template))
+        conn.execute(q)
+
+
+def drop_database(cluster: Cluster, name: str) -> None:
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_cluster) -> str:
+    create_database(pg_cluster, TEMPLATE)
+    migrator = Migrator(pg_cluster.url(TEMPLATE))
+    try:
+        migrator.migrate()
+    finally:
+        migrator.close()
+    return TEMPLATE
+
+
+@pytest.fixture
+def db(pg_cluster, template_db):
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    create_database(pg_cluster, name, template_db)
+    with psycopg.connect(pg_cluster.url(name), autocommit=True) as conn:
+        # Tests create many users: the cheapest bcrypt cost (per-database settings are not cloned).
+        conn.execute(sql.SQL("alter database {} set lms.bcrypt_cost = '4'").format(sql.Identifier(name)))
+    yield TestDatabase(pg_cluster, name)
+    drop_database(pg_cluster, name)
+
+
+class RpcClient:
+    def __init__(self, base: str, session: aiohttp.ClientSession, app: web.Application):
+        self.base = base
+        self.session = session
+        self.app = app
+        self._ids = 0
+
+    @property
+    def service(self):
+        return self.app[SERVICE]
+
+    async def post(self, body, token: str | None = None, headers: dict | None = None, path: str = "/rpc"):
+        """Raw POST: body is bytes/str (sent as is) or JSON-serialisable. → (status, parsed JSON or None)."""
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        kwargs = {"data": body} if isinstance(body, (bytes, str)) else {"json": body}
+        async with self.session.post(self.base + path, headers=h, **kwargs) as resp:
+            text = await resp.text()
+            return resp.status, (None if not text else __import__("json").loads(text))
+
+    async def call(self, method: str, params=None, token: str | None = None) -> dict:
+        """One JSON-RPC call → the whole response object ({result} or {error})."""
+        self._ids += 1
+        body = {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": self._ids}
+        status, response = await self.post(body, token)
+        assert status == 200, (status, response)
+        return response
+
+    async def ok(self, method: str, params=None, token: str | None = None):
+        """A call that must succeed → its result."""
+        response = await self.call(method, params, token)
+        assert "result" in response, response
+        return response["result"]
+
+    async def error(self, method: str, params=None, token: str | None = None) -> dict:
+        """A call that must fail → its error object."""
+        response = await self.call(method, params, token)
+        assert "error" in response, response
+        return response["error"]
+
+    async def get(self, path: str):
+        async with self.session.get(self.base + path) as resp:
+            return resp.status, await resp.read()
+
+
+def test_settings(**overrides) -> Settings:
+    base = dict(jwt_secret="test-secret-key-for-the-suite-only-0123456789", home=Path(tempfile.gettempdir()) / "lms",
+                pool_min_size=2, pool_max_size=8)
+    base.update(overrides)
+    return Settings(_env_file=None, database_url=None, **base)
+
+
+async def start_server(server_url: str, settings: Settings):
+    app = create_app(settings, server_url)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return app, runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def rpc(db):
+    app, runner, base = await start_server(db.server_url, test_settings())
+    async with aiohttp.ClientSession() as session:
+        yield RpcClient(base, session, app)
+    await runner.cleanup()
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    role: str
+    token: str
+    password: str = TEST_PASSWORD
+
+
+class Users:
+    def __init__(self, db: TestDatabase, rpc: RpcClient):
+        self.db = db
+        self.rpc = rpc
+        self._n = 0
+
+    async def make(self, role: str = "student", email: str | None = None, full_name: str | None = None) -> User:
+        """A user inserted directly (as superuser) with a signed access token."""
+        self._n += 1
+        email = email or f"{role}{self._n}-{uuid.uuid4().hex[:6]}@example.test"
+        with self.db.connect() as conn:
+            (uid,) = conn.execute(
+                "insert into app.users (email, password_hash, full_name, role) "
+                "values (%s, public.crypt(%s, public.gen_salt('bf', 4)), %s, %s) returning id",
+                [email, TEST_PASSWORD, full_name or f"Test {role.title()} {self._n}", role],
+            ).fetchone()
+            if role == "instructor":
+                conn.execute("insert into app.instructors (user_id) values (%s) on conflict do nothing", [uid])
+            if role == "admin":
+                conn.execute("insert into app.admins (user_id) values (%s) on conflict do nothing", [uid])
+        token, _ = self.rpc.service.tokens.sign({"sub": str(uid), "role": role})
+        return User(str(uid), email, role, token)
+
+
+@pytest.fixture
+async def users(db, rpc):
+    return Users(db, rpc)
+
+
+def pg_bindir() -> Path:
+    from rpc.cluster import find_bindir
+
+    return find_bindir()
+
+
+os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
