@@ -150,6 +150,7 @@ create table app.submissions (
   constraint ck_submissions_graded check ((grade is null) = (graded_at is null))
 );
 create index ix_submissions_user_id on app.submissions (user_id);
+create index ix_submissions_graded_by on app.submissions (graded_by) where graded_by is not null;
 create index ix_submissions_file_id on app.submissions (file_id) where file_id is not null;
 comment on table app.submissions is 'A student''s (latest) submission for an assignment; replaced on resubmission before grading.';
 comment on column app.submissions.grade is 'Raw grade 0..assignment points; the effective grade applies the late penalty.';

@@ -73,6 +73,7 @@ create table app.refresh_tokens (
 );
 create index ix_refresh_tokens_user_id on app.refresh_tokens (user_id) where revoked_at is null;
 create index ix_refresh_tokens_family_id on app.refresh_tokens (family_id);
+create index ix_refresh_tokens_replaced_by on app.refresh_tokens (replaced_by) where replaced_by is not null;
 create index ix_refresh_tokens_expires_at on app.refresh_tokens (expires_at);
 comment on table app.refresh_tokens is 'Refresh tokens (sessions). id is the jti; the token itself is never stored, only its SHA-256.';
 comment on column app.refresh_tokens.family_id is 'All tokens rotated from one login share a family; reuse of a revoked one revokes the user''s tokens.';

@@ -90,4 +90,18 @@ begin
 end
 $$;
 
+create function tests.owner_scalar(p_sql text)
+returns text
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_result text;
+begin
+  execute p_sql into v_result;
+  return v_result;
+end
+$$;
+
 grant execute on all functions in schema tests to public;
