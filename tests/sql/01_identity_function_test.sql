@@ -6,7 +6,8 @@ select tests.plan(6);
 select tests.create_user('ada', 'student');
 select tests.create_user('bob', 'student');
 
-select is(app.current_user_id(), null, 'the authenticator without a user id is anonymous');
+select tests.clear_authentication();
+select is(app.current_user_id(), null, 'the API role without a user id is anonymous');
 select tests.authenticate_as('ada');
 select is(app.current_user_id(), tests.user_id('ada'), 'current_user_id() returns the id the RPC layer set');
 select is(current_user::text, 'lms_api', 'calls run as the API role');
