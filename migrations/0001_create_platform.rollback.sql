@@ -1,4 +1,6 @@
 -- Undo 0001_create_platform: drop the roles, schemas and extensions.
+-- squawk-ignore-file ban-drop-table, ban-drop-schema, ban-drop-extension, ban-drop-constraint, require-lock-timeout, require-statement-timeout
+-- (undoing a baseline drops exactly what it created)
 
 set local role lms_owner;
 drop schema partitions, analytics, internal, api, app cascade;

@@ -1,4 +1,6 @@
 -- Create the roles, schemas and extensions (baseline of sql/schema/00_platform.sql).
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, constraint-missing-not-valid, adding-foreign-key-constraint
+-- (baseline: every table here is new and empty, so no lock is contended and no row is scanned)
 
 /*
  * Platform: the cluster roles, the schemas and the extensions every domain uses.

@@ -1,4 +1,6 @@
 -- Create the identity tables: users, role rows, sessions, tokens, MFA, audit log, outbox (baseline of sql/schema/10_identity.sql).
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, constraint-missing-not-valid, adding-foreign-key-constraint
+-- (baseline: every table here is new and empty, so no lock is contended and no row is scanned)
 -- depends: 0001_create_platform
 
 /*

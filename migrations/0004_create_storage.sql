@@ -1,4 +1,6 @@
 -- Create the storage table: files (baseline of sql/schema/30_storage.sql).
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, constraint-missing-not-valid, adding-foreign-key-constraint
+-- (baseline: every table here is new and empty, so no lock is contended and no row is scanned)
 -- depends: 0003_create_catalog
 
 /*

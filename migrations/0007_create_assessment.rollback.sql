@@ -1,4 +1,6 @@
 -- Undo 0007_create_assessment: drop the assessment tables.
+-- squawk-ignore-file ban-drop-table, ban-drop-schema, ban-drop-extension, ban-drop-constraint, require-lock-timeout, require-statement-timeout
+-- (undoing a baseline drops exactly what it created)
 
 set local role lms_owner;
 drop table app.submissions;

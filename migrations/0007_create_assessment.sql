@@ -1,4 +1,6 @@
 -- Create the assessment tables: quizzes, questions, partitioned quiz_attempts, assignments, submissions (baseline of sql/schema/60_assessment.sql).
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, constraint-missing-not-valid, adding-foreign-key-constraint
+-- (baseline: every table here is new and empty, so no lock is contended and no row is scanned)
 -- depends: 0006_create_learning
 
 /*

@@ -1,4 +1,6 @@
 -- Create the credentials table: certificates (baseline of sql/schema/70_credentials.sql).
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, constraint-missing-not-valid, adding-foreign-key-constraint
+-- (baseline: every table here is new and empty, so no lock is contended and no row is scanned)
 -- depends: 0007_create_assessment
 
 /*

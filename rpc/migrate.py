@@ -57,7 +57,9 @@ def maintain(conn: psycopg.Connection) -> dict:
 
 
 def drop_repeatable(conn: psycopg.Connection) -> None:
-    """Drop the policies (they may reference tables a rollback drops) before rolling back."""
+    """Before a rollback: drop what the repeatable SQL made (policies, triggers, analytics views,
+    functions), since it may depend on tables the rollback drops. Never CASCADE: a table's own
+    constraint must not go with a function by accident."""
     with conn.transaction():
         conn.execute(
             """
@@ -66,6 +68,21 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
             begin
               for v in select policyname, schemaname, tablename from pg_policies where schemaname = 'app' loop
                 execute format('drop policy %I on %I.%I', v.policyname, v.schemaname, v.tablename);
+              end loop;
+              for v in select t.tgname, t.tgrelid::regclass as rel from pg_trigger t
+                       join pg_class c on c.oid = t.tgrelid
+                       where c.relnamespace = 'app'::regnamespace and not t.tgisinternal and t.tgparentid = 0 loop
+                execute format('drop trigger %I on %s', v.tgname, v.rel);
+              end loop;
+              for v in select c.oid::regclass as rel, c.relkind from pg_class c
+                       where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('v', 'm') loop
+                execute format(case when v.relkind = 'm' then 'drop materialized view %s' else 'drop view %s' end,
+                               v.rel);
+              end loop;
+              for v in select p.oid::regprocedure as fn from pg_proc p
+                       where p.pronamespace in ('app'::regnamespace, 'api'::regnamespace, 'internal'::regnamespace)
+                       order by p.pronamespace = 'internal'::regnamespace loop
+                execute format('drop function if exists %s', v.fn);
               end loop;
             end $$
             """
