@@ -1,7 +1,97 @@
 /*
  * Catalog: grants and RLS for courses and lessons.
+ *
+ * Everyone (anonymous included) sees published courses and the syllabus of published lessons;
+ * active enrollees keep seeing their course and its published lessons after an unpublish; the
+ * instructor sees and changes their own courses and lessons; admins see and change all.
+ * Only the instructor of a course or an admin may update or delete it — enforced here, so a
+ * direct UPDATE of someone else's course by lms_api affects 0 rows.
+ *
+ * Lesson content: a column-privilege split. lms_api and lms_analyst may SELECT every lessons
+ * column except content and video_url; those are read through internal.lesson_content()
+ * (SECURITY DEFINER, instructor/admin/active enrollee). A direct `select content from
+ * app.lessons` is "permission denied" for every client role.
  */
 alter table app.courses enable row level security;
 alter table app.courses force row level security;
 alter table app.lessons enable row level security;
 alter table app.lessons force row level security;
+
+-- Helpers the policies (and other domains) use.
+grant execute on function internal.my_course_ids() to lms_api, lms_analyst;
+grant execute on function internal.can_manage_course(uuid) to lms_api, lms_analyst;
+grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_analyst;
+grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst;
+grant execute on function internal.is_instructor(uuid) to lms_api;
+grant execute on function internal.normalize_tags(text[]) to lms_api;
+grant execute on function internal.course_json(app.courses) to lms_api;
+grant execute on function internal.can_read_lesson_content(uuid, boolean) to lms_api, lms_analyst;
+grant execute on function internal.lesson_content(uuid) to lms_api, lms_analyst;
+grant execute on function internal.lesson_json(uuid, boolean) to lms_api;
+grant execute on function internal.syllabus_json(uuid, boolean) to lms_api;
+grant execute on function internal.lock_course_for_change(uuid) to lms_api;
+grant execute on function internal.lesson_course_for_change(uuid) to lms_api;
+grant execute on function internal.find_courses(text, text, text, uuid, integer, integer) to lms_api;
+grant execute on function internal.tg_courses__publish_rule() to lms_api;
+
+-- courses ---------------------------------------------------------------------------------------
+grant select on app.courses to lms_api, lms_analyst;
+grant insert (instructor_id, title, short_description, description, price_cents, currency, category, tags,
+              thumbnail_url)
+  on app.courses to lms_api;
+grant update (instructor_id, title, short_description, description, price_cents, currency, category, tags,
+              thumbnail_url, is_published, published_at)
+  on app.courses to lms_api;
+grant delete on app.courses to lms_api;
+
+create policy select_public_owner_enrolled_admin on app.courses for select to lms_api, lms_analyst
+  using (is_published
+         or instructor_id = (select app.current_user_id())
+         or (select internal.is_admin())
+         or id in (select internal.my_enrolled_course_ids()));
+create policy insert_instructor_admin on app.courses for insert to lms_api
+  with check ((instructor_id = (select app.current_user_id())
+               and (select internal.current_user_role()) in ('instructor', 'admin'))
+              or (select internal.is_admin()));
+create policy update_owner_admin on app.courses for update to lms_api
+  using (instructor_id = (select app.current_user_id()) or (select internal.is_admin()))
+  with check (instructor_id = (select app.current_user_id()) or (select internal.is_admin()));
+create policy delete_owner_admin on app.courses for delete to lms_api
+  using (instructor_id = (select app.current_user_id()) or (select internal.is_admin()));
+
+-- lessons ---------------------------------------------------------------------------------------
+grant select (id, course_id, title, duration_minutes, lesson_order, is_published, created_at, updated_at)
+  on app.lessons to lms_api, lms_analyst;
+grant insert (course_id, title, content, video_url, duration_minutes, lesson_order, is_published)
+  on app.lessons to lms_api;
+grant update (title, content, video_url, duration_minutes, lesson_order, is_published) on app.lessons to lms_api;
+grant delete on app.lessons to lms_api;
+
+create policy select_syllabus_owner_admin on app.lessons for select to lms_api, lms_analyst
+  using ((is_published and (exists (select from app.courses c where c.id = course_id and c.is_published)
+                            or course_id in (select internal.my_enrolled_course_ids())))
+         or course_id in (select internal.my_course_ids())
+         or (select internal.is_admin()));
+create policy insert_owner_admin on app.lessons for insert to lms_api
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy update_owner_admin on app.lessons for update to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy delete_owner_admin on app.lessons for delete to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+
+-- course.* and lesson.* methods
+grant execute on function api.course_create(text, integer, text, text, text, text[], text, text, uuid) to lms_api;
+grant execute on function api.course_update(uuid, text, text, text, integer, text, text[], text, text, uuid) to lms_api;
+grant execute on function api.course_publish(uuid) to lms_api;
+grant execute on function api.course_unpublish(uuid) to lms_api;
+grant execute on function api.course_delete(uuid) to lms_api;
+grant execute on function api.course_get(uuid) to lms_api;
+grant execute on function api.course_list(text, text, text, uuid, integer, integer) to lms_api;
+grant execute on function api.lesson_create(uuid, text, text, text, integer, integer) to lms_api;
+grant execute on function api.lesson_update(uuid, text, text, text, integer) to lms_api;
+grant execute on function api.lesson_publish(uuid) to lms_api;
+grant execute on function api.lesson_unpublish(uuid) to lms_api;
+grant execute on function api.lesson_delete(uuid) to lms_api;
+grant execute on function api.lesson_reorder(uuid, uuid[]) to lms_api;
+grant execute on function api.lesson_get(uuid) to lms_api;

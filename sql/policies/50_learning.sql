@@ -1,7 +1,36 @@
 /*
  * Learning: grants and RLS for enrollments and lesson progress.
+ *
+ * Reading: a student sees their own enrollments and progress; an instructor those of their
+ * courses; admins all. Writing: no client role writes these tables directly — enrolling, dropping
+ * and completing lessons carry rules (free vs paid, progress, completion + certificate) that run
+ * in the SECURITY DEFINER functions of sql/functions/50_learning.sql, which check the caller.
+ * Without INSERT/UPDATE/DELETE grants and write policies, a direct write is refused.
  */
 alter table app.enrollments enable row level security;
 alter table app.enrollments force row level security;
 alter table app.lesson_progress enable row level security;
 alter table app.lesson_progress force row level security;
+
+grant select on app.enrollments to lms_api, lms_analyst;
+create policy select_own_instructor_admin on app.enrollments for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id())
+         or course_id in (select internal.my_course_ids())
+         or (select internal.is_admin()));
+
+grant select on app.lesson_progress to lms_api, lms_analyst;
+create policy select_own_instructor_admin on app.lesson_progress for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id())
+         or enrollment_id in (select e.id from app.enrollments e
+                              where e.course_id in (select internal.my_course_ids()))
+         or (select internal.is_admin()));
+
+grant execute on function internal.enrollment_json(uuid) to lms_api;
+grant execute on function internal.refresh_progress(uuid, uuid) to lms_api;
+grant execute on function internal.refresh_course_progress(uuid) to lms_api;
+
+grant execute on function api.enrollment_enroll(uuid) to lms_api;
+grant execute on function api.enrollment_drop(uuid) to lms_api;
+grant execute on function api.enrollment_list_mine() to lms_api;
+grant execute on function api.enrollment_list_for_course(uuid) to lms_api;
+grant execute on function api.lesson_complete(uuid) to lms_api;

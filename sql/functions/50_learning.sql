@@ -1,0 +1,293 @@
+/*
+ * Learning functions: enrollment, lesson completion and progress.
+ *
+ * Shape: lms_api has SELECT only on enrollments and lesson_progress (RLS: own rows, the
+ * instructor's courses, admins). Every write carries a rule a policy cannot express (free vs
+ * paid, progress recomputation, completion + certificate in the same transaction), so writes go
+ * through the SECURITY DEFINER functions below, which check their caller themselves.
+ *
+ * internal.refresh_progress(user, course) is the one place that computes progress and
+ * completion; the assessment domain calls it after a passed attempt.
+ */
+
+create or replace function internal.enrollment_json(p_enrollment_id uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select jsonb_build_object(
+    'id', e.id, 'user_id', e.user_id, 'course_id', e.course_id, 'course_title', c.title,
+    'payment_id', e.payment_id, 'is_active', e.is_active, 'progress_percentage', e.progress_percentage,
+    'enrolled_at', e.enrolled_at, 'completed_at', e.completed_at, 'dropped_at', e.dropped_at,
+    'last_accessed_at', e.last_accessed_at)
+  from app.enrollments e join app.courses c on c.id = e.course_id
+  where e.id = p_enrollment_id
+    and (e.user_id = app.current_user_id() or internal.can_manage_course(e.course_id))
+$$;
+comment on function internal.enrollment_json(uuid) is
+  'JSON of an enrollment with its course title, for the student, the course''s instructor or an admin (null for others). SECURITY DEFINER so the title shows even after the course was unpublished.';
+
+/*
+ * Progress: completed published lessons ÷ published lessons, rounded down. Completion: every
+ * published lesson completed and every published quiz of the course passed, on an active
+ * enrollment; then completed_at is set and the certificate issued in this transaction.
+ * A completed enrollment stays completed (its certificate exists).
+ */
+create or replace function internal.refresh_progress(p_user_id uuid, p_course_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_enrollment app.enrollments;
+  v_total      integer;
+  v_done       integer;
+  v_percent    integer;
+  v_complete   boolean;
+begin
+  if p_user_id is distinct from app.current_user_id() and not internal.can_manage_course(p_course_id) then
+    raise exception 'progress can be refreshed by the student, the course''s instructor or an admin'
+      using errcode = 'LM403', detail = 'forbidden';
+  end if;
+  select e.* into v_enrollment from app.enrollments e
+  where e.user_id = p_user_id and e.course_id = p_course_id
+  for update;
+  if not found then
+    return null;
+  end if;
+  if v_enrollment.completed_at is not null then
+    return jsonb_build_object('progress_percentage', v_enrollment.progress_percentage, 'completed', true);
+  end if;
+
+  select count(*)::integer,
+         count(*) filter (where exists (select from app.lesson_progress lp
+                                        where lp.enrollment_id = v_enrollment.id and lp.lesson_id = l.id))::integer
+  into v_total, v_done
+  from app.lessons l where l.course_id = p_course_id and l.is_published;
+  v_percent := case when v_total = 0 then 0 else (100 * v_done) / v_total end;
+  v_complete := v_enrollment.is_active and v_total > 0 and v_done = v_total
+    and not exists (select from app.quizzes q
+                    where q.course_id = p_course_id and q.is_published
+                      and not exists (select from app.quiz_attempts a
+                                      where a.quiz_id = q.id and a.user_id = p_user_id and a.passed));
+
+  update app.enrollments e set
+    progress_percentage = v_percent,
+    completed_at = case when v_complete then now() else null end
+  where e.id = v_enrollment.id
+    and (e.progress_percentage <> v_percent or v_complete);
+  if v_complete then
+    perform internal.issue_certificate(v_enrollment.id);
+  end if;
+  return jsonb_build_object('progress_percentage', v_percent, 'completed', v_complete);
+end
+$$;
+comment on function internal.refresh_progress(uuid, uuid) is
+  'Recompute a student''s progress in a course and complete it (completed_at + certificate, same transaction) when every published lesson is completed and every published quiz passed. Returns {progress_percentage, completed}, or null without an enrollment. SECURITY DEFINER: writes enrollments; callable for oneself, or by the course''s instructor or an admin.';
+
+create or replace function internal.refresh_course_progress(p_course_id uuid)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid;
+  v_count   integer := 0;
+begin
+  if not internal.can_manage_course(p_course_id) then
+    raise exception 'only the course''s instructor or an admin may do this'
+      using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+  for v_user_id in
+    select e.user_id from app.enrollments e
+    where e.course_id = p_course_id and e.completed_at is null
+    order by e.id
+  loop
+    perform internal.refresh_progress(v_user_id, p_course_id);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end
+$$;
+comment on function internal.refresh_course_progress(uuid) is
+  'Recompute progress of every unfinished enrollment of a course after its published lessons changed (course''s instructor or admin). Returns how many. SECURITY DEFINER: writes other users'' enrollments.';
+
+-- ---------------------------------------------------------------------------------------------
+-- enrollment.*
+-- ---------------------------------------------------------------------------------------------
+
+create or replace function api.enrollment_enroll(course_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id  uuid := internal.require_user();
+  v_course   app.courses;
+  v_existing app.enrollments;
+  v_id       uuid;
+begin
+  select c.* into v_course from app.courses c where c.id = enrollment_enroll.course_id;
+  select e.* into v_existing from app.enrollments e
+  where e.user_id = v_user_id and e.course_id = enrollment_enroll.course_id;
+  if v_course.id is null
+     or not (v_course.is_published or v_existing.is_active or internal.can_manage_course(v_course.id)) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  if v_existing.is_active then
+    return internal.enrollment_json(v_existing.id);
+  end if;
+  if not v_course.is_published then
+    raise exception 'the course is not published' using errcode = 'LM422', detail = 'course_not_published';
+  end if;
+  if not v_course.is_free and not (v_existing.id is not null and exists (
+           select from app.payments p where p.id = v_existing.payment_id and p.status = 'succeeded')) then
+    raise exception 'this course is paid: buy it with order.create' using errcode = 'LM422', detail = 'payment_required';
+  end if;
+  -- One row per student and course, also under concurrent calls.
+  insert into app.enrollments as e (user_id, course_id)
+  values (v_user_id, v_course.id)
+  on conflict on constraint uq_enrollments_user_id_course_id do update
+    set is_active = true, dropped_at = null
+    where not e.is_active
+  returning e.id into v_id;
+  if v_id is null then  -- a concurrent call enrolled first
+    select e.id into v_id from app.enrollments e where e.user_id = v_user_id and e.course_id = v_course.id;
+  else
+    perform internal.audit('enrollment.enrolled', 'enrollment', v_id, jsonb_build_object('course_id', v_course.id));
+  end if;
+  return internal.enrollment_json(v_id);
+end
+$$;
+comment on function api.enrollment_enroll(uuid) is
+  'Enroll yourself in a free published course.
+Idempotent: returns the existing enrollment; a dropped one is re-activated (progress kept). Paid courses: 422 payment_required (enroll through an order), except re-activating an enrollment bought with a payment that was not refunded. Unpublished: 422 course_not_published (404 if you cannot see it). SECURITY DEFINER: students have no direct INSERT on enrollments.';
+
+create or replace function api.enrollment_drop(course_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_id      uuid;
+begin
+  select e.id into v_id from app.enrollments e
+  where e.user_id = v_user_id and e.course_id = enrollment_drop.course_id
+  for update;
+  if v_id is null then
+    if not exists (select from app.courses c where c.id = enrollment_drop.course_id
+                   and (c.is_published or internal.can_manage_course(c.id))) then
+      raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+    end if;
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  update app.enrollments e set is_active = false, dropped_at = now()
+  where e.id = v_id and e.is_active;
+  if found then
+    perform internal.audit('enrollment.dropped', 'enrollment', v_id);
+  end if;
+  return internal.enrollment_json(v_id);
+end
+$$;
+comment on function api.enrollment_drop(uuid) is
+  'Leave a course: the enrollment becomes inactive ({is_active: false}); progress is kept. Idempotent.';
+
+create or replace function api.enrollment_list_mine()
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+begin
+  return coalesce((
+    select jsonb_agg(internal.enrollment_json(e.id) order by e.enrolled_at desc, e.id)
+    from app.enrollments e where e.user_id = v_user_id), '[]'::jsonb);
+end
+$$;
+comment on function api.enrollment_list_mine() is
+  'Your enrollments (active and dropped), newest first, with course title, progress and completed_at.';
+
+create or replace function api.enrollment_list_for_course(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_user();
+  if not exists (select from app.courses c where c.id = enrollment_list_for_course.course_id
+                 and (c.is_published or internal.can_manage_course(c.id)
+                      or c.id in (select internal.my_enrolled_course_ids()))) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  if not internal.can_manage_course(enrollment_list_for_course.course_id) then
+    raise exception 'only the course''s instructor or an admin may list its enrollments'
+      using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+  return coalesce((
+    select jsonb_agg(internal.enrollment_json(e.id)
+                     || jsonb_build_object('student', jsonb_build_object('id', u.id, 'full_name', u.full_name,
+                                                                          'email', u.email))
+                     order by e.enrolled_at, e.id)
+    from app.enrollments e join app.users u on u.id = e.user_id
+    where e.course_id = enrollment_list_for_course.course_id), '[]'::jsonb);
+end
+$$;
+comment on function api.enrollment_list_for_course(uuid) is
+  'The enrollments of a course with each student''s name and email (the course''s instructor, admins). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.';
+
+-- ---------------------------------------------------------------------------------------------
+-- lesson.complete
+-- ---------------------------------------------------------------------------------------------
+
+create or replace function api.lesson_complete(lesson_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id    uuid := internal.require_user();
+  v_lesson     record;
+  v_enrollment uuid;
+begin
+  select l.id, l.course_id, l.is_published, c.is_published as course_published into v_lesson
+  from app.lessons l join app.courses c on c.id = l.course_id
+  where l.id = lesson_complete.lesson_id;
+  select e.id into v_enrollment from app.enrollments e
+  where e.user_id = v_user_id and e.course_id = v_lesson.course_id and e.is_active;
+  if v_lesson.id is null
+     or not ((v_lesson.is_published and (v_lesson.course_published or v_enrollment is not null))
+             or internal.can_manage_course(v_lesson.course_id)) then
+    raise exception 'lesson not found' using errcode = 'LM404', detail = 'not_found', hint = 'lesson_id';
+  end if;
+  if v_enrollment is null then
+    raise exception 'enroll in the course to complete its lessons' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  if not v_lesson.is_published then
+    raise exception 'the lesson is not published' using errcode = 'LM422', detail = 'lesson_not_published';
+  end if;
+  insert into app.lesson_progress (enrollment_id, lesson_id, user_id)
+  values (v_enrollment, v_lesson.id, v_user_id)
+  on conflict on constraint pk_lesson_progress do nothing;
+  update app.enrollments e set last_accessed_at = now() where e.id = v_enrollment;
+  return internal.refresh_progress(v_user_id, v_lesson.course_id);
+end
+$$;
+comment on function api.lesson_complete(uuid) is
+  'Mark a published lesson completed (active enrollee); idempotent → {progress_percentage, completed}.
+Completing the last lesson completes the course if every published quiz is passed, and issues the certificate. SECURITY DEFINER: students have no direct write on progress.';
