@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("db", help="database: up|down|url|migrate|rollback|status|reset|maintain|seed")
-    d.add_argument("action", choices=["up", "down", "url", "migrate", "rollback", "status", "reset", "maintain", "seed"])
+    d.add_argument("action",
+                   choices=["up", "down", "url", "migrate", "rollback", "status", "reset", "maintain", "seed"])
     d.add_argument("--count", type=int, default=1, help="rollback: how many migrations (default 1)")
     d.add_argument("--all", action="store_true", help="rollback: every migration")
     d.set_defaults(func=cmd_db)

@@ -88,7 +88,8 @@ class Method:
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(x) for x in first["loc"]) or None
-            reason = {"missing": "missing_param", "extra_forbidden": "unknown_param"}.get(first["type"], "invalid_param")
+            reasons = {"missing": "missing_param", "extra_forbidden": "unknown_param"}
+            reason = reasons.get(first["type"], "invalid_param")
             data = {"reason": reason, "field": loc, "detail": first["msg"]}
             raise RpcError(INVALID_PARAMS, f"Invalid params: {loc}: {first['msg']}", data) from None
         values = {}

@@ -49,7 +49,8 @@ def test_migrate_rollback_all_migrate_gives_identical_schema(pg_cluster, scratch
     name = scratch()
     migrator = Migrator(pg_cluster.url(name))
     try:
-        assert len(migrator.migrate()) == len([p for p in (ROOT / "migrations").glob("*.sql") if ".rollback" not in p.name])
+        versioned = [p for p in (ROOT / "migrations").glob("*.sql") if ".rollback" not in p.name]
+        assert len(migrator.migrate()) == len(versioned)
         first = schema_dump(pg_cluster, name)
         rolled = migrator.rollback(None)
         assert len(rolled) == len(migrator.migrations)
@@ -132,7 +133,7 @@ def test_plpgsql_check_finds_no_errors(db):
             from pg_proc p
             join pg_language l on l.oid = p.prolang and l.lanname = 'plpgsql'
             cross join lateral plpgsql_check_function_tb(
-                p.oid, coalesce((select t.oid from pg_trigger t where t.tgfoid = p.oid limit 1)::regclass, 0)
+                p.oid, coalesce((select t.tgrelid from pg_trigger t where t.tgfoid = p.oid limit 1), 0)::regclass
             ) c
             where p.pronamespace in ('app'::regnamespace, 'api'::regnamespace, 'internal'::regnamespace)
               and c.level = 'error'
