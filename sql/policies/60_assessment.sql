@@ -13,3 +13,139 @@ alter table app.assignments enable row level security;
 alter table app.assignments force row level security;
 alter table app.submissions enable row level security;
 alter table app.submissions force row level security;
+
+/*
+ * Who sees what:
+ * - quizzes / questions: the course's instructor and admins see all; students see published
+ *   quizzes (and their questions) of courses they are actively enrolled in.
+ *   questions.correct_answer is granted to no client role at all (column privileges), so
+ *   `select correct_answer from app.questions` fails with 42501 for lms_api and analysts;
+ *   instructors get it through internal.quiz_questions (SECURITY DEFINER, checks the caller).
+ * - quiz_attempts / submissions: a student sees only their own; the course's instructor and
+ *   admins see those of the course. Students write none of them directly: attempt.start,
+ *   attempt.submit and submission.submit are SECURITY DEFINER.
+ * - quiz_attempt_counters: no client access (only the definer functions use it).
+ * Analysts (lms_analyst) read under the same select policies as their linked user.
+ */
+
+-- Quizzes ------------------------------------------------------------------------------
+grant select on app.quizzes to lms_api, lms_analyst;
+grant insert (course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts)
+  on app.quizzes to lms_api;
+grant update (lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts, is_published)
+  on app.quizzes to lms_api;
+
+create policy select_enrolled_or_manager on app.quizzes for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids())
+         or (is_published and course_id in (select internal.my_enrolled_course_ids()))
+         or (select internal.is_admin()));
+create policy insert_manager on app.quizzes for insert to lms_api
+  with check (internal.can_manage_course(course_id));
+create policy update_manager on app.quizzes for update to lms_api
+  using (internal.can_manage_course(course_id))
+  with check (internal.can_manage_course(course_id));
+
+-- Questions (never correct_answer) ------------------------------------------------------
+grant select (id, quiz_id, question_text, question_type, options, points, question_order, created_at, updated_at)
+  on app.questions to lms_api, lms_analyst;
+grant insert (quiz_id, question_text, question_type, options, correct_answer, points, question_order)
+  on app.questions to lms_api;
+grant update (question_text, question_type, options, correct_answer, points, question_order)
+  on app.questions to lms_api;
+grant delete on app.questions to lms_api;
+
+-- Visible exactly when the quiz is (the subquery runs under the quizzes policy).
+create policy select_visible_quiz on app.questions for select to lms_api, lms_analyst
+  using (quiz_id in (select z.id from app.quizzes z));
+create policy insert_manager on app.questions for insert to lms_api
+  with check (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+create policy update_manager on app.questions for update to lms_api
+  using (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)))
+  with check (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+create policy delete_manager on app.questions for delete to lms_api
+  using (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+
+-- Attempts (read only for clients) ------------------------------------------------------
+grant select on app.quiz_attempts to lms_api, lms_analyst;
+create policy select_own_or_manager on app.quiz_attempts for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id())
+         or quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+         or (select internal.is_admin()));
+
+-- Assignments --------------------------------------------------------------------------
+grant select on app.assignments to lms_api, lms_analyst;
+grant insert (course_id, lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage)
+  on app.assignments to lms_api;
+grant update (lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage)
+  on app.assignments to lms_api;
+
+create policy select_enrolled_or_manager on app.assignments for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids())
+         or course_id in (select internal.my_enrolled_course_ids())
+         or (select internal.is_admin()));
+create policy insert_manager on app.assignments for insert to lms_api
+  with check (internal.can_manage_course(course_id));
+create policy update_manager on app.assignments for update to lms_api
+  using (internal.can_manage_course(course_id))
+  with check (internal.can_manage_course(course_id));
+
+-- Submissions (students write through submission.submit only; instructors grade) --------
+grant select on app.submissions to lms_api, lms_analyst;
+grant update (grade, feedback, graded_at, graded_by) on app.submissions to lms_api;
+
+create policy select_own_or_manager on app.submissions for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id())
+         or assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids()))
+         or (select internal.is_admin()));
+create policy update_manager on app.submissions for update to lms_api
+  using (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)))
+  with check (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)));
+
+-- Analytics views ----------------------------------------------------------------------
+grant select on analytics.quiz_best_scores, analytics.assignment_grades to lms_analyst;
+
+-- Functions ----------------------------------------------------------------------------
+grant execute on function
+  api.quiz_create(uuid, text, text, uuid, integer, integer, integer),
+  api.quiz_update(uuid, text, text, uuid, integer, integer, integer),
+  api.quiz_publish(uuid),
+  api.quiz_unpublish(uuid),
+  api.quiz_add_question(uuid, text, text, text, jsonb, integer, integer),
+  api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer),
+  api.quiz_delete_question(uuid),
+  api.quiz_get(uuid),
+  api.quiz_list(uuid),
+  api.attempt_start(uuid),
+  api.attempt_submit(uuid, jsonb),
+  api.attempt_list_mine(uuid),
+  api.attempt_list_for_quiz(uuid),
+  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
+  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
+  api.assignment_list(uuid),
+  api.submission_submit(uuid, text, uuid),
+  api.submission_grade(uuid, numeric, text),
+  api.submission_list_for_assignment(uuid),
+  api.submission_get_mine(uuid),
+  api.gradebook_course(uuid),
+  api.gradebook_mine(uuid)
+to lms_api;
+
+-- Helpers the invoker api functions, triggers and policies call as lms_api / lms_analyst.
+grant execute on function
+  internal.my_course_ids(), internal.my_enrolled_course_ids(),
+  internal.can_manage_course(uuid), internal.is_actively_enrolled(uuid, uuid),
+  internal.effective_grade(numeric, boolean, integer)
+to lms_api, lms_analyst, lms_definer;
+grant execute on function
+  internal.normalize_answer(text),
+  internal.quiz_json(app.quizzes), internal.quiz_questions_public(uuid), internal.quiz_questions(uuid),
+  internal.attempt_json(app.quiz_attempts), internal.assignment_json(app.assignments),
+  internal.submission_json(app.submissions, integer),
+  internal.require_course_manager(uuid), internal.managed_quiz(uuid, boolean)
+to lms_api;
+-- What the SECURITY DEFINER functions (owned by lms_definer) call.
+grant execute on function
+  internal.is_admin(), internal.refresh_progress(uuid, uuid),
+  internal.normalize_answer(text), internal.score_percentage(integer, integer), internal.attempt_grace(),
+  internal.require_course_manager(uuid), internal.gradebook(uuid, uuid), internal.submission_json(app.submissions, integer)
+to lms_definer;
