@@ -34,3 +34,78 @@ grant select (id, email, full_name, role, is_active, email_verified_at, metadata
   on app.users to lms_api, lms_analyst;
 create policy select_self_or_admin on app.users for select to lms_api, lms_analyst
   using (id = (select app.current_user_id()) or (select internal.is_admin()));
+-- Users change their own profile columns only (role, is_active, email and the hash go through
+-- definer functions).
+grant update (full_name, metadata) on app.users to lms_api;
+create policy update_self on app.users for update to lms_api
+  using (id = (select app.current_user_id()))
+  with check (id = (select app.current_user_id()));
+
+-- Instructor profiles are public (course pages show them); instructors edit their own.
+grant select (user_id, title, bio, expertise, created_at, updated_at) on app.instructors to lms_api, lms_analyst;
+create policy select_all on app.instructors for select to lms_api, lms_analyst
+  using (true);
+grant update (title, bio, expertise) on app.instructors to lms_api;
+create policy update_self on app.instructors for update to lms_api
+  using (user_id = (select app.current_user_id()))
+  with check (user_id = (select app.current_user_id()));
+
+-- Admin rows: an admin sees their own row (and every admin sees all).
+grant select (user_id, permissions, created_at) on app.admins to lms_api, lms_analyst;
+create policy select_self_or_admin on app.admins for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id()) or (select internal.is_admin()));
+
+-- MFA: whether it is on is visible to the user (never the secret).
+grant select (user_id, enabled_at, created_at) on app.user_mfa to lms_api, lms_analyst;
+create policy select_self on app.user_mfa for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id()));
+
+-- Sessions: a user may list their own refresh tokens' metadata (never the hash).
+grant select (id, user_id, family_id, issued_at, expires_at, revoked_at, revoked_reason, replaced_by)
+  on app.refresh_tokens to lms_api, lms_analyst;
+create policy select_self on app.refresh_tokens for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id()));
+
+-- The audit log: admins (and admin-linked analysts) read it; it is written through
+-- internal.audit() and definer functions only.
+grant select on app.audit_log to lms_api, lms_analyst;
+create policy select_admin on app.audit_log for select to lms_api, lms_analyst
+  using ((select internal.is_admin()));
+
+-- No client privileges at all: app.user_tokens, app.mfa_recovery_codes, app.login_attempts,
+-- app.outbox (its body carries raw one-time tokens). lms_definer reaches them through the
+-- identity functions (sql/functions/10_identity.sql); `lms outbox` runs as the DBA connection.
+
+-- Methods.
+grant execute on function api.auth_register(text, text, text) to lms_api;
+grant execute on function api.auth_verify_email(text) to lms_api;
+grant execute on function api.auth_login(text, text, text) to lms_api;
+grant execute on function api.auth_refresh(text) to lms_api;
+grant execute on function api.auth_logout(text) to lms_api;
+grant execute on function api.auth_logout_all() to lms_api;
+grant execute on function api.auth_request_password_reset(text) to lms_api;
+grant execute on function api.auth_reset_password(text, text) to lms_api;
+grant execute on function api.auth_change_password(text, text) to lms_api;
+grant execute on function api.auth_mfa_setup() to lms_api;
+grant execute on function api.auth_mfa_enable(text) to lms_api;
+grant execute on function api.auth_mfa_disable(text) to lms_api;
+grant execute on function api.user_me() to lms_api;
+grant execute on function api.user_update_profile(text, jsonb) to lms_api;
+grant execute on function api.instructor_update_profile(text, text, text[]) to lms_api;
+grant execute on function api.admin_create_user(text, text, text, text) to lms_api;
+grant execute on function api.admin_set_role(uuid, text) to lms_api;
+grant execute on function api.admin_set_active(uuid, boolean) to lms_api;
+grant execute on function api.admin_list_users(text, text, integer, integer) to lms_api;
+
+-- Helpers the invoker methods above call as lms_api.
+grant execute on function internal.profile_json(app.users) to lms_api;
+grant execute on function internal.mfa_enabled(uuid) to lms_api;
+
+-- Invoker helpers that the identity definer functions (owned by lms_definer) call.
+grant execute on function
+  internal.bcrypt_cost(), internal.hash_password(text), internal.sha256(text), internal.random_token(integer),
+  internal.normalize_email(text), internal.check_password_policy(text, text), internal.user_json(app.users),
+  internal.error(integer, text, text), internal.base32_encode(bytea), internal.base32_decode(text),
+  internal.totp_code(bytea, bigint), internal.totp_step(timestamptz), internal.totp_match(text, text, bigint, timestamptz),
+  internal.profile_json(app.users), internal.is_admin(), internal.require_role(text[])
+  to lms_definer;
