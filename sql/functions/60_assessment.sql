@@ -17,45 +17,9 @@
  *   earned and worth; points_total), so later quiz edits never change recorded scores.
  */
 
--- ---------------------------------------------------------------------------------------
--- Shared membership helpers. The catalog/learning domain owns them; these guarded copies only
--- exist until that domain's definitions land (they are created only when missing).
--- ---------------------------------------------------------------------------------------
-do $guard$
-begin
-  if to_regprocedure('internal.is_actively_enrolled(uuid, uuid)') is null then
-    execute $f$
-      create function internal.is_actively_enrolled(p_user_id uuid, p_course_id uuid)
-      returns boolean language sql stable security definer set search_path = pg_catalog, pg_temp
-      as $b$ select exists (select from app.enrollments e
-                            where e.user_id = p_user_id and e.course_id = p_course_id and e.is_active) $b$ $f$;
-  end if;
-  if to_regprocedure('internal.can_manage_course(uuid)') is null then
-    execute $f$
-      create function internal.can_manage_course(p_course_id uuid)
-      returns boolean language sql stable security definer set search_path = pg_catalog, pg_temp
-      as $b$ select internal.is_admin() or exists (select from app.courses c
-                where c.id = p_course_id and c.instructor_id = app.current_user_id()) $b$ $f$;
-  end if;
-  if to_regprocedure('internal.my_course_ids()') is null then
-    execute $f$
-      create function internal.my_course_ids()
-      returns setof uuid language sql stable security definer set search_path = pg_catalog, pg_temp
-      as $b$ select c.id from app.courses c where c.instructor_id = app.current_user_id() $b$ $f$;
-  end if;
-  if to_regprocedure('internal.my_enrolled_course_ids()') is null then
-    execute $f$
-      create function internal.my_enrolled_course_ids()
-      returns setof uuid language sql stable security definer set search_path = pg_catalog, pg_temp
-      as $b$ select e.course_id from app.enrollments e where e.user_id = app.current_user_id() and e.is_active $b$ $f$;
-  end if;
-  if to_regprocedure('internal.refresh_progress(uuid, uuid)') is null then
-    execute $f$
-      create function internal.refresh_progress(p_user_id uuid, p_course_id uuid)
-      returns jsonb language sql volatile as $b$ select '{}'::jsonb $b$ $f$;
-  end if;
-end
-$guard$;
+-- Shared helpers used here and owned by other domains: internal.can_manage_course(uuid),
+-- internal.my_course_ids(), internal.my_enrolled_course_ids(), internal.is_actively_enrolled(uuid, uuid)
+-- (sql/functions/20_catalog.sql) and internal.refresh_progress(uuid, uuid) (50_learning.sql).
 
 -- ---------------------------------------------------------------------------------------
 -- Pure helpers

@@ -1,0 +1,159 @@
+-- Assessment: validation, visibility (RLS and column privileges) and the attempt rules, as
+-- lms_api exactly as the RPC layer calls it. Ids created during the test are kept in
+-- session-local settings (t.*), since lms_api may not create tables.
+begin;
+select tests.plan(45);
+
+-- ---------------------------------------------------------------- setup (as owner)
+select tests.create_user('inst', 'instructor');
+select tests.create_user('inst2', 'instructor');
+select tests.create_user('adm', 'admin');
+select tests.create_user('stu');
+select tests.create_user('stu2');
+select tests.create_user('outsider');
+select tests.as_owner(format($$
+  insert into app.courses (id, instructor_id, title) values
+    ('c1000000-0000-4000-8000-000000000001', %L, 'Course one'),
+    ('c1000000-0000-4000-8000-000000000002', %L, 'Course two');
+  insert into app.lessons (id, course_id, title, lesson_order, is_published) values
+    ('a1000000-0000-4000-8000-000000000001', 'c1000000-0000-4000-8000-000000000001', 'L1', 1, true),
+    ('a1000000-0000-4000-8000-000000000002', 'c1000000-0000-4000-8000-000000000002', 'L2', 1, true);
+  update app.courses set is_published = true, published_at = now();
+  insert into app.enrollments (user_id, course_id) values
+    (%L, 'c1000000-0000-4000-8000-000000000001'), (%L, 'c1000000-0000-4000-8000-000000000001');
+  $$, tests.user_id('inst'), tests.user_id('inst2'), tests.user_id('stu'), tests.user_id('stu2')));
+
+-- ---------------------------------------------------------------- structure (as lms_api, anonymous)
+select tests.clear_authentication();
+select is_definer('api', 'attempt_start', array['uuid'], 'attempt.start is SECURITY DEFINER (students never write attempts)');
+select is_definer('api', 'attempt_submit', array['uuid', 'jsonb'], 'attempt.submit is SECURITY DEFINER (grading reads correct_answer)');
+select ok(not has_column_privilege('lms_api', 'app.questions', 'correct_answer', 'select'),
+          'lms_api has no SELECT on questions.correct_answer');
+select ok(not has_column_privilege('lms_analyst', 'app.questions', 'correct_answer', 'select'),
+          'lms_analyst has no SELECT on questions.correct_answer');
+select ok(not has_table_privilege('lms_api', 'app.quiz_attempts', 'insert')
+          and not has_table_privilege('lms_api', 'app.quiz_attempts', 'update'),
+          'lms_api cannot insert or update quiz attempts directly');
+select policies_are('app', 'quiz_attempts', array['select_own_or_manager'], 'quiz_attempts has only its select policy');
+
+-- ---------------------------------------------------------------- instructor: quizzes and validation
+select tests.authenticate_as('inst');
+select throws_ok($$ select api.quiz_create(course_id => 'c1000000-0000-4000-8000-000000000001', title => 'Q',
+                                           lesson_id => 'a1000000-0000-4000-8000-000000000002') $$,
+                 'LM422', null, 'instructor cannot attach a quiz to a lesson of another course');
+select throws_ok($$ select api.quiz_create(course_id => 'c1000000-0000-4000-8000-000000000002', title => 'Q') $$,
+                 'LM403', null, 'instructor cannot create a quiz in another instructor''s course');
+select set_config('t.quiz', api.quiz_create(course_id => 'c1000000-0000-4000-8000-000000000001', title => 'Quiz one',
+                  lesson_id => 'a1000000-0000-4000-8000-000000000001', max_attempts => 2) ->> 'id', false);
+select throws_ok($$ select api.quiz_publish(current_setting('t.quiz')::uuid) $$,
+                 'LM422', null, 'a quiz without questions cannot be published');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'multiple_choice', options => '["a", "a", "b"]', correct_answer => 'a') $$,
+                 'LM422', null, 'multiple choice options must be distinct');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'multiple_choice', options => '["a"]', correct_answer => 'a') $$,
+                 'LM422', null, 'multiple choice needs at least two options');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'multiple_choice', options => '["a", "b"]', correct_answer => 'c') $$,
+                 'LM422', null, 'multiple choice correct answer must be among the options');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'multiple_choice', options => '["a", 1]', correct_answer => 'a') $$,
+                 'LM422', null, 'multiple choice options must be strings');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'true_false', correct_answer => 'maybe') $$,
+                 'LM422', null, 'true/false takes only "true" or "false"');
+select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
+                   question_type => 'short_answer', correct_answer => 'x', points => 0) $$,
+                 'LM422', null, 'points must be at least 1');
+select set_config('t.q1', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'Pick b',
+                  question_type => 'multiple_choice', options => '["a", "b", "c"]', correct_answer => 'b') ->> 'id', false);
+select set_config('t.q2', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'True?',
+                  question_type => 'true_false', correct_answer => 'True') ->> 'id', false);
+select set_config('t.q3', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'Capital?',
+                  question_type => 'short_answer', correct_answer => 'New  York', points => 2, question_order => 1) ->> 'id', false);
+select results_eq($$ select q.id::text from app.questions q where q.quiz_id = current_setting('t.quiz')::uuid order by q.question_order $$,
+                  array[current_setting('t.q3'), current_setting('t.q1'), current_setting('t.q2')],
+                  'inserting at position 1 moves the other questions down');
+select throws_ok($$ update app.questions set options = '["a", "b", "b"]' where id = current_setting('t.q1')::uuid $$,
+                 'LM422', null, 'distinct options are enforced on direct updates too (trigger)');
+select lives_ok($$ select api.quiz_publish(current_setting('t.quiz')::uuid) $$, 'instructor publishes a quiz with questions');
+select ok(api.quiz_get(current_setting('t.quiz')::uuid) -> 'questions' -> 0 ? 'correct_answer',
+          'the instructor gets correct_answer from quiz.get');
+
+-- ---------------------------------------------------------------- students: visibility
+select tests.authenticate_as('stu');
+select throws_ok($$ select correct_answer from app.questions $$, '42501', null,
+                 'a student (lms_api) cannot select questions.correct_answer');
+select is((select count(*)::integer from app.questions q where q.quiz_id = current_setting('t.quiz')::uuid), 3,
+          'an enrolled student sees the published quiz''s questions (without the answer column)');
+select ok(not jsonb_path_exists(api.quiz_get(current_setting('t.quiz')::uuid), '$.questions[*].correct_answer'),
+          'quiz.get gives an enrolled student no correct_answer');
+select set_config('t.attempt', api.attempt_start(current_setting('t.quiz')::uuid) ->> 'attempt_id', false);
+select ok(not jsonb_path_exists(api.attempt_start(current_setting('t.quiz')::uuid), '$.questions[*].correct_answer'),
+          'attempt.start gives no correct_answer');
+select is(api.attempt_start(current_setting('t.quiz')::uuid) ->> 'attempt_id', current_setting('t.attempt'),
+          'starting again returns the open attempt');
+select throws_ok($$ insert into app.quiz_attempts (user_id, quiz_id, attempt_number, status, submitted_at, score)
+                   values (app.current_user_id(), current_setting('t.quiz')::uuid, 9, 'submitted', now(), 100) $$,
+                 '42501', null, 'a student cannot forge an attempt with direct SQL');
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid,
+                   jsonb_build_object(gen_random_uuid()::text, 'x')) $$,
+                 'LM422', null, 'an answer for an unknown question id is 422 invalid_answer');
+select is(api.attempt_submit(current_setting('t.attempt')::uuid, jsonb_build_object(
+            current_setting('t.q1'), 'b', current_setting('t.q2'), 'false', current_setting('t.q3'), '  new   york ')),
+          jsonb_build_object('attempt_id', current_setting('t.attempt')::uuid, 'score', 75, 'passed', true,
+                             'points_earned', 3, 'points_total', 4, 'passing_score_percentage', 70),
+          'attempt.submit grades in the database (short answer normalised) → 3 of 4 = 75, passed');
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid, '{}') $$,
+                 'LM409', null, 'submitting the same attempt twice is 409 already_submitted');
+
+-- a second quiz (no attempts by stu2 there) and the attempt limit
+select tests.authenticate_as('stu2');
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid, '{}') $$,
+                 'LM404', null, 'another student''s attempt is 404 for stu2');
+select is((select count(*)::integer from app.quiz_attempts a where a.user_id = tests.user_id('stu')), 0,
+          'stu2 cannot read stu''s attempts with direct SQL');
+select is(jsonb_array_length(api.attempt_list_mine(current_setting('t.quiz')::uuid)), 0,
+          'attempt.list_mine shows stu2 none of stu''s attempts');
+select throws_ok($$ select api.attempt_list_for_quiz(current_setting('t.quiz')::uuid) $$,
+                 'LM403', null, 'a student cannot list every attempt of a quiz');
+select lives_ok($$ select api.attempt_submit((api.attempt_start(current_setting('t.quiz')::uuid) ->> 'attempt_id')::uuid, '{}') $$,
+                'stu2 uses attempt 1 of 2');
+select lives_ok($$ select api.attempt_submit((api.attempt_start(current_setting('t.quiz')::uuid) ->> 'attempt_id')::uuid, '{}') $$,
+                'stu2 uses attempt 2 of 2');
+select throws_ok($$ select api.attempt_start(current_setting('t.quiz')::uuid) $$,
+                 'LM422', null, 'a third start with max_attempts 2 is 422 attempt_limit_reached');
+
+select tests.authenticate_as('outsider');
+select throws_ok($$ select api.attempt_start(current_setting('t.quiz')::uuid) $$,
+                 'LM403', null, 'a student who is not enrolled cannot start an attempt (403 not_enrolled)');
+select throws_ok($$ select api.quiz_get(current_setting('t.quiz')::uuid) $$,
+                 'LM404', null, 'quiz.get is 404 for a student who is not enrolled');
+select is((select count(*)::integer from app.quizzes), 0, 'a student who is not enrolled sees no quizzes with direct SQL');
+
+-- ---------------------------------------------------------------- assignments and submissions
+select tests.authenticate_as('inst');
+select set_config('t.asg', api.assignment_create(course_id => 'c1000000-0000-4000-8000-000000000001', title => 'Essay',
+                  points => 10) ->> 'id', false);
+select tests.authenticate_as('stu');
+select set_config('t.sub', api.submission_submit(current_setting('t.asg')::uuid, content => 'my essay') ->> 'id', false);
+select lives_ok($$ update app.submissions set grade = 10, graded_at = now() where id = current_setting('t.sub')::uuid $$,
+                'a student''s direct grade update runs …');
+select is((select s.grade from app.submissions s where s.id = current_setting('t.sub')::uuid), null,
+          '… but changes nothing: only the course''s instructor may grade (RLS)');
+select tests.authenticate_as('stu2');
+select is((select count(*)::integer from app.submissions s where s.user_id = tests.user_id('stu')), 0,
+          'stu2 cannot read stu''s submission with direct SQL');
+select throws_ok($$ select api.submission_list_for_assignment(current_setting('t.asg')::uuid) $$,
+                 'LM403', null, 'a student cannot list the submissions of an assignment');
+select tests.authenticate_as('inst');
+select is((api.submission_grade(current_setting('t.sub')::uuid, 8, 'good') ->> 'grade')::numeric, 8::numeric,
+          'the instructor grades a submission');
+select throws_ok($$ select api.submission_grade(current_setting('t.sub')::uuid, 11) $$,
+                 'LM422', null, 'a grade above the assignment''s points is 422');
+select tests.authenticate_as('inst2');
+select throws_ok($$ select api.submission_grade(current_setting('t.sub')::uuid, 5) $$,
+                 'LM404', null, 'another instructor cannot even see the submission (404)');
+
+select * from finish();
+rollback;
