@@ -54,6 +54,7 @@ class Database:
             name="lms",
         )
         self._checking = False
+        self.suspect_down = False  # set when a call lost its connection; cleared by a success
 
     async def open(self) -> None:
         await self.pool.open(wait=False)
@@ -63,11 +64,14 @@ class Database:
 
     async def call(self, query: str, values: list, user_id: str | None):
         """Run one api function as lms_api for user_id in one transaction; return its value."""
-        async with self.pool.connection() as conn:
+        # While the database is known to be unreachable, answer fast instead of queueing.
+        timeout = 0.5 if self.suspect_down else None
+        async with self.pool.connection(timeout=timeout) as conn:
             async with conn.pipeline():
                 await conn.execute(SET_IDENTITY, [API_ROLE, user_id or ""])
                 cur = await conn.execute(query, values)
             row = await cur.fetchone()
+        self.suspect_down = False
         return row[0] if row else None
 
     async def ready(self) -> bool:
@@ -80,6 +84,7 @@ class Database:
 
     def connection_lost(self) -> None:
         """A call failed on a broken connection: have the pool test its idle ones now."""
+        self.suspect_down = True
         if self._checking:
             return
         self._checking = True

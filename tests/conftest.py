@@ -143,7 +143,7 @@ class RpcClient:
             return resp.status, await resp.read()
 
 
-def test_settings(**overrides) -> Settings:
+def make_settings(**overrides) -> Settings:
     base = dict(jwt_secret="test-secret-key-for-the-suite-only-0123456789", home=Path(tempfile.gettempdir()) / "lms",
                 pool_min_size=2, pool_max_size=8)
     base.update(overrides)
@@ -162,7 +162,7 @@ async def start_server(server_url: str, settings: Settings):
 
 @pytest.fixture
 async def rpc(db):
-    app, runner, base = await start_server(db.server_url, test_settings())
+    app, runner, base = await start_server(db.server_url, make_settings())
     async with aiohttp.ClientSession() as session:
         yield RpcClient(base, session, app)
     await runner.cleanup()

@@ -1,0 +1,132 @@
+"""The server around the protocol: bearer tokens, outage and recovery, health, metrics,
+OpenRPC document, HTML reference."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+
+import aiohttp
+import jwt
+import pytest
+
+from tests.conftest import make_settings, start_server
+
+KEY = make_settings().jwt_key()
+
+WHOAMI = """
+set role lms_owner;
+create function api.test_whoami() returns jsonb language sql stable
+  as $$ select jsonb_build_object('user_id', app.current_user_id()) $$;
+comment on function api.test_whoami() is 'Who the database thinks is calling.
+@public';
+grant execute on function api.test_whoami() to lms_api;
+reset role;
+"""
+
+
+@pytest.fixture
+async def server(db, rpc):
+    db.execute(WHOAMI)
+    await rpc.service.reload()
+    return rpc
+
+
+def b64(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+def forged(header: dict, claims: dict, signature: str = "") -> str:
+    return f"{b64(header)}.{b64(claims)}.{signature}"
+
+
+async def test_valid_token_sets_the_user_the_function_sees(server, users):
+    alice = await users.make()
+    assert (await server.ok("test.whoami", {}, alice.token))["user_id"] == alice.id
+    assert (await server.ok("test.whoami", {}))["user_id"] is None
+
+
+@pytest.mark.parametrize("case", ["expired", "tampered", "wrong_key", "alg_none", "hs512", "not_bearer", "garbage"])
+async def test_bad_tokens_are_refused_with_401(server, users, case):
+    alice = await users.make()
+    now = int(time.time())
+    claims = {"sub": alice.id, "role": "admin", "iat": now, "exp": now + 600, "typ": "access"}
+    token = {
+        "expired": jwt.encode({**claims, "iat": now - 1000, "exp": now - 10}, KEY, algorithm="HS256"),
+        "tampered": alice.token.rsplit(".", 2)[0] + "." + b64({**claims, "sub": "00000000-0000-0000-0000-000000000000"})
+                    .join(["", ""]) + "." + alice.token.rsplit(".", 1)[1],
+        "wrong_key": jwt.encode(claims, "another-key-another-key-another-key!", algorithm="HS256"),
+        "alg_none": forged({"alg": "none", "typ": "JWT"}, claims),
+        "hs512": jwt.encode(claims, KEY, algorithm="HS512"),
+        "not_bearer": None,
+        "garbage": "abc.def",
+    }[case]
+    headers = {"Authorization": f"Basic {alice.token}"} if case == "not_bearer" else None
+    status, response = await server.post({"jsonrpc": "2.0", "method": "test.whoami", "id": 1}, token=token,
+                                         headers=headers)
+    assert status == 200
+    err = response["error"]
+    assert err["code"] == 401
+    assert err["data"]["reason"] == ("token_expired" if case == "expired" else "token_invalid")
+
+
+async def test_tampered_payload_keeps_the_original_signature(server, users):
+    alice = await users.make()
+    header, _, signature = alice.token.split(".")
+    now = int(time.time())
+    evil = f"{header}.{b64({'sub': alice.id, 'role': 'admin', 'iat': now, 'exp': now + 60, 'typ': 'access'})}.{signature}"
+    err = await server.error("test.whoami", {}, evil)
+    assert err["code"] == 401 and err["data"]["reason"] == "token_invalid"
+
+
+async def test_health_ready_metrics_reference_and_discover(server):
+    assert (await server.get("/health"))[0] == 200
+    status, body = await server.get("/ready")
+    assert status == 200 and json.loads(body)["status"] == "ready"
+    await server.ok("test.whoami")
+    status, body = await server.get("/metrics")
+    text = body.decode()
+    assert status == 200 and 'lms_rpc_calls_total{method="test.whoami"}' in text
+    assert 'lms_rpc_call_seconds_bucket{le="0.0005",method="test.whoami"}' in text
+    status, body = await server.get("/")
+    assert status == 200 and b"test.whoami" in body and b"public" in body
+    doc = await server.ok("rpc.discover")
+    names = [m["name"] for m in doc["methods"]]
+    assert "rpc.discover" in names and "test.whoami" in names
+
+
+async def test_database_outage_gives_32000_then_service_resumes(db, pg_cluster):
+    db.execute(WHOAMI)
+    app, runner, base = await start_server(db.server_url, make_settings(pool_min_size=2, pool_max_size=4))
+    body = {"jsonrpc": "2.0", "method": "test.whoami", "id": 1}
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def call():
+                async with session.post(base + "/rpc", json=body) as resp:
+                    return resp.status, await resp.json()
+
+            assert "result" in (await call())[1]
+            pg_cluster.stop("fast")
+            try:
+                outcomes = [await call() for _ in range(5)]
+                assert all(status == 200 for status, _ in outcomes)
+                codes = {r["error"]["code"] for _, r in outcomes}
+                assert codes == {-32000}, outcomes
+                async with session.get(base + "/ready") as resp:
+                    assert resp.status == 503
+            finally:
+                pg_cluster.start()
+            deadline = time.monotonic() + 30
+            while True:
+                _, response = await call()
+                if "result" in response:
+                    break
+                assert response["error"]["code"] == -32000
+                assert time.monotonic() < deadline, "service did not recover within 30 s"
+                await asyncio.sleep(0.2)
+            results = await asyncio.gather(*(call() for _ in range(20)))
+            assert all("result" in r for _, r in results), "every pooled connection works again"
+    finally:
+        await runner.cleanup()
