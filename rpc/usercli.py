@@ -1,19 +1,67 @@
-"""`lms user …`: bootstrap and repair accounts from the shell (DBA connection)."""
+"""`lms user …`: bootstrap and repair accounts from the shell (DBA connection).
+
+The password is read from a prompt (twice) or, when stdin is not a terminal, from its first
+line; never from an argument (it would land in the shell history and `ps`). Validation and
+hashing happen in SQL (internal.create_user / internal.set_password_by_email), as for the API.
+Also registers `lms outbox` (rpc/outbox.py).
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
+
+import psycopg
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     u = sub.add_parser("user", help="user create|set-password (password read from a prompt or stdin)")
     u.add_argument("action", choices=["create", "set-password"])
     u.add_argument("--email", required=True)
-    u.add_argument("--full-name", default=None)
+    u.add_argument("--full-name", default=None, help="create: default the email's local part")
     u.add_argument("--role", default="student", choices=["student", "instructor", "admin"])
     u.set_defaults(func=run)
 
+    from rpc import outbox
+
+    outbox.add_parser(sub)
+
+
+def read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
 
 def run(args: argparse.Namespace, settings) -> int:
-    print("lms user: not available until the identity functions exist", flush=True)
-    return 1
+    from rpc.cli import database_url
+
+    try:
+        password = read_password()
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        print(f"error: {exc or 'no password given'}", file=sys.stderr)
+        return 1
+    try:
+        with psycopg.connect(database_url(settings), autocommit=True) as conn:
+            if args.action == "create":
+                full_name = args.full_name or args.email.strip().split("@", 1)[0]
+                (user_id,) = conn.execute(
+                    "select internal.create_user(%s, %s, %s, %s)",
+                    [args.email, password, full_name, args.role],
+                ).fetchone()
+                print(f"created {args.role} {args.email.strip()} ({user_id})")
+            else:
+                (user_id,) = conn.execute(
+                    "select internal.set_password_by_email(%s, %s)", [args.email, password]
+                ).fetchone()
+                print(f"password set for {args.email.strip()} ({user_id}); their sessions were revoked")
+    except psycopg.Error as exc:
+        diag = exc.diag
+        reason = f" ({diag.message_detail})" if diag.message_detail else ""
+        print(f"error: {diag.message_primary or exc}{reason}", file=sys.stderr)
+        return 1
+    return 0

@@ -371,7 +371,7 @@ begin
   v_token := internal.issue_user_token(p_user_id, 'email_verification', interval '24 hours');
   perform internal.queue_email(v_user.email, 'Confirm your email address',
     format(E'Hello %s,\n\nplease confirm your email address. Your verification token (valid for 24 hours, usable once):\n\n'
-           'token: %s\n\nSubmit it with the JSON-RPC method auth.verify_email {"token": "…"}.\n'
+           'token: %s\n\nSubmit it with the JSON-RPC method auth.verify_email {"token": "..."}.\n'
            'If you did not create an account, ignore this message.\n', v_user.full_name, v_token));
 end
 $$;
@@ -753,7 +753,7 @@ begin
     v_token := internal.issue_user_token(v_user.id, 'password_reset', interval '1 hour');
     perform internal.queue_email(v_user.email, 'Reset your password',
       format(E'Hello %s,\n\nsomeone asked to reset the password of your account. Your reset token (valid for 1 hour, usable once):\n\n'
-             'token: %s\n\nSubmit it with the JSON-RPC method auth.reset_password {"token": "…", "new_password": "…"}.\n'
+             'token: %s\n\nSubmit it with the JSON-RPC method auth.reset_password {"token": "...", "new_password": "..."}.\n'
              'If you did not ask for this, ignore this message; your password stays as it is.\n',
              v_user.full_name, v_token));
     insert into app.audit_log (actor_id, action, subject_type, subject_id)
