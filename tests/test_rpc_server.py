@@ -76,7 +76,8 @@ async def test_tampered_payload_keeps_the_original_signature(server, users):
     alice = await users.make()
     header, _, signature = alice.token.split(".")
     now = int(time.time())
-    evil = f"{header}.{b64({'sub': alice.id, 'role': 'admin', 'iat': now, 'exp': now + 60, 'typ': 'access'})}.{signature}"
+    claims = {"sub": alice.id, "role": "admin", "iat": now, "exp": now + 60, "typ": "access"}
+    evil = f"{header}.{b64(claims)}.{signature}"
     err = await server.error("test.whoami", {}, evil)
     assert err["code"] == 401 and err["data"]["reason"] == "token_invalid"
 
