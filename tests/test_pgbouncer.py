@@ -71,7 +71,8 @@ def pgbouncer(db):
             psycopg.connect(url, connect_timeout=2).close()
             break
         except psycopg.OperationalError:
-            assert time.monotonic() < deadline, (root / "pgbouncer.log").read_text() if (root / "pgbouncer.log").exists() else "no log"
+            log = root / "pgbouncer.log"
+            assert time.monotonic() < deadline, log.read_text() if log.exists() else "pgbouncer did not start"
             time.sleep(0.2)
     yield url
     proc.terminate()

@@ -1,0 +1,60 @@
+"""rpc.discover validates against the published OpenRPC meta-schema (npm @open-rpc/meta-schema,
+with @json-schema-tools/meta-schema registered for its $refs), checked by the `jsonschema`
+package — validators no one on this project wrote. `make test` / .ci/run install the npm
+packages into .cache/npm."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+from rpc.migrate import ROOT
+
+WRITE_DOCUMENT = "const m = require(process.argv[1]); process.stdout.write(JSON.stringify(m.openrpcDocument || m.default))"
+NPM = Path(os.environ.get("LMS_NPM_DIR", ROOT / ".cache" / "npm")) / "node_modules"
+
+
+def meta_schemas() -> tuple[dict, dict]:
+    assert (NPM / "@open-rpc" / "meta-schema").is_dir(), (
+        f"{NPM} lacks the OpenRPC meta-schema: npm install --prefix .cache/npm "
+        "@open-rpc/meta-schema@1.14.9 @json-schema-tools/meta-schema@1.8.0 (make test does it)")
+    node = shutil.which("node")
+    assert node, "node is needed to read the meta-schema package"
+    out = subprocess.run(
+        [node, "-e", WRITE_DOCUMENT, str(NPM / "@open-rpc" / "meta-schema")], capture_output=True, text=True, check=True)
+    openrpc = json.loads(out.stdout)
+    json_schema_meta = json.loads((NPM / "@json-schema-tools" / "meta-schema" / "schema.json").read_text())
+    return openrpc, json_schema_meta
+
+
+async def test_discover_document_validates_against_the_openrpc_meta_schema(rpc):
+    openrpc_meta, json_schema_meta = meta_schemas()
+    resource = Resource.from_contents(json_schema_meta, default_specification=DRAFT7)
+    registry = Registry().with_resources([("https://meta.json-schema.tools", resource),
+                                          ("https://meta.json-schema.tools/", resource)])
+    doc = await rpc.ok("rpc.discover")
+    errors = sorted(Draft7Validator(openrpc_meta, registry=registry).iter_errors(doc), key=lambda e: e.path)
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    assert len(doc["methods"]) > 1, "every api function is described"
+    for method in doc["methods"]:
+        for param in method["params"]:
+            Draft7Validator.check_schema(param["schema"])
+        Draft7Validator.check_schema(method["result"]["schema"])
+
+
+async def test_a_broken_document_is_rejected(rpc):
+    """The validator is live: a document with a mistake fails."""
+    openrpc_meta, json_schema_meta = meta_schemas()
+    resource = Resource.from_contents(json_schema_meta, default_specification=DRAFT7)
+    registry = Registry().with_resources([("https://meta.json-schema.tools", resource),
+                                          ("https://meta.json-schema.tools/", resource)])
+    doc = await rpc.ok("rpc.discover")
+    doc["methods"][0]["params"] = [{"schema": {}}]  # a content descriptor without its name
+    assert list(Draft7Validator(openrpc_meta, registry=registry).iter_errors(doc))
