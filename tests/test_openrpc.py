@@ -17,7 +17,8 @@ from referencing.jsonschema import DRAFT7
 
 from rpc.migrate import ROOT
 
-WRITE_DOCUMENT = "const m = require(process.argv[1]); process.stdout.write(JSON.stringify(m.openrpcDocument || m.default))"
+WRITE_DOCUMENT = ("const m = require(process.argv[1]); "
+                  "process.stdout.write(JSON.stringify(m.openrpcDocument || m.default))")
 NPM = Path(os.environ.get("LMS_NPM_DIR", ROOT / ".cache" / "npm")) / "node_modules"
 
 
@@ -28,7 +29,8 @@ def meta_schemas() -> tuple[dict, dict]:
     node = shutil.which("node")
     assert node, "node is needed to read the meta-schema package"
     out = subprocess.run(
-        [node, "-e", WRITE_DOCUMENT, str(NPM / "@open-rpc" / "meta-schema")], capture_output=True, text=True, check=True)
+        [node, "-e", WRITE_DOCUMENT, str(NPM / "@open-rpc" / "meta-schema")],
+        capture_output=True, text=True, check=True)
     openrpc = json.loads(out.stdout)
     json_schema_meta = json.loads((NPM / "@json-schema-tools" / "meta-schema" / "schema.json").read_text())
     return openrpc, json_schema_meta
