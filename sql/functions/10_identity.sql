@@ -562,7 +562,7 @@ as $$
 declare
   v_email        text := internal.normalize_email(coalesce(auth_login.email, ''));
   v_user         app.users;
-  v_last_success timestamptz;
+  v_last_success bigint;
   v_locked_until timestamptz;
   v_mfa_on       boolean;
   v_refresh      record;
@@ -572,16 +572,15 @@ begin
   perform pg_advisory_xact_lock(hashtextextended('lms.login:' || v_email, 0));
 
   -- Lockout: 5 failures (since the last success) within 15 minutes lock for 15 minutes from the 5th.
-  select max(s.attempted_at) into v_last_success
+  select max(s.id) into v_last_success
   from app.login_attempts s where s.email = v_email and s.succeeded and s.attempted_at > now() - interval '30 minutes';
   select max(f.attempted_at) + interval '15 minutes' into v_locked_until
   from app.login_attempts f
   where f.email = v_email and not f.succeeded and f.attempted_at > now() - interval '15 minutes'
-    and f.attempted_at > coalesce(v_last_success, '-infinity')
+    and f.id > coalesce(v_last_success, 0)
     and (select count(*) from app.login_attempts g
-         where g.email = v_email and not g.succeeded
-           and g.attempted_at > f.attempted_at - interval '15 minutes' and g.attempted_at <= f.attempted_at
-           and g.attempted_at > coalesce(v_last_success, '-infinity')) >= 5;
+         where g.email = v_email and not g.succeeded and g.id <= f.id and g.id > coalesce(v_last_success, 0)
+           and g.attempted_at > f.attempted_at - interval '15 minutes') >= 5;
   if v_locked_until > now() then
     insert into app.audit_log (action, subject_type, details)
     values ('auth.login_locked', 'email', jsonb_build_object('email', v_email, 'locked_until', v_locked_until));
