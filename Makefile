@@ -1,0 +1,33 @@
+# The two commands: `make serve` and `make test`. Everything else they need is set up here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: serve test bench lint clean-db
+
+$(BIN)/lms: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+## make serve — embedded PostgreSQL (unless DATABASE_URL is set), migrate, demo data, serve :8080
+serve: $(BIN)/lms
+	$(BIN)/lms serve --demo
+
+## make test — every test: pytest (HTTP, concurrency, migrations) + pgTAP + plpgsql_check + squawk + ruff
+test: $(BIN)/lms
+	scripts/ensure-test-deps
+	$(BIN)/pytest -q
+
+## make bench — RPC throughput and latency vs pgbench (prints figures; not a test)
+bench: $(BIN)/lms
+	$(BIN)/python -m bench.rpc_bench
+
+lint: $(BIN)/lms
+	$(BIN)/ruff check rpc tests bench
+	$(BIN)/squawk migrations/*.sql
+
+clean-db:
+	-$(BIN)/lms db down
+	rm -rf .lms/pg

@@ -1,0 +1,97 @@
+"""`lms serve --demo` / `lms db seed`: a small demo data set, loaded once (idempotent).
+
+An admin, an instructor, two students, a free course with three lessons, a quiz and an
+assignment, and a paid course. Written with the DBA connection as lms_definer (which may
+bypass RLS), the way an operator would load fixtures; every constraint still applies.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+DEMO_PASSWORD = "demo-password-2026"
+LOGINS = [
+    ("admin@demo.lms", "Ada Admin", "admin"),
+    ("instructor@demo.lms", "Ivan Instructor", "instructor"),
+    ("student1@demo.lms", "Sara Student", "student"),
+    ("student2@demo.lms", "Sam Student", "student"),
+]
+
+SEED = """
+with people (email, full_name, role) as (select * from unnest(%(emails)s::text[], %(names)s::text[], %(roles)s::text[]))
+insert into app.users (email, password_hash, full_name, role, email_verified_at)
+select p.email, public.crypt(%(password)s, public.gen_salt('bf', 10)), p.full_name, p.role, now() from people p
+on conflict do nothing;
+
+insert into app.instructors (user_id, title, bio, expertise)
+select u.id, 'Database engineer', 'Teaches SQL and PostgreSQL.', '{sql,postgresql}'
+from app.users u where lower(u.email) = 'instructor@demo.lms'
+on conflict (user_id) do update set title = excluded.title, bio = excluded.bio, expertise = excluded.expertise;
+insert into app.admins (user_id) select u.id from app.users u where lower(u.email) = 'admin@demo.lms'
+on conflict do nothing;
+
+insert into app.courses (id, instructor_id, title, short_description, description, price_cents, category, tags,
+                         is_published, published_at)
+select c.id::uuid, u.id, c.title, c.short, c.descr, c.price, c.category, c.tags::text[], false, null
+from app.users u,
+     (values ('d0000000-0000-4000-8000-000000000001', 'Introduction to SQL', 'Query data with confidence.',
+              'SELECT, JOIN, GROUP BY and window functions, with exercises.', 0, 'databases', '{sql,beginner}'),
+             ('d0000000-0000-4000-8000-000000000002', 'PostgreSQL internals', 'MVCC, WAL, planner.',
+              'How PostgreSQL stores, plans and recovers.', 4900, 'databases', '{postgresql,advanced}'))
+       as c (id, title, short, descr, price, category, tags)
+where lower(u.email) = 'instructor@demo.lms'
+on conflict (id) do nothing;
+
+insert into app.lessons (id, course_id, title, content, duration_minutes, lesson_order, is_published)
+values ('d1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Selecting rows',
+        'SELECT picks columns; WHERE picks rows.', 15, 1, true),
+       ('d1000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'Joining tables',
+        'JOIN combines rows of two tables on a condition.', 20, 2, true),
+       ('d1000000-0000-4000-8000-000000000003', 'd0000000-0000-4000-8000-000000000001', 'Aggregates',
+        'GROUP BY folds rows into groups.', 25, 3, true),
+       ('d1000000-0000-4000-8000-000000000004', 'd0000000-0000-4000-8000-000000000002', 'MVCC',
+        'Every row version has xmin and xmax.', 30, 1, true),
+       ('d1000000-0000-4000-8000-000000000005', 'd0000000-0000-4000-8000-000000000002', 'Write-ahead log',
+        'Changes are logged before they are applied.', 30, 2, true)
+on conflict (id) do nothing;
+
+insert into app.quizzes (id, course_id, lesson_id, title, time_limit_minutes, passing_score_percentage, max_attempts,
+                         is_published)
+values ('d2000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
+        'd1000000-0000-4000-8000-000000000003', 'SQL basics check', 15, 60, 3, false)
+on conflict (id) do nothing;
+
+insert into app.questions (id, quiz_id, question_text, question_type, options, correct_answer, points, question_order)
+values ('d3000000-0000-4000-8000-000000000001', 'd2000000-0000-4000-8000-000000000001',
+        'Which clause filters rows before grouping?', 'multiple_choice', '["WHERE", "HAVING", "ORDER BY"]', 'WHERE', 2, 1),
+       ('d3000000-0000-4000-8000-000000000002', 'd2000000-0000-4000-8000-000000000001',
+        'An inner join keeps rows without a match.', 'true_false', null, 'false', 1, 2),
+       ('d3000000-0000-4000-8000-000000000003', 'd2000000-0000-4000-8000-000000000001',
+        'Which keyword removes duplicate rows?', 'short_answer', null, 'distinct', 1, 3)
+on conflict (id) do nothing;
+
+insert into app.assignments (id, course_id, title, description, due_date, points, allow_late_submission,
+                             late_penalty_percentage)
+values ('d4000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Write three queries',
+        'Submit three queries over the sample schema.', now() + interval '14 days', 100, true, 20)
+on conflict (id) do nothing;
+
+update app.courses set is_published = true, published_at = now()
+where id in ('d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002') and not is_published;
+
+update app.quizzes set is_published = true where id = 'd2000000-0000-4000-8000-000000000001' and not is_published
+"""
+
+
+def seed(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute("select set_config('role', 'lms_definer', true)")
+        params = {"emails": [e for e, _, _ in LOGINS], "names": [n for _, n, _ in LOGINS],
+                  "roles": [r for _, _, r in LOGINS], "password": DEMO_PASSWORD}
+        for statement in SEED.split(";\n\n"):
+            conn.execute(statement, params if "%(" in statement else None)
+        conn.commit()
+    print("demo data loaded. Logins (password for all: %s):" % DEMO_PASSWORD)
+    for email, name, role in LOGINS:
+        print(f"  {role:<10} {email:<22} {name}")
+    print("free course: d0000000-0000-4000-8000-000000000001, paid course: d0000000-0000-4000-8000-000000000002")
