@@ -139,10 +139,11 @@ begin
   select e.* into v_existing from app.enrollments e
   where e.user_id = v_user_id and e.course_id = enrollment_enroll.course_id;
   if v_course.id is null
-     or not (v_course.is_published or v_existing.is_active or internal.can_manage_course(v_course.id)) then
+     or not (v_course.is_published or coalesce(v_existing.is_active, false)
+             or internal.can_manage_course(v_course.id)) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
-  if v_existing.is_active then
+  if coalesce(v_existing.is_active, false) then
     return internal.enrollment_json(v_existing.id);
   end if;
   if not v_course.is_published then
