@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -41,7 +42,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def run_wrk(url: str, token: str, method: str, clients: int, seconds: int, workdir: Path) -> dict:
     script = workdir / "call.lua"
-    body = '{"jsonrpc":"2.0","method":"%s","params":{},"id":1}' % method
+    body = json.dumps({"jsonrpc": "2.0", "method": method, "params": {}, "id": 1})
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = '{body}'\n"
