@@ -591,8 +591,10 @@ begin
 
   if not v_resumed then
     if v_quiz.max_attempts is not null and v_used >= v_quiz.max_attempts then
-      raise exception 'no attempts left for this quiz (% allowed)', v_quiz.max_attempts
-        using errcode = 'LM422', detail = 'attempt_limit_reached';
+      -- Returned, not raised: an expired attempt closed just above stays closed.
+      return jsonb_build_object('error', jsonb_build_object(
+        'code', 422, 'reason', 'attempt_limit_reached',
+        'message', format('no attempts left for this quiz (%s allowed)', v_quiz.max_attempts)));
     end if;
     update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1
     where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
