@@ -63,7 +63,8 @@ on conflict (id) do nothing;
 
 insert into app.questions (id, quiz_id, question_text, question_type, options, correct_answer, points, question_order)
 values ('d3000000-0000-4000-8000-000000000001', 'd2000000-0000-4000-8000-000000000001',
-        'Which clause filters rows before grouping?', 'multiple_choice', '["WHERE", "HAVING", "ORDER BY"]', 'WHERE', 2, 1),
+        'Which clause filters rows before grouping?', 'multiple_choice', '["WHERE", "HAVING", "ORDER BY"]',
+        'WHERE', 2, 1),
        ('d3000000-0000-4000-8000-000000000002', 'd2000000-0000-4000-8000-000000000001',
         'An inner join keeps rows without a match.', 'true_false', null, 'false', 1, 2),
        ('d3000000-0000-4000-8000-000000000003', 'd2000000-0000-4000-8000-000000000001',
@@ -91,7 +92,7 @@ def seed(database_url: str) -> None:
         for statement in SEED.split(";\n\n"):
             conn.execute(statement, params if "%(" in statement else None)
         conn.commit()
-    print("demo data loaded. Logins (password for all: %s):" % DEMO_PASSWORD)
+    print(f"demo data loaded. Logins (password for all: {DEMO_PASSWORD}):")
     for email, name, role in LOGINS:
         print(f"  {role:<10} {email:<22} {name}")
     print("free course: d0000000-0000-4000-8000-000000000001, paid course: d0000000-0000-4000-8000-000000000002")
