@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 
+import psycopg
+import pytest
+
 
 async def make_course(rpc, instructor, lessons=3, publish=True, **fields):
     course = await rpc.ok("course.create", {"title": "Course", "price_cents": 0, **fields}, instructor.token)
@@ -186,3 +189,27 @@ async def test_lesson_content_only_for_enrollees_instructor_admin(rpc, users):
     assert (await rpc.ok("lesson.get", {"lesson_id": lesson_id}, sam.token))["content"] == "body 1"
     got = await rpc.ok("course.get", {"course_id": course_id}, sam.token)
     assert got["is_enrolled"] is True and got["lessons"][0]["content"] == "body 1"
+
+
+def as_api(conn, user_id: str) -> None:
+    """Become the API role for user_id in this transaction, as the RPC layer does."""
+    conn.execute("select set_config('role', 'lms_api', true), set_config('lms.user_id', %s, true)", [user_id])
+
+
+async def test_direct_sql_keeps_lesson_order_dense(rpc, users, db):
+    ina = await users.make("instructor")
+    course_id, (a, b, c) = await make_course(rpc, ina, publish=False)
+    with psycopg.connect(db.server_url) as conn:
+        as_api(conn, ina.id)
+        conn.execute("update app.lessons set lesson_order = 7 where id = %s", [c])
+        with pytest.raises(psycopg.Error) as caught:
+            conn.commit()  # the dense-order check is deferred to commit
+        assert caught.value.sqlstate == "LM422"
+    with psycopg.connect(db.server_url) as conn:
+        as_api(conn, ina.id)
+        cur = conn.execute("update app.lessons set lesson_order = case id when %s then 2 else 1 end "
+                           "where id in (%s, %s)", [a, a, b])
+        assert cur.rowcount == 2
+        conn.commit()  # a swap in one statement is fine
+    rows = db.execute("select id::text from app.lessons where course_id = %s order by lesson_order", [course_id])
+    assert [i for (i,) in rows] == [b, a, c]

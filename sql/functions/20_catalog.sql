@@ -242,6 +242,47 @@ create trigger _200_publish_rule before insert or update of is_published on app.
   for each row execute function internal.tg_courses__publish_rule();
 
 /*
+ * Dense lesson order, for every path: at commit, each course touched has lesson_order exactly
+ * 1..n. A deferred constraint trigger, so the functions may shift lessons within a transaction
+ * (and the deferrable unique constraint keeps positions distinct). SECURITY DEFINER to count
+ * every lesson of the course whatever RLS shows the writer.
+ */
+create or replace function internal.tg_lessons__dense_order()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := case when tg_op = 'DELETE' then old.course_id else new.course_id end;
+  v_count     integer;
+  v_max       integer;
+begin
+  select count(*)::integer, max(l.lesson_order) into v_count, v_max
+  from app.lessons l where l.course_id = v_course_id;
+  if v_count > 0 and v_max <> v_count then
+    raise exception 'lesson_order of a course must be 1..n without gaps (use lesson.reorder)'
+      using errcode = 'LM422', detail = 'invalid_lesson_order', hint = 'lesson_order';
+  end if;
+  if tg_op = 'UPDATE' and old.course_id <> new.course_id then
+    select count(*)::integer, max(l.lesson_order) into v_count, v_max
+    from app.lessons l where l.course_id = old.course_id;
+    if v_count > 0 and v_max <> v_count then
+      raise exception 'lesson_order of a course must be 1..n without gaps (use lesson.reorder)'
+        using errcode = 'LM422', detail = 'invalid_lesson_order', hint = 'lesson_order';
+    end if;
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_lessons__dense_order() is
+  'Deferred constraint trigger on lessons: at commit the course''s lesson_order is 1..n (unique + max = count). LM422 invalid_lesson_order otherwise.';
+drop trigger if exists _300_dense_order on app.lessons;
+create constraint trigger _300_dense_order after insert or delete or update of lesson_order, course_id on app.lessons
+  deferrable initially deferred
+  for each row execute function internal.tg_lessons__dense_order();
+
+/*
  * Catalog search. Full-text `@@` (and array `@>`) are not leakproof, so under RLS the planner
  * may not use ix_courses_search_vector for lms_api. This SECURITY DEFINER function applies the
  * visibility rule itself (published, or the named instructor's drafts for that instructor or an
