@@ -4,6 +4,11 @@ a verified certificate, enrollment rules, concurrent enrolls, drop/re-enroll, re
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
 
 from tests.test_catalog import make_course
 
@@ -141,3 +146,29 @@ async def test_new_published_lesson_lowers_progress(rpc, users):
     await rpc.ok("lesson.delete", {"lesson_id": lessons[1]}, ina.token)
     mine = await rpc.ok("enrollment.list_mine", {}, sam.token)
     assert mine[0]["progress_percentage"] == 50
+
+
+async def test_analyst_sees_what_their_user_may_see(rpc, users, db):
+    ina = await users.make("instructor")
+    ivo = await users.make("instructor")
+    sam = await users.make("student")
+    mine, _ = await make_course(rpc, ina)
+    theirs, _ = await make_course(rpc, ivo)
+    draft = await rpc.ok("course.create", {"title": "Ivo's draft", "price_cents": 0}, ivo.token)
+    for course_id in (mine, theirs):
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, sam.token)
+    login = f"analyst_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
+    db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, ina.id])
+    try:
+        with db.connect(login) as conn:
+            conn.execute("set role lms_analyst")
+            enrolled = conn.execute("select course_id::text from app.enrollments").fetchall()
+            assert enrolled == [(mine,)], "an analyst linked to an instructor sees only their courses' enrollments"
+            courses = {c for (c,) in conn.execute("select id::text from app.courses").fetchall()}
+            assert mine in courses and theirs in courses and draft["id"] not in courses
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select content from app.lessons")
+    finally:
+        db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
+        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
