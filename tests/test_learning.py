@@ -146,6 +146,11 @@ async def test_new_published_lesson_lowers_progress(rpc, users):
     await rpc.ok("lesson.delete", {"lesson_id": lessons[1]}, ina.token)
     mine = await rpc.ok("enrollment.list_mine", {}, sam.token)
     assert mine[0]["progress_percentage"] == 50
+    # Unpublishing the only lesson left to do completes the course (no quizzes) with a certificate.
+    await rpc.ok("lesson.unpublish", {"lesson_id": extra["id"]}, ina.token)
+    mine = await rpc.ok("enrollment.list_mine", {}, sam.token)
+    assert mine[0]["progress_percentage"] == 100 and mine[0]["completed_at"]
+    assert len(await rpc.ok("certificate.list_mine", {}, sam.token)) == 1
 
 
 async def test_analyst_sees_what_their_user_may_see(rpc, users, db):

@@ -98,25 +98,42 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_user_id uuid;
-  v_count   integer := 0;
+  v_count   integer;
 begin
   if not internal.can_manage_course(p_course_id) then
     raise exception 'only the course''s instructor or an admin may do this'
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
+  -- Set-based for every unfinished enrollment (one statement, however many students) …
+  with published as (
+    select l.id from app.lessons l where l.course_id = p_course_id and l.is_published
+  ), done as (
+    select e.id, count(lp.lesson_id)::integer as n
+    from app.enrollments e
+    left join app.lesson_progress lp on lp.enrollment_id = e.id and lp.lesson_id in (select p.id from published p)
+    where e.course_id = p_course_id and e.completed_at is null
+    group by e.id
+  ), total as (
+    select count(*)::integer as n from published
+  )
+  update app.enrollments e
+  set progress_percentage = case when t.n = 0 then 0 else (100 * d.n) / t.n end
+  from done d, total t
+  where e.id = d.id and e.progress_percentage <> case when t.n = 0 then 0 else (100 * d.n) / t.n end;
+  get diagnostics v_count = row_count;
+  -- … and the full check (quizzes, completion, certificate) only where everything is done.
   for v_user_id in
     select e.user_id from app.enrollments e
-    where e.course_id = p_course_id and e.completed_at is null
+    where e.course_id = p_course_id and e.completed_at is null and e.is_active and e.progress_percentage = 100
     order by e.id
   loop
     perform internal.refresh_progress(v_user_id, p_course_id);
-    v_count := v_count + 1;
   end loop;
   return v_count;
 end
 $$;
 comment on function internal.refresh_course_progress(uuid) is
-  'Recompute progress of every unfinished enrollment of a course after its published lessons changed (course''s instructor or admin). Returns how many. SECURITY DEFINER: writes other users'' enrollments.';
+  'Recompute progress of every unfinished enrollment of a course after its published lessons changed (course''s instructor or admin), set-based; completes those now at 100%. Returns how many changed. SECURITY DEFINER: writes other users'' enrollments.';
 
 -- ---------------------------------------------------------------------------------------------
 -- enrollment.*
