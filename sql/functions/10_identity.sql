@@ -860,7 +860,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
   v_mfa     app.user_mfa;
-  v_codes   text[] := '{}';
+  v_codes   text[] := '{}'::text[];
   v_code    text;
 begin
   select m.* into v_mfa from app.user_mfa m where m.user_id = v_user_id;
