@@ -423,3 +423,64 @@ async def test_maintain_tokens_purges_expired_rows(rpc, users, db):
     db.execute("update app.login_attempts set attempted_at = now() - interval '31 days'")
     (report,) = db.execute("select internal.maintain_tokens()")[0]
     assert report["refresh_tokens_purged"] == 1 and report["login_attempts_purged"] == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing and concurrency
+# ---------------------------------------------------------------------------------------------
+
+def test_unknown_email_costs_as_much_as_a_wrong_password(db):
+    """At the production cost (10) both paths run one bcrypt: close in time."""
+    with db.connect() as conn:
+        conn.execute("set lms.bcrypt_cost = '10'")
+        conn.execute("select internal.create_user('timing@example.test', 'correct horse battery', 'T', 'student')")
+
+        def best_of_3(email: str) -> float:
+            times = []
+            for i in range(3):
+                started = time.perf_counter()
+                (res,) = conn.execute("select api.auth_login(%s, %s)", [email, f"wrong password {i}"]).fetchone()
+                times.append(time.perf_counter() - started)
+                assert res["error"]["reason"] == "invalid_credentials"
+            return min(times)
+
+        known, unknown = best_of_3("timing@example.test"), best_of_3("nobody-timing@example.test")
+    assert known > 0.005 and unknown > 0.005, (known, unknown)
+    assert 0.4 < known / unknown < 2.5, (known, unknown)
+
+
+async def test_concurrent_guesses_are_counted_exactly(rpc, users, db):
+    rex = await users.make()
+    answers = await asyncio.gather(*(rpc.call("auth.login", {"email": rex.email, "password": f"wrong password {i}"})
+                                     for i in range(10)))
+    codes = sorted(a["error"]["code"] for a in answers)
+    assert codes == [401] * 5 + [423] * 5
+    (failures,) = db.execute("select count(*) from app.login_attempts where email = %s and not succeeded",
+                             [rex.email.lower()])[0]
+    assert failures == 5
+
+
+def test_concurrent_outbox_workers_never_send_a_message_twice(db, tmp_path):
+    import threading
+
+    db.execute("insert into app.outbox (recipient, subject, body) "
+               "select 'r' || g || '@example.test', 'hello', 'body' from generate_series(1, 30) g")
+    sent_ids: list[int] = []
+    lock = threading.Lock()
+
+    class Recording:
+        def send(self, row, msg):
+            time.sleep(0.005)
+            with lock:
+                sent_ids.append(row["id"])
+            return "memory"
+
+    reports: list[dict] = []
+    threads = [threading.Thread(target=lambda: reports.append(deliver(db, tmp_path, Recording()))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r["sent"] for r in reports) == 30
+    assert len(sent_ids) == len(set(sent_ids)) == 30
+    assert db.execute("select count(*) from app.outbox where sent_at is null")[0][0] == 0
