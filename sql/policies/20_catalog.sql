@@ -43,7 +43,7 @@ grant insert (instructor_id, title, short_description, description, price_cents,
               thumbnail_url)
   on app.courses to lms_api;
 grant update (instructor_id, title, short_description, description, price_cents, currency, category, tags,
-              thumbnail_url, is_published, published_at)
+              thumbnail_url, is_published)
   on app.courses to lms_api;
 grant delete on app.courses to lms_api;
 
