@@ -510,3 +510,36 @@ async def test_student_attempt_query_uses_index_under_rls(db, users, rpc):
         conn.execute("set local enable_seqscan = off")
         text = plan(conn, "select * from app.quiz_attempts where user_id = %s and quiz_id = %s", [stu.id, quiz_id])
         assert "Seq Scan" not in text and "Index" in text, text
+
+
+async def test_passed_attempt_refreshes_course_progress(rpc, db, cast):
+    """A passed attempt calls internal.refresh_progress: with every published lesson done, passing the
+    course's only published quiz completes the enrollment; a failed attempt does not."""
+    inst, stu, _, _, course_id = cast
+    db.execute("insert into app.lesson_progress (enrollment_id, lesson_id, user_id) "
+               "select e.id, l.id, e.user_id from app.enrollments e join app.lessons l on l.course_id = e.course_id "
+               "where e.user_id = %s and e.course_id = %s", [stu.id, course_id])
+    quiz = await make_quiz(rpc, inst.token, course_id, [mc()], passing_score_percentage=100)
+    completed = "select completed_at is not null from app.enrollments where user_id = %s and course_id = %s"
+    failed = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, stu.token)
+    await rpc.ok("attempt.submit", {"attempt_id": failed["attempt_id"], "answers": {}}, stu.token)
+    assert db.execute(completed, [stu.id, course_id]) == [(False,)]
+    passed = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, stu.token)
+    result = await rpc.ok("attempt.submit", {"attempt_id": passed["attempt_id"],
+                                             "answers": {quiz.question_ids[0]: "b"}}, stu.token)
+    assert result["passed"] is True
+    assert db.execute(completed, [stu.id, course_id]) == [(True,)]
+
+
+async def test_quiz_list_and_admin_view(rpc, users, cast):
+    inst, stu, _, outsider, course_id = cast
+    admin = await users.make("admin")
+    published = await make_quiz(rpc, inst.token, course_id, [mc()])
+    draft = await make_quiz(rpc, inst.token, course_id, [mc()], publish=False)
+    assert [q["id"] for q in await rpc.ok("quiz.list", {"course_id": course_id}, stu.token)] == [published.id]
+    as_instructor = await rpc.ok("quiz.list", {"course_id": course_id}, inst.token)
+    assert {q["id"] for q in as_instructor} == {published.id, draft.id}
+    assert await rpc.ok("quiz.list", {"course_id": course_id}, outsider.token) == []
+    got = await rpc.ok("quiz.get", {"quiz_id": draft.id}, admin.token)
+    assert got["questions"][0]["correct_answer"] == "b"
+    assert (await rpc.error("quiz.get", {"quiz_id": draft.id}, stu.token))["code"] == 404

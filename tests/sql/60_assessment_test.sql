@@ -2,7 +2,7 @@
 -- lms_api exactly as the RPC layer calls it. Ids created during the test are kept in
 -- session-local settings (t.*), since lms_api may not create tables.
 begin;
-select tests.plan(45);
+select tests.plan(49);
 
 -- ---------------------------------------------------------------- setup (as owner)
 select tests.create_user('inst', 'instructor');
@@ -131,6 +131,18 @@ select throws_ok($$ select api.attempt_start(current_setting('t.quiz')::uuid) $$
 select throws_ok($$ select api.quiz_get(current_setting('t.quiz')::uuid) $$,
                  'LM404', null, 'quiz.get is 404 for a student who is not enrolled');
 select is((select count(*)::integer from app.quizzes), 0, 'a student who is not enrolled sees no quizzes with direct SQL');
+
+select tests.authenticate_as('inst2');
+select is((select count(*)::integer from app.quiz_attempts a where a.quiz_id = current_setting('t.quiz')::uuid), 0,
+          'another course''s instructor sees none of this quiz''s attempts');
+select tests.authenticate_as('inst');
+select is((select count(*)::integer from app.quiz_attempts a where a.quiz_id = current_setting('t.quiz')::uuid), 3,
+          'the course''s instructor sees every attempt of the quiz');
+select tests.authenticate_as('adm');
+select is(jsonb_array_length(api.attempt_list_for_quiz(current_setting('t.quiz')::uuid)), 3,
+          'an admin lists every attempt of the quiz');
+select ok(api.quiz_get(current_setting('t.quiz')::uuid) -> 'questions' -> 0 ? 'correct_answer',
+          'an admin gets correct_answer from quiz.get');
 
 -- ---------------------------------------------------------------- assignments and submissions
 select tests.authenticate_as('inst');
