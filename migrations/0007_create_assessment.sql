@@ -8,7 +8,7 @@
  * started_at), assignments and submissions.
  *
  * quiz_attempts is RANGE partitioned on started_at, one partition a month in the schema
- * `partitions`, plus a DEFAULT partition so no insert ever fails; internal.ensure_partitions()
+ * `partitions`, plus a DEFAULT partition so no insert ever fails; internal.maintain_partitions()
  * creates the coming months. A unique key on a partitioned table must contain the partition
  * key, so the attempt limit is enforced through quiz_attempt_counters (one row per student and
  * quiz, locked by attempt.start), not through a unique index.
