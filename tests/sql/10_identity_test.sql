@@ -1,7 +1,7 @@
 -- Identity: TOTP vectors, password policy and hashing, role rows, lockout, tokens, secrets.
 -- Runs as lms_authenticator (the RPC login); setup and inspection through tests.as_owner / owner_scalar.
 begin;
-select tests.plan(54);
+select tests.plan(59);
 
 -- ============================================================================================
 -- TOTP (RFC 6238 appendix B, SHA-1, secret "12345678901234567890", 6 digits)
@@ -133,6 +133,27 @@ select throws_ok($$select token_hash from app.refresh_tokens$$, '42501', null, '
 select throws_ok($$select body from app.outbox$$, '42501', null, 'lms_api cannot read the outbox');
 select throws_ok($$select code_hash from app.mfa_recovery_codes$$, '42501', null, 'lms_api cannot read recovery codes');
 select ok(not (api.user_me() ? 'password_hash'), 'user.me carries no password hash');
+
+
+-- ============================================================================================
+-- Structure: definer functions pinned, internals not callable by clients
+-- ============================================================================================
+select is((select count(*)::integer from pg_proc p
+           where p.prosecdef and p.pronamespace in ('api'::regnamespace, 'internal'::regnamespace)
+             and (p.proname ~ '^(auth|user|admin|instructor)_' or p.proname in
+                  ('create_user', 'set_password', 'set_password_by_email', 'mfa_check', 'issue_refresh_token',
+                   'revoke_refresh_tokens', 'issue_user_token', 'queue_email', 'queue_verification_email',
+                   'outbox_claim', 'outbox_sent', 'outbox_failed', 'maintain_tokens', 'mfa_enabled'))
+             and not coalesce(p.proconfig, '{}') @> array['search_path=pg_catalog, pg_temp']),
+          0, 'every identity SECURITY DEFINER function pins search_path');
+select ok(not has_function_privilege('lms_api', 'internal.create_user(text, text, text, text)', 'execute'),
+          'lms_api cannot call internal.create_user directly');
+select ok(not has_function_privilege('lms_api', 'internal.outbox_claim(integer)', 'execute'),
+          'lms_api cannot claim outbox messages');
+select ok(not has_function_privilege('lms_analyst', 'api.auth_login(text, text, text)', 'execute'),
+          'analysts cannot call the login method');
+select ok(has_function_privilege('lms_api', 'api.auth_login(text, text, text)', 'execute'),
+          'lms_api may call auth.login');
 
 select * from finish();
 rollback;
