@@ -99,14 +99,11 @@ async def count_round_trips(server_url: str, method: str, user_id: str, workdir:
         query = methods[method].query(())
         await database.call(query, [], user_id)  # warm up
         trace = workdir / "trace.txt"
-        async with database.pool.connection() as conn:
-            with trace.open("w") as f:
+        with trace.open("w") as f:
+            async with database.pool.connection() as conn:
                 conn.pgconn.trace(f.fileno())
-                async with conn.pipeline():
-                    from rpc.db import API_ROLE, SET_IDENTITY
-                    await conn.execute(SET_IDENTITY, [API_ROLE, user_id])
-                    cur = await conn.execute(query, [])
-                await cur.fetchone()
+            await database.call(query, [], user_id)  # the pool's only connection: the traced one
+            async with database.pool.connection() as conn:
                 conn.pgconn.untrace()
         text = trace.read_text()
         return len(re.findall(r"\bB\s+\d+\s+ReadyForQuery", text))

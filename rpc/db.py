@@ -1,10 +1,13 @@
 """The connection pool and the one-round-trip call.
 
-Connections are opened as lms_authenticator in autocommit mode. Per call, inside one psycopg
-pipeline: `set_config('role', 'lms_api', true), set_config('lms.user_id', …, true)` then
-`select api.fn(…)`; the results are fetched after the pipeline's single Sync. Everything up to
-the Sync is one implicit transaction: the settings are transaction-local (safe behind
-PgBouncer in transaction mode), a write commits at the Sync, an error rolls back the whole call.
+Connections are opened as lms_authenticator in autocommit mode. Per call, ONE simple-protocol
+query message carries two statements:
+`select set_config('role', 'lms_api', true), set_config('lms.user_id', …, true); select api.fn(…)`.
+PostgreSQL runs the statements of one Query message as one implicit transaction: the settings
+are transaction-local (safe behind PgBouncer in transaction mode, and gone afterwards), a write
+commits at the end, an error anywhere rolls back the whole call. Values are bound client-side
+by psycopg (`AsyncClientCursor`, the library's own quoting — never string formatting), which
+costs ~30% less Python CPU per call than the equivalent one-Sync pipeline (bench/README).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import AsyncClientCursor
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from rpc.config import Settings
@@ -67,9 +71,9 @@ class Database:
         # While the database is known to be unreachable, answer fast instead of queueing.
         timeout = 0.5 if self.suspect_down else None
         async with self.pool.connection(timeout=timeout) as conn:
-            async with conn.pipeline():
-                await conn.execute(SET_IDENTITY, [API_ROLE, user_id or ""])
-                cur = await conn.execute(query, values)
+            cur = AsyncClientCursor(conn)
+            await cur.execute(SET_IDENTITY + "; " + query, [API_ROLE, user_id or "", *values])
+            cur.nextset()
             row = await cur.fetchone()
         self.suspect_down = False
         return row[0] if row else None

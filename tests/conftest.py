@@ -144,7 +144,8 @@ class RpcClient:
 
 
 def make_settings(**overrides) -> Settings:
-    base = dict(jwt_secret="test-secret-key-for-the-suite-only-0123456789", home=Path(tempfile.gettempdir()) / "lms",
+    base = dict(jwt_secret="test-secret-key-for-the-suite-only-" + "0123456789abcdef" * 2,
+                home=Path(tempfile.gettempdir()) / "lms",
                 pool_min_size=2, pool_max_size=8)
     base.update(overrides)
     return Settings(_env_file=None, database_url=None, **base)
