@@ -630,10 +630,8 @@ as $$
 declare
   v_course app.courses := internal.lesson_course_for_change(lesson_publish.lesson_id);
 begin
+  -- Enrollees' progress is recomputed by the lessons trigger _400_progress_after_update.
   update app.lessons l set is_published = true where l.id = lesson_publish.lesson_id and not l.is_published;
-  if found then
-    perform internal.refresh_course_progress(v_course.id);
-  end if;
   return internal.lesson_json(lesson_publish.lesson_id, true);
 end
 $$;
@@ -649,9 +647,6 @@ declare
   v_course app.courses := internal.lesson_course_for_change(lesson_unpublish.lesson_id);
 begin
   update app.lessons l set is_published = false where l.id = lesson_unpublish.lesson_id and l.is_published;
-  if found then
-    perform internal.refresh_course_progress(v_course.id);
-  end if;
   return internal.lesson_json(lesson_unpublish.lesson_id, true);
 end
 $$;
@@ -670,7 +665,6 @@ begin
   delete from app.lessons l where l.id = lesson_delete.lesson_id returning l.lesson_order into v_order;
   update app.lessons l set lesson_order = l.lesson_order - 1
   where l.course_id = v_course.id and l.lesson_order > v_order;
-  perform internal.refresh_course_progress(v_course.id);
   return jsonb_build_object('deleted', true, 'lesson_id', lesson_delete.lesson_id,
                             'lessons', internal.syllabus_json(v_course.id, false));
 end

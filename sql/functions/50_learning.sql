@@ -135,6 +135,64 @@ $$;
 comment on function internal.refresh_course_progress(uuid) is
   'Recompute progress of every unfinished enrollment of a course after its published lessons changed (course''s instructor or admin), set-based; completes those now at 100%. Returns how many changed. SECURITY DEFINER: writes other users'' enrollments.';
 
+/*
+ * Progress follows the published lessons on every path: statement-level triggers on lessons
+ * recompute the courses whose published lessons changed (publish, unpublish, delete), also for
+ * direct SQL by the instructor or an admin. A lesson deleted with its course is skipped.
+ */
+create or replace function internal.tg_lessons__progress_after_update()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid;
+begin
+  for v_course_id in
+    select distinct n.course_id from new_lessons n join old_lessons o on o.id = n.id
+    where n.is_published is distinct from o.is_published or n.course_id <> o.course_id
+    union
+    select o.course_id from new_lessons n join old_lessons o on o.id = n.id where n.course_id <> o.course_id
+  loop
+    perform internal.refresh_course_progress(v_course_id);
+  end loop;
+  return null;
+end
+$$;
+comment on function internal.tg_lessons__progress_after_update() is
+  'AFTER UPDATE (statement) on lessons: recompute progress of the courses whose published lessons changed.';
+
+create or replace function internal.tg_lessons__progress_after_delete()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid;
+begin
+  for v_course_id in
+    select distinct o.course_id from old_lessons o
+    where o.is_published and exists (select from app.courses c where c.id = o.course_id)
+  loop
+    perform internal.refresh_course_progress(v_course_id);
+  end loop;
+  return null;
+end
+$$;
+comment on function internal.tg_lessons__progress_after_delete() is
+  'AFTER DELETE (statement) on lessons: recompute progress of the courses that lost a published lesson (not when the course itself is deleted).';
+
+drop trigger if exists _400_progress_after_update on app.lessons;
+create trigger _400_progress_after_update after update on app.lessons
+  referencing old table as old_lessons new table as new_lessons
+  for each statement execute function internal.tg_lessons__progress_after_update();
+drop trigger if exists _400_progress_after_delete on app.lessons;
+create trigger _400_progress_after_delete after delete on app.lessons
+  referencing old table as old_lessons
+  for each statement execute function internal.tg_lessons__progress_after_delete();
+
 -- ---------------------------------------------------------------------------------------------
 -- enrollment.*
 -- ---------------------------------------------------------------------------------------------
