@@ -511,3 +511,9 @@ def test_an_admin_analyst_login_sees_every_user_but_no_secret(db):
         with db.connect() as conn:
             conn.execute(psycopg.sql.SQL("drop owned by {}").format(psycopg.sql.Identifier(login)))
             conn.execute(psycopg.sql.SQL("drop role {}").format(psycopg.sql.Identifier(login)))
+
+
+async def test_a_malformed_stored_hash_is_a_wrong_password_not_an_internal_error(rpc, db):
+    db.execute("insert into app.users (email, password_hash, full_name) values ('odd@example.test', 'h', 'Odd')")
+    err = await rpc.error("auth.login", {"email": "odd@example.test", "password": "correct horse battery"})
+    assert (err["code"], err["data"]["reason"]) == (401, "invalid_credentials")

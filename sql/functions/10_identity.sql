@@ -37,6 +37,22 @@ as $$
 $$;
 comment on function internal.hash_password(text) is 'bcrypt hash (pgcrypto) of a password at internal.bcrypt_cost().';
 
+create or replace function internal.password_matches(p_hash text, p_password text)
+returns boolean
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return p_hash is not null and p_hash = public.crypt(coalesce(p_password, ''), p_hash);
+exception when others then
+  -- Not a crypt() hash (e.g. a row inserted by hand): never a match, never an internal error.
+  return false;
+end
+$$;
+comment on function internal.password_matches(text, text) is
+  'True when p_password matches the bcrypt hash p_hash; false for a malformed hash.';
+
 create or replace function internal.sha256(p_value text)
 returns bytea
 language sql
@@ -592,7 +608,7 @@ begin
     -- Same work as for a real account: one bcrypt at the current cost.
     perform public.crypt(coalesce(auth_login.password, ''), public.gen_salt('bf', internal.bcrypt_cost()));
     v_reason := 'unknown_email';
-  elsif v_user.password_hash is distinct from public.crypt(coalesce(auth_login.password, ''), v_user.password_hash) then
+  elsif not internal.password_matches(v_user.password_hash, auth_login.password) then
     v_reason := 'wrong_password';
   elsif not v_user.is_active then
     v_reason := 'inactive';
@@ -808,7 +824,7 @@ declare
   v_count   integer;
 begin
   select u.password_hash into v_hash from app.users u where u.id = v_user_id for update;
-  if v_hash is distinct from public.crypt(coalesce(auth_change_password.current_password, ''), v_hash) then
+  if not internal.password_matches(v_hash, auth_change_password.current_password) then
     raise exception 'the current password is wrong' using errcode = 'LM401', detail = 'invalid_credentials',
       hint = 'current_password';
   end if;
