@@ -146,6 +146,7 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+-- @plpgsql_check_options: oldtable = old_lessons, newtable = new_lessons
 declare
   v_course_id uuid;
 begin
@@ -169,6 +170,7 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+-- @plpgsql_check_options: oldtable = old_lessons
 declare
   v_course_id uuid;
 begin
