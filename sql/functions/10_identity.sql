@@ -638,7 +638,12 @@ begin
   end if;
 
   insert into app.login_attempts (email, user_id, succeeded) values (v_email, v_user.id, true);
-  update app.users u set last_login_at = now() where u.id = v_user.id;
+  update app.users u set last_login_at = now(),
+         -- The cost was raised since this hash was made: rehash now that the password is known.
+         password_hash = case when substr(u.password_hash, 5, 2) ~ '^[0-9]{2}$'
+                                   and substr(u.password_hash, 5, 2)::integer < internal.bcrypt_cost()
+                              then internal.hash_password(auth_login.password) else u.password_hash end
+  where u.id = v_user.id;
   select * into v_refresh from internal.issue_refresh_token(v_user.id, null);
   insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
   values (v_user.id, 'auth.login', 'user', v_user.id, jsonb_build_object('mfa', v_mfa_on));

@@ -1,7 +1,7 @@
 -- Identity: TOTP vectors, password policy and hashing, role rows, lockout, tokens, secrets.
 -- Runs as lms_authenticator (the RPC login); setup and inspection through tests.as_owner / owner_scalar.
 begin;
-select tests.plan(59);
+select tests.plan(61);
 
 -- ============================================================================================
 -- TOTP (RFC 6238 appendix B, SHA-1, secret "12345678901234567890", 6 digits)
@@ -81,6 +81,10 @@ select tests.as_owner($$update app.login_attempts set attempted_at = attempted_a
                         where email = 'carol.doe@example.com'$$);
 select ok(api.auth_login('carol.doe@example.com', 'correct horse battery') ? 'refresh_token',
           'after 15 minutes the right password works again');
+select ok(api.auth_login('carol.doe@example.com', 'correct horse battery') ? 'refresh_token',
+          'a login at a raised bcrypt cost works') from (select set_config('lms.bcrypt_cost', '5', true)) x;
+select is(tests.owner_scalar($$select substr(password_hash, 1, 7) from app.users where email = 'Carol.Doe@Example.COM'$$),
+          '$2a$05$', 'that login rehashed the password at the new cost');
 select is(tests.owner_scalar($$select count(*) from app.audit_log where action = 'auth.login_locked'$$),
           '2', 'locked attempts are audited');
 
