@@ -21,6 +21,10 @@ def test_pgtap_file(db, path):
     prove = shutil.which("pg_prove")
     assert prove, "pg_prove not found: apt-get install libtap-parser-sourcehandler-pgtap-perl postgresql-15-pgtap"
     with db.connect() as conn:
+        # A login for files that test the analyst path (`-- pg_prove user: lms_test_analyst`).
+        conn.execute("do $$ begin if not exists (select from pg_roles where rolname = 'lms_test_analyst') then "
+                     "create role lms_test_analyst login in role lms_analyst; end if; end $$")
+        conn.execute(sql.SQL("grant temporary on database {} to lms_test_analyst").format(sql.Identifier(db.name)))
         conn.execute("create extension pgtap")
         for helper in HELPERS:
             conn.execute(helper.read_text())

@@ -162,3 +162,54 @@ async def test_identity_reaches_sql_and_never_leaks_between_calls(proto, users):
     async with proto.service.db.pool.connection() as conn:
         cur = await conn.execute("select current_user, coalesce(current_setting('lms.user_id', true), '')")
         assert await cur.fetchone() == ("lms_authenticator", "")
+
+
+VIOLATIONS = """
+set role lms_owner;
+create function api.test_violate(kind text) returns jsonb language plpgsql security definer
+set search_path = pg_catalog, pg_temp as $$
+declare
+  v_user uuid;
+begin
+  insert into app.users (email, password_hash, full_name) values ('dup@example.test', 'h', 'Dup') returning id into v_user;
+  case kind
+    when 'unique' then
+      insert into app.users (email, password_hash, full_name) values ('DUP@example.test', 'h', 'Dup');
+    when 'foreign_key' then
+      insert into app.courses (instructor_id, title) values (v_user, 'No instructor row');
+    when 'in_use' then
+      insert into app.instructors (user_id) values (v_user);
+      insert into app.courses (instructor_id, title) values (v_user, 'C');
+      delete from app.instructors where user_id = v_user;
+    when 'check' then
+      update app.users set role = 'wizard' where id = v_user;
+  end case;
+  return '{}';
+end $$;
+grant create on schema api to lms_definer;
+alter function api.test_violate(text) owner to lms_definer;
+revoke create on schema api from lms_definer;
+create function api.test_rls_insert() returns jsonb language sql as $$
+  insert into app.payment_events (event_id, event_type, payload) values ('evt', 't', '{}') returning '{}'::jsonb $$;
+create function api.test_no_privilege() returns jsonb language sql as $$ select to_jsonb(count(*)) from app.outbox $$;
+grant execute on all functions in schema api to lms_api;
+grant insert on app.payment_events to lms_api;
+reset role;
+"""
+
+
+@pytest.mark.parametrize("method, params, code, reason", [
+    ("test.violate", {"kind": "unique"}, 409, "conflict"),
+    ("test.violate", {"kind": "foreign_key"}, 404, "not_found"),
+    ("test.violate", {"kind": "in_use"}, 409, "in_use"),
+    ("test.violate", {"kind": "check"}, 422, "constraint_violation"),
+    ("test.rls_insert", {}, 403, "forbidden"),
+    ("test.no_privilege", {}, 403, "forbidden"),
+])
+async def test_real_database_violations_map_to_application_errors(db, rpc, method, params, code, reason):
+    db.execute(VIOLATIONS)
+    await rpc.service.reload()
+    err = await rpc.error(method, params)
+    assert (err["code"], err["data"]["reason"]) == (code, reason), err
+    assert "app." not in err["message"] and "insert" not in err["message"].lower(), "no SQL leaks"
+    assert db.execute("select count(*) from app.users where email ilike 'dup@%'") == [(0,)], "nothing half-written"

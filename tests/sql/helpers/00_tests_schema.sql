@@ -90,6 +90,19 @@ begin
 end
 $$;
 
+create function tests.link_login_to(p_label text)
+returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- session_user, not current_user: the mapping is keyed on the login.
+  insert into app.analyst_logins (login_name, user_id) values (session_user, tests.user_id(p_label))
+  on conflict (login_name) do update set user_id = excluded.user_id;
+end
+$$;
+
 create function tests.owner_scalar(p_sql text)
 returns text
 language plpgsql

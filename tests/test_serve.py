@@ -1,0 +1,77 @@
+"""The server as a process (`python -m rpc`): serves an existing database given by
+DATABASE_URL, finishes in-flight calls on SIGTERM; and the embedded-cluster tooling explains
+what to install when no PostgreSQL server binaries exist."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from rpc.cluster import ClusterError, find_bindir, free_port
+
+SLEEPER = """
+set role lms_owner;
+create function api.test_sleep(ms integer) returns jsonb language plpgsql as $$
+begin
+  perform pg_sleep(ms / 1000.0);
+  return jsonb_build_object('slept', ms);
+end $$;
+grant execute on function api.test_sleep(integer) to lms_api;
+reset role;
+"""
+
+
+async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
+           "LMS_JWT_SECRET": "x" * 64}
+    proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    async with session.get(base + "/ready") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                await asyncio.sleep(0.2)
+
+            # Serving migrates (rebuilding the api schema); a method created afterwards appears on SIGHUP.
+            db.execute(SLEEPER)
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+
+            async def slow_call():
+                body = {"jsonrpc": "2.0", "method": "test.sleep", "params": {"ms": 1500}, "id": 1}
+                async with session.post(base + "/rpc", json=body) as resp:
+                    return await resp.json()
+
+            task = asyncio.create_task(slow_call())
+            await asyncio.sleep(0.4)
+            proc.send_signal(signal.SIGTERM)
+            answer = await task
+            assert answer.get("result") == {"slept": 1500}, answer
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_missing_server_binaries_say_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PG_BINDIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("glob.glob", lambda pattern: [])
+    with pytest.raises(ClusterError, match="apt-get install postgresql-15"):
+        find_bindir()
