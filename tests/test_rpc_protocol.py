@@ -171,7 +171,8 @@ set search_path = pg_catalog, pg_temp as $$
 declare
   v_user uuid;
 begin
-  insert into app.users (email, password_hash, full_name) values ('dup@example.test', 'h', 'Dup') returning id into v_user;
+  insert into app.users (email, password_hash, full_name) values ('dup@example.test', 'h', 'Dup')
+  returning id into v_user;
   case kind
     when 'unique' then
       insert into app.users (email, password_hash, full_name) values ('DUP@example.test', 'h', 'Dup');
