@@ -28,7 +28,7 @@ async def make_course(rpc, instructor, lessons=3, publish=True, **fields):
 
 
 async def test_course_life_cycle_and_ownership_errors(rpc, users):
-    ina = await users.make("instructor")
+    ina = await users.make("instructor", full_name="Ina Instructor")
     ivo = await users.make("instructor")
     sam = await users.make("student")
 
@@ -77,6 +77,7 @@ async def test_course_life_cycle_and_ownership_errors(rpc, users):
     assert updated["title"] == "Rust"
 
     got = await rpc.ok("course.get", {"course_id": course["id"]})
+    assert got["instructor_name"] == "Ina Instructor"
     assert [item["title"] for item in got["lessons"]] == ["Intro"]
     assert "content" not in got["lessons"][0]
 

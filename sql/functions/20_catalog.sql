@@ -94,13 +94,27 @@ as $$
 $$;
 comment on function internal.normalize_tags(text[]) is 'Tags trimmed, lower-cased, de-duplicated and sorted; blanks dropped.';
 
+create or replace function internal.instructor_name(p_user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select u.full_name from app.users u
+  where u.id = p_user_id and exists (select from app.instructors i where i.user_id = u.id)
+$$;
+comment on function internal.instructor_name(uuid) is
+  'Full name of an instructor (public on their courses); null for anyone who is not one. SECURITY DEFINER: users RLS shows other users to nobody but admins.';
+
 create or replace function internal.course_json(p_course app.courses)
 returns jsonb
 language sql
 stable
 as $$
   select jsonb_build_object(
-    'id', p_course.id, 'instructor_id', p_course.instructor_id, 'title', p_course.title,
+    'id', p_course.id, 'instructor_id', p_course.instructor_id,
+    'instructor_name', internal.instructor_name(p_course.instructor_id), 'title', p_course.title,
     'short_description', p_course.short_description, 'description', p_course.description,
     'price_cents', p_course.price_cents, 'currency', p_course.currency, 'is_free', p_course.is_free,
     'category', p_course.category, 'tags', to_jsonb(p_course.tags), 'thumbnail_url', p_course.thumbnail_url,

@@ -27,6 +27,7 @@ grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_anal
 grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst;
 grant execute on function internal.is_instructor(uuid) to lms_api;
 grant execute on function internal.normalize_tags(text[]) to lms_api;
+grant execute on function internal.instructor_name(uuid) to lms_api, lms_analyst;
 grant execute on function internal.course_json(app.courses) to lms_api;
 grant execute on function internal.can_read_lesson_content(uuid, boolean) to lms_api, lms_analyst;
 grant execute on function internal.lesson_content(uuid) to lms_api, lms_analyst;
