@@ -533,8 +533,6 @@ create or replace function internal.close_expired_attempt(p_attempt_id uuid, p_s
 returns void
 language sql
 volatile
-security definer
-set search_path = pg_catalog, pg_temp
 as $$
   update app.quiz_attempts a
   set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
@@ -543,7 +541,7 @@ as $$
   where a.id = p_attempt_id and a.started_at = p_started_at and a.status = 'in_progress'
 $$;
 comment on function internal.close_expired_attempt(uuid, timestamptz) is
-  'Closes one unsubmitted attempt as expired with score 0. Called by definer functions only.';
+  'Closes one unsubmitted attempt as expired with score 0. Called only from SECURITY DEFINER functions (no client role may execute it or update attempts).';
 
 create or replace function api.attempt_start(quiz_id uuid)
 returns jsonb

@@ -147,5 +147,6 @@ to lms_api;
 grant execute on function
   internal.is_admin(), internal.refresh_progress(uuid, uuid),
   internal.normalize_answer(text), internal.score_percentage(integer, integer), internal.attempt_grace(),
-  internal.require_course_manager(uuid), internal.gradebook(uuid, uuid), internal.submission_json(app.submissions, integer)
+  internal.require_course_manager(uuid), internal.gradebook(uuid, uuid), internal.submission_json(app.submissions, integer),
+  internal.close_expired_attempt(uuid, timestamptz)
 to lms_definer;
