@@ -306,6 +306,9 @@ async def test_question_validation_and_dense_order(rpc, cast):
     await rpc.ok("quiz.update_question", {"question_id": quiz.question_ids[2], "question_order": 1}, inst.token)
     got = await rpc.ok("quiz.get", {"quiz_id": quiz.id}, inst.token)
     assert [q["id"] for q in got["questions"]] == [quiz.question_ids[2], quiz.question_ids[1]]
+    single = await make_quiz(rpc, inst.token, course_id, [mc()])
+    error = await rpc.error("quiz.delete_question", {"question_id": single.question_ids[0]}, inst.token)
+    assert (error["code"], error["data"]["reason"]) == (422, "quiz_has_no_questions")
 
 
 async def test_lesson_of_another_course_is_422(rpc, db, users, cast):

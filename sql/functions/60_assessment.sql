@@ -478,6 +478,10 @@ begin
     raise exception 'question not found' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
   end if;
   v_quiz := internal.managed_quiz(v_quiz_id, true);
+  if v_quiz.is_published and (select count(*) from app.questions q where q.quiz_id = v_quiz.id) <= 1 then
+    raise exception 'a published quiz keeps at least one question (unpublish it first)'
+      using errcode = 'LM422', detail = 'quiz_has_no_questions';
+  end if;
   delete from app.questions q where q.id = quiz_delete_question.question_id returning q.question_order into v_order;
   update app.questions q set question_order = q.question_order - 1
   where q.quiz_id = v_quiz.id and q.question_order > v_order;
@@ -486,7 +490,7 @@ begin
 end
 $$;
 comment on function api.quiz_delete_question(uuid) is
-  'Delete a question (instructor of the course, admin); later questions move up so the order stays 1..n.';
+  'Delete a question (instructor of the course, admin); later questions move up so the order stays 1..n. The last question of a published quiz cannot be deleted (422 quiz_has_no_questions).';
 
 create or replace function api.quiz_get(quiz_id uuid)
 returns jsonb
