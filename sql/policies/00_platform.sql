@@ -46,11 +46,11 @@ $$;
 revoke create on schema app, api, internal from lms_definer;
 
 grant execute on function app.current_user_id() to lms_api, lms_analyst, lms_definer;
-grant execute on function internal.current_user_role() to lms_api, lms_analyst;
-grant execute on function internal.is_admin() to lms_api, lms_analyst;
-grant execute on function internal.require_user() to lms_api;
-grant execute on function internal.require_role(text[]) to lms_api;
-grant execute on function internal.audit(text, text, uuid, jsonb) to lms_api;
+grant execute on function internal.current_user_role() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.is_admin() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.require_user() to lms_api, lms_definer;
+grant execute on function internal.require_role(text[]) to lms_api, lms_definer;
+grant execute on function internal.audit(text, text, uuid, jsonb) to lms_api, lms_definer;
 
 -- Partitions are reached through their parent only; RLS is enabled on each as a second fence.
 do $$

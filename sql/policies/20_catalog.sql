@@ -17,8 +17,6 @@ alter table app.courses force row level security;
 alter table app.lessons enable row level security;
 alter table app.lessons force row level security;
 
--- Definer functions (owned by lms_definer) of this domain call internal.is_admin().
-grant execute on function internal.is_admin() to lms_definer;
 
 -- Helpers the policies (and other domains) use.
 grant execute on function internal.my_course_ids() to lms_api, lms_analyst;
