@@ -421,8 +421,12 @@ async def test_maintain_tokens_purges_expired_rows(rpc, users, db):
     db.execute("update app.refresh_tokens set issued_at = now() - interval '40 days', "
                "expires_at = now() - interval '10 days'")
     db.execute("update app.login_attempts set attempted_at = now() - interval '31 days'")
-    (report,) = db.execute("select internal.maintain_tokens()")[0]
+    from rpc.migrate import maintain
+
+    with db.connect() as conn:
+        report = maintain(conn)["internal.maintain_tokens()"]  # what `lms db maintain` runs
     assert report["refresh_tokens_purged"] == 1 and report["login_attempts_purged"] == 2
+    assert db.execute("select count(*) from app.refresh_tokens")[0][0] == 0
 
 
 # ---------------------------------------------------------------------------------------------
