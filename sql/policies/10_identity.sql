@@ -107,5 +107,5 @@ grant execute on function
   internal.normalize_email(text), internal.check_password_policy(text, text), internal.user_json(app.users),
   internal.error(integer, text, text), internal.base32_encode(bytea), internal.base32_decode(text),
   internal.totp_code(bytea, bigint), internal.totp_step(timestamptz), internal.totp_match(text, text, bigint, timestamptz),
-  internal.profile_json(app.users), internal.is_admin(), internal.require_role(text[])
+  internal.profile_json(app.users)
   to lms_definer;
