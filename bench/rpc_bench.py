@@ -117,6 +117,7 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8,32,64")
     parser.add_argument("--method", default="user.me")
     parser.add_argument("--pool-size", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (lms serve --workers)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found: apt-get install wrk", file=sys.stderr)
@@ -146,7 +147,8 @@ def main() -> int:
                            SECRET, algorithm="HS256")
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
-               "LMS_POOL_MIN_SIZE": str(args.pool_size), "LMS_POOL_MAX_SIZE": str(args.pool_size)}
+               "LMS_POOL_MIN_SIZE": str(args.pool_size), "LMS_POOL_MAX_SIZE": str(args.pool_size),
+               "LMS_WORKERS": str(args.workers)}
         server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         rpc_url = f"http://127.0.0.1:{port}/rpc"
@@ -157,7 +159,8 @@ def main() -> int:
             time.sleep(0.3)
         trips = asyncio.run(count_round_trips(cluster.url("bench", "lms_authenticator"), args.method, user_id,
                                               workdir))
-        print(f"method {args.method}; {args.seconds}s per run; server pool {args.pool_size}; "
+        print(f"method {args.method}; {args.seconds}s per run; {args.workers} server process(es), "
+              f"pool {args.pool_size} each; "
               f"2 cores shared by server, PostgreSQL and load generator")
         print(f"round trips per RPC call (ReadyForQuery messages, libpq trace): {trips}")
         print(f"{'clients':>7} | {'RPC calls/s':>11} {'p50 ms':>7} {'p99 ms':>7} | "
