@@ -28,10 +28,11 @@ reset role;
 """
 
 
-async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path, workers):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
-           "LMS_JWT_SECRET": "x" * 64}
+           "LMS_JWT_SECRET": "x" * 64, "LMS_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -57,11 +58,11 @@ async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path)
                 async with session.post(base + "/rpc", json=body) as resp:
                     return await resp.json()
 
-            task = asyncio.create_task(slow_call())
+            tasks = [asyncio.create_task(slow_call()) for _ in range(4)]  # spread over the workers
             await asyncio.sleep(0.4)
             proc.send_signal(signal.SIGTERM)
-            answer = await task
-            assert answer.get("result") == {"slept": 1500}, answer
+            for answer in await asyncio.gather(*tasks):
+                assert answer.get("result") == {"slept": 1500}, answer
         assert await asyncio.to_thread(proc.wait, 30) == 0
     finally:
         if proc.poll() is None:
