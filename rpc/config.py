@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     home: Path = Path(".lms")
     outbox_dir: Path | None = None
     smtp_url: str | None = None
+    mail_from: str = "no-reply@lms.localhost"
 
     def jwt_key(self) -> str:
         if self.jwt_secret is not None:

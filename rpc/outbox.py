@@ -9,13 +9,12 @@ later with back-off (the SQL decides the schedule).
 
 Delivery: SMTP when LMS_SMTP_URL is set (smtp://user:pass@host:port, smtps://… for TLS,
 ?starttls=1 for STARTTLS), otherwise an .eml file per message in LMS_OUTBOX_DIR
-(default .lms/outbox). The sender is LMS_MAIL_FROM (default no-reply@lms.localhost).
+(default .lms/outbox). The sender is the setting LMS_MAIL_FROM.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import time
 from email.message import EmailMessage
@@ -27,7 +26,6 @@ import psycopg
 
 log = logging.getLogger("rpc.outbox")
 
-DEFAULT_FROM = "no-reply@lms.localhost"
 
 
 def build_message(row: dict, sender: str) -> EmailMessage:
@@ -88,7 +86,7 @@ def transport_from(settings):
 def deliver(database_url: str, settings, limit: int = 1000, transport=None) -> dict:
     """Deliver up to `limit` due messages, one transaction each → {sent, failed}."""
     transport = transport or transport_from(settings)
-    sender = os.environ.get("LMS_MAIL_FROM", DEFAULT_FROM)
+    sender = settings.mail_from
     sent = failed = 0
     with psycopg.connect(database_url, autocommit=True) as conn:
         for _ in range(limit):
