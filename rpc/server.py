@@ -30,6 +30,7 @@ def serve(settings: Settings, demo: bool = False, workers: int = 1) -> int:
     from rpc.migrate import Migrator
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
     url = database_url(settings)
     migrator = Migrator(url)
     try:
