@@ -28,10 +28,11 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select c.id from app.courses c where c.instructor_id = app.current_user_id()
+  select c.id from app.courses c
+  where c.instructor_id = app.current_user_id() and internal.current_user_role() in ('instructor', 'admin')
 $$;
 comment on function internal.my_course_ids() is
-  'Ids of the courses the calling user teaches. SECURITY DEFINER so policies can use it without recursing through courses RLS; reveals only the caller''s own courses.';
+  'Ids of the courses the calling user teaches — only while they are an active instructor (or admin): a demoted or deactivated instructor keeps no control. SECURITY DEFINER so policies can use it without recursing through courses RLS; reveals only the caller''s own courses.';
 
 create or replace function internal.can_manage_course(p_course_id uuid)
 returns boolean
@@ -41,11 +42,12 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
   select internal.is_admin()
-      or exists (select from app.courses c
-                 where c.id = p_course_id and c.instructor_id = app.current_user_id())
+      or (internal.current_user_role() = 'instructor'
+          and exists (select from app.courses c
+                      where c.id = p_course_id and c.instructor_id = app.current_user_id()))
 $$;
 comment on function internal.can_manage_course(uuid) is
-  'True when the calling user is the course''s instructor or an admin. SECURITY DEFINER: answers for the caller only, whatever RLS shows.';
+  'True when the calling user is an active admin, or an active instructor (current role) who teaches the course. SECURITY DEFINER: answers for the caller only, whatever RLS shows.';
 
 create or replace function internal.my_enrolled_course_ids()
 returns setof uuid
@@ -78,10 +80,11 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select exists (select from app.instructors i where i.user_id = p_user_id)
+  select exists (select from app.instructors i join app.users u on u.id = i.user_id
+                 where i.user_id = p_user_id and u.role = 'instructor' and u.is_active)
 $$;
 comment on function internal.is_instructor(uuid) is
-  'True when p_user_id has an instructor profile (may own courses). SECURITY DEFINER: the profile table''s RLS belongs to identity; who teaches is public anyway.';
+  'True when p_user_id is an active user whose role is instructor (with an instructor profile), i.e. may own new courses. SECURITY DEFINER: the tables'' RLS belongs to identity; who teaches is public anyway.';
 
 create or replace function internal.normalize_tags(p_tags text[])
 returns text[]

@@ -55,11 +55,14 @@ create policy insert_instructor_admin on app.courses for insert to lms_api
   with check ((instructor_id = (select app.current_user_id())
                and (select internal.current_user_role()) in ('instructor', 'admin'))
               or (select internal.is_admin()));
+-- Changing a course needs the current role too: a demoted or deactivated instructor keeps no control.
 create policy update_owner_admin on app.courses for update to lms_api
-  using (instructor_id = (select app.current_user_id()) or (select internal.is_admin()))
-  with check (instructor_id = (select app.current_user_id()) or (select internal.is_admin()));
+  using (id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check ((instructor_id = (select app.current_user_id())
+               and (select internal.current_user_role()) = 'instructor')
+              or (select internal.is_admin()));
 create policy delete_owner_admin on app.courses for delete to lms_api
-  using (instructor_id = (select app.current_user_id()) or (select internal.is_admin()));
+  using (id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 -- lessons ---------------------------------------------------------------------------------------
 grant select (id, course_id, title, duration_minutes, lesson_order, is_published, created_at, updated_at)
