@@ -41,7 +41,8 @@ class TestDatabase:
         return self.cluster.url(self.name, "lms_authenticator")
 
     def connect(self, user: str = "postgres", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(self.cluster.url(self.name, user), autocommit=True, **kwargs)
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self.cluster.url(self.name, user), **kwargs)
 
     def execute(self, query, params=None) -> list[tuple]:
         """Run one statement as superuser; rows if it returns any."""

@@ -215,6 +215,50 @@ async def test_ten_concurrent_refreshes_of_one_token_exactly_one_succeeds(rpc, u
     assert all(a["error"]["code"] == 401 for a in answers if "error" in a)
 
 
+def test_a_refresh_that_waited_on_a_concurrent_rotation_does_not_end_the_winners_session(db):
+    """Two sessions refresh one token at the same moment: B waits on A's row lock. B is refused
+    (401 token_invalid) but, unlike a later reuse, does not revoke A's new token."""
+    import threading
+
+    uid = db.execute("insert into app.users (email, password_hash, full_name) "
+                     "values ('race@example.test', 'x', 'Race') returning id")[0][0]
+    with db.connect() as conn:
+        conn.execute("select set_config('role', 'lms_definer', false)")
+        token = conn.execute("select token from internal.issue_refresh_token(%s, gen_random_uuid())",
+                             [uid]).fetchone()[0]
+    identity = "select set_config('role', 'lms_api', true), set_config('lms.user_id', '', true)"
+    a = db.connect("lms_authenticator", autocommit=False)
+    b = db.connect("lms_authenticator", autocommit=False)
+    try:
+        b.execute(identity)  # B's transaction begins first …
+        a.execute(identity)
+        won = a.execute("select api.auth_refresh(%s)", [token]).fetchone()[0]  # … A rotates, holding the lock
+        outcome = {}
+
+        def refresh_b():
+            try:
+                outcome["b"] = b.execute("select api.auth_refresh(%s)", [token]).fetchone()[0]
+            except Exception as exc:  # noqa: BLE001 — the error is the result
+                outcome["b"] = exc
+
+        t = threading.Thread(target=refresh_b)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive(), "B waits on A's row lock"
+        a.commit()
+        t.join(10)
+        b.rollback()
+        assert getattr(outcome["b"], "sqlstate", None) == "LM401"
+        assert outcome["b"].diag.message_detail == "token_invalid"
+        reasons = db.execute("select revoked_reason from app.refresh_tokens where user_id = %s order by issued_at",
+                             [uid])
+        assert reasons == [("rotated",), (None,)], "the winner's new token is still valid"
+        assert won["refresh_token"]
+    finally:
+        a.close()
+        b.close()
+
+
 async def test_logout_and_logout_all(rpc, users):
     hal = await users.make()
     creds = {"email": hal.email, "password": TEST_PASSWORD}

@@ -677,6 +677,13 @@ begin
   if v_row.id is null then
     raise exception 'unknown refresh token' using errcode = 'LM401', detail = 'token_invalid';
   end if;
+  if v_row.revoked_reason = 'rotated' and v_row.revoked_at > now() then
+    -- Rotated after this transaction began: a concurrent refresh of the same token won the row
+    -- lock while this one waited (a retry, two tabs). Refuse it, but it is a race, not a reuse:
+    -- do not end the winner's session. (Rotation stamps revoked_at with clock_timestamp().)
+    raise exception 'this refresh token was just rotated by another request'
+      using errcode = 'LM401', detail = 'token_invalid';
+  end if;
   if v_row.revoked_at is not null then
     v_revoked := internal.revoke_refresh_tokens(v_row.user_id, 'reuse_detected');
     insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
@@ -692,7 +699,7 @@ begin
     raise exception 'the account is inactive' using errcode = 'LM401', detail = 'token_invalid';
   end if;
   select * into v_new from internal.issue_refresh_token(v_row.user_id, v_row.family_id);
-  update app.refresh_tokens t set revoked_at = now(), revoked_reason = 'rotated', replaced_by = v_new.token_id
+  update app.refresh_tokens t set revoked_at = clock_timestamp(), revoked_reason = 'rotated', replaced_by = v_new.token_id
   where t.id = v_row.id;
   return jsonb_build_object(
     'access_token_claims', jsonb_build_object('sub', v_user.id, 'role', v_user.role),
@@ -703,7 +710,7 @@ $$;
 comment on function api.auth_refresh(text) is
   'Exchange a refresh token for a new token pair; the old refresh token is revoked (rotation).
 @public
-Presenting a revoked refresh token revokes every refresh token of its user (401 refresh_token_reused). Unknown: 401 token_invalid; expired: 401 token_expired. Concurrent refreshes of one token: exactly one succeeds. SECURITY DEFINER: token hashes are not readable by clients.';
+Presenting a revoked refresh token revokes every refresh token of its user (401 refresh_token_reused). Unknown: 401 token_invalid; expired: 401 token_expired. Concurrent refreshes of one token: exactly one succeeds; one that began before the rotation was written gets 401 token_invalid without revoking the winner''s session, any later presentation is reuse. SECURITY DEFINER: token hashes are not readable by clients.';
 
 create or replace function api.auth_logout(refresh_token text)
 returns jsonb
