@@ -15,6 +15,8 @@ create table app.certificates (
   user_id            uuid not null references app.users (id) on delete restrict,
   course_id          uuid not null references app.courses (id) on delete restrict,
   enrollment_id      uuid not null references app.enrollments (id) on delete restrict,
+  holder_name        text not null,
+  course_title       text not null,
   issued_at          timestamptz not null default now(),
   revoked_at         timestamptz,
   revoked_reason     text,
@@ -26,4 +28,6 @@ create table app.certificates (
 );
 create index ix_certificates_course_id on app.certificates (course_id);
 comment on table app.certificates is 'Proof that a student completed a course; issued in the completing transaction.';
+comment on column app.certificates.holder_name is 'The holder''s name when issued: a later profile change does not rewrite a certificate.';
+comment on column app.certificates.course_title is 'The course''s title when issued.';
 comment on column app.certificates.certificate_number is 'LMS-XXXX-XXXX-XXXX-XXXX from 64 random bits: unique and not guessable.';

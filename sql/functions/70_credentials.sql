@@ -34,10 +34,14 @@ begin
     end if;
     v_hex := upper(encode(public.gen_random_bytes(8), 'hex'));
     begin
-      insert into app.certificates as c (certificate_number, user_id, course_id, enrollment_id, issued_at)
+      insert into app.certificates as c (certificate_number, user_id, course_id, enrollment_id, holder_name,
+                                         course_title, issued_at)
       values (format('LMS-%s-%s-%s-%s', substr(v_hex, 1, 4), substr(v_hex, 5, 4), substr(v_hex, 9, 4),
                      substr(v_hex, 13, 4)),
-              v_enrollment.user_id, v_enrollment.course_id, v_enrollment.id, v_enrollment.completed_at)
+              v_enrollment.user_id, v_enrollment.course_id, v_enrollment.id,
+              (select u.full_name from app.users u where u.id = v_enrollment.user_id),
+              (select co.title from app.courses co where co.id = v_enrollment.course_id),
+              v_enrollment.completed_at)
       on conflict on constraint uq_certificates_enrollment_id do nothing
       returning c.id into v_id;
       if v_id is null then  -- issued concurrently
@@ -62,17 +66,15 @@ set search_path = pg_catalog, pg_temp
 as $$
   select jsonb_build_object(
     'id', c.id, 'certificate_number', c.certificate_number, 'user_id', c.user_id,
-    'holder_name', u.full_name, 'course_id', c.course_id, 'course_title', co.title,
+    'holder_name', c.holder_name, 'course_id', c.course_id, 'course_title', c.course_title,
     'enrollment_id', c.enrollment_id, 'issued_at', c.issued_at, 'valid', c.revoked_at is null,
     'revoked_at', c.revoked_at, 'revoked_reason', c.revoked_reason)
   from app.certificates c
-  join app.users u on u.id = c.user_id
-  join app.courses co on co.id = c.course_id
   where c.id = p_certificate_id
     and (c.user_id = app.current_user_id() or internal.can_manage_course(c.course_id))
 $$;
 comment on function internal.certificate_json(uuid) is
-  'A certificate with holder name and course title, for its holder, the course''s instructor and admins (null otherwise). SECURITY DEFINER to read the names through users/courses RLS.';
+  'A certificate with holder name and course title as issued, for its holder, the course''s instructor and admins (null otherwise). SECURITY DEFINER: certificates of others'' courses are not visible to the caller through RLS.';
 
 create or replace function api.certificate_list_mine()
 returns jsonb
@@ -101,12 +103,10 @@ declare
 begin
   select jsonb_build_object(
            'certificate_number', c.certificate_number, 'valid', c.revoked_at is null,
-           'holder_name', u.full_name, 'course_title', co.title, 'issued_at', c.issued_at,
+           'holder_name', c.holder_name, 'course_title', c.course_title, 'issued_at', c.issued_at,
            'revoked_at', c.revoked_at)
   into v_result
   from app.certificates c
-  join app.users u on u.id = c.user_id
-  join app.courses co on co.id = c.course_id
   where c.certificate_number = upper(btrim(certificate_verify.certificate_number));
   if v_result is null then
     raise exception 'no certificate with this number' using errcode = 'LM404', detail = 'not_found',
