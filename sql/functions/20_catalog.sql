@@ -521,16 +521,19 @@ as $$
 declare
   v_course  app.courses;
   v_manager boolean;
+  v_syllabus jsonb;
 begin
   select c.* into v_course from app.courses c where c.id = course_get.course_id;
   if not found then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
   v_manager := internal.can_manage_course(v_course.id);
+  v_syllabus := internal.syllabus_json(v_course.id, true);
   return internal.course_json(v_course) || jsonb_build_object(
     'can_manage', v_manager,
     'is_enrolled', coalesce(internal.is_actively_enrolled(app.current_user_id(), v_course.id), false),
-    'lessons', internal.syllabus_json(v_course.id, true));
+    'lessons', v_syllabus,
+    'syllabus', v_syllabus);
 end
 $$;
 comment on function api.course_get(uuid) is
