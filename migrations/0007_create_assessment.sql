@@ -90,6 +90,7 @@ create table app.quiz_attempts (
   points_earned  integer,
   points_total   integer,
   answers        jsonb,
+  grading        jsonb,
   constraint pk_quiz_attempts primary key (id, started_at),
   constraint ck_quiz_attempts_number_positive check (attempt_number >= 1),
   constraint ck_quiz_attempts_status check (status in ('in_progress', 'submitted', 'expired')),
@@ -104,7 +105,8 @@ create index ix_quiz_attempts_quiz_id on app.quiz_attempts (quiz_id);
 create index ix_quiz_attempts_open on app.quiz_attempts (deadline_at) where status = 'in_progress';
 create table partitions.quiz_attempts_default partition of app.quiz_attempts default;
 comment on table app.quiz_attempts is 'A student''s attempt at a quiz; partitioned by month of started_at (partitions live in schema partitions).';
-comment on column app.quiz_attempts.answers is 'Per question: the given answer, whether it was correct and the points it earned and was worth, as graded.';
+comment on column app.quiz_attempts.answers is 'Per question id: the answer the student gave (null when none). No correctness: students may read it.';
+comment on column app.quiz_attempts.grading is 'Per question id: {answer, correct, points_earned, points} as graded. No client role may select it (the course''s instructor/admins read it through attempt.list_for_quiz).';
 comment on column app.quiz_attempts.points_total is 'Points the quiz was worth when this attempt was graded; later quiz edits do not change it.';
 
 create table app.assignments (

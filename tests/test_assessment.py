@@ -144,7 +144,10 @@ async def test_editing_a_quiz_does_not_change_recorded_scores(rpc, cast):
     await rpc.ok("quiz.add_question", {"quiz_id": quiz.id, "question_text": "new", **sa("x")}, inst.token)
     (mine,) = await rpc.ok("attempt.list_mine", {"quiz_id": quiz.id}, stu.token)
     assert (mine["score"], mine["points_earned"], mine["points_total"]) == (50, 1, 2)
-    assert mine["answers"][quiz.question_ids[0]] == {"answer": "b", "correct": True, "points_earned": 1, "points": 1}
+    assert mine["answers"] == {quiz.question_ids[0]: "b", quiz.question_ids[1]: "false"}
+    (graded,) = await rpc.ok("attempt.list_for_quiz", {"quiz_id": quiz.id}, inst.token)
+    assert graded["grading"][quiz.question_ids[0]] == {"answer": "b", "correct": True, "points_earned": 1, "points": 1}
+    assert (graded["score"], graded["points_earned"], graded["points_total"]) == (50, 1, 2)
 
 
 # ------------------------------------------------------------------------------- attempt limits, concurrency
@@ -511,7 +514,8 @@ async def test_student_attempt_query_uses_index_under_rls(db, users, rpc):
     with db.connect("lms_authenticator") as conn, conn.transaction():
         conn.execute("select set_config('role', 'lms_api', true), set_config('lms.user_id', %s, true)", [stu.id])
         conn.execute("set local enable_seqscan = off")
-        text = plan(conn, "select * from app.quiz_attempts where user_id = %s and quiz_id = %s", [stu.id, quiz_id])
+        text = plan(conn, "select id, score from app.quiz_attempts where user_id = %s and quiz_id = %s",
+                    [stu.id, quiz_id])
         assert "Seq Scan" not in text and "Index" in text, text
 
 

@@ -13,8 +13,16 @@
  * - The attempt limit is enforced by locking the caller's app.quiz_attempt_counters row
  *   (insert … on conflict do update), which serialises concurrent attempt.start calls of one
  *   student for one quiz; a unique index cannot do it on the partitioned attempts table.
- * - An attempt stores what it was graded against (answers: per question the answer, points
- *   earned and worth; points_total), so later quiz edits never change recorded scores.
+ * - An attempt stores what it was graded against (grading: per question the answer, whether it
+ *   was correct, points earned and worth; points_total), so later quiz edits never change
+ *   recorded scores. grading is readable by no client role (column privileges): per-question
+ *   correctness would tell a student the right answers. Students get their given answers
+ *   (answers) and the totals; the course's instructor/admins get grading through
+ *   internal.quiz_attempts_graded (SECURITY DEFINER, checks the caller).
+ * - Grading iterates the quiz's questions (one row each); an answer key spelled differently
+ *   (upper case, no dashes) but naming the same question is refused, never counted twice.
+ * - A submission's grade never exceeds its assignment's points: constraint triggers on both
+ *   tables, so direct SQL and a later assignment.update obey it too.
  */
 
 -- Shared helpers used here and owned by other domains: internal.can_manage_course(uuid),
@@ -195,6 +203,8 @@ as $$
     'points_earned', p_attempt.points_earned, 'points_total', p_attempt.points_total,
     'answers', p_attempt.answers)
 $$;
+comment on function internal.attempt_json(app.quiz_attempts) is
+  'An attempt as students may see it: totals and the given answers, never the per-question grading.';
 
 create or replace function internal.assignment_json(p_assignment app.assignments)
 returns jsonb
@@ -541,7 +551,7 @@ as $$
   update app.quiz_attempts a
   set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
       points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
-      answers = '{}'
+      answers = '{}', grading = '{}'
   where a.id = p_attempt_id and a.started_at = p_started_at and a.status = 'in_progress'
 $$;
 comment on function internal.close_expired_attempt(uuid, timestamptz) is
@@ -640,6 +650,7 @@ declare
   v_quiz    app.quizzes;
   v_key     text;
   v_value   jsonb;
+  v_given   jsonb;
   v_results jsonb;
   v_earned  integer;
   v_total   integer;
@@ -660,6 +671,14 @@ begin
     raise exception 'the time for this attempt ran out' using errcode = 'LM422', detail = 'attempt_expired';
   end if;
   select z.* into v_quiz from app.quizzes z where z.id = v_attempt.quiz_id;
+  -- Same conditions as attempt.start: a dropped student or an unpublished quiz takes no submits
+  -- (the attempt stays open; re-enrolling / re-publishing makes it submittable again).
+  if not internal.is_actively_enrolled(v_user_id, v_quiz.course_id) then
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  if not v_quiz.is_published then
+    raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
+  end if;
 
   if v_attempt.deadline_at is not null and now() > v_attempt.deadline_at + internal.attempt_grace() then
     -- Close it with score 0 and report the error without raising, so the closure commits.
@@ -683,33 +702,42 @@ begin
       raise exception 'an answer must be a string' using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
     end if;
   end loop;
+  -- Keys are distinct as text, not as uuids: "ABC…" and "abc…" or a key without dashes name the
+  -- same question. One answer per question, whatever the spelling.
+  if (select count(*) <> count(distinct e.key::uuid) from jsonb_each(attempt_submit.answers) e) then
+    raise exception 'a question was answered more than once (the same id spelled differently)'
+      using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+  end if;
 
-  -- Grade every current question of the quiz; unanswered questions earn nothing.
-  with given as (
-    select e.key::uuid as question_id, e.value #>> '{}' as answer
-    from jsonb_each(attempt_submit.answers) e
-    where jsonb_typeof(e.value) <> 'null'
-  ), graded as (
+  -- Grade every current question of the quiz, one row per question (never one per answer key);
+  -- unanswered questions earn nothing.
+  with graded as (
     select q.id, q.points, g.answer,
            coalesce(case q.question_type
              when 'short_answer' then internal.normalize_answer(g.answer) = internal.normalize_answer(q.correct_answer)
              when 'true_false' then lower(btrim(g.answer)) = q.correct_answer
              else g.answer = q.correct_answer end, false) as correct
-    from app.questions q left join given g on g.question_id = q.id
+    from app.questions q
+    left join lateral (
+      select e.value #>> '{}' as answer
+      from jsonb_each(attempt_submit.answers) e
+      where e.key::uuid = q.id and jsonb_typeof(e.value) <> 'null'
+      limit 1) g on true
     where q.quiz_id = v_quiz.id
   )
-  select coalesce(jsonb_object_agg(gr.id, jsonb_build_object(
+  select coalesce(jsonb_object_agg(gr.id, gr.answer), '{}'),
+         coalesce(jsonb_object_agg(gr.id, jsonb_build_object(
            'answer', gr.answer, 'correct', gr.correct,
            'points_earned', case when gr.correct then gr.points else 0 end, 'points', gr.points)), '{}'),
          coalesce(sum(case when gr.correct then gr.points else 0 end), 0)::integer,
          coalesce(sum(gr.points), 0)::integer
-  into v_results, v_earned, v_total
+  into v_given, v_results, v_earned, v_total
   from graded gr;
 
   v_score := internal.score_percentage(v_earned, v_total);
   v_passed := v_score >= v_quiz.passing_score_percentage;
   update app.quiz_attempts a
-  set status = 'submitted', submitted_at = now(), answers = v_results,
+  set status = 'submitted', submitted_at = now(), answers = v_given, grading = v_results,
       points_earned = v_earned, points_total = v_total, score = v_score, passed = v_passed
   where a.id = v_attempt.id and a.started_at = v_attempt.started_at;
 
@@ -726,14 +754,19 @@ comment on function api.attempt_submit(uuid, jsonb) is
 $$Submit own attempt once with answers {question_id: answer} → {score, passed, points_earned, points_total}.
 Graded in the database: multiple choice and true/false exactly, short answer after trimming, collapsing
 white space and ignoring case. score = points percentage rounded half up; passed = score ≥ passing score.
-Others' attempts: 404; twice: 409 already_submitted; unknown question ids: 422 invalid_answer.
+Others' attempts: 404; twice: 409 already_submitted; unknown question ids, or one question answered
+under two spellings of its id: 422 invalid_answer. Not (or no longer) actively enrolled: 403 not_enrolled;
+quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in both cases).
 After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
+The result and the stored attempt carry no per-question correctness for the student.
 SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
 
 create or replace function api.attempt_list_mine(quiz_id uuid)
 returns jsonb
 language plpgsql
 stable
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_user_id uuid := internal.require_user();
@@ -743,7 +776,31 @@ begin
           where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id);
 end
 $$;
-comment on function api.attempt_list_mine(uuid) is 'The caller''s attempts at a quiz, oldest first.';
+comment on function api.attempt_list_mine(uuid) is
+$$The caller's attempts at a quiz, oldest first: score, passed, points_earned, points_total and the
+answers they gave — no per-question correctness or points.
+SECURITY DEFINER: reads only the caller's own rows; the per-question grading column is not readable by clients.$$;
+
+create or replace function internal.quiz_attempts_graded(p_quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := (select z.course_id from app.quizzes z where z.id = p_quiz_id);
+begin
+  if v_course_id is null or not internal.can_manage_course(v_course_id) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.attempt_json(a) || jsonb_build_object('grading', a.grading)
+                                    order by a.started_at, a.id), '[]')
+          from app.quiz_attempts a where a.quiz_id = p_quiz_id);
+end
+$$;
+comment on function internal.quiz_attempts_graded(uuid) is
+  'Every attempt at a quiz WITH the per-question grading, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select quiz_attempts.grading.';
 
 create or replace function api.attempt_list_for_quiz(quiz_id uuid)
 returns jsonb
@@ -753,11 +810,11 @@ as $$
 declare
   v_quiz app.quizzes := internal.managed_quiz(attempt_list_for_quiz.quiz_id);
 begin
-  return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.started_at, a.id), '[]')
-          from app.quiz_attempts a where a.quiz_id = v_quiz.id);
+  return internal.quiz_attempts_graded(v_quiz.id);
 end
 $$;
-comment on function api.attempt_list_for_quiz(uuid) is 'Every attempt at a quiz (instructor of the course, admin).';
+comment on function api.attempt_list_for_quiz(uuid) is
+  'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).';
 
 create or replace function internal.maintain_attempts()
 returns jsonb
@@ -772,7 +829,7 @@ begin
   update app.quiz_attempts a
   set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
       points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
-      answers = '{}'
+      answers = '{}', grading = '{}'
   where a.status = 'in_progress' and a.deadline_at < now() - internal.attempt_grace();
   get diagnostics v_closed = row_count;
   return jsonb_build_object('attempts_expired', v_closed);
@@ -849,7 +906,8 @@ exception
 end
 $$;
 comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
-  'Change an assignment (instructor of the course, admin); omitted fields stay as they are.';
+$$Change an assignment (instructor of the course, admin); omitted fields stay as they are.
+points below a grade already given: 422 points_below_grade.$$;
 
 create or replace function api.assignment_list(course_id uuid)
 returns jsonb
@@ -1003,6 +1061,59 @@ $$;
 comment on function api.submission_get_mine(uuid) is 'The caller''s submission for an assignment (404 when none).';
 
 -- ---------------------------------------------------------------------------------------
+-- grade <= assignment points, whoever writes (constraint triggers on both tables)
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.tg_submissions__grade_within_points()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_points integer;
+begin
+  -- FOR SHARE waits for a concurrent change of the assignment's points and then reads the new
+  -- value, so a grade and a lowered points value committed at the same time cannot both pass.
+  select a.points into v_points from app.assignments a where a.id = new.assignment_id for share;
+  if new.grade > v_points then
+    raise exception 'grade must be between 0 and %', v_points
+      using errcode = 'LM422', detail = 'invalid_grade', hint = 'grade';
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_submissions__grade_within_points() is
+  'AFTER INSERT/UPDATE OF grade on app.submissions: grade ≤ the assignment''s points, else LM422 invalid_grade. SECURITY DEFINER: reads the assignment whatever RLS shows the writer.';
+
+drop trigger if exists _010_grade_within_points on app.submissions;
+create constraint trigger _010_grade_within_points after insert or update of grade, assignment_id on app.submissions
+  for each row when (new.grade is not null) execute function internal.tg_submissions__grade_within_points();
+
+create or replace function internal.tg_assignments__points_cover_grades()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_max numeric;
+begin
+  select max(s.grade) into v_max from app.submissions s where s.assignment_id = new.id;
+  if v_max > new.points then
+    raise exception 'points cannot be lower than a grade already given (highest grade: %)', v_max
+      using errcode = 'LM422', detail = 'points_below_grade', hint = 'points';
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_assignments__points_cover_grades() is
+  'AFTER UPDATE OF points on app.assignments: points may not drop below a grade already given, else LM422 points_below_grade. SECURITY DEFINER: sees every submission of the assignment.';
+
+drop trigger if exists _010_points_cover_grades on app.assignments;
+create constraint trigger _010_points_cover_grades after update of points on app.assignments
+  for each row when (new.points < old.points) execute function internal.tg_assignments__points_cover_grades();
+
+-- ---------------------------------------------------------------------------------------
 -- Gradebook: one set-based query per call
 -- ---------------------------------------------------------------------------------------
 create or replace function internal.gradebook(p_course_id uuid, p_user_id uuid default null)
@@ -1015,7 +1126,9 @@ as $$
     from app.enrollments e
     where e.course_id = p_course_id and (p_user_id is null or e.user_id = p_user_id)
   ), quizzes as (
-    select z.id, z.title, z.passing_score_percentage from app.quizzes z where z.course_id = p_course_id
+    -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
+    select z.id, z.title, z.passing_score_percentage from app.quizzes z
+    where z.course_id = p_course_id and (p_user_id is null or z.is_published)
   ), best as (
     select a.user_id, a.quiz_id, max(a.score) as best_score, bool_or(a.passed) as passed, count(*) as attempts
     from app.quiz_attempts a
@@ -1053,7 +1166,7 @@ as $$
   left join assignment_cells ac on ac.user_id = st.user_id
 $$;
 comment on function internal.gradebook(uuid, uuid) is
-  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement.';
+  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.';
 
 create or replace function api.gradebook_course(course_id uuid)
 returns jsonb
@@ -1091,8 +1204,8 @@ begin
 end
 $$;
 comment on function api.gradebook_mine(uuid) is
-$$The caller's own gradebook row of a course they are (or were) enrolled in: best quiz scores,
-effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.$$;
+$$The caller's own gradebook row of a course they are (or were) enrolled in: best quiz scores
+(published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.$$;
 
 -- ---------------------------------------------------------------------------------------
 -- Analytics (RLS of the underlying tables applies: security_invoker views)

@@ -24,6 +24,9 @@ alter table app.submissions force row level security;
  * - quiz_attempts / submissions: a student sees only their own; the course's instructor and
  *   admins see those of the course. Students write none of them directly: attempt.start,
  *   attempt.submit and submission.submit are SECURITY DEFINER.
+ *   quiz_attempts.grading (per-question correctness and points) is granted to no client role:
+ *   for true/false it would be the answer itself. Instructors get it from attempt.list_for_quiz
+ *   through internal.quiz_attempts_graded (SECURITY DEFINER, checks the caller).
  * - quiz_attempt_counters: no client access (only the definer functions use it).
  * Analysts (lms_analyst) read under the same select policies as their linked user.
  */
@@ -65,8 +68,10 @@ create policy update_manager on app.questions for update to lms_api
 create policy delete_manager on app.questions for delete to lms_api
   using (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
 
--- Attempts (read only for clients) ------------------------------------------------------
-grant select on app.quiz_attempts to lms_api, lms_analyst;
+-- Attempts (read only for clients; never the grading column) ----------------------------
+grant select (id, user_id, quiz_id, attempt_number, status, started_at, deadline_at, submitted_at,
+              score, passed, points_earned, points_total, answers)
+  on app.quiz_attempts to lms_api, lms_analyst;
 create policy select_own_or_manager on app.quiz_attempts for select to lms_api, lms_analyst
   using (user_id = (select app.current_user_id())
          or quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
@@ -139,7 +144,7 @@ to lms_api, lms_analyst, lms_definer;
 grant execute on function
   internal.normalize_answer(text),
   internal.quiz_json(app.quizzes), internal.quiz_questions_public(uuid), internal.quiz_questions(uuid),
-  internal.attempt_json(app.quiz_attempts), internal.assignment_json(app.assignments),
+  internal.quiz_attempts_graded(uuid), internal.assignment_json(app.assignments),
   internal.submission_json(app.submissions, integer),
   internal.require_course_manager(uuid), internal.managed_quiz(uuid, boolean)
 to lms_api;
@@ -148,5 +153,5 @@ grant execute on function
   internal.is_admin(), internal.refresh_progress(uuid, uuid),
   internal.normalize_answer(text), internal.score_percentage(integer, integer), internal.attempt_grace(),
   internal.require_course_manager(uuid), internal.gradebook(uuid, uuid), internal.submission_json(app.submissions, integer),
-  internal.close_expired_attempt(uuid, timestamptz)
+  internal.close_expired_attempt(uuid, timestamptz), internal.attempt_json(app.quiz_attempts)
 to lms_definer;

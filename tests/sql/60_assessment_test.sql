@@ -2,7 +2,7 @@
 -- lms_api exactly as the RPC layer calls it. Ids created during the test are kept in
 -- session-local settings (t.*), since lms_api may not create tables.
 begin;
-select tests.plan(49);
+select tests.plan(62);
 
 -- ---------------------------------------------------------------- setup (as owner)
 select tests.create_user('inst', 'instructor');
@@ -35,6 +35,10 @@ select ok(not has_table_privilege('lms_api', 'app.quiz_attempts', 'insert')
           and not has_table_privilege('lms_api', 'app.quiz_attempts', 'update'),
           'lms_api cannot insert or update quiz attempts directly');
 select policies_are('app', 'quiz_attempts', array['select_own_or_manager'], 'quiz_attempts has only its select policy');
+select ok(not has_column_privilege('lms_api', 'app.quiz_attempts', 'grading', 'select'),
+          'lms_api has no SELECT on quiz_attempts.grading (per-question correctness)');
+select ok(not has_column_privilege('lms_analyst', 'app.quiz_attempts', 'grading', 'select'),
+          'lms_analyst has no SELECT on quiz_attempts.grading');
 
 -- ---------------------------------------------------------------- instructor: quizzes and validation
 select tests.authenticate_as('inst');
@@ -99,6 +103,10 @@ select throws_ok($$ insert into app.quiz_attempts (user_id, quiz_id, attempt_num
 select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid,
                    jsonb_build_object(gen_random_uuid()::text, 'x')) $$,
                  'LM422', null, 'an answer for an unknown question id is 422 invalid_answer');
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid, jsonb_build_object(
+                   current_setting('t.q2'), 'true', upper(current_setting('t.q2')), 'true',
+                   replace(current_setting('t.q2'), '-', ''), 'true')) $$,
+                 'LM422', null, 'one question answered under several spellings of its id is 422 invalid_answer');
 select is(api.attempt_submit(current_setting('t.attempt')::uuid, jsonb_build_object(
             current_setting('t.q1'), 'b', current_setting('t.q2'), 'false', current_setting('t.q3'), '  new   york ')),
           jsonb_build_object('attempt_id', current_setting('t.attempt')::uuid, 'score', 75, 'passed', true,
@@ -106,6 +114,12 @@ select is(api.attempt_submit(current_setting('t.attempt')::uuid, jsonb_build_obj
           'attempt.submit grades in the database (short answer normalised) → 3 of 4 = 75, passed');
 select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid, '{}') $$,
                  'LM409', null, 'submitting the same attempt twice is 409 already_submitted');
+select is(api.attempt_list_mine(current_setting('t.quiz')::uuid) -> 0 -> 'answers',
+          jsonb_build_object(current_setting('t.q1'), 'b', current_setting('t.q2'), 'false',
+                             current_setting('t.q3'), '  new   york '),
+          'attempt.list_mine gives the student their answers, without per-question correctness');
+select throws_ok($$ select grading from app.quiz_attempts $$, '42501', null,
+                 'a student (lms_api) cannot select quiz_attempts.grading of their own attempt');
 
 -- a second quiz (no attempts by stu2 there) and the attempt limit
 select tests.authenticate_as('stu2');
@@ -135,12 +149,17 @@ select is((select count(*)::integer from app.quizzes), 0, 'a student who is not 
 select tests.authenticate_as('inst2');
 select is((select count(*)::integer from app.quiz_attempts a where a.quiz_id = current_setting('t.quiz')::uuid), 0,
           'another course''s instructor sees none of this quiz''s attempts');
+select throws_ok($$ select internal.quiz_attempts_graded(current_setting('t.quiz')::uuid) $$,
+                 'LM404', null, 'another course''s instructor gets no per-question grading (404)');
 select tests.authenticate_as('inst');
 select is((select count(*)::integer from app.quiz_attempts a where a.quiz_id = current_setting('t.quiz')::uuid), 3,
           'the course''s instructor sees every attempt of the quiz');
 select tests.authenticate_as('adm');
 select is(jsonb_array_length(api.attempt_list_for_quiz(current_setting('t.quiz')::uuid)), 3,
           'an admin lists every attempt of the quiz');
+select is(api.attempt_list_for_quiz(current_setting('t.quiz')::uuid) -> 0 -> 'grading' -> current_setting('t.q2'),
+          '{"answer": "false", "correct": false, "points_earned": 0, "points": 1}',
+          'attempt.list_for_quiz gives an admin the per-question grading');
 select ok(api.quiz_get(current_setting('t.quiz')::uuid) -> 'questions' -> 0 ? 'correct_answer',
           'an admin gets correct_answer from quiz.get');
 
@@ -164,9 +183,33 @@ select is((api.submission_grade(current_setting('t.sub')::uuid, 8, 'good') ->> '
           'the instructor grades a submission');
 select throws_ok($$ select api.submission_grade(current_setting('t.sub')::uuid, 11) $$,
                  'LM422', null, 'a grade above the assignment''s points is 422');
+select throws_ok($$ update app.submissions set grade = 11 where id = current_setting('t.sub')::uuid $$,
+                 'LM422', null, 'a direct UPDATE of a grade above the points is 422 too (constraint trigger)');
+select throws_ok($$ select api.assignment_update(current_setting('t.asg')::uuid, points => 7) $$,
+                 'LM422', null, 'assignment.update cannot lower points below a grade already given');
+select throws_ok($$ update app.assignments set points = 7 where id = current_setting('t.asg')::uuid $$,
+                 'LM422', null, 'nor can a direct UPDATE of the points');
 select tests.authenticate_as('inst2');
 select throws_ok($$ select api.submission_grade(current_setting('t.sub')::uuid, 5) $$,
                  'LM404', null, 'another instructor cannot even see the submission (404)');
+
+
+-- ---------------------------------------------------------------- submits need enrollment and a published quiz
+select tests.authenticate_as('stu');
+select set_config('t.attempt2', api.attempt_start(current_setting('t.quiz')::uuid) ->> 'attempt_id', false);
+select tests.as_owner(format($$ update app.enrollments set is_active = false, dropped_at = now()
+                                where user_id = %L $$, tests.user_id('stu')));
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt2')::uuid, '{}') $$,
+                 'LM403', null, 'a student who dropped the course cannot submit (403 not_enrolled)');
+select tests.as_owner(format($$ update app.enrollments set is_active = true, dropped_at = null
+                                where user_id = %L $$, tests.user_id('stu')));
+select tests.authenticate_as('inst');
+select api.quiz_unpublish(current_setting('t.quiz')::uuid);
+select tests.authenticate_as('stu');
+select throws_ok($$ select api.attempt_submit(current_setting('t.attempt2')::uuid, '{}') $$,
+                 'LM422', null, 'nobody submits to an unpublished quiz (422 quiz_not_published)');
+select is(api.gradebook_mine('c1000000-0000-4000-8000-000000000001') -> 'quizzes', '[]',
+          'gradebook.mine lists no unpublished quiz');
 
 select * from finish();
 rollback;
