@@ -240,10 +240,8 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
         except (PoolTimeout, psycopg.Error):
             log.warning("database not reachable at start-up; methods load when it is")
         loop = asyncio.get_running_loop()
-        try:
+        if hasattr(signal, "SIGHUP"):  # POSIX: SIGHUP reloads the method catalog
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(service.reload()))
-        except (NotImplementedError, RuntimeError):
-            pass
         yield
         await service.db.close()
 

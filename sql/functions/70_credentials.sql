@@ -55,7 +55,7 @@ begin
 end
 $$;
 comment on function internal.issue_certificate(uuid) is
-  'Issue the certificate of a completed enrollment (idempotent: returns the existing one). Number LMS-XXXX-XXXX-XXXX-XXXX from 64 random bits. SECURITY DEFINER: no client role may insert certificates; not executable by clients (called by internal.refresh_progress).';
+  'Issue the certificate of a completed enrollment (idempotent: returns the existing one). Number: LMS- and four groups of four hex digits from 64 random bits. SECURITY DEFINER: no client role may insert certificates; not executable by clients (called by internal.refresh_progress).';
 
 create or replace function internal.certificate_json(p_certificate_id uuid)
 returns jsonb

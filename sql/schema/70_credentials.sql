@@ -25,4 +25,4 @@ create index ix_certificates_course_id on app.certificates (course_id);
 comment on table app.certificates is 'Proof that a student completed a course; issued in the completing transaction.';
 comment on column app.certificates.holder_name is 'The holder''s name when issued: a later profile change does not rewrite a certificate.';
 comment on column app.certificates.course_title is 'The course''s title when issued.';
-comment on column app.certificates.certificate_number is 'LMS-XXXX-XXXX-XXXX-XXXX from 64 random bits: unique and not guessable.';
+comment on column app.certificates.certificate_number is 'LMS- then four groups of four upper-case hex digits (64 random bits): unique and not guessable.';

@@ -13,12 +13,14 @@ create table tests.labels (
 );
 grant select on tests.labels to public;
 
-create function tests.plan(p_count integer)
+-- (This file is a fixture loaded once into each throw-away pgTAP database, not a test file:
+-- it has no plan of its own and needs no closing ROLLBACK.)
+create function tests."plan" (p_count integer)
 returns setof text
 language plpgsql
 as $$
 begin
-  return query select * from plan(p_count);
+  return query select * from public."plan" (p_count);
   -- pgTAP keeps its state in temp tables owned by the login; let the switched roles use them.
   execute 'grant all on all tables in schema pg_temp to public';
   execute 'grant all on all sequences in schema pg_temp to public';
