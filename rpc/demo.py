@@ -18,9 +18,9 @@ LOGINS = [
 ]
 
 SEED = """
-with people (email, full_name, role) as (select * from unnest(%(emails)s::text[], %(names)s::text[], %(roles)s::text[]))
+with people (email, full_name, role) as (select * from unnest(%s::text[], %s::text[], %s::text[]))
 insert into app.users (email, password_hash, full_name, role, email_verified_at)
-select p.email, public.crypt(%(password)s, public.gen_salt('bf', 10)), p.full_name, p.role, now() from people p
+select p.email, public.crypt(%s, public.gen_salt('bf', 10)), p.full_name, p.role, now() from people p
 on conflict do nothing;
 
 insert into app.instructors (user_id, title, bio, expertise)
@@ -87,10 +87,9 @@ update app.quizzes set is_published = true where id = 'd2000000-0000-4000-8000-0
 def seed(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute("select set_config('role', 'lms_definer', true)")
-        params = {"emails": [e for e, _, _ in LOGINS], "names": [n for _, n, _ in LOGINS],
-                  "roles": [r for _, _, r in LOGINS], "password": DEMO_PASSWORD}
+        params = [[e for e, _, _ in LOGINS], [n for _, n, _ in LOGINS], [r for _, _, r in LOGINS], DEMO_PASSWORD]
         for statement in SEED.split(";\n\n"):
-            conn.execute(statement, params if "%(" in statement else None)
+            conn.execute(statement, params if "%s" in statement else None)
         conn.commit()
     print(f"demo data loaded. Logins (password for all: {DEMO_PASSWORD}):")
     for email, name, role in LOGINS:

@@ -76,3 +76,17 @@ def test_missing_server_binaries_say_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr("glob.glob", lambda pattern: [])
     with pytest.raises(ClusterError, match="apt-get install postgresql-15"):
         find_bindir()
+
+
+async def test_demo_data_loads_twice_and_its_logins_work(db, rpc):
+    from rpc.demo import DEMO_PASSWORD, LOGINS, seed
+
+    seed(db.url)
+    seed(db.url)  # idempotent
+    assert db.execute("select count(*) from app.users") == [(len(LOGINS),)]
+    session = await rpc.ok("auth.login", {"email": "student1@demo.lms", "password": DEMO_PASSWORD})
+    courses = await rpc.ok("course.list", {})
+    assert {c["title"] for c in courses} == {"Introduction to SQL", "PostgreSQL internals"}
+    enrollment = await rpc.ok("enrollment.enroll", {"course_id": "d0000000-0000-4000-8000-000000000001"},
+                              session["access_token"])
+    assert enrollment["is_active"] is True
