@@ -27,8 +27,6 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=8, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)
-    pgbouncer: bool = False
-    """Set when the server URL points at PgBouncer in transaction mode: no prepared statements."""
     home: Path = Path(".lms")
     outbox_dir: Path | None = None
     smtp_url: str | None = None

@@ -83,7 +83,7 @@ def pgbouncer(db):
 async def test_calls_through_pgbouncer_transaction_mode(db, pgbouncer, users):
     db.execute(SETUP)
     # More client connections (8) than server connections (3): transactions are multiplexed.
-    app, runner, base = await start_server(pgbouncer, make_settings(pgbouncer=True, pool_min_size=8, pool_max_size=8))
+    app, runner, base = await start_server(pgbouncer, make_settings(pool_min_size=8, pool_max_size=8))
     try:
         from tests.conftest import RpcClient
 
@@ -100,7 +100,7 @@ async def test_calls_through_pgbouncer_transaction_mode(db, pgbouncer, users):
             err = await client.error("test.write_then_fail", {"label": "x"})
             assert err["code"] == 409
             assert db.execute("select count(*) from app.audit_log where action = 'test.write'") == [(0,)]
-            # Many more calls than psycopg's prepare threshold: nothing breaks.
+            # Many more calls than psycopg's default prepare threshold: the server never prepares.
             for _ in range(3):
                 rs = await asyncio.gather(*(client.ok("test.whoami", {}, people[0].token) for _ in range(20)))
                 assert {r["user_id"] for r in rs} == {people[0].id}
