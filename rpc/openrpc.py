@@ -68,6 +68,11 @@ def document(methods: dict[str, Method]) -> dict:
 def render_html(methods: dict[str, Method]) -> str:
     template = _env.get_template("reference.html")
     by_domain: dict[str, list[dict]] = {}
+    labels = {"timestamp with time zone": "timestamptz (ISO 8601)", "jsonb": "any JSON"}
     for name in sorted(methods):
-        by_domain.setdefault(name.split(".")[0], []).append(describe(methods[name]) | {"public": methods[name].public})
+        method = methods[name]
+        entry = describe(method) | {"public": method.public}
+        entry["params"] = [p | {"type_label": labels.get(m.pg_type, m.pg_type)}
+                           for p, m in zip(entry["params"], method.params, strict=True)]
+        by_domain.setdefault(name.split(".")[0], []).append(entry)
     return template.render(domains=by_domain, version=__version__, count=len(methods))
