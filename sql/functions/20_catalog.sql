@@ -90,12 +90,13 @@ create or replace function internal.normalize_tags(p_tags text[])
 returns text[]
 language sql
 immutable
+strict
 as $$
   select coalesce(array_agg(distinct lower(btrim(t)) order by lower(btrim(t))), '{}')
   from unnest(p_tags) t
   where t is not null and btrim(t) <> ''
 $$;
-comment on function internal.normalize_tags(text[]) is 'Tags trimmed, lower-cased, de-duplicated and sorted; blanks dropped.';
+comment on function internal.normalize_tags(text[]) is 'Tags trimmed, lower-cased, de-duplicated and sorted; blanks dropped. Null stays null (strict): an update without tags keeps them.';
 
 create or replace function internal.instructor_name(p_user_id uuid)
 returns text
@@ -630,12 +631,16 @@ begin
   perform internal.lesson_course_for_change(lesson_update.lesson_id);
   update app.lessons l set
     title            = coalesce(btrim(lesson_update.title), l.title),
-    content          = case when lesson_update.content is null then l.content
-                            else nullif(lesson_update.content, '') end,
-    video_url        = case when lesson_update.video_url is null then l.video_url
-                            else nullif(btrim(lesson_update.video_url), '') end,
     duration_minutes = coalesce(lesson_update.duration_minutes, l.duration_minutes)
   where l.id = lesson_update.lesson_id;
+  -- content and video_url are written without being read: lms_api has UPDATE but no SELECT on them.
+  if lesson_update.content is not null then
+    update app.lessons l set content = nullif(lesson_update.content, '') where l.id = lesson_update.lesson_id;
+  end if;
+  if lesson_update.video_url is not null then
+    update app.lessons l set video_url = nullif(btrim(lesson_update.video_url), '')
+    where l.id = lesson_update.lesson_id;
+  end if;
   return internal.lesson_json(lesson_update.lesson_id, true);
 end
 $$;
