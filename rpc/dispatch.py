@@ -60,10 +60,11 @@ class Param:
     name: str
     pg_type: str
     required: bool
+    bounds: dict[str, int] = field(default_factory=dict)
 
     @property
     def schema(self) -> dict:
-        return dict(TYPES[self.pg_type][1])
+        return {**TYPES[self.pg_type][1], **self.bounds}
 
 
 @dataclass
@@ -128,6 +129,25 @@ order by p.proname
 """
 
 
+# `@param <name> keyword=value …` lines in a function's COMMENT declare bounds that can be judged
+# without the database (JSON Schema keywords): checked by pydantic (-32602 naming the field) and
+# published in the OpenRPC schema. The database still enforces its own constraints.
+PARAM_LINE = re.compile(r"^@param\s+(\w+)\s+(.+)$", re.M)
+BOUNDS = {"minimum": "ge", "maximum": "le", "minLength": "min_length", "maxLength": "max_length",
+          "minItems": "min_length", "maxItems": "max_length"}
+
+
+def param_bounds(description: str) -> dict[str, dict[str, int]]:
+    bounds: dict[str, dict[str, int]] = {}
+    for name, spec in PARAM_LINE.findall(description):
+        for item in spec.split():
+            key, _, value = item.partition("=")
+            if key not in BOUNDS or not value.lstrip("-").isdigit():
+                raise ValueError(f"bad @param bound {item!r} for {name}")
+            bounds.setdefault(name, {})[key] = int(value)
+    return bounds
+
+
 def build_method(row: tuple) -> Method | None:
     proname, argnames, argmodes, argtypes, ndefaults, returns, description = row
     if argmodes and any(m not in ("i",) for m in argmodes):
@@ -137,15 +157,18 @@ def build_method(row: tuple) -> Method | None:
     params = []
     fields: dict[str, Any] = {}
     first_default = len(argtypes) - ndefaults
+    bounds = param_bounds(description)
     for i, (name, pg_type) in enumerate(zip(argnames, argtypes, strict=False)):
         required = i < first_default
-        params.append(Param(name, pg_type, required))
+        params.append(Param(name, pg_type, required, bounds.get(name, {})))
         py_type = TYPES[pg_type][0]
+        if name in bounds:
+            py_type = Annotated[py_type, Field(**{BOUNDS[k]: v for k, v in bounds[name].items()})]
         fields[name] = (py_type, ...) if required else (py_type | None, None)
     model = create_model(f"params_{proname}", __config__=ConfigDict(extra="forbid"), **fields)
     public = bool(re.search(r"(^|\s)@public\b", description))
-    return Method(method_name(proname), proname, params, description.replace("@public", "").strip(), public, model,
-                  returns)
+    text = PARAM_LINE.sub("", description.replace("@public", "")).strip()
+    return Method(method_name(proname), proname, params, text, public, model, returns)
 
 
 async def load_methods(conn: psycopg.AsyncConnection) -> dict[str, Method]:

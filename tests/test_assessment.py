@@ -296,12 +296,15 @@ async def test_question_validation_and_dense_order(rpc, cast):
         {"question_type": "multiple_choice", "options": ["a", "a"], "correct_answer": "a"},
         {"question_type": "multiple_choice", "options": ["a", "b"], "correct_answer": "c"},
         {"question_type": "true_false", "correct_answer": "yes"},
-        {"question_type": "short_answer", "correct_answer": "x", "points": 0},
         {"question_type": "essay", "correct_answer": "x"},
     ]
     for params in bad:
         error = await rpc.error("quiz.add_question", {"quiz_id": quiz.id, "question_text": "?", **params}, inst.token)
         assert error["code"] == 422, params
+    # Out of range without needing the database (declared bound): -32602 naming the field.
+    error = await rpc.error("quiz.add_question", {"quiz_id": quiz.id, "question_text": "?", "points": 0,
+                                                  "question_type": "short_answer", "correct_answer": "x"}, inst.token)
+    assert (error["code"], error["data"]["field"]) == (-32602, "points")
     await rpc.ok("quiz.delete_question", {"question_id": quiz.question_ids[0]}, inst.token)
     got = await rpc.ok("quiz.get", {"quiz_id": quiz.id}, inst.token)
     assert [(q["id"], q["question_order"]) for q in got["questions"]] == [

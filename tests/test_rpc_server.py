@@ -131,3 +131,29 @@ async def test_database_outage_gives_32000_then_service_resumes(db, pg_cluster):
             assert all("result" in r for _, r in results), "every pooled connection works again"
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("method, params, field", [
+    ("course.create", {"title": "C", "price_cents": -5}, "price_cents"),
+    ("course.create", {"title": "", "price_cents": 0}, "title"),
+    ("course.list", {"limit": 0}, "limit"),
+    ("quiz.create", {"course_id": "00000000-0000-0000-0000-000000000001", "title": "Q",
+                     "passing_score_percentage": 150}, "passing_score_percentage"),
+    ("assignment.create", {"course_id": "00000000-0000-0000-0000-000000000001", "title": "A",
+                           "late_penalty_percentage": 101}, "late_penalty_percentage"),
+    ("admin.list_users", {"limit": 0}, "limit"),
+])
+async def test_bounds_declared_in_comments_are_checked_before_the_database(rpc, users, method, params, field):
+    """`@param name minimum=…` lines in a function's COMMENT: -32602 naming the field, no SQL run."""
+    teacher = await users.make("instructor")
+    err = await rpc.error(method, params, teacher.token)
+    assert (err["code"], err["data"]["field"]) == (-32602, field), err
+
+
+async def test_bounds_are_published_in_the_openrpc_schema(rpc):
+    doc = await rpc.ok("rpc.discover")
+    create = next(m for m in doc["methods"] if m["name"] == "course.create")
+    schemas = {p["name"]: p["schema"] for p in create["params"]}
+    assert schemas["price_cents"]["minimum"] == 0
+    assert (schemas["title"]["minLength"], schemas["title"]["maxLength"]) == (1, 200)
+    assert "@param" not in create["description"]

@@ -1169,7 +1169,9 @@ begin
 end
 $$;
 comment on function api.admin_list_users(text, text, integer, integer) is
-  'List accounts (admins only) → array of users as user.me shows them, oldest first. Filters: role; search (substring of email or full name, case-insensitive); limit 1..500 (default 50), offset.';
+  'List accounts (admins only) → array of users as user.me shows them, oldest first. Filters: role; search (substring of email or full name, case-insensitive); limit 1..500 (default 50), offset.
+@param limit minimum=1 maximum=500
+@param offset minimum=0';
 
 -- ---------------------------------------------------------------------------------------------
 -- Outbox delivery (run by `lms outbox` over the DATABASE_URL connection) and upkeep

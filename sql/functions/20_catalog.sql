@@ -399,7 +399,11 @@ end
 $$;
 comment on function api.course_create(text, integer, text, text, text, text[], text, text, uuid) is
   'Create a draft course (instructor or admin).
-The caller becomes its instructor. An admin may name another instructor with instructor_id; an admin without an instructor profile must. is_free is true exactly when price_cents is 0.';
+The caller becomes its instructor. An admin may name another instructor with instructor_id; an admin without an instructor profile must. is_free is true exactly when price_cents is 0.
+@param title minLength=1 maxLength=200
+@param short_description maxLength=500
+@param price_cents minimum=0
+@param tags maxItems=20';
 
 create or replace function api.course_update(
   course_id uuid,
@@ -450,7 +454,11 @@ end
 $$;
 comment on function api.course_update(uuid, text, text, text, integer, text, text[], text, text, uuid) is
   'Change a course''s fields (its instructor or an admin).
-Omitted fields stay unchanged; an empty string clears description, short_description, category or thumbnail_url. Only an admin may change instructor_id.';
+Omitted fields stay unchanged; an empty string clears description, short_description, category or thumbnail_url. Only an admin may change instructor_id.
+@param title minLength=1 maxLength=200
+@param short_description maxLength=500
+@param price_cents minimum=0
+@param tags maxItems=20';
 
 create or replace function api.course_publish(course_id uuid)
 returns jsonb
@@ -574,7 +582,9 @@ $$;
 comment on function api.course_list(text, text, text, uuid, integer, integer) is
   'The course catalog, one page.
 @public
-Published courses; with instructor_id = yourself (or as an admin) that instructor''s drafts too. search is full-text (websearch syntax: words, "phrases", -exclusions, or). Ordered by search rank, then newest first, then id. limit 1..100 (default 20), offset >= 0.';
+Published courses; with instructor_id = yourself (or as an admin) that instructor''s drafts too. search is full-text (websearch syntax: words, "phrases", -exclusions, or). Ordered by search rank, then newest first, then id. limit 1..100 (default 20), offset >= 0.
+@param limit minimum=1 maximum=100
+@param offset minimum=0';
 
 -- ---------------------------------------------------------------------------------------------
 -- lesson.*
@@ -615,7 +625,10 @@ end
 $$;
 comment on function api.lesson_create(uuid, text, text, text, integer, integer) is
   'Add a draft lesson to a course (its instructor or an admin).
-Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends).';
+Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends).
+@param title minLength=1 maxLength=200
+@param duration_minutes minimum=0
+@param lesson_order minimum=1';
 
 create or replace function api.lesson_update(
   lesson_id uuid,
@@ -645,7 +658,9 @@ begin
 end
 $$;
 comment on function api.lesson_update(uuid, text, text, text, integer) is
-  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an empty string clears content or video_url. Use lesson.reorder to move it.';
+  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an empty string clears content or video_url. Use lesson.reorder to move it.
+@param title minLength=1 maxLength=200
+@param duration_minutes minimum=0';
 
 create or replace function api.lesson_publish(lesson_id uuid)
 returns jsonb

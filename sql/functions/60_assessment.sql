@@ -311,7 +311,11 @@ $$;
 comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer) is
 $$Create a draft quiz in a course (its instructor or an admin).
 lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course).
-Defaults: passing_score_percentage 70, max_attempts 3, no time limit.$$;
+Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
+@param title minLength=1 maxLength=200
+@param time_limit_minutes minimum=1
+@param passing_score_percentage minimum=0 maximum=100
+@param max_attempts minimum=1$$;
 
 create or replace function api.quiz_update(
   quiz_id uuid, title text default null, description text default null, lesson_id uuid default null,
@@ -342,7 +346,11 @@ end
 $$;
 comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer) is
 $$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are.
-Recorded attempts keep their scores: they store what they were graded against.$$;
+Recorded attempts keep their scores: they store what they were graded against.
+@param title minLength=1 maxLength=200
+@param time_limit_minutes minimum=1
+@param passing_score_percentage minimum=0 maximum=100
+@param max_attempts minimum=1$$;
 
 create or replace function api.quiz_publish(quiz_id uuid)
 returns jsonb
@@ -411,7 +419,10 @@ $$Add a question to a quiz (instructor of the course, admin) → the question wi
 question_type: multiple_choice (options: ≥ 2 distinct strings, correct_answer one of them), true_false
 (correct_answer "true"/"false") or short_answer (compared case-insensitively after trimming and collapsing
 white space). points ≥ 1 (default 1). question_order: position 1..n+1; omitted = appended; later
-questions move down. Invalid questions: 422 invalid_options / invalid_correct_answer / invalid_points.$$;
+questions move down. Invalid questions: 422 invalid_options / invalid_correct_answer / invalid_points.
+@param question_text minLength=1 maxLength=5000
+@param points minimum=1
+@param question_order minimum=1$$;
 
 create or replace function api.quiz_update_question(
   question_id uuid, question_text text default null, question_type text default null,
@@ -471,7 +482,10 @@ $$;
 comment on function api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer) is
 $$Change a question (instructor of the course, admin); omitted fields stay. Same validation as
 quiz.add_question; question_order moves it (others shift, order stays 1..n). Attempts already
-graded keep their recorded points.$$;
+graded keep their recorded points.
+@param question_text minLength=1 maxLength=5000
+@param points minimum=1
+@param question_order minimum=1$$;
 
 create or replace function api.quiz_delete_question(question_id uuid)
 returns jsonb
@@ -869,7 +883,10 @@ end
 $$;
 comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
 $$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
-penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).$$;
+penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).
+@param title minLength=1 maxLength=200
+@param points minimum=1
+@param late_penalty_percentage minimum=0 maximum=100$$;
 
 create or replace function api.assignment_update(
   assignment_id uuid, title text default null, description text default null, lesson_id uuid default null,
@@ -907,7 +924,10 @@ end
 $$;
 comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
 $$Change an assignment (instructor of the course, admin); omitted fields stay as they are.
-points below a grade already given: 422 points_below_grade.$$;
+points below a grade already given: 422 points_below_grade.
+@param title minLength=1 maxLength=200
+@param points minimum=1
+@param late_penalty_percentage minimum=0 maximum=100$$;
 
 create or replace function api.assignment_list(course_id uuid)
 returns jsonb
