@@ -357,7 +357,7 @@ comment on function internal.find_courses(text, text, text, uuid, integer, integ
 
 create or replace function api.course_create(
   title text,
-  price_cents integer default 0,
+  price_cents integer,
   description text default null,
   short_description text default null,
   category text default null,

@@ -37,9 +37,9 @@ select tests.create_user('sam') is not null as ok \gset
 select tests.create_user('ada', 'admin') is not null as ok \gset
 
 select tests.authenticate_as('ina');
-select api.course_create(title => 'Indexing PostgreSQL', description => 'GIN indexes and full-text search',
+select api.course_create(title => 'Indexing PostgreSQL', price_cents => 0, description => 'GIN indexes and full-text search',
                          tags => array['SQL', ' Databases ', 'sql']) ->> 'id' as course \gset
-select api.course_create(title => 'Secret draft', description => 'not ready') ->> 'id' as draft \gset
+select api.course_create(title => 'Secret draft', price_cents => 0, description => 'not ready') ->> 'id' as draft \gset
 select api.lesson_create(course_id => :'course', title => 'Two', content => 'body two', duration_minutes => 10) ->> 'id' as l2 \gset
 select api.lesson_create(course_id => :'course', title => 'Three', content => 'body three') ->> 'id' as l3 \gset
 select api.lesson_create(course_id => :'course', title => 'One', content => 'body one', lesson_order => 1) ->> 'id' as l1 \gset
@@ -105,11 +105,11 @@ select is_empty(format($$select * from internal.lesson_content(%L)$$, :'l1'), 'a
 select throws_ok(format($$select api.lesson_get(%L)$$, :'l1'), 'LM401', null, 'anonymous lesson.get needs sign-in');
 select is_empty(format($$update app.courses set title = 'x' where id = %L returning id$$, :'course'),
   'anonymous direct UPDATE of a course changes nothing');
-select throws_ok($$select api.course_create(title => 'nope')$$, 'LM401', null, 'anonymous cannot create a course');
+select throws_ok($$select api.course_create(title => 'nope', price_cents => 0)$$, 'LM401', null, 'anonymous cannot create a course');
 
 -- ==== student =================================================================================
 select tests.authenticate_as('sam');
-select throws_ok($$select api.course_create(title => 'mine')$$, 'LM403', null, 'a student cannot create a course');
+select throws_ok($$select api.course_create(title => 'mine', price_cents => 0)$$, 'LM403', null, 'a student cannot create a course');
 select throws_ok(format($$insert into app.courses (instructor_id, title) values (%L, 'forged')$$, tests.user_id('sam')),
   '42501', null, 'a student cannot insert a course by direct SQL');
 select throws_ok(format($$select api.course_update(course_id => %L, title => 'x')$$, :'course'), 'LM403', null,
@@ -154,9 +154,9 @@ select is(api.course_update(course_id => :'draft', title => 'Reviewed draft') ->
 select isnt_empty(format($$update app.lessons set duration_minutes = 5 where id = %L returning id$$, :'dl'),
   'admin updates a lesson by direct SQL');
 select is((select content from internal.lesson_content(:'dl')), 'draft body', 'admin reads any lesson content');
-select throws_ok($$select api.course_create(title => 'admin course')$$, 'LM422', null,
+select throws_ok($$select api.course_create(title => 'admin course', price_cents => 0)$$, 'LM422', null,
   'an admin without an instructor profile must name instructor_id');
-select api.course_create(title => 'For Ivo', instructor_id => tests.user_id('ivo')) as ivo_course \gset
+select api.course_create(title => 'For Ivo', price_cents => 0, instructor_id => tests.user_id('ivo')) as ivo_course \gset
 select is(:'ivo_course'::jsonb ->> 'instructor_id', tests.user_id('ivo')::text, 'an admin creates a course for an instructor');
 select tests.authenticate_as('ivo');
 select throws_ok(format($$update app.courses set instructor_id = %L where id = %L$$, tests.user_id('ina'), :'ivo_course'::jsonb ->> 'id'),

@@ -29,7 +29,7 @@ select tests.create_user('pia') is not null as ok \gset
 select tests.create_user('ada', 'admin') is not null as ok \gset
 
 select tests.authenticate_as('ina');
-select api.course_create(title => 'Free course') ->> 'id' as course \gset
+select api.course_create(title => 'Free course', price_cents => 0) ->> 'id' as course \gset
 select api.course_create(title => 'Paid course', price_cents => 4900) ->> 'id' as paid \gset
 select api.lesson_create(course_id => :'course', title => 'A', content => 'a') ->> 'id' as la \gset
 select api.lesson_create(course_id => :'course', title => 'B', content => 'b') ->> 'id' as lb \gset
