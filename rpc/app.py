@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from psycopg_pool import PoolTimeout
 
-from rpc import errors, openrpc
+from rpc import certificates, errors, openrpc
 from rpc.auth import TokenService
 from rpc.config import Settings
 from rpc.db import Database
@@ -251,4 +251,5 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/certificates/{number}.pdf", certificates.certificate_pdf)
     return app
