@@ -439,7 +439,10 @@ async def test_gradebook(rpc, db, cast):
     mine = await rpc.ok("gradebook.mine", {"course_id": course_id}, stu.token)
     assert mine["user_id"] == stu.id and mine["quizzes"][0]["best_score"] == 67
     assert (await rpc.error("gradebook.course", {"course_id": course_id}, stu.token))["code"] == 403
-    assert (await rpc.error("gradebook.mine", {"course_id": course_id}, outsider.token))["code"] == 404
+    err = await rpc.error("gradebook.mine", {"course_id": course_id}, outsider.token)
+    assert (err["code"], err["data"]["reason"]) == (403, "not_enrolled")
+    err = await rpc.error("gradebook.mine", {"course_id": "00000000-0000-0000-0000-000000000000"}, outsider.token)
+    assert err["code"] == 404
 
 
 # ------------------------------------------------------------------------------- partitions and indexes

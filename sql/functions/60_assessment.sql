@@ -1218,7 +1218,11 @@ declare
 begin
   v_rows := internal.gradebook(gradebook_mine.course_id, v_user_id);
   if jsonb_array_length(v_rows) = 0 then
-    raise exception 'you are not enrolled in this course' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+    -- As elsewhere: a course you can see but never joined is 403 not_enrolled; an invisible one 404.
+    if exists (select from app.courses c where c.id = gradebook_mine.course_id and c.is_published) then
+      raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+    end if;
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
   return v_rows -> 0;
 end
