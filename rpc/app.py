@@ -90,7 +90,6 @@ class RpcService:
         try:
             result = await self.db.call(method.query(names), [values[n] for n in names], caller_id)
         except PoolTimeout:
-            self.db.suspect_down = True
             raise errors.unavailable() from None
         except psycopg.Error as exc:
             if isinstance(exc, psycopg.OperationalError) or exc.sqlstate is None:

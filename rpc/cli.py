@@ -72,7 +72,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    return serve(settings, demo=args.demo, workers=args.workers)
+    if args.workers:
+        settings.workers = args.workers
+    return serve(settings, demo=args.demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,8 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--demo", action="store_true", help="load the demo data set and print its logins")
-    s.add_argument("--workers", type=int, default=int(__import__("os").environ.get("LMS_WORKERS", "1")),
-                   help="server processes sharing the port (default 1, or LMS_WORKERS)")
+    s.add_argument("--workers", type=int, help="server processes sharing the port (default LMS_WORKERS or 1)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("db", help="database: up|down|url|migrate|rollback|status|reset|maintain|seed")

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes sharing the port (`lms serve --workers N`)."""
     jwt_secret: SecretStr | None = None
     """HS256 key. Unset: a random key kept in .lms/jwt_secret (development only)."""
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)

@@ -70,11 +70,15 @@ class Database:
         """Run one api function as lms_api for user_id in one transaction; return its value."""
         # While the database is known to be unreachable, answer fast instead of queueing.
         timeout = 0.5 if self.suspect_down else None
-        async with self.pool.connection(timeout=timeout) as conn:
-            cur = AsyncClientCursor(conn)
-            await cur.execute(SET_IDENTITY + "; " + query, [API_ROLE, user_id or "", *values])
-            cur.nextset()
-            row = await cur.fetchone()
+        try:
+            async with self.pool.connection(timeout=timeout) as conn:
+                cur = AsyncClientCursor(conn)
+                await cur.execute(SET_IDENTITY + "; " + query, [API_ROLE, user_id or "", *values])
+                cur.nextset()
+                row = await cur.fetchone()
+        except PoolTimeout:  # no connection to be had: treat the database as down until a call succeeds
+            self.suspect_down = True
+            raise
         self.suspect_down = False
         return row[0] if row else None
 

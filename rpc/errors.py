@@ -11,7 +11,6 @@ import logging
 import uuid
 
 import psycopg
-from psycopg import errors as pg
 
 from rpc.protocol import INTERNAL_ERROR, INVALID_PARAMS, UNAVAILABLE, RpcError
 
@@ -103,4 +102,4 @@ def internal(exc: BaseException) -> RpcError:
     return RpcError(INTERNAL_ERROR, "Internal error", {"reason": "internal_error", "log_id": log_id})
 
 
-__all__ = ["from_database", "from_result", "unavailable", "internal", "pg"]
+__all__ = ["from_database", "from_result", "unavailable", "internal"]

@@ -25,7 +25,7 @@ def _run(settings: Settings, url: str, reuse_port: bool) -> None:
                 reuse_port=reuse_port or None)
 
 
-def serve(settings: Settings, demo: bool = False, workers: int = 1) -> int:
+def serve(settings: Settings, demo: bool = False) -> int:
     from rpc.cli import database_url
     from rpc.migrate import Migrator
 
@@ -43,6 +43,7 @@ def serve(settings: Settings, demo: bool = False, workers: int = 1) -> int:
 
         seed(url)
     target = server_url(settings, url)
+    workers = settings.workers
     print(f"serving JSON-RPC on http://{settings.host}:{settings.port}/rpc with {workers} worker(s) "
           f"(API reference: http://{settings.host}:{settings.port}/)", file=sys.stderr)
     if workers <= 1:

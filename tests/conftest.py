@@ -208,10 +208,5 @@ async def users(db, rpc):
     return Users(db, rpc)
 
 
-def pg_bindir() -> Path:
-    from rpc.cluster import find_bindir
-
-    return find_bindir()
-
 
 os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
