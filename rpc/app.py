@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import re
 import signal
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -19,7 +22,7 @@ from psycopg_pool import PoolTimeout
 from rpc import certificates, errors, openrpc
 from rpc.auth import TokenService
 from rpc.config import Settings
-from rpc.db import Database
+from rpc.db import CallContext, Database
 from rpc.dispatch import Method, load_methods
 from rpc.protocol import (
     INVALID_REQUEST,
@@ -36,6 +39,39 @@ access_log = logging.getLogger("rpc.access")
 log = logging.getLogger("rpc.app")
 
 SECRET_HINTS = ("password", "token", "secret", "code")
+COST_LINE = re.compile(r"^@cost\s+(\d+)\s*$", re.M)
+EXPENSIVE_COST = 10
+
+
+def method_cost(method: Method) -> int:
+    """Units of the per-address budget a call spends: `@cost N` in the function's COMMENT, else 1."""
+    found = COST_LINE.search(method.description)
+    return int(found.group(1)) if found else 1
+
+
+def method_takes_secret(method: Method) -> bool:
+    """Params named like a password, token or code are bound server-side and never logged."""
+    return any(h in p.name.lower() for p in method.params for h in SECRET_HINTS)
+
+
+def client_address(request: web.Request, proxies: list) -> str | None:
+    """The peer's address; behind a trusted proxy, the right-most X-Forwarded-For hop it did not add."""
+    peer = request.remote
+    try:
+        addr = ipaddress.ip_address(peer) if peer else None
+    except ValueError:
+        return None
+    if addr is None or not any(addr in net for net in proxies):
+        return str(addr) if addr else None
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            hop_addr = ipaddress.ip_address(hop)
+        except ValueError:
+            return str(addr)  # a forged or garbled hop: the proxy itself is the client we can vouch for
+        if not any(hop_addr in net for net in proxies):
+            return str(hop_addr)
+    return str(addr)
 
 
 class Metrics:
@@ -60,6 +96,8 @@ class RpcService:
         self.metrics = Metrics()
         self._last_reload = 0.0
         self._reload_lock = asyncio.Lock()
+        self.hashing = asyncio.Semaphore(settings.password_hash_concurrency)
+        self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
 
     async def reload(self) -> int:
         async with self._reload_lock:
@@ -81,18 +119,25 @@ class RpcService:
             raise RpcError(METHOD_NOT_FOUND, "Method not found", {"reason": "method_not_found", "method": name})
         return method
 
-    async def invoke(self, name: str, params: Any, caller_id: str | None) -> Any:
+    async def invoke(self, name: str, params: Any, context: CallContext) -> Any:
         if name == "rpc.discover":
             return openrpc.document(self.methods)
         method = await self.find(name)
         values = method.validate(params)
         names = tuple(values)
+        cost = method_cost(method)
+        context = replace(context, given=names, cost=cost)
+        secret = method_takes_secret(method)
         try:
-            result = await self.db.call(method.query(names), [values[n] for n in names], caller_id)
+            if cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest of the API keeps flowing
+                async with self.hashing:
+                    result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
+            else:
+                result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
         except PoolTimeout:
             raise errors.unavailable() from None
         except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or exc.sqlstate is None:
+            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and exc.sqlstate is None:
                 self.db.connection_lost()
             if exc.sqlstate == "42883":  # undefined function: the catalog changed under us
                 self._last_reload = 0.0
@@ -126,7 +171,8 @@ def safe_params(params: Any) -> Any:
 SERVICE = web.AppKey("service", RpcService)
 
 
-async def handle_one(service: RpcService, obj: Any, caller, auth_error: RpcError | None, outcomes: list) -> dict | None:
+async def handle_one(service: RpcService, obj: Any, context: CallContext | None, auth_error: RpcError | None,
+                     outcomes: list) -> dict | None:
     req = parse_request(obj)
     if isinstance(req, RpcError):
         outcomes.append(("invalid", req.code))
@@ -136,7 +182,7 @@ async def handle_one(service: RpcService, obj: Any, caller, auth_error: RpcError
     try:
         if auth_error is not None:
             raise auth_error
-        result = await service.invoke(req.method, req.params, caller.user_id)
+        result = await service.invoke(req.method, req.params, context)
         response = result_response(req.id, result)
         code = 0
     except RpcError as exc:
@@ -163,17 +209,13 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
     outcomes: list = []
     status = 200
     try:
-        limit = service.settings.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise RpcError(INVALID_REQUEST, f"Request body larger than {limit} bytes", {"reason": "body_too_large"})
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise RpcError(INVALID_REQUEST, f"Request body larger than {limit} bytes", {"reason": "body_too_large"})
+        body = await read_body(request, service.settings.max_body_bytes)
         payload = parse_body(body)
         auth_error = None
-        caller = None
+        context = None
         try:
             caller = service.tokens.verify(request.headers.get("Authorization"))
+            context = CallContext(caller.user_id, client_address(request, service.proxies))
         except RpcError as exc:
             auth_error = exc
         if isinstance(payload, list):
@@ -182,12 +224,19 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
             if len(payload) > service.settings.max_batch_size:
                 raise RpcError(INVALID_REQUEST, f"Batch larger than {service.settings.max_batch_size} calls",
                                {"reason": "batch_too_large"})
-            answers = await asyncio.gather(*(handle_one(service, o, caller, auth_error, outcomes) for o in payload))
+            answers = await asyncio.gather(*(handle_one(service, o, context, auth_error, outcomes) for o in payload))
             answers = [a for a in answers if a is not None]
-            response = web.json_response(answers, dumps=_dumps) if answers else web.Response(status=204)
         else:
-            answer = await handle_one(service, payload, caller, auth_error, outcomes)
-            response = web.json_response(answer, dumps=_dumps) if answer is not None else web.Response(status=204)
+            answer = await handle_one(service, payload, context, auth_error, outcomes)
+            answers = [answer] if answer is not None else []
+        if not answers:
+            response = web.Response(status=204)
+        else:
+            response = web.json_response(answers if isinstance(payload, list) else answers[0], dumps=_dumps)
+            retry = refused_for(answers)
+            if retry is not None:  # every call was refused by a rate limit: say so at the HTTP level too
+                response.set_status(429)
+                response.headers["Retry-After"] = str(retry)
     except RpcError as exc:
         if exc.data and exc.data.get("reason") == "body_too_large":
             status = 413
@@ -204,7 +253,35 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str, separators=(",", ":"))
+    return json.dumps(obj, default=str, separators=(",", ":"), allow_nan=False)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however many TCP segments it arrives in; 413 only when it really is larger."""
+    too_large = RpcError(INVALID_REQUEST, f"Request body larger than {limit} bytes", {"reason": "body_too_large"})
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+
+
+def refused_for(answers: list[dict]) -> int | None:
+    """Retry-After seconds when every answer is a 429, else None."""
+    waits = []
+    for answer in answers:
+        error = answer.get("error") or {}
+        if error.get("code") != 429:
+            return None
+        waits.append(int((error.get("data") or {}).get("retry_after") or 1))
+    return max(waits) if waits else None
 
 
 async def health(request: web.Request) -> web.Response:
@@ -227,7 +304,7 @@ async def reference(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, server_url: str) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes + 1024)
+    app = web.Application(client_max_size=settings.max_body_bytes)
     service = RpcService(settings, server_url)
     app[SERVICE] = service
 

@@ -111,12 +111,13 @@ class Cluster:
 
     def init(self) -> None:
         bindir = find_bindir()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)
-        self.socket_dir.mkdir(exist_ok=True)
+        # Directories 0700 and files 0600 (the server's log may hold what clients sent in error).
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.chmod(0o700)
+        self.socket_dir.mkdir(exist_ok=True, mode=0o700)
         self.socket_dir.chmod(0o700)
-        (self.root / "port").write_text(str(free_port()))
-        self.data.mkdir(exist_ok=True)
+        _write_private(self.root / "port", str(free_port()))
+        self.data.mkdir(exist_ok=True, mode=0o700)
         self._chown(self.root)
         self._cmd([str(bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
@@ -145,7 +146,8 @@ class Cluster:
         port = self.port
         log = self.root / "server.log"
         if not log.exists():
-            log.touch()
+            _write_private(log, "")
+        log.chmod(0o600)
         self._chown(log)
         self._cmd([str(find_bindir() / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-t", "60",
                    "-o", f"-p {port}", "start"])
@@ -165,6 +167,12 @@ class Cluster:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             if not conn.execute("select 1 from pg_database where datname = %s", [DATABASE]).fetchone():
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def default_cluster() -> Cluster:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -29,6 +30,14 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=8, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    """statement_timeout of every call (as lms_api): nothing an outside session holds stalls the server longer."""
+    lock_timeout_ms: int = Field(default=2000, ge=50)
+    """lock_timeout of every call: a lock held elsewhere fails the call (409 lock_not_available) instead."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client (JSON list or comma-separated)."""
+    password_hash_concurrency: int = Field(default=1, ge=1, le=64)
+    """Calls of password-hashing methods (@cost >= 10) running at once per server process; the rest queue."""
     home: Path = Path(".lms")
     outbox_dir: Path | None = None
     smtp_url: str | None = None
@@ -39,7 +48,13 @@ class Settings(BaseSettings):
             return self.jwt_secret.get_secret_value()
         path = self.home / "jwt_secret"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create a file readable by its owner only (0600 from the start, never chmod'ed later)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

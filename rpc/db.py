@@ -1,19 +1,33 @@
-"""The connection pool and the one-round-trip call.
+"""The connection pool and the call.
 
-Connections are opened as lms_authenticator in autocommit mode. Per call, ONE simple-protocol
-query message carries two statements:
-`select set_config('role', 'lms_api', true), set_config('lms.user_id', …, true); select api.fn(…)`.
-PostgreSQL runs the statements of one Query message as one implicit transaction: the settings
-are transaction-local (safe behind PgBouncer in transaction mode, and gone afterwards), a write
-commits at the end, an error anywhere rolls back the whole call. Values are bound client-side
-by psycopg (`AsyncClientCursor`, the library's own quoting — never string formatting), which
-costs ~30% less Python CPU per call than the equivalent one-Sync pipeline (bench/README).
+Connections are opened as lms_authenticator in autocommit mode. A call is two transactions:
+
+1. `select internal.rate_take(bucket, cost)` — spends the caller's per-address budget in a
+   transaction of its own (committed even when the call then fails; a refused call raises
+   LM429 and nothing after it runs);
+2. `select set_config('role', 'lms_api', true), set_config('statement_timeout', …, true),
+   set_config('lock_timeout', …, true), internal.set_caller(user, address, given)` and then
+   `select api.fn(…)` — the settings are transaction-local (safe behind PgBouncer in
+   transaction mode, gone afterwards), a write commits at the end, an error anywhere rolls back
+   the whole call. set_caller refuses a deactivated user (401 account_inactive).
+
+Two paths, chosen per method:
+- Ordinary methods: ONE simple-protocol Query message carries all of it
+  (`rate_take; commit; set…; call`), values bound client-side by psycopg
+  (`AsyncClientCursor`, the library's own quoting — never string formatting): one round trip,
+  the least Python CPU per call.
+- Methods that take a secret (a param named like a password, token or code): values are bound
+  server-side, so no secret is ever part of a statement's text (pg_stat_activity.query and the
+  log show `$1`); the server's login also has statement and parameter logging turned off
+  (migration 0009). The budget is spent in one round trip, then the identity and the call go in
+  one pipeline with one Sync (one more round trip).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -26,7 +40,9 @@ log = logging.getLogger("rpc.db")
 
 API_ROLE = "lms_api"
 AUTHENTICATOR = "lms_authenticator"
-SET_IDENTITY = "select set_config('role', %s, true), set_config('lms.user_id', %s, true)"
+RATE_TAKE = "select internal.rate_take(%s, %s)"
+SET_CALLER = ("select set_config('role', %s, true), set_config('statement_timeout', %s, true), "
+              "set_config('lock_timeout', %s, true), internal.set_caller(%s, %s, %s)")
 
 
 def server_url(settings: Settings, database_url: str) -> str:
@@ -47,6 +63,20 @@ def server_url(settings: Settings, database_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
+@dataclass(frozen=True)
+class CallContext:
+    """Who calls, from where, with which params, at what cost to their address's budget."""
+
+    user_id: str | None
+    client_addr: str | None
+    given: tuple[str, ...] = ()
+    cost: int = 1
+
+    @property
+    def bucket(self) -> str:
+        return f"address:{self.client_addr or 'unknown'}"
+
+
 class Database:
     def __init__(self, url: str, settings: Settings):
         # No server-side prepared statements, ever: the call is one simple-protocol Query (fine
@@ -57,6 +87,8 @@ class Database:
             open=False, timeout=5.0, reconnect_timeout=3600 * 24 * 365,
             name="lms",
         )
+        self.statement_timeout = f"{settings.statement_timeout_ms}ms"
+        self.lock_timeout = f"{settings.lock_timeout_ms}ms"
         self._checking = False
         self.suspect_down = False  # set when a call lost its connection; cleared by a success
 
@@ -66,15 +98,25 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def call(self, query: str, values: list, user_id: str | None):
-        """Run one api function as lms_api for user_id in one transaction; return its value."""
+    async def call(self, query: str, values: list, caller: CallContext, secret: bool = False):
+        """Run one api function as lms_api for the caller in one transaction; return its value."""
         # While the database is known to be unreachable, answer fast instead of queueing.
         timeout = 0.5 if self.suspect_down else None
+        identity = [API_ROLE, self.statement_timeout, self.lock_timeout,
+                    caller.user_id, caller.client_addr, list(caller.given)]
         try:
             async with self.pool.connection(timeout=timeout) as conn:
-                cur = AsyncClientCursor(conn)
-                await cur.execute(SET_IDENTITY + "; " + query, [API_ROLE, user_id or "", *values])
-                cur.nextset()
+                if secret:
+                    await conn.execute(RATE_TAKE, [caller.bucket, caller.cost])
+                    async with conn.pipeline():
+                        await conn.execute(SET_CALLER, identity)
+                        cur = await conn.execute(query, values)
+                else:
+                    cur = AsyncClientCursor(conn)
+                    await cur.execute("; ".join((RATE_TAKE, "commit", SET_CALLER, query)),
+                                      [caller.bucket, caller.cost, *identity, *values])
+                    while cur.nextset():
+                        pass
                 row = await cur.fetchone()
         except PoolTimeout:  # no connection to be had: treat the database as down until a call succeeds
             self.suspect_down = True
@@ -108,4 +150,4 @@ class Database:
         asyncio.get_running_loop().create_task(check())
 
 
-__all__ = ["Database", "server_url", "PoolTimeout"]
+__all__ = ["CallContext", "Database", "server_url", "PoolTimeout"]

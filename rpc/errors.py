@@ -34,7 +34,9 @@ STANDARD = {
     "40001": (409, "serialization_failure"),
     "40P01": (409, "deadlock_detected"),
     "55P03": (409, "lock_not_available"),
-    "57014": (INTERNAL_ERROR, "statement_timeout"),
+    "54000": (INVALID_PARAMS, "too_long"),      # program_limit_exceeded (e.g. a key too long for an index)
+    "22P05": (INVALID_PARAMS, "invalid_value"), # untranslatable_character (e.g. \u0000 in jsonb)
+    "22021": (INVALID_PARAMS, "invalid_value"), # character_not_in_repertoire
 }
 
 MESSAGES = {
@@ -56,11 +58,17 @@ def from_database(exc: psycopg.Error) -> RpcError:
     if state.startswith("LM") and state[2:].isdigit() and int(state[2:]) in APPLICATION_CODES:
         code = int(state[2:])
         data: dict = {"reason": diag.message_detail or "error"}
-        if diag.message_hint:
+        if code == 429 and (diag.message_hint or "").isdigit():
+            data["retry_after"] = int(diag.message_hint)
+        elif diag.message_hint:
             data["field"] = diag.message_hint
         return RpcError(code, diag.message_primary or MESSAGES[code], data)
     if isinstance(exc, psycopg.OperationalError) and not state or state.startswith(CONNECTION_CLASSES):
         return unavailable()
+    if state == "57014":  # statement_timeout (as lms_api): the server is overloaded or a lock is held elsewhere
+        return RpcError(UNAVAILABLE, "The call took too long; retry later", {"reason": "statement_timeout"})
+    if not state and isinstance(exc, psycopg.DataError):  # a value psycopg could not send (client side)
+        return RpcError(INVALID_PARAMS, "Invalid params: a value cannot be stored", {"reason": "invalid_value"})
     if state == "23503":  # foreign_key_violation: a missing target, or a row still in use
         detail = diag.message_detail or ""
         if "is still referenced" in detail:
@@ -88,7 +96,9 @@ def from_result(error: dict) -> RpcError:
     code = int(error.get("code", 500))
     if code not in APPLICATION_CODES:
         return internal(RuntimeError(f"bad returned error {error!r}"))
-    data = {"reason": str(error.get("reason", "error"))}
+    data: dict = {"reason": str(error.get("reason", "error"))}
+    if isinstance(error.get("retry_after"), (int, float)):
+        data["retry_after"] = max(1, int(error["retry_after"]))
     return RpcError(code, str(error.get("message") or MESSAGES[code]), data)
 
 

@@ -15,6 +15,7 @@ Delivery: SMTP when LMS_SMTP_URL is set (smtp://user:pass@host:port, smtps://…
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import time
 from email.message import EmailMessage
@@ -44,11 +45,13 @@ class FileTransport:
         self.folder = folder
 
     def send(self, row: dict, msg: EmailMessage) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.folder / f"{row['id']:010d}.eml"
         tmp = path.with_suffix(".eml.tmp")
-        tmp.write_bytes(bytes(msg))
-        tmp.chmod(0o600)
+        tmp.unlink(missing_ok=True)  # a crash may have left one behind
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 from the start
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(msg))
         tmp.replace(path)
         return str(path)
 

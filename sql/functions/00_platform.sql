@@ -30,11 +30,122 @@ begin
   if session_user = 'lms_authenticator' then
     return nullif(current_setting('lms.user_id', true), '')::uuid;
   end if;
-  return (select l.user_id from app.analyst_logins l where l.login_name = session_user);
+  return internal.analyst_user_id();
 end
 $$;
 comment on function app.current_user_id() is
-  'The LMS user on whose behalf this transaction runs, or null (anonymous). Trusts lms.user_id only for lms_authenticator sessions; other logins get their analyst mapping.';
+  'The LMS user on whose behalf this transaction runs, or null (anonymous). Trusts lms.user_id only for lms_authenticator sessions (the server sets it through internal.set_caller, which refuses inactive users); other logins get their analyst mapping, and none while the linked user is inactive.';
+
+create or replace function internal.analyst_user_id()
+returns uuid
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select l.user_id from app.analyst_logins l join app.users u on u.id = l.user_id
+  where l.login_name = session_user and u.is_active
+$$;
+comment on function internal.analyst_user_id() is
+  'The active LMS user linked to this session''s login (app.analyst_logins), else null: an analyst linked to a deactivated user is anonymous and sees nothing. SECURITY DEFINER: reads is_active without going through the users policies (which call current_user_id).';
+
+create or replace function internal.user_is_active(p_user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce((select u.is_active from app.users u where u.id = p_user_id), false)
+$$;
+comment on function internal.user_is_active(uuid) is
+  'True when the user exists and is active. SECURITY DEFINER: set_caller runs it for every call before any policy lets the caller read app.users; it reveals one boolean about the id the caller''s own verified token names.';
+
+create or replace function internal.client_addr()
+returns inet
+language sql
+stable
+as $$
+  select nullif(current_setting('lms.client_addr', true), '')::inet
+$$;
+comment on function internal.client_addr() is
+  'The client address of this call as the RPC server saw it (set by internal.set_caller), or null for direct SQL callers.';
+
+create or replace function internal.set_caller(p_user_id uuid, p_client_addr inet, p_given text[])
+returns void
+language plpgsql
+volatile
+as $$
+begin
+  perform set_config('lms.user_id', coalesce(p_user_id::text, ''), true);
+  perform set_config('lms.client_addr', coalesce(p_client_addr::text, ''), true);
+  perform set_config('lms.given', ',' || array_to_string(coalesce(p_given, '{}'::text[]), ',') || ',', true);
+  if p_user_id is not null and not internal.user_is_active(p_user_id) then
+    raise exception 'this account is inactive' using errcode = 'LM401', detail = 'account_inactive';
+  end if;
+end
+$$;
+comment on function internal.set_caller(uuid, inet, text[]) is
+  'Run by the RPC server at the start of every call, transaction-locally: who is calling (lms.user_id), from where (lms.client_addr) and which params the request contained (lms.given). A deactivated or deleted user''s still-valid access token gets 401 account_inactive here, on every method, from the commit of the deactivation on. Invoker (a definer function could not set transaction-local settings that outlive it).';
+
+create or replace function internal.rate_take(p_bucket text, p_cost integer, p_limit text default 'address')
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_rule     app.rate_limits;
+  v_now      double precision := extract(epoch from clock_timestamp());
+  v_start    timestamptz;
+  v_row      app.rate_counters;
+  v_elapsed  double precision;
+  v_wait     double precision;
+  v_next     double precision;
+begin
+  select r.* into v_rule from app.rate_limits r where r.name = rate_take.p_limit;
+  if v_rule.name is null or p_bucket is null or coalesce(p_cost, 0) <= 0 then
+    return;
+  end if;
+  v_start := to_timestamp(floor(v_now / v_rule.window_seconds) * v_rule.window_seconds);
+  insert into app.rate_counters as c (bucket, window_start, used, prev_used)
+  values (rate_take.p_bucket, v_start, rate_take.p_cost, 0)
+  on conflict (bucket) do update set
+    prev_used    = case when c.window_start = v_start then c.prev_used
+                        when c.window_start = v_start - make_interval(secs => v_rule.window_seconds) then c.used
+                        else 0 end,
+    used         = case when c.window_start = v_start then c.used + rate_take.p_cost else rate_take.p_cost end,
+    window_start = v_start
+  returning c.* into v_row;
+  v_elapsed := (v_now - extract(epoch from v_start)) / v_rule.window_seconds;
+  if v_row.used + v_row.prev_used * (1 - v_elapsed) <= v_rule.max_cost then
+    return;
+  end if;
+  -- Refused (and, by the raise, not counted). When could this call succeed?
+  if v_row.used <= v_rule.max_cost and v_row.prev_used > 0 then
+    v_wait := (1 - (v_rule.max_cost - v_row.used)::double precision / v_row.prev_used - v_elapsed) * v_rule.window_seconds;
+  else
+    v_next := greatest(0, 1 - (v_rule.max_cost - p_cost)::double precision / greatest(v_row.used - p_cost, 1));
+    v_wait := (1 - v_elapsed + v_next) * v_rule.window_seconds;
+  end if;
+  raise exception 'too many requests; retry later' using errcode = 'LM429', detail = 'rate_limited',
+    hint = greatest(1, ceil(v_wait))::integer::text;
+end
+$$;
+comment on function internal.rate_take(text, integer, text) is
+  'Spend p_cost units of the limit p_limit (a row of app.rate_limits) for p_bucket (e.g. address:203.0.113.7), over a sliding window (this window plus the previous one, weighted); LM429 rate_limited with the seconds to wait in HINT when it would go over. The RPC server runs it in a transaction of its own before each call, so a refused call costs nothing and a counted one stays counted whatever the call does. SECURITY DEFINER: clients may spend but never read or reset counters.';
+
+create or replace function internal.given(p_name text, p_value anyelement)
+returns boolean
+language sql
+stable
+as $$
+  select case when nullif(current_setting('lms.given', true), '') is null then p_value is not null
+              else position(',' || p_name || ',' in current_setting('lms.given', true)) > 0 end
+$$;
+comment on function internal.given(text, anyelement) is
+  'Was the param p_name given in this call? The RPC server sets lms.given to the names present in the request (",a,b,"), so an update can tell an omitted field (unchanged) from an explicit null (cleared). Without it (a direct SQL caller): true when p_value is not null.';
 
 create or replace function internal.current_user_role()
 returns text
@@ -198,3 +309,21 @@ as $$
 $$;
 comment on function internal.maintain_partitions() is
   'Upkeep step run by `lms db maintain` and every migrate: months of quiz_attempts partitions ahead.';
+
+create or replace function internal.maintain_rate_counters()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_purged integer;
+begin
+  delete from app.rate_counters c where c.window_start < now() - interval '2 days';
+  get diagnostics v_purged = row_count;
+  return jsonb_build_object('rate_counters_purged', v_purged);
+end
+$$;
+comment on function internal.maintain_rate_counters() is
+  'Upkeep step run by `lms db maintain`: drops rate counters idle for two days (the longest window is one). SECURITY DEFINER: counters are not readable by clients.';

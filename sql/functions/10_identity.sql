@@ -537,6 +537,7 @@ $$;
 comment on function api.auth_register(text, text, text) is
   'Register a new student account.
 @public
+@cost 20
 The email is trimmed and unique case-insensitively (409 email_taken). The password needs at least 10 characters, must differ from the email and its local part and must not be a very common password (422 weak_password). A verification message is queued. SECURITY DEFINER: hashes the password and writes the outbox.';
 
 create or replace function api.auth_verify_email(token text)
@@ -568,6 +569,126 @@ comment on function api.auth_verify_email(text) is
 @public
 Single use, valid 24 hours; otherwise 422 invalid_token. SECURITY DEFINER: token hashes are not readable by clients.';
 
+/*
+ * Guessing: every failed password, one-time code or recovery code is a row of
+ * app.login_attempts (email, client address). internal.auth_gate is asked before each try:
+ *   - 5 failures for one account from one address (since that address's last success there)
+ *     lock that address out of that account for 15 minutes (423 account_locked) — a stranger
+ *     elsewhere cannot lock the owner out;
+ *   - 50 failures for one account from all addresses: only addresses that logged in to it in
+ *     the last 30 days may still try (429 rate_limited) — slows a distributed guess;
+ *   - 300 failures from one address over all accounts: that address waits (429).
+ * Limits live in app.rate_limits. The caller holds the user's row lock (FOR NO KEY UPDATE,
+ * which needs UPDATE on app.users: no analyst can take it), so concurrent guesses are counted
+ * exactly.
+ */
+create or replace function internal.auth_gate(p_email text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_addr     inet := internal.client_addr();
+  v_rule     app.rate_limits;
+  v_count    bigint;
+  v_oldest   timestamptz;
+  v_since    bigint;
+begin
+  select r.* into v_rule from app.rate_limits r where r.name = 'login_failures_account_address';
+  select max(s.id) into v_since from app.login_attempts s
+  where s.email = p_email and s.client_addr is not distinct from v_addr and s.succeeded
+    and s.attempted_at > now() - make_interval(secs => v_rule.window_seconds);
+  select count(*), max(f.attempted_at) into v_count, v_oldest from (
+    select a.attempted_at from app.login_attempts a
+    where a.email = p_email and a.client_addr is not distinct from v_addr and not a.succeeded
+      and a.attempted_at > now() - make_interval(secs => v_rule.window_seconds) and a.id > coalesce(v_since, 0)
+    order by a.attempted_at desc limit v_rule.max_cost) f;
+  if v_count >= v_rule.max_cost then
+    return jsonb_set(internal.error(423, 'account_locked', 'Too many failed attempts from this address; try again later'), '{error,retry_after}',
+                    to_jsonb(ceil(extract(epoch from v_oldest + make_interval(secs => v_rule.window_seconds) - now()))));
+  end if;
+
+  select r.* into v_rule from app.rate_limits r where r.name = 'login_failures_account';
+  select count(*), min(f.attempted_at) into v_count, v_oldest from (
+    select a.attempted_at from app.login_attempts a
+    where a.email = p_email and not a.succeeded
+      and a.attempted_at > now() - make_interval(secs => v_rule.window_seconds)
+    order by a.attempted_at desc limit v_rule.max_cost) f;
+  if v_count >= v_rule.max_cost and not exists (
+       select from app.login_attempts s
+       where s.email = p_email and s.succeeded and s.client_addr is not distinct from v_addr
+         and s.attempted_at > now() - interval '30 days') then
+    return jsonb_set(internal.error(429, 'rate_limited', 'Too many failed attempts for this account; try again later'), '{error,retry_after}',
+                    to_jsonb(greatest(1, ceil(extract(epoch from v_oldest + make_interval(secs => v_rule.window_seconds) - now())))));
+  end if;
+
+  select r.* into v_rule from app.rate_limits r where r.name = 'login_failures_address';
+  if v_addr is not null then
+    select count(*), min(f.attempted_at) into v_count, v_oldest from (
+      select a.attempted_at from app.login_attempts a
+      where a.client_addr = v_addr and not a.succeeded
+        and a.attempted_at > now() - make_interval(secs => v_rule.window_seconds)
+      order by a.attempted_at desc limit v_rule.max_cost) f;
+    if v_count >= v_rule.max_cost then
+      return jsonb_set(internal.error(429, 'rate_limited', 'Too many failed attempts from this address; try again later'), '{error,retry_after}',
+                    to_jsonb(greatest(1, ceil(extract(epoch from v_oldest + make_interval(secs => v_rule.window_seconds) - now())))));
+    end if;
+  end if;
+  return null;
+end
+$$;
+comment on function internal.auth_gate(text) is
+  'Null when the caller (this client address) may try a secret for the account p_email now; else the returned error (423 account_locked for this address, or 429 rate_limited with retry_after). Not granted to clients.';
+
+create or replace function internal.auth_attempt(p_email text, p_user_id uuid, p_succeeded boolean)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  insert into app.login_attempts (email, user_id, succeeded, client_addr)
+  values (p_email, p_user_id, p_succeeded, internal.client_addr())
+$$;
+comment on function internal.auth_attempt(text, uuid, boolean) is
+  'Records one try of a secret (password, one-time code, recovery code) for the account p_email from this client address. Not granted to clients.';
+
+create or replace function internal.check_user_secret(p_user_id uuid, p_kind text, p_secret text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user app.users;
+  v_gate jsonb;
+  v_ok   boolean;
+begin
+  select u.* into v_user from app.users u where u.id = p_user_id for no key update;
+  v_gate := internal.auth_gate(lower(v_user.email));
+  if v_gate is not null then
+    return v_gate;
+  end if;
+  v_ok := case p_kind when 'password' then internal.password_matches(v_user.password_hash, p_secret)
+                      else internal.mfa_check(p_user_id, p_secret) end;
+  perform internal.auth_attempt(lower(v_user.email), p_user_id, v_ok);
+  if v_ok then
+    return null;
+  end if;
+  insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
+  values (p_user_id, 'auth.secret_failed', 'user', p_user_id, jsonb_build_object('kind', p_kind));
+  if p_kind = 'password' then
+    return internal.error(401, 'invalid_credentials', 'The current password is wrong');
+  end if;
+  return internal.error(401, 'invalid_mfa_code', 'The one-time code is not valid');
+end
+$$;
+comment on function internal.check_user_secret(uuid, text, text) is
+  'For a signed-in user''s password (p_kind password) or one-time/recovery code (p_kind mfa): null when it matches; else the error to return (401, or 423/429 from auth_gate). Every try is counted like a login. Callers return the error instead of raising, so the count commits. Not granted to clients.';
+
 create or replace function api.auth_login(email text, password text, totp_code text default null)
 returns jsonb
 language plpgsql
@@ -576,34 +697,24 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_email        text := internal.normalize_email(coalesce(auth_login.email, ''));
-  v_user         app.users;
-  v_last_success bigint;
-  v_locked_until timestamptz;
-  v_mfa_on       boolean;
-  v_refresh      record;
-  v_reason       text;
+  v_email   text := internal.normalize_email(coalesce(auth_login.email, ''));
+  v_user    app.users;
+  v_gate    jsonb;
+  v_mfa_on  boolean;
+  v_refresh record;
+  v_reason  text;
 begin
-  -- One attempt at a time per email, so that concurrent guesses are counted exactly.
-  perform pg_advisory_xact_lock(hashtextextended('lms.login:' || v_email, 0));
-
-  -- Lockout: 5 failures (since the last success) within 15 minutes lock for 15 minutes from the 5th.
-  select max(s.id) into v_last_success
-  from app.login_attempts s where s.email = v_email and s.succeeded and s.attempted_at > now() - interval '30 minutes';
-  select max(f.attempted_at) + interval '15 minutes' into v_locked_until
-  from app.login_attempts f
-  where f.email = v_email and not f.succeeded and f.attempted_at > now() - interval '15 minutes'
-    and f.id > coalesce(v_last_success, 0)
-    and (select count(*) from app.login_attempts g
-         where g.email = v_email and not g.succeeded and g.id <= f.id and g.id > coalesce(v_last_success, 0)
-           and g.attempted_at > f.attempted_at - interval '15 minutes') >= 5;
-  if v_locked_until > now() then
-    insert into app.audit_log (action, subject_type, details)
-    values ('auth.login_locked', 'email', jsonb_build_object('email', v_email, 'locked_until', v_locked_until));
-    return internal.error(423, 'account_locked', 'Too many failed logins; try again later');
+  -- One try at a time per account (the row lock), so concurrent guesses are counted exactly.
+  select u.* into v_user from app.users u where lower(u.email) = v_email for no key update;
+  v_gate := internal.auth_gate(v_email);
+  if v_gate is not null then
+    insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
+    values (v_user.id, 'auth.login_refused', 'user', v_user.id,
+            jsonb_build_object('email', v_email, 'reason', v_gate -> 'error' ->> 'reason',
+                               'client_addr', internal.client_addr()));
+    return v_gate;
   end if;
 
-  select u.* into v_user from app.users u where lower(u.email) = v_email;
   if v_user.id is null then
     -- Same work as for a real account: one bcrypt at the current cost.
     perform public.crypt(coalesce(auth_login.password, ''), public.gen_salt('bf', internal.bcrypt_cost()));
@@ -627,17 +738,17 @@ begin
   end if;
 
   if v_reason is not null then
-    insert into app.login_attempts (email, user_id, succeeded) values (v_email, v_user.id, false);
+    perform internal.auth_attempt(v_email, v_user.id, false);
     insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
     values (v_user.id, 'auth.login_failed', 'user', v_user.id,
-            jsonb_build_object('email', v_email, 'reason', v_reason));
+            jsonb_build_object('email', v_email, 'reason', v_reason, 'client_addr', internal.client_addr()));
     if v_reason = 'invalid_mfa_code' then
       return internal.error(401, 'invalid_mfa_code', 'The one-time code is not valid');
     end if;
     return internal.error(401, 'invalid_credentials', 'Invalid email or password');
   end if;
 
-  insert into app.login_attempts (email, user_id, succeeded) values (v_email, v_user.id, true);
+  perform internal.auth_attempt(v_email, v_user.id, true);
   update app.users u set last_login_at = now(),
          -- The cost was raised since this hash was made: rehash now that the password is known.
          password_hash = case when substr(u.password_hash, 5, 2) ~ '^[0-9]{2}$'
@@ -656,7 +767,8 @@ $$;
 comment on function api.auth_login(text, text, text) is
   'Log in with email and password (and totp_code when MFA is on) → access token, refresh token, user.
 @public
-Unknown email, wrong password and inactive account all give 401 invalid_credentials. 5 failures for an email within 15 minutes lock it for 15 minutes (423 account_locked, even with the right password). With MFA on: no code → 401 mfa_required, wrong code → 401 invalid_mfa_code; a recovery code is accepted in place of the TOTP code. SECURITY DEFINER: compares password hashes and records attempts (errors are returned, so the attempt commits).';
+@cost 20
+Unknown email, wrong password and inactive account all give 401 invalid_credentials. Guessing is throttled per account and client address (app.rate_limits): 5 failures for an account from one address within 15 minutes lock that address out of it for 15 minutes (423 account_locked with retry_after, even with the right password) while the owner elsewhere can still log in; 50 failures for an account from anywhere leave only addresses that logged in to it before (429 rate_limited); 300 failures from one address over any accounts → 429. Failed one-time codes count the same. With MFA on: no code → 401 mfa_required, wrong code → 401 invalid_mfa_code; a recovery code is accepted in place of the TOTP code. SECURITY DEFINER: compares password hashes and records attempts (errors are returned, so the attempt commits).';
 
 create or replace function api.auth_refresh(refresh_token text)
 returns jsonb
@@ -792,6 +904,7 @@ $$;
 comment on function api.auth_request_password_reset(text) is
   'Ask for a password-reset message → always {queued: true}, also for unknown emails.
 @public
+@cost 5
 When the email belongs to an active account, a single-use token valid for 1 hour is sent (at most 5 per hour). SECURITY DEFINER: writes tokens and the outbox.';
 
 create or replace function api.auth_reset_password(token text, new_password text)
@@ -821,6 +934,7 @@ $$;
 comment on function api.auth_reset_password(text, text) is
   'Set a new password with the token from the reset message → {reset: true}.
 @public
+@cost 20
 Token single use, valid 1 hour (422 invalid_token); password policy as for registration (422 weak_password). Every refresh token of the account is revoked. SECURITY DEFINER: writes the password hash.';
 
 create or replace function api.auth_change_password(current_password text, new_password text)
@@ -832,13 +946,12 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_user_id uuid := internal.require_user();
-  v_hash    text;
+  v_error   jsonb;
   v_count   integer;
 begin
-  select u.password_hash into v_hash from app.users u where u.id = v_user_id for update;
-  if not internal.password_matches(v_hash, auth_change_password.current_password) then
-    raise exception 'the current password is wrong' using errcode = 'LM401', detail = 'invalid_credentials',
-      hint = 'current_password';
+  v_error := internal.check_user_secret(v_user_id, 'password', auth_change_password.current_password);
+  if v_error is not null then
+    return v_error;
   end if;
   v_count := internal.set_password(v_user_id, auth_change_password.new_password, 'password_change');
   return jsonb_build_object('changed', true, 'sessions_revoked', v_count);
@@ -846,7 +959,8 @@ end
 $$;
 comment on function api.auth_change_password(text, text) is
   'Change the caller''s password → {changed: true, sessions_revoked}.
-Needs the current password (401 invalid_credentials); policy as for registration (422 weak_password). Every refresh token of the caller is revoked: log in again. SECURITY DEFINER: reads and writes the password hash.';
+@cost 20
+Needs the current password (401 invalid_credentials; wrong ones count like failed logins, 423/429 as for auth.login); policy as for registration (422 weak_password). Every refresh token of the caller is revoked: log in again. SECURITY DEFINER: reads and writes the password hash.';
 
 create or replace function api.auth_mfa_setup()
 returns jsonb
@@ -890,6 +1004,7 @@ declare
   v_mfa     app.user_mfa;
   v_codes   text[] := '{}'::text[];
   v_code    text;
+  v_error   jsonb;
 begin
   select m.* into v_mfa from app.user_mfa m where m.user_id = v_user_id;
   if v_mfa.user_id is null then
@@ -898,9 +1013,9 @@ begin
   if v_mfa.enabled_at is not null then
     raise exception 'MFA is already enabled' using errcode = 'LM409', detail = 'mfa_already_enabled';
   end if;
-  if not internal.mfa_check(v_user_id, auth_mfa_enable.code) then
-    raise exception 'the one-time code is not valid' using errcode = 'LM401', detail = 'invalid_mfa_code',
-      hint = 'code';
+  v_error := internal.check_user_secret(v_user_id, 'mfa', auth_mfa_enable.code);
+  if v_error is not null then
+    return v_error;
   end if;
   update app.user_mfa m set enabled_at = now() where m.user_id = v_user_id;
   delete from app.mfa_recovery_codes r where r.user_id = v_user_id;
@@ -915,7 +1030,7 @@ end
 $$;
 comment on function api.auth_mfa_enable(text) is
   'Turn MFA on with a current code from the authenticator app → {enabled: true, recovery_codes}.
-The 8 one-time recovery codes are shown only here; each may replace totp_code at login once. Wrong code: 401 invalid_mfa_code. SECURITY DEFINER: reads the secret, stores recovery codes hashed.';
+The 8 one-time recovery codes are shown only here; each may replace totp_code at login once. Wrong code: 401 invalid_mfa_code (counted like a failed login: 423/429 as for auth.login). SECURITY DEFINER: reads the secret, stores recovery codes hashed.';
 
 create or replace function api.auth_mfa_disable(code text)
 returns jsonb
@@ -926,13 +1041,14 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_user_id uuid := internal.require_user();
+  v_error   jsonb;
 begin
   if not exists (select from app.user_mfa m where m.user_id = v_user_id and m.enabled_at is not null) then
     raise exception 'MFA is not enabled' using errcode = 'LM409', detail = 'mfa_not_enabled';
   end if;
-  if not internal.mfa_check(v_user_id, auth_mfa_disable.code) then
-    raise exception 'the one-time code is not valid' using errcode = 'LM401', detail = 'invalid_mfa_code',
-      hint = 'code';
+  v_error := internal.check_user_secret(v_user_id, 'mfa', auth_mfa_disable.code);
+  if v_error is not null then
+    return v_error;
   end if;
   delete from app.user_mfa m where m.user_id = v_user_id;
   delete from app.mfa_recovery_codes r where r.user_id = v_user_id;
@@ -941,7 +1057,8 @@ begin
 end
 $$;
 comment on function api.auth_mfa_disable(text) is
-  'Turn MFA off with a current TOTP code or a recovery code → {disabled: true}. Deletes the secret and the recovery codes. SECURITY DEFINER: reads the secret.';
+  'Turn MFA off with a current TOTP code or a recovery code → {disabled: true}. Deletes the secret and the recovery codes.
+Wrong code: 401 invalid_mfa_code, counted like a failed login (423/429 as for auth.login). SECURITY DEFINER: reads the secret.';
 
 -- ---------------------------------------------------------------------------------------------
 -- user.* / instructor.* / admin.*
@@ -1022,7 +1139,9 @@ begin
 end
 $$;
 comment on function api.user_update_profile(text, jsonb) is
-  'Change the caller''s full_name and/or metadata (a JSON object that replaces the old one) → the account as user.me shows it.';
+  'Change the caller''s full_name and/or metadata (a JSON object that replaces the old one) → the account as user.me shows it.
+Omitted fields stay unchanged; neither may be null.
+@patch';
 
 create or replace function api.instructor_update_profile(title text default null, bio text default null,
                                                          expertise text[] default null)
@@ -1034,9 +1153,12 @@ declare
   v_user_id uuid := internal.require_role('instructor');
   v_row     app.instructors;
 begin
+  -- API.md "Updates": omitted → unchanged, explicit null (or a blank string) → cleared (internal.given).
   update app.instructors i
-  set title = coalesce(instructor_update_profile.title, i.title),
-      bio = coalesce(instructor_update_profile.bio, i.bio),
+  set title = case when internal.given('title', instructor_update_profile.title)
+                   then nullif(btrim(instructor_update_profile.title), '') else i.title end,
+      bio = case when internal.given('bio', instructor_update_profile.bio)
+                 then nullif(instructor_update_profile.bio, '') else i.bio end,
       expertise = coalesce(instructor_update_profile.expertise, i.expertise)
   where i.user_id = v_user_id
   returning i.* into v_row;
@@ -1048,7 +1170,11 @@ begin
 end
 $$;
 comment on function api.instructor_update_profile(text, text, text[]) is
-  'Change the caller''s instructor profile (title, bio, expertise; omitted fields stay) → the profile. Instructors only.';
+  'Change the caller''s instructor profile (title, bio, expertise) → the profile. Instructors only.
+Omitted fields stay unchanged; an explicit null clears title or bio (a blank string is stored as null too); expertise cannot be null (send [] to empty it).
+@patch
+@param title nullable maxLength=200
+@param bio nullable maxLength=10000';
 
 create or replace function api.admin_create_user(email text, password text, full_name text, role text)
 returns jsonb
@@ -1068,7 +1194,9 @@ begin
 end
 $$;
 comment on function api.admin_create_user(text, text, text, text) is
-  'Create an account with any role → {user_id}. Admins only; rules as for auth.register (email_taken, weak_password). SECURITY DEFINER: hashes the password.';
+  'Create an account with any role → {user_id}.
+@cost 20
+Admins only; rules as for auth.register (email_taken, weak_password). SECURITY DEFINER: hashes the password.';
 
 create or replace function api.admin_set_role(user_id uuid, role text)
 returns jsonb

@@ -18,9 +18,9 @@ begin
   end loop;
 end
 $$;
-revoke all on all tables in schema app from lms_api, lms_analyst;
+revoke all on all tables in schema app from lms_api, lms_analyst, lms_authenticator;
 revoke all on all tables in schema analytics from lms_api, lms_analyst;
-revoke all on all functions in schema app, internal from lms_api, lms_analyst;
+revoke all on all functions in schema app, internal from lms_api, lms_analyst, lms_authenticator;
 
 grant usage on schema app, api, internal to lms_api;
 grant usage on schema app, analytics, internal to lms_analyst;
@@ -46,11 +46,19 @@ $$;
 revoke create on schema app, api, internal from lms_definer;
 
 grant execute on function app.current_user_id() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.analyst_user_id() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.user_is_active(uuid) to lms_api, lms_definer;
+grant execute on function internal.client_addr() to lms_api, lms_definer;
+-- The server's login runs these two before it becomes lms_api (EXECUTE is checked then).
+grant usage on schema internal to lms_authenticator;
+grant execute on function internal.set_caller(uuid, inet, text[]) to lms_authenticator, lms_api;
+grant execute on function internal.rate_take(text, integer, text) to lms_authenticator, lms_definer;
 grant execute on function internal.current_user_role() to lms_api, lms_analyst, lms_definer;
 grant execute on function internal.is_admin() to lms_api, lms_analyst, lms_definer;
 grant execute on function internal.require_user() to lms_api, lms_definer;
 grant execute on function internal.require_role(text[]) to lms_api, lms_definer;
 grant execute on function internal.audit(text, text, uuid, jsonb) to lms_api, lms_definer;
+grant execute on function internal.given(text, anyelement) to lms_api, lms_definer;
 
 -- Partitions are reached through their parent only; RLS is enabled on each as a second fence.
 do $$
@@ -63,3 +71,10 @@ begin
   end loop;
 end
 $$;
+
+-- Rate limits and their counters: no client privileges; internal.rate_take (definer) and the
+-- auth functions read them. A DBA changes limits by updating app.rate_limits.
+alter table app.rate_limits enable row level security;
+alter table app.rate_limits force row level security;
+alter table app.rate_counters enable row level security;
+alter table app.rate_counters force row level security;

@@ -43,6 +43,27 @@ revoke create on schema public from public;
 
 create extension if not exists pgcrypto with schema public;
 
+/*
+ * The server's login never logs statements or their parameters (auth.* calls carry passwords,
+ * tokens and one-time codes), and large objects are closed to clients and analysts. Both need a
+ * superuser; without one, a DBA runs these once as a superuser (README).
+ */
+do $$
+begin
+  if (select r.rolsuper from pg_roles r where r.rolname = current_user) then
+    alter role lms_authenticator set log_statement = 'none';
+    alter role lms_authenticator set log_min_error_statement = 'panic';
+    alter role lms_authenticator set log_min_duration_statement = -1;
+    alter role lms_authenticator set log_parameter_max_length = 0;
+    alter role lms_authenticator set log_parameter_max_length_on_error = 0;
+    revoke execute on function pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_create(oid),
+      pg_catalog.lo_creat(integer), pg_catalog.lo_put(oid, bigint, bytea), pg_catalog.lowrite(integer, bytea) from public;
+  else
+    raise notice 'not a superuser: run the ALTER ROLE lms_authenticator SET log_* statements as one (README)';
+  end if;
+end
+$$;
+
 set local role lms_owner;
 
 create schema app;
@@ -58,3 +79,30 @@ comment on schema partitions is 'Partitions of partitioned tables. No client rol
 
 -- Functions are not executable by PUBLIC unless a policies file grants them.
 alter default privileges for role lms_owner revoke execute on functions from public;
+
+/*
+ * Rate limits: configurable limits and their sliding-window counters (internal.rate_take).
+ */
+create table app.rate_limits (
+  name           text primary key,
+  max_cost       integer not null,
+  window_seconds integer not null,
+  description    text not null,
+  constraint ck_rate_limits_max_cost_positive check (max_cost > 0),
+  constraint ck_rate_limits_window_positive check (window_seconds between 1 and 86400)
+);
+comment on table app.rate_limits is 'Configurable limits (a DBA updates rows; read on every call). Costs per method are declared by @cost lines in the api functions'' comments.';
+
+insert into app.rate_limits (name, max_cost, window_seconds, description) values
+  ('address', 20000, 60, 'cost units (@cost of each method, default 1; password hashing 20) of all calls from one client address per window'),
+  ('login_failures_address', 300, 900, 'failed logins from one client address (any account) per window'),
+  ('login_failures_account_address', 5, 900, 'failed logins for one account from one address; then that address is locked out (423) for the window'),
+  ('login_failures_account', 50, 900, 'failed logins for one account from all addresses; then only addresses that logged in to it before may try (429)');
+
+create unlogged table app.rate_counters (
+  bucket       text primary key,
+  window_start timestamptz not null,
+  used         integer not null,
+  prev_used    integer not null default 0
+);
+comment on table app.rate_counters is 'Sliding-window counters (this window and the previous one) per bucket, e.g. address:203.0.113.7. UNLOGGED: lost on a crash, which only forgives.';

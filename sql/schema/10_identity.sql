@@ -121,11 +121,14 @@ create table app.login_attempts (
   user_id      uuid references app.users (id) on delete cascade,
   succeeded    boolean not null,
   attempted_at timestamptz not null default now(),
+  client_addr  inet,
   constraint ck_login_attempts_email_normalized check (email = lower(btrim(email)))
 );
 create index ix_login_attempts_email_attempted_at on app.login_attempts (email, attempted_at);
 create index ix_login_attempts_user_id on app.login_attempts (user_id);
-comment on table app.login_attempts is 'Every login attempt by normalised email; 5 failures in 15 minutes lock the email.';
+create index ix_login_attempts_client_addr_attempted_at on app.login_attempts (client_addr, attempted_at);
+comment on column app.login_attempts.client_addr is 'Client address as the RPC server saw it (behind a trusted proxy: the forwarded one); null for direct SQL callers.';
+comment on table app.login_attempts is 'Every login attempt (and every failed one-time code or current password) by normalised email and client address: the throttles of app.rate_limits count these rows.';
 
 create table app.analyst_logins (
   login_name name primary key,
