@@ -4,8 +4,8 @@
 
 Starts a throw-away PostgreSQL cluster, migrates it, creates a user, starts `lms serve` as a
 separate process and drives `POST /rpc` with wrk (Debian package `wrk`); then runs the same
-SQL the server runs for the method (role + user id + `select api.fn()`, one round trip,
-`\\;`-joined) with pgbench as lms_authenticator. Prints calls/s, p50/p99 and RPC ÷ pgbench per
+SQL the server runs for the method (budget, commit, role + timeouts + caller, `select api.fn()`,
+one round trip, `\\;`-joined) with pgbench as lms_authenticator. Prints calls/s, p50/p99 and RPC ÷ pgbench per
 client count, and counts protocol round trips (ReadyForQuery messages) per RPC call with
 libpq's trace. Everything shares this machine's cores: quote ratios from one run.
 """
@@ -65,8 +65,10 @@ def run_wrk(url: str, token: str, method: str, clients: int, seconds: int, workd
 def run_pgbench(cluster: Cluster, db: str, user_id: str, function: str, clients: int, seconds: int,
                 workdir: Path) -> dict:
     script = workdir / "call.sql"
-    script.write_text(f"select set_config('role', 'lms_api', true), set_config('lms.user_id', '{user_id}', true) "
-                      f"\\; select api.{function}();\n")
+    script.write_text("select internal.rate_take('address:127.0.0.1', 1) \\; commit \\; "
+                      "select set_config('role', 'lms_api', true), set_config('statement_timeout', '5000ms', true), "
+                      "set_config('lock_timeout', '2000ms', true), "
+                      f"internal.set_caller('{user_id}', '127.0.0.1', '{{}}') \\; select api.{function}();\n")
     logdir = workdir / f"pgbench-{clients}"
     logdir.mkdir()
     os.chmod(logdir, 0o777)
@@ -88,7 +90,7 @@ def run_pgbench(cluster: Cluster, db: str, user_id: str, function: str, clients:
 
 async def count_round_trips(server_url: str, method: str, user_id: str, workdir: Path) -> int:
     from rpc.config import Settings
-    from rpc.db import Database
+    from rpc.db import CallContext, Database
     from rpc.dispatch import load_methods
 
     database = Database(server_url, Settings(_env_file=None, pool_min_size=1, pool_max_size=1))
@@ -97,12 +99,13 @@ async def count_round_trips(server_url: str, method: str, user_id: str, workdir:
         async with database.pool.connection() as conn:
             methods = await load_methods(conn)
         query = methods[method].query(())
-        await database.call(query, [], user_id)  # warm up
+        caller = CallContext(user_id, "127.0.0.1")
+        await database.call(query, [], caller)  # warm up
         trace = workdir / "trace.txt"
         with trace.open("w") as f:
             async with database.pool.connection() as conn:
                 conn.pgconn.trace(f.fileno())
-            await database.call(query, [], user_id)  # the pool's only connection: the traced one
+            await database.call(query, [], caller)  # the pool's only connection: the traced one
             async with database.pool.connection() as conn:
                 conn.pgconn.untrace()
         text = trace.read_text()
@@ -141,6 +144,8 @@ def main() -> int:
                 "insert into app.users (email, password_hash, full_name) "
                 "values ('bench@example.test', public.crypt('bench-password-1', public.gen_salt('bf', 4)), 'Bench') "
                 "returning id").fetchone()
+            # The load comes from one address: lift its budget (the rate_take still runs per call).
+            conn.execute("update app.rate_limits set max_cost = 2000000000 where name = 'address'")
         user_id = str(user_id)
         now = int(time.time())
         token = jwt.encode({"sub": user_id, "role": "student", "iat": now, "exp": now + 3600, "typ": "access"},

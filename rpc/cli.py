@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rpc import usercli
 
     usercli.add_parsers(sub)
+    from rpc import analystcli
+
+    analystcli.add_parser(sub)
     return p
 
 

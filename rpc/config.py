@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     lock_timeout_ms: int = Field(default=2000, ge=50)
     """lock_timeout of every call: a lock held elsewhere fails the call (409 lock_not_available) instead."""
     trusted_proxies: list[str] = Field(default_factory=list)
-    """Addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client (JSON list or comma-separated)."""
+    """Addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client (a JSON list, e.g. ["10.0.0.0/8"])."""
     password_hash_concurrency: int = Field(default=1, ge=1, le=64)
     """Calls of password-hashing methods (@cost >= 10) running at once per server process; the rest queue."""
     home: Path = Path(".lms")

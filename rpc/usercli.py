@@ -37,6 +37,16 @@ def read_password() -> str:
     return first
 
 
+def quiet_logging(conn: psycopg.Connection) -> None:
+    """This session sends a password: as a superuser, keep its statements and parameters out of the
+    log whatever postgresql.conf says (values are bound server-side anyway: `$1` in the text)."""
+    if conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+        for name, value in (("log_statement", "none"), ("log_min_error_statement", "panic"),
+                            ("log_min_duration_statement", "-1"), ("log_parameter_max_length", "0"),
+                            ("log_parameter_max_length_on_error", "0")):
+            conn.execute("select set_config(%s, %s, false)", [name, value])
+
+
 def run(args: argparse.Namespace, settings) -> int:
     from rpc.cli import database_url
 
@@ -47,6 +57,7 @@ def run(args: argparse.Namespace, settings) -> int:
         return 1
     try:
         with psycopg.connect(database_url(settings), autocommit=True) as conn:
+            quiet_logging(conn)
             if args.action == "create":
                 full_name = args.full_name or args.email.strip().split("@", 1)[0]
                 (user_id,) = conn.execute(

@@ -386,3 +386,36 @@ def test_secret_files_are_created_private(tmp_path):
     row = {"id": 1, "recipient": "a@example.test", "subject": "s", "body": "b"}
     path = Path(transport.send(row, build_message(row, "no-reply@example.test")))
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_analyst_grant_creates_a_limited_linked_login_and_revoke_removes_it(db, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    email = f"ana-{uuid.uuid4().hex[:6]}@example.test"
+    db.execute("insert into app.users (email, password_hash, full_name) values (%s, 'x', 'Ana')", [email])
+    login = f"ana_{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "DATABASE_URL": db.url, "LMS_HOME": str(tmp_path)}
+
+    def lms(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rpc.cli", *args], input=stdin, capture_output=True,
+                              text=True, env=env, check=False)
+
+    out = lms("analyst", "grant", login, "--user", email, stdin="a long analyst password\n")
+    assert out.returncode == 0, out.stderr
+    (limit, config) = db.execute("select r.rolconnlimit, s.setconfig from pg_roles r left join pg_db_role_setting s "
+                                 "on s.setrole = r.oid where r.rolname = %s", [login])[0]
+    assert limit == 5 and "statement_timeout=30s" in config
+    with db.connect(user=login) as conn:
+        assert conn.execute("select email from app.users").fetchall() == [(email,)]
+        assert conn.execute("show statement_timeout").fetchone()[0] == "30s"
+    assert "a long analyst password" not in " ".join(config)
+    assert login in lms("analyst", "list").stdout
+    again = lms("analyst", "grant", login, "--user", email, "--connection-limit", "2", stdin="another long password\n")
+    assert again.returncode == 0 and "updated" in again.stdout
+    assert db.execute("select rolconnlimit from pg_roles where rolname = %s", [login]) == [(2,)]
+    out = lms("analyst", "revoke", login)
+    assert out.returncode == 0, out.stderr
+    assert db.execute("select count(*) from pg_roles where rolname = %s", [login]) == [(0,)]
+    assert db.execute("select count(*) from app.analyst_logins where login_name = %s", [login]) == [(0,)]
