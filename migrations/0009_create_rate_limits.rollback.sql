@@ -1,5 +1,5 @@
 -- Undo 0009_create_rate_limits.
--- squawk-ignore-file ban-drop-table, ban-drop-column, require-lock-timeout, require-statement-timeout
+-- squawk-ignore-file ban-drop-table, ban-drop-column, require-lock-timeout, require-statement-timeout, require-concurrent-index-deletion
 -- (undoing drops exactly what 0009 created)
 do $$
 begin

@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    from rpc.cli import database_url
+    from rpc.config import database_url
     from rpc.usercli import quiet_logging, read_password
 
     if args.action != "list" and not args.login:
@@ -83,7 +83,8 @@ def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str) -> 
         conn.execute(sql.SQL("{} role {} login inherit password {} connection limit {}").format(
             sql.SQL(verb), login, sql.Literal(verifier), sql.Literal(args.connection_limit)))
         conn.execute(sql.SQL("grant lms_analyst to {}").format(login))
-        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(login, sql.Literal(args.statement_timeout)))
+        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
+            login, sql.Literal(args.statement_timeout)))
         conn.execute(sql.SQL("alter role {} set idle_in_transaction_session_timeout = {}").format(
             login, sql.Literal(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT)))
         conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s) "

@@ -11,7 +11,10 @@ import re
 from aiohttp import web
 from fpdf import FPDF
 
+from rpc.db import CallContext
 from rpc.protocol import RpcError
+from rpc.service import SERVICE
+from rpc.views import client_address
 
 NUMBER = re.compile(r"^LMS-[0-9A-Fa-f]{4}(-[0-9A-Fa-f]{4}){3}$")
 
@@ -52,16 +55,19 @@ def _latin1(text: str) -> str:
 
 
 async def certificate_pdf(request: web.Request) -> web.StreamResponse:
-    from rpc.app import SERVICE
-
     number = request.match_info["number"]
     if not NUMBER.match(number):
         raise web.HTTPNotFound(text="no such certificate")
     try:
-        cert = await request.app[SERVICE].invoke("certificate.verify", {"certificate_number": number}, None)
+        service = request.app[SERVICE]
+        context = CallContext(None, client_address(request, service.proxies))  # anonymous, like the public method
+        cert = await service.invoke("certificate.verify", {"certificate_number": number}, context)
     except RpcError as exc:
         if exc.code == 404:
             raise web.HTTPNotFound(text="no such certificate") from None
+        if exc.code == 429:
+            retry = str((exc.data or {}).get("retry_after", 1))
+            raise web.HTTPTooManyRequests(text=exc.message, headers={"Retry-After": retry}) from None
         raise web.HTTPServiceUnavailable(text=exc.message) from None
     body = render(cert)
     return web.Response(body=body, content_type="application/pdf",

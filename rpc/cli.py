@@ -6,18 +6,9 @@ import argparse
 import json
 import sys
 
+from rpc import analystcli, outbox, usercli
 from rpc.cluster import ClusterError, default_cluster
-from rpc.config import Settings
-
-
-def database_url(settings: Settings, start: bool = True) -> str:
-    """DATABASE_URL, or the embedded cluster's URL (created and started when `start`)."""
-    if settings.database_url:
-        return settings.database_url
-    cluster = default_cluster()
-    if start:
-        cluster.up()
-    return cluster.url()
+from rpc.config import Settings, database_url
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,12 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="rollback: every migration")
     d.set_defaults(func=cmd_db)
 
-    from rpc import usercli
-
-    usercli.add_parsers(sub)
-    from rpc import analystcli
-
-    analystcli.add_parser(sub)
+    for module in (usercli, analystcli, outbox):  # each registers its own subcommand
+        module.add_parser(sub)
     return p
 
 

@@ -58,3 +58,15 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+def database_url(settings: Settings, start: bool = True) -> str:
+    """DATABASE_URL, or the embedded cluster's URL (created and started when `start`)."""
+    if settings.database_url:
+        return settings.database_url
+    from rpc.cluster import default_cluster  # a leaf module; imported when needed only
+
+    cluster = default_cluster()
+    if start:
+        cluster.up()
+    return cluster.url()

@@ -115,7 +115,7 @@ def deliver(database_url: str, settings, limit: int = 1000, transport=None) -> d
 
 
 def run(args, settings) -> int:
-    from rpc.cli import database_url
+    from rpc.config import database_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     url = database_url(settings)

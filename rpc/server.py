@@ -26,7 +26,7 @@ def _run(settings: Settings, url: str, reuse_port: bool) -> None:
 
 
 def serve(settings: Settings, demo: bool = False) -> int:
-    from rpc.cli import database_url
+    from rpc.config import database_url
     from rpc.migrate import Migrator
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)

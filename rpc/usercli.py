@@ -3,7 +3,6 @@
 The password is read from a prompt (twice) or, when stdin is not a terminal, from its first
 line; never from an argument (it would land in the shell history and `ps`). Validation and
 hashing happen in SQL (internal.create_user / internal.set_password_by_email), as for the API.
-Also registers `lms outbox` (rpc/outbox.py).
 """
 
 from __future__ import annotations
@@ -15,17 +14,13 @@ import sys
 import psycopg
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     u = sub.add_parser("user", help="user create|set-password (password read from a prompt or stdin)")
     u.add_argument("action", choices=["create", "set-password"])
     u.add_argument("--email", required=True)
     u.add_argument("--full-name", default=None, help="create: default the email's local part")
     u.add_argument("--role", default="student", choices=["student", "instructor", "admin"])
     u.set_defaults(func=run)
-
-    from rpc import outbox
-
-    outbox.add_parser(sub)
 
 
 def read_password() -> str:
@@ -48,7 +43,7 @@ def quiet_logging(conn: psycopg.Connection) -> None:
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    from rpc.cli import database_url
+    from rpc.config import database_url
 
     try:
         password = read_password()

@@ -17,10 +17,11 @@ import pytest
 from aiohttp import web
 from psycopg import sql
 
-from rpc.app import SERVICE, create_app
+from rpc.app import create_app
 from rpc.cluster import Cluster, free_port
 from rpc.config import Settings
 from rpc.migrate import Migrator
+from rpc.service import SERVICE
 
 TEMPLATE = "lms_template"
 TEST_PASSWORD = "correct horse battery staple"

@@ -538,7 +538,10 @@ comment on function api.auth_register(text, text, text) is
   'Register a new student account.
 @public
 @cost 20
-The email is trimmed and unique case-insensitively (409 email_taken). The password needs at least 10 characters, must differ from the email and its local part and must not be a very common password (422 weak_password). A verification message is queued. SECURITY DEFINER: hashes the password and writes the outbox.';
+The email is trimmed and unique case-insensitively (409 email_taken). The password needs at least 10 characters, must differ from the email and its local part and must not be a very common password (422 weak_password). A verification message is queued. SECURITY DEFINER: hashes the password and writes the outbox.
+@param email maxLength=254
+@param password maxLength=1000
+@param full_name maxLength=200';
 
 create or replace function api.auth_verify_email(token text)
 returns jsonb
@@ -567,7 +570,8 @@ $$;
 comment on function api.auth_verify_email(text) is
   'Confirm an email address with the token from the verification message.
 @public
-Single use, valid 24 hours; otherwise 422 invalid_token. SECURITY DEFINER: token hashes are not readable by clients.';
+Single use, valid 24 hours; otherwise 422 invalid_token. SECURITY DEFINER: token hashes are not readable by clients.
+@param token maxLength=200';
 
 /*
  * Guessing: every failed password, one-time code or recovery code is a row of
@@ -709,7 +713,8 @@ begin
   v_gate := internal.auth_gate(v_email);
   if v_gate is not null then
     insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
-    values (v_user.id, 'auth.login_refused', 'user', v_user.id,
+    values (v_user.id, case when v_gate -> 'error' ->> 'code' = '423' then 'auth.login_locked'
+                            else 'auth.login_throttled' end, 'user', v_user.id,
             jsonb_build_object('email', v_email, 'reason', v_gate -> 'error' ->> 'reason',
                                'client_addr', internal.client_addr()));
     return v_gate;
@@ -768,7 +773,10 @@ comment on function api.auth_login(text, text, text) is
   'Log in with email and password (and totp_code when MFA is on) → access token, refresh token, user.
 @public
 @cost 20
-Unknown email, wrong password and inactive account all give 401 invalid_credentials. Guessing is throttled per account and client address (app.rate_limits): 5 failures for an account from one address within 15 minutes lock that address out of it for 15 minutes (423 account_locked with retry_after, even with the right password) while the owner elsewhere can still log in; 50 failures for an account from anywhere leave only addresses that logged in to it before (429 rate_limited); 300 failures from one address over any accounts → 429. Failed one-time codes count the same. With MFA on: no code → 401 mfa_required, wrong code → 401 invalid_mfa_code; a recovery code is accepted in place of the TOTP code. SECURITY DEFINER: compares password hashes and records attempts (errors are returned, so the attempt commits).';
+Unknown email, wrong password and inactive account all give 401 invalid_credentials. Guessing is throttled per account and client address (app.rate_limits): 5 failures for an account from one address within 15 minutes lock that address out of it for 15 minutes (423 account_locked with retry_after, even with the right password) while the owner elsewhere can still log in; 50 failures for an account from anywhere leave only addresses that logged in to it before (429 rate_limited); 300 failures from one address over any accounts → 429. Failed one-time codes count the same. With MFA on: no code → 401 mfa_required, wrong code → 401 invalid_mfa_code; a recovery code is accepted in place of the TOTP code. SECURITY DEFINER: compares password hashes and records attempts (errors are returned, so the attempt commits).
+@param email maxLength=254
+@param password maxLength=1000
+@param totp_code maxLength=64';
 
 create or replace function api.auth_refresh(refresh_token text)
 returns jsonb
@@ -822,7 +830,8 @@ $$;
 comment on function api.auth_refresh(text) is
   'Exchange a refresh token for a new token pair; the old refresh token is revoked (rotation).
 @public
-Presenting a revoked refresh token revokes every refresh token of its user (401 refresh_token_reused). Unknown: 401 token_invalid; expired: 401 token_expired. Concurrent refreshes of one token: exactly one succeeds; one that began before the rotation was written gets 401 token_invalid without revoking the winner''s session, any later presentation is reuse. SECURITY DEFINER: token hashes are not readable by clients.';
+Presenting a revoked refresh token revokes every refresh token of its user (401 refresh_token_reused). Unknown: 401 token_invalid; expired: 401 token_expired. Concurrent refreshes of one token: exactly one succeeds; one that began before the rotation was written gets 401 token_invalid without revoking the winner''s session, any later presentation is reuse. SECURITY DEFINER: token hashes are not readable by clients.
+@param refresh_token maxLength=200';
 
 create or replace function api.auth_logout(refresh_token text)
 returns jsonb
@@ -851,7 +860,8 @@ end
 $$;
 comment on function api.auth_logout(text) is
   'End one session: revoke the given refresh token → {revoked: true}.
-The refresh token is the proof, so an expired access token does not matter; with an access token it must be the caller''s own. Unknown token: 401 token_invalid. SECURITY DEFINER: token hashes are not readable by clients.';
+The refresh token is the proof, so an expired access token does not matter; with an access token it must be the caller''s own. Unknown token: 401 token_invalid. SECURITY DEFINER: token hashes are not readable by clients.
+@param refresh_token maxLength=200';
 
 create or replace function api.auth_logout_all()
 returns jsonb
@@ -905,7 +915,8 @@ comment on function api.auth_request_password_reset(text) is
   'Ask for a password-reset message → always {queued: true}, also for unknown emails.
 @public
 @cost 5
-When the email belongs to an active account, a single-use token valid for 1 hour is sent (at most 5 per hour). SECURITY DEFINER: writes tokens and the outbox.';
+When the email belongs to an active account, a single-use token valid for 1 hour is sent (at most 5 per hour). SECURITY DEFINER: writes tokens and the outbox.
+@param email maxLength=254';
 
 create or replace function api.auth_reset_password(token text, new_password text)
 returns jsonb
@@ -935,7 +946,9 @@ comment on function api.auth_reset_password(text, text) is
   'Set a new password with the token from the reset message → {reset: true}.
 @public
 @cost 20
-Token single use, valid 1 hour (422 invalid_token); password policy as for registration (422 weak_password). Every refresh token of the account is revoked. SECURITY DEFINER: writes the password hash.';
+Token single use, valid 1 hour (422 invalid_token); password policy as for registration (422 weak_password). Every refresh token of the account is revoked. SECURITY DEFINER: writes the password hash.
+@param token maxLength=200
+@param new_password maxLength=1000';
 
 create or replace function api.auth_change_password(current_password text, new_password text)
 returns jsonb
@@ -960,7 +973,9 @@ $$;
 comment on function api.auth_change_password(text, text) is
   'Change the caller''s password → {changed: true, sessions_revoked}.
 @cost 20
-Needs the current password (401 invalid_credentials; wrong ones count like failed logins, 423/429 as for auth.login); policy as for registration (422 weak_password). Every refresh token of the caller is revoked: log in again. SECURITY DEFINER: reads and writes the password hash.';
+Needs the current password (401 invalid_credentials; wrong ones count like failed logins, 423/429 as for auth.login); policy as for registration (422 weak_password). Every refresh token of the caller is revoked: log in again. SECURITY DEFINER: reads and writes the password hash.
+@param current_password maxLength=1000
+@param new_password maxLength=1000';
 
 create or replace function api.auth_mfa_setup()
 returns jsonb
@@ -1030,7 +1045,8 @@ end
 $$;
 comment on function api.auth_mfa_enable(text) is
   'Turn MFA on with a current code from the authenticator app → {enabled: true, recovery_codes}.
-The 8 one-time recovery codes are shown only here; each may replace totp_code at login once. Wrong code: 401 invalid_mfa_code (counted like a failed login: 423/429 as for auth.login). SECURITY DEFINER: reads the secret, stores recovery codes hashed.';
+The 8 one-time recovery codes are shown only here; each may replace totp_code at login once. Wrong code: 401 invalid_mfa_code (counted like a failed login: 423/429 as for auth.login). SECURITY DEFINER: reads the secret, stores recovery codes hashed.
+@param code maxLength=64';
 
 create or replace function api.auth_mfa_disable(code text)
 returns jsonb
@@ -1058,7 +1074,8 @@ end
 $$;
 comment on function api.auth_mfa_disable(text) is
   'Turn MFA off with a current TOTP code or a recovery code → {disabled: true}. Deletes the secret and the recovery codes.
-Wrong code: 401 invalid_mfa_code, counted like a failed login (423/429 as for auth.login). SECURITY DEFINER: reads the secret.';
+Wrong code: 401 invalid_mfa_code, counted like a failed login (423/429 as for auth.login). SECURITY DEFINER: reads the secret.
+@param code maxLength=64';
 
 -- ---------------------------------------------------------------------------------------------
 -- user.* / instructor.* / admin.*
@@ -1141,7 +1158,8 @@ $$;
 comment on function api.user_update_profile(text, jsonb) is
   'Change the caller''s full_name and/or metadata (a JSON object that replaces the old one) → the account as user.me shows it.
 Omitted fields stay unchanged; neither may be null.
-@patch';
+@patch
+@param full_name maxLength=200';
 
 create or replace function api.instructor_update_profile(title text default null, bio text default null,
                                                          expertise text[] default null)
@@ -1174,7 +1192,8 @@ comment on function api.instructor_update_profile(text, text, text[]) is
 Omitted fields stay unchanged; an explicit null clears title or bio (a blank string is stored as null too); expertise cannot be null (send [] to empty it).
 @patch
 @param title nullable maxLength=200
-@param bio nullable maxLength=10000';
+@param bio nullable maxLength=10000
+@param expertise maxItems=50 itemMaxLength=100';
 
 create or replace function api.admin_create_user(email text, password text, full_name text, role text)
 returns jsonb
@@ -1196,7 +1215,11 @@ $$;
 comment on function api.admin_create_user(text, text, text, text) is
   'Create an account with any role → {user_id}.
 @cost 20
-Admins only; rules as for auth.register (email_taken, weak_password). SECURITY DEFINER: hashes the password.';
+Admins only; rules as for auth.register (email_taken, weak_password). SECURITY DEFINER: hashes the password.
+@param email maxLength=254
+@param password maxLength=1000
+@param full_name maxLength=200
+@param role maxLength=20';
 
 create or replace function api.admin_set_role(user_id uuid, role text)
 returns jsonb
@@ -1228,7 +1251,8 @@ begin
 end
 $$;
 comment on function api.admin_set_role(uuid, text) is
-  'Change a user''s role (student | instructor | admin) → {user_id, role}. Admins only; not their own. Instructor and admin rows follow (trigger). The user''s next access token carries the role; the database checks it on every call anyway. SECURITY DEFINER: writes role rows.';
+  'Change a user''s role (student | instructor | admin) → {user_id, role}. Admins only; not their own. Instructor and admin rows follow (trigger). The user''s next access token carries the role; the database checks it on every call anyway. SECURITY DEFINER: writes role rows.
+@param role maxLength=20';
 
 create or replace function api.admin_set_active(user_id uuid, is_active boolean)
 returns jsonb
@@ -1299,7 +1323,9 @@ $$;
 comment on function api.admin_list_users(text, text, integer, integer) is
   'List accounts (admins only) → array of users as user.me shows them, oldest first. Filters: role; search (substring of email or full name, case-insensitive); limit 1..500 (default 50), offset.
 @param limit minimum=1 maximum=500
-@param offset minimum=0';
+@param offset minimum=0
+@param role maxLength=20
+@param search maxLength=254';
 
 -- ---------------------------------------------------------------------------------------------
 -- Outbox delivery (run by `lms outbox` over the DATABASE_URL connection) and upkeep

@@ -9,7 +9,8 @@ select tables_are('app', array[
   'users', 'admins', 'instructors', 'refresh_tokens', 'user_tokens', 'user_mfa', 'mfa_recovery_codes',
   'login_attempts', 'analyst_logins', 'audit_log', 'outbox', 'courses', 'lessons', 'files', 'orders',
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
-  'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates'
+  'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
+  'rate_limits', 'rate_counters'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------

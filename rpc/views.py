@@ -1,0 +1,184 @@
+"""HTTP handlers: POST /rpc (JSON-RPC 2.0, single or batch), GET / (API reference), /health,
+/ready, /metrics. The app factory (rpc/app.py) routes to them."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rpc import errors, openrpc
+from rpc.db import CallContext
+from rpc.protocol import (
+    INVALID_REQUEST,
+    RpcError,
+    error_response,
+    parse_body,
+    parse_request,
+    request_id,
+    result_response,
+)
+from rpc.service import SERVICE, RpcService, safe_params
+
+access_log = logging.getLogger("rpc.access")
+
+
+def client_address(request: web.Request, proxies: list) -> str | None:
+    """The peer's address; behind a trusted proxy, the right-most X-Forwarded-For hop it did not add."""
+    peer = request.remote
+    try:
+        addr = ipaddress.ip_address(peer) if peer else None
+    except ValueError:
+        return None
+    if addr is None or not any(addr in net for net in proxies):
+        return str(addr) if addr else None
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            hop_addr = ipaddress.ip_address(hop)
+        except ValueError:
+            return str(addr)  # a forged or garbled hop: the proxy itself is the client we can vouch for
+        if not any(hop_addr in net for net in proxies):
+            return str(hop_addr)
+    return str(addr)
+
+
+
+
+async def handle_one(service: RpcService, obj: Any, context: CallContext | None, auth_error: RpcError | None,
+                     outcomes: list) -> dict | None:
+    req = parse_request(obj)
+    if isinstance(req, RpcError):
+        outcomes.append(("invalid", req.code))
+        return error_response(request_id(obj), req)
+    started = time.perf_counter()
+    label = req.method if req.method in service.methods or req.method == "rpc.discover" else "unknown"
+    try:
+        if auth_error is not None:
+            raise auth_error
+        result = await service.invoke(req.method, req.params, context)
+        response = result_response(req.id, result)
+        code = 0
+    except RpcError as exc:
+        response = error_response(req.id, exc)
+        code = exc.code
+    except Exception as exc:  # noqa: BLE001 — never leak; log with an id
+        err = errors.internal(exc)
+        response = error_response(req.id, err)
+        code = err.code
+    elapsed = time.perf_counter() - started
+    m = service.metrics
+    m.calls.labels(label).inc()
+    m.latency.labels(label).observe(elapsed)
+    if code:
+        m.errors.labels(label, str(code)).inc()
+    outcomes.append((req.method, code, round(elapsed * 1000, 2), safe_params(req.params)))
+    return None if req.is_notification else response
+
+
+async def rpc_handler(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    started = time.perf_counter()
+    request_id_ = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    outcomes: list = []
+    status = 200
+    try:
+        body = await read_body(request, service.settings.max_body_bytes)
+        payload = parse_body(body)
+        auth_error = None
+        context = None
+        try:
+            caller = service.tokens.verify(request.headers.get("Authorization"))
+            context = CallContext(caller.user_id, client_address(request, service.proxies))
+        except RpcError as exc:
+            auth_error = exc
+        if isinstance(payload, list):
+            if not payload:
+                raise RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "empty_batch"})
+            if len(payload) > service.settings.max_batch_size:
+                raise RpcError(INVALID_REQUEST, f"Batch larger than {service.settings.max_batch_size} calls",
+                               {"reason": "batch_too_large"})
+            answers = await asyncio.gather(*(handle_one(service, o, context, auth_error, outcomes) for o in payload))
+            answers = [a for a in answers if a is not None]
+        else:
+            answer = await handle_one(service, payload, context, auth_error, outcomes)
+            answers = [answer] if answer is not None else []
+        if not answers:
+            response = web.Response(status=204)
+        else:
+            response = web.json_response(answers if isinstance(payload, list) else answers[0], dumps=_dumps)
+            retry = refused_for(answers)
+            if retry is not None:  # every call was refused by a rate limit: say so at the HTTP level too
+                response.set_status(429)
+                response.headers["Retry-After"] = str(retry)
+    except RpcError as exc:
+        if exc.data and exc.data.get("reason") == "body_too_large":
+            status = 413
+        response = web.json_response(error_response(None, exc), status=status, dumps=_dumps)
+        outcomes.append(("invalid", exc.code))
+    response.headers["X-Request-Id"] = request_id_
+    access_log.info(json.dumps({
+        "request_id": request_id_, "path": "/rpc", "status": response.status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "calls": [{"method": o[0], "code": o[1], **({"ms": o[2], "params": o[3]} if len(o) > 2 else {})}
+                  for o in outcomes],
+    }, default=str))
+    return response
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str, separators=(",", ":"), allow_nan=False)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however many TCP segments it arrives in; 413 only when it really is larger."""
+    too_large = RpcError(INVALID_REQUEST, f"Request body larger than {limit} bytes", {"reason": "body_too_large"})
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+
+
+def refused_for(answers: list[dict]) -> int | None:
+    """Retry-After seconds when every answer is a 429, else None."""
+    waits = []
+    for answer in answers:
+        error = answer.get("error") or {}
+        if error.get("code") != 429:
+            return None
+        waits.append(int((error.get("data") or {}).get("retry_after") or 1))
+    return max(waits) if waits else None
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    ok = await request.app[SERVICE].db.ready()
+    return web.json_response({"status": "ready" if ok else "unavailable"}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[SERVICE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def reference(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    return web.Response(text=openrpc.render_html(service.methods), content_type="text/html")
