@@ -8,6 +8,7 @@ the field before the database is touched. Nothing here is written per method.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -16,38 +17,195 @@ from typing import Annotated, Any
 import psycopg
 from psycopg import sql
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
-from rpc.protocol import INVALID_PARAMS, RpcError
+from rpc.protocol import INVALID_PARAMS, MAX_DEPTH, RpcError, is_unicode, printable
 
-INT4 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
-INT8 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-TEXT = Annotated[StrictStr, Field(max_length=1_000_000)]
+# Every value is judged here, before it can reach psycopg or PostgreSQL: a value either is one the
+# database stores as given, or the call is -32602 naming the param. Never a client-side encoding error
+# (NUL, lone surrogates), an overflow, an unstorable time or an index row too large (bounded lengths).
 
-# PostgreSQL type → (pydantic type, JSON schema)
+DEFAULT_MAX_LENGTH = 100_000  # text params without a declared maxLength (the body limit is 1 MiB)
+INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1), "smallint": (-32768, 32767)}
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-TYPES: dict[str, tuple[Any, dict]] = {
-    "uuid": (uuid.UUID, {"type": "string", "pattern": UUID_PATTERN}),
-    "text": (TEXT, {"type": "string"}),
-    "integer": (INT4, {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}),
-    "bigint": (INT8, {"type": "integer"}),
-    "smallint": (Annotated[StrictInt, Field(ge=-32768, le=32767)], {"type": "integer"}),
-    "boolean": (StrictBool, {"type": "boolean"}),
-    "numeric": (StrictInt | StrictFloat, {"type": "number"}),
-    "jsonb": (Any, {}),
-    "text[]": (list[TEXT], {"type": "array", "items": {"type": "string"}}),
-    "uuid[]": (list[uuid.UUID], {"type": "array", "items": {"type": "string", "pattern": UUID_PATTERN}}),
-    "timestamp with time zone": (dt.datetime, {"type": "string", "description": "ISO 8601 date-time with offset"}),
-}
+# RFC 3339 date-time (JSON Schema `format: date-time`) with an offset PostgreSQL can store (|offset| ≤ 15:59).
+DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                     r"([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$")
+_DATE_TIME = re.compile(DATE_TIME_PATTERN)
+MAX_OFFSET = dt.timedelta(hours=15, minutes=59)
+
+
+def _error(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def check_text(value: str) -> str:
+    """PostgreSQL text holds neither U+0000 nor lone surrogates (which have no UTF-8 form)."""
+    if "\x00" in value:
+        raise _error("nul_character", "the NUL character (U+0000) is not allowed")
+    if not is_unicode(value):
+        raise _error("invalid_unicode", "lone surrogates are not valid Unicode")
+    return value
+
+
+def check_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _error("number_type", "Input should be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _error("finite_number", "Input should be a finite number")
+    return value
+
+
+def check_json(value: Any) -> Any:
+    """A jsonb value PostgreSQL stores as sent: no NUL or lone surrogates in strings or keys, only finite
+    numbers, no deeper than MAX_DEPTH. Iterative, so deep input costs no recursion."""
+    stack = [(value, "", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                check_text(item)
+            except PydanticCustomError as exc:
+                raise _error(exc.type, f"{exc.message()} (at {path or 'the top'})") from None
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _error("finite_number", f"numbers must be finite (at {path or 'the top'})")
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise _error("too_deep", f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    key_path = f"{path}/{_printable(key)}"
+                    stack.append((key, key_path, depth))
+                    stack.append((child, key_path, depth + 1))
+            else:
+                stack.extend((child, f"{path}/{i}", depth + 1) for i, child in enumerate(item))
+        elif not (item is None or isinstance(item, (bool, int))):
+            raise _error("json_type", "not a JSON value")
+    return value
+
+
+def check_date_time(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise _error("date_time_type", "Input should be a string: an RFC 3339 date-time with offset")
+    if not _DATE_TIME.fullmatch(value):
+        raise _error("date_time_format", "Input should be an RFC 3339 date-time with an offset "
+                                         "between -15:59 and +15:59, e.g. 2026-01-02T03:04:05+02:00")
+    return value
+
+
+def check_offset(value: dt.datetime) -> dt.datetime:
+    offset = value.utcoffset()
+    if offset is None or abs(offset) > MAX_OFFSET:
+        raise _error("date_time_offset", "the offset must be between -15:59 and +15:59")
+    return value
+
+
+UUID = Annotated[StrictStr, Field(pattern=UUID_PATTERN), AfterValidator(uuid.UUID)]
+TIMESTAMPTZ = Annotated[AwareDatetime, BeforeValidator(check_date_time), AfterValidator(check_offset)]
+JSONB = Annotated[Any, AfterValidator(check_json)]
+
+
+def _text(min_length: int | None, max_length: int | None) -> Any:
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length or DEFAULT_MAX_LENGTH),
+                     AfterValidator(check_text)]
+
+
+def _range(bounds: dict, low: int | float | None, high: int | float | None) -> tuple:
+    """The tighter of the type's range and the declared minimum/maximum."""
+    lo, hi = bounds.get("minimum"), bounds.get("maximum")
+    lo = low if lo is None else lo if low is None else max(lo, low)
+    hi = high if hi is None else hi if high is None else min(hi, high)
+    return lo, hi
+
+
+def _number(lo: int | float | None, hi: int | float | None) -> Any:
+    def check_range(value: int | float) -> int | float:
+        if lo is not None and value < lo:
+            raise _error("greater_than_equal", f"Input should be greater than or equal to {lo}")
+        if hi is not None and value > hi:
+            raise _error("less_than_equal", f"Input should be less than or equal to {hi}")
+        return value
+
+    return Annotated[Any, AfterValidator(check_number), AfterValidator(check_range)]
+
+
+def python_type(pg_type: str, bounds: dict) -> Any:
+    """The pydantic type of a param: its PostgreSQL type narrowed by the declared bounds."""
+    items = {"minItems": "min_length", "maxItems": "max_length"}
+    if pg_type == "text":
+        return _text(bounds.get("minLength"), bounds.get("maxLength"))
+    if pg_type in INT_RANGES:
+        lo, hi = _range(bounds, *INT_RANGES[pg_type])
+        return Annotated[StrictInt, Field(ge=lo, le=hi)]
+    if pg_type == "numeric":
+        return _number(*_range(bounds, None, None))
+    if pg_type == "boolean":
+        return StrictBool
+    if pg_type == "jsonb":
+        return JSONB
+    if pg_type == "uuid":
+        return UUID
+    if pg_type == "timestamp with time zone":
+        return TIMESTAMPTZ
+    if pg_type in ("text[]", "uuid[]"):
+        item = UUID if pg_type == "uuid[]" else _text(bounds.get("itemMinLength"), bounds.get("itemMaxLength"))
+        return Annotated[list[item], Field(**{items[k]: v for k, v in bounds.items() if k in items})]
+    raise ValueError(f"unsupported parameter type {pg_type}")
+
+
+def json_schema(pg_type: str, bounds: dict) -> dict:
+    """The JSON Schema (draft-07) of a param: exactly what python_type accepts, as far as JSON Schema says."""
+    if pg_type == "text":
+        return {"type": "string", **_pick(bounds, "minLength"),
+                "maxLength": bounds.get("maxLength", DEFAULT_MAX_LENGTH)}
+    if pg_type in INT_RANGES:
+        lo, hi = _range(bounds, *INT_RANGES[pg_type])
+        return {"type": "integer", "minimum": lo, "maximum": hi}
+    if pg_type == "numeric":
+        return {"type": "number", **_pick(bounds, "minimum", "maximum")}
+    if pg_type == "boolean":
+        return {"type": "boolean"}
+    if pg_type == "jsonb":
+        return {}
+    if pg_type == "uuid":
+        return {"type": "string", "pattern": UUID_PATTERN}
+    if pg_type == "timestamp with time zone":
+        return {"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}
+    if pg_type in ("text[]", "uuid[]"):
+        if pg_type == "uuid[]":
+            item = {"type": "string", "pattern": UUID_PATTERN}
+        else:
+            item = {"type": "string", **({"minLength": bounds["itemMinLength"]} if "itemMinLength" in bounds else {}),
+                    "maxLength": bounds.get("itemMaxLength", DEFAULT_MAX_LENGTH)}
+        return {"type": "array", "items": item, **_pick(bounds, "minItems", "maxItems")}
+    raise ValueError(f"unsupported parameter type {pg_type}")
+
+
+def _pick(bounds: dict, *keys: str) -> dict:
+    return {k: bounds[k] for k in keys if k in bounds}
+
+
+def _printable(name: Any) -> str:
+    return printable(str(name))
+
+
+# PostgreSQL type → JSON Schema of the type alone (the reference page and tests read it)
+TYPES: dict[str, dict] = {t: json_schema(t, {}) for t in
+                          ("uuid", "text", "integer", "bigint", "smallint", "boolean", "numeric", "jsonb",
+                           "text[]", "uuid[]", "timestamp with time zone")}
 
 
 def method_name(function_name: str) -> str:
@@ -60,11 +218,12 @@ class Param:
     name: str
     pg_type: str
     required: bool
-    bounds: dict[str, int] = field(default_factory=dict)
+    bounds: dict[str, int | float] = field(default_factory=dict)
+    nullable: bool = False
 
     @property
     def schema(self) -> dict:
-        return {**TYPES[self.pg_type][1], **self.bounds}
+        return json_schema(self.pg_type, self.bounds)
 
 
 @dataclass
@@ -76,28 +235,46 @@ class Method:
     public: bool
     model: type[BaseModel]
     returns: str
+    patch: bool = False
     _queries: dict[tuple[str, ...], str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._names = frozenset(p.name for p in self.params)
+        self._jsonb = frozenset(p.name for p in self.params if p.pg_type == "jsonb")
+
     def validate(self, params: Any) -> dict:
-        """Named params (object; an array is taken positionally) → values for the SQL call."""
+        """Named params (object; an array is taken positionally) → values for the SQL call: exactly the
+        params present in the request (explicit nulls included), so an update can tell omitted from null."""
         if isinstance(params, list):
             if len(params) > len(self.params):
                 raise RpcError(INVALID_PARAMS, "Invalid params", {"reason": "too_many_params"})
             params = {p.name: v for p, v in zip(self.params, params, strict=False)}
+        for name in params:
+            if name not in self._names:  # also names pydantic cannot read (lone surrogates)
+                shown = _printable(name)
+                data = {"reason": "unknown_param", "field": shown, "detail": "Extra inputs are not permitted"}
+                raise RpcError(INVALID_PARAMS, f"Invalid params: {shown}: unknown param", data)
+        if self.patch:  # an update: null clears a field, which only nullable ones allow
+            for p in self.params:
+                if p.name in params and params[p.name] is None and not p.nullable:
+                    message = f"Invalid params: {p.name}: may not be null (omit it to keep the current value)"
+                    raise RpcError(INVALID_PARAMS, message, {"reason": "null_not_allowed", "field": p.name})
         try:
             model = self.model.model_validate(params)
         except ValidationError as exc:
             first = exc.errors()[0]
-            loc = ".".join(str(x) for x in first["loc"]) or None
+            loc = [_printable(x) for x in first["loc"]]
+            name = loc[0] if loc else None
             reasons = {"missing": "missing_param", "extra_forbidden": "unknown_param"}
             reason = reasons.get(first["type"], "invalid_param")
-            data = {"reason": reason, "field": loc, "detail": first["msg"]}
-            raise RpcError(INVALID_PARAMS, f"Invalid params: {loc}: {first['msg']}", data) from None
+            data = {"reason": reason, "field": name, "detail": first["msg"]}
+            if len(loc) > 1:
+                data["path"] = ".".join(loc)
+            raise RpcError(INVALID_PARAMS, f"Invalid params: {name}: {first['msg']}", data) from None
         values = {}
         for name in model.model_fields_set:
             value = getattr(model, name)
-            pg_type = next(p.pg_type for p in self.params if p.name == name)
-            if pg_type == "jsonb" and value is not None:
+            if name in self._jsonb and value is not None:
                 value = psycopg.types.json.Jsonb(value)
             values[name] = value
         return values
@@ -129,23 +306,32 @@ order by p.proname
 """
 
 
-# `@param <name> keyword=value …` lines in a function's COMMENT declare bounds that can be judged
-# without the database (JSON Schema keywords): checked by pydantic (-32602 naming the field) and
-# published in the OpenRPC schema. The database still enforces its own constraints.
-PARAM_LINE = re.compile(r"^@param\s+(\w+)\s+(.+)$", re.M)
-BOUNDS = {"minimum": "ge", "maximum": "le", "minLength": "min_length", "maxLength": "max_length",
-          "minItems": "min_length", "maxItems": "max_length"}
+# `@param <name> [nullable] keyword=value …` lines in a function's COMMENT declare bounds that can be judged
+# without the database (JSON Schema keywords; `itemMinLength`/`itemMaxLength` bound each string of a
+# text[]): checked by pydantic (-32602 naming the field) and published in the OpenRPC schema. The database
+# still enforces its own constraints. Several lines for one param add up. A line `@patch` marks an update
+# method: an explicit null for a param clears it, which only params flagged `nullable` allow (else -32602
+# null_not_allowed).
+PARAM_LINE = re.compile(r"^@param[ \t]+(\w+)[ \t]+(.+)$", re.M)
+BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "itemMinLength", "itemMaxLength")
+FLAGS = ("nullable",)
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
-def param_bounds(description: str) -> dict[str, dict[str, int]]:
-    bounds: dict[str, dict[str, int]] = {}
+def param_specs(description: str) -> dict[str, dict[str, Any]]:
+    """name → {keyword: value} from the @param lines; flags (nullable) map to True."""
+    specs: dict[str, dict[str, Any]] = {}
     for name, spec in PARAM_LINE.findall(description):
+        entry = specs.setdefault(name, {})
         for item in spec.split():
-            key, _, value = item.partition("=")
-            if key not in BOUNDS or not value.lstrip("-").isdigit():
-                raise ValueError(f"bad @param bound {item!r} for {name}")
-            bounds.setdefault(name, {})[key] = int(value)
-    return bounds
+            key, eq, value = item.partition("=")
+            if not eq and key in FLAGS:
+                entry[key] = True
+            elif key in BOUNDS and NUMBER.match(value):
+                entry[key] = float(value) if "." in value else int(value)
+            else:
+                raise ValueError(f"bad @param keyword {item!r} for {name}")
+    return specs
 
 
 def build_method(row: tuple) -> Method | None:
@@ -157,18 +343,24 @@ def build_method(row: tuple) -> Method | None:
     params = []
     fields: dict[str, Any] = {}
     first_default = len(argtypes) - ndefaults
-    bounds = param_bounds(description)
+    specs = param_specs(description)
     for i, (name, pg_type) in enumerate(zip(argnames, argtypes, strict=False)):
         required = i < first_default
-        params.append(Param(name, pg_type, required, bounds.get(name, {})))
-        py_type = TYPES[pg_type][0]
-        if name in bounds:
-            py_type = Annotated[py_type, Field(**{BOUNDS[k]: v for k, v in bounds[name].items()})]
-        fields[name] = (py_type, ...) if required else (py_type | None, None)
+        spec = specs.get(name, {})
+        bounds = {k: v for k, v in spec.items() if k in BOUNDS}
+        nullable = bool(spec.get("nullable"))
+        params.append(Param(name, pg_type, required, bounds, nullable))
+        py_type = python_type(pg_type, bounds)
+        if required:
+            fields[name] = (py_type | None, ...) if nullable else (py_type, ...)
+        else:
+            fields[name] = (py_type | None, None)
     model = create_model(f"params_{proname}", __config__=ConfigDict(extra="forbid"), **fields)
     public = bool(re.search(r"(^|\s)@public\b", description))
-    text = PARAM_LINE.sub("", description.replace("@public", "")).strip()
-    return Method(method_name(proname), proname, params, text, public, model, returns)
+    patch = bool(re.search(r"(^|\s)@patch\b", description))
+    text = PARAM_LINE.sub("", re.sub(r"(^|(?<=\s))@(public|patch)\b", "", description))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return Method(method_name(proname), proname, params, text, public, model, returns, patch)
 
 
 async def load_methods(conn: psycopg.AsyncConnection) -> dict[str, Method]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 
 from rpc import __version__
-from rpc.dispatch import Method
+from rpc.dispatch import Method, Param
 
 OPENRPC_VERSION = "1.2.6"
 
@@ -29,13 +29,25 @@ def _result_schema(method: Method) -> dict:
     return {}
 
 
+def param_schema(method: Method, param: Param) -> dict:
+    """The param's schema, as strict as the server; in an update (@patch) a nullable param also takes null
+    (which clears it)."""
+    schema = param.schema
+    if method.patch and param.nullable and "type" in schema:
+        schema = {**schema, "type": [schema["type"], "null"]}
+    return schema
+
+
 def describe(method: Method) -> dict:
+    notes = ["Public: callable without a token."] if method.public else []
+    if method.patch:
+        notes.append("Update: an omitted param stays unchanged; an explicit null clears a nullable one.")
     doc = {
         "name": method.name,
         "summary": _summary(method.description)[:200] or method.name,
-        "description": method.description + ("\n\nPublic: callable without a token." if method.public else ""),
+        "description": "\n\n".join([method.description, *notes]),
         "params": [
-            {"name": p.name, "required": p.required, "schema": p.schema}
+            {"name": p.name, "required": p.required, "schema": param_schema(method, p)}
             for p in method.params
         ],
         "result": {"name": "result", "schema": _result_schema(method)},

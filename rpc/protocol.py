@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,10 @@ INTERNAL_ERROR = -32603
 UNAVAILABLE = -32000
 
 _MISSING = object()
+
+# A body nested deeper than this (arrays/objects inside each other) is refused (-32600 too_deep):
+# nothing legitimate needs it, and deep values cost recursion in every layer that walks them.
+MAX_DEPTH = 64
 
 
 class RpcError(Exception):
@@ -43,11 +48,66 @@ class Request:
         return self.id is _MISSING
 
 
+def too_deep() -> RpcError:
+    return RpcError(INVALID_REQUEST, f"Invalid Request: nested deeper than {MAX_DEPTH} levels", {"reason": "too_deep"})
+
+
 def parse_body(body: bytes) -> Any:
+    """The JSON value of a body, or RpcError: -32700 when unparsable, -32600 too_deep when nested deeper
+    than MAX_DEPTH. The literals NaN/Infinity (and numbers like 1e999, which overflow to infinity) are
+    parsed, and refused where they are used: as an id (-32600) or in params (-32602 naming the field)."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RpcError(PARSE_ERROR, "Parse error", {"reason": "invalid_json"}) from exc
+        value = json.loads(body)
+    except RecursionError:  # the C decoder's own limit (about 1000 levels): deeper than we allow anyway
+        raise too_deep() from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits, …
+        raise RpcError(PARSE_ERROR, "Parse error", {"reason": "invalid_json"}) from None
+    if depth_exceeds(value, MAX_DEPTH):
+        raise too_deep()
+    return value
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """Is value nested deeper than limit containers? Iterative: no recursion, whatever the input."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def is_unicode(text: str) -> bool:
+    """False for a string holding lone surrogates (e.g. from "\\ud800" in JSON): it has no UTF-8 form,
+    so it can reach neither PostgreSQL nor a strict JSON reader."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str, limit: int = 100) -> str:
+    """A string from the request as it may be echoed in an error: valid Unicode, at most limit characters."""
+    if not is_unicode(text):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def valid_id(rid: Any) -> bool:
+    """A JSON-RPC id we can echo as strict JSON: null, an integer, a finite number, a Unicode string."""
+    if rid is None or isinstance(rid, int) and not isinstance(rid, bool):
+        return True
+    if isinstance(rid, float):
+        return math.isfinite(rid)
+    return isinstance(rid, str) and is_unicode(rid)
 
 
 def parse_request(obj: Any) -> Request | RpcError:
@@ -59,15 +119,18 @@ def parse_request(obj: Any) -> Request | RpcError:
     method = obj.get("method")
     if not isinstance(method, str):
         return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "method_must_be_a_string"})
+    if not is_unicode(method):
+        return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "invalid_method"})
     rid = obj.get("id", _MISSING)
-    if rid is not _MISSING and not (rid is None or isinstance(rid, (str, int, float)) and not isinstance(rid, bool)):
+    if rid is not _MISSING and not valid_id(rid):
         return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "invalid_id"})
     params = obj.get("params", {})
     if not isinstance(params, (dict, list)):
         return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "params_must_be_object_or_array"})
     extra = set(obj) - {"jsonrpc", "method", "params", "id"}
     if extra:
-        return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "unknown_members", "members": sorted(extra)})
+        members = sorted(printable(m) for m in extra)[:20]
+        return RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "unknown_members", "members": members})
     return Request(method=method, params=params, id=rid)
 
 
@@ -75,7 +138,7 @@ def request_id(obj: Any) -> Any:
     """The id to echo for an invalid request: its id if it has a valid one, else null."""
     if isinstance(obj, dict):
         rid = obj.get("id")
-        if rid is None or (isinstance(rid, (str, int, float)) and not isinstance(rid, bool)):
+        if valid_id(rid):
             return rid
     return None
 
@@ -86,3 +149,8 @@ def result_response(rid: Any, result: Any) -> dict:
 
 def error_response(rid: Any, error: RpcError) -> dict:
     return {"jsonrpc": "2.0", "error": error.to_json(), "id": rid}
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON for a response: ValueError rather than NaN/Infinity, which JSON does not have."""
+    return json.dumps(obj, default=str, separators=(",", ":"), allow_nan=False)

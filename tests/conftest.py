@@ -4,6 +4,7 @@ app over HTTP on that database; `users` creates users and signs their access tok
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +25,68 @@ from rpc.migrate import Migrator
 from rpc.service import SERVICE
 
 TEMPLATE = "lms_template"
+
+
+class ResultChecker:
+    """Validates every JSON-RPC result the tests see against the result schema its method declares
+    (rpc.discover), so a declaration cannot drift from the SQL that builds the JSON. With
+    LMS_RECORD_EXAMPLES=path, also keeps the first result per method (params → result) and writes
+    them there at the end of the run (the examples the OpenRPC document publishes)."""
+
+    def __init__(self) -> None:
+        self.validators: dict[int, dict] = {}
+        self.seen: dict[str, int] = {}
+        self.examples: dict[str, dict] = {}
+        self.samples: dict[str, list] = {}
+
+    def _validators(self, app) -> dict:
+        key = id(app)
+        if key not in self.validators:
+            from jsonschema import Draft7Validator, FormatChecker
+
+            from rpc import openrpc
+            from rpc.service import SERVICE
+
+            doc = openrpc.document(app[SERVICE].methods)
+            components = doc.get("components", {})
+            self.validators[key] = {
+                m["name"]: Draft7Validator({**m["result"]["schema"], "components": components},
+                                           format_checker=FormatChecker())
+                for m in doc["methods"]}
+        return self.validators[key]
+
+    def check(self, body, answer, app) -> None:
+        requests = body if isinstance(body, list) else [body]
+        answers = answer if isinstance(answer, list) else [answer]
+        methods = {json.dumps(r.get("id")): r for r in requests if isinstance(r, dict) and "id" in r}
+        validators = self._validators(app)
+        for a in answers:
+            if not isinstance(a, dict) or "result" not in a:
+                continue
+            request = methods.get(json.dumps(a.get("id")))
+            if request is None or request.get("method") not in validators:
+                continue
+            name = request["method"]
+            errors = sorted(validators[name].iter_errors(a["result"]), key=lambda e: list(e.path))
+            assert not errors, (f"{name}: result contradicts its declared schema at "
+                                f"{'/'.join(map(str, errors[0].path))}: {errors[0].message}")
+            self.seen[name] = self.seen.get(name, 0) + 1
+            if os.environ.get("LMS_RECORD_RESULTS") and len(self.samples.setdefault(name, [])) < 50:
+                self.samples[name].append(a["result"])
+            if name not in self.examples and isinstance(request.get("params", {}), dict):
+                self.examples[name] = {"params": request.get("params", {}), "result": a["result"]}
+
+
+RESULTS = ResultChecker()
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("LMS_RECORD_EXAMPLES")
+    if path and RESULTS.examples:
+        Path(path).write_text(json.dumps(RESULTS.examples, indent=1, sort_keys=True, default=str) + "\n")
+    path = os.environ.get("LMS_RECORD_RESULTS")  # a development aid: every result seen, per method
+    if path and RESULTS.samples:
+        Path(path).write_text(json.dumps(RESULTS.samples, sort_keys=True, default=str) + "\n")
 TEST_PASSWORD = "correct horse battery staple"
 
 
@@ -111,14 +174,18 @@ class RpcClient:
         return self.app[SERVICE]
 
     async def post(self, body, token: str | None = None, headers: dict | None = None, path: str = "/rpc"):
-        """Raw POST: body is bytes/str (sent as is) or JSON-serialisable. → (status, parsed JSON or None)."""
+        """Raw POST: body is bytes/str (sent as is) or JSON-serialisable. → (status, parsed JSON or None).
+        Every result of a call sent as JSON is checked against its method's declared result schema."""
         h = {"Content-Type": "application/json", **(headers or {})}
         if token:
             h["Authorization"] = f"Bearer {token}"
         kwargs = {"data": body} if isinstance(body, (bytes, str)) else {"json": body}
         async with self.session.post(self.base + path, headers=h, **kwargs) as resp:
             text = await resp.text()
-            return resp.status, (None if not text else __import__("json").loads(text))
+            answer = None if not text else json.loads(text)
+        if path == "/rpc" and not isinstance(body, (bytes, str)) and answer is not None:
+            RESULTS.check(body, answer, self.app)
+        return resp.status, answer
 
     async def call(self, method: str, params=None, token: str | None = None) -> dict:
         """One JSON-RPC call → the whole response object ({result} or {error})."""

@@ -49,6 +49,32 @@ $$;
 comment on function internal.can_manage_course(uuid) is
   'True when the calling user is an active admin, or an active instructor (current role) who teaches the course. SECURITY DEFINER: answers for the caller only, whatever RLS shows.';
 
+/*
+ * Visibility of a course, the same rule as the courses select policy
+ * (sql/policies/20_catalog.sql, keep the two in step): published, or taught by the caller, or the
+ * caller is an admin or actively enrolled. SECURITY DEFINER so that definer functions (which
+ * bypass RLS) can tell "invisible: 404" from "visible but not allowed: 403" exactly as invoker
+ * functions do by reading app.courses under RLS.
+ */
+create or replace function internal.can_see_course(p_course_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select exists (
+    select from app.courses c
+    where c.id = p_course_id
+      and (c.is_published
+           or c.instructor_id = app.current_user_id()
+           or internal.is_admin()
+           or exists (select from app.enrollments e
+                      where e.user_id = app.current_user_id() and e.course_id = c.id and e.is_active)))
+$$;
+comment on function internal.can_see_course(uuid) is
+  'True when the calling user may see the course (the courses select policy): published, their own, admin, or actively enrolled. False for unknown ids. SECURITY DEFINER: answers for the caller only; used where RLS does not apply to tell 404 from 403.';
+
 create or replace function internal.my_enrolled_course_ids()
 returns setof uuid
 language sql
@@ -260,6 +286,64 @@ create trigger _200_publish_rule before insert or update of is_published on app.
   for each row execute function internal.tg_courses__publish_rule();
 
 /*
+ * The other half of the publishing rule: a published course keeps at least one published lesson.
+ * Unpublishing or deleting its last published lesson is refused (422 last_published_lesson):
+ * unpublish the course first. Refusing, rather than unpublishing the course as a side effect,
+ * keeps a course from silently leaving the catalog (and from being no longer purchasable).
+ * lesson.unpublish / lesson.delete check it up front (internal.require_published_lesson_left);
+ * a deferred constraint trigger holds it for every other path (direct SQL may unpublish the
+ * lesson and the course in either order within one transaction). Deleting the course itself
+ * (its lessons go by cascade) is not affected.
+ */
+create or replace function internal.require_published_lesson_left(p_course app.courses, p_lesson_id uuid)
+returns void
+language plpgsql
+stable
+as $$
+begin
+  if p_course.is_published
+     and exists (select from app.lessons l where l.id = p_lesson_id and l.is_published)
+     and not exists (select from app.lessons l
+                     where l.course_id = p_course.id and l.is_published and l.id <> p_lesson_id) then
+    raise exception 'this is the last published lesson of a published course; unpublish the course first'
+      using errcode = 'LM422', detail = 'last_published_lesson', hint = 'lesson_id';
+  end if;
+end
+$$;
+comment on function internal.require_published_lesson_left(app.courses, uuid) is
+  'Raises LM422 last_published_lesson when p_lesson_id is the only published lesson of the published course p_course (called by lesson.unpublish / lesson.delete under the course lock, by its manager, who sees every lesson).';
+
+create or replace function internal.tg_lessons__published_course_keeps_lesson()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- Lock the course like the api functions do, then look: two transactions that each take away
+  -- one of the last two published lessons serialize here, and the second one sees the first.
+  perform from app.courses c where c.id = old.course_id and c.is_published for no key update;
+  if found and not exists (select from app.lessons l where l.course_id = old.course_id and l.is_published) then
+    raise exception 'a published course keeps at least one published lesson; unpublish the course first'
+      using errcode = 'LM422', detail = 'last_published_lesson', hint = 'lesson_id';
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_lessons__published_course_keeps_lesson() is
+  'Deferred constraint trigger on lessons (a published lesson unpublished, moved or deleted): at commit a published course still has a published lesson, else LM422 last_published_lesson. SECURITY DEFINER: counts every lesson whatever RLS shows the writer.';
+drop trigger if exists _310_published_course_keeps_lesson on app.lessons;
+create constraint trigger _310_published_course_keeps_lesson after update of is_published, course_id on app.lessons
+  deferrable initially deferred
+  for each row when (old.is_published and (not new.is_published or new.course_id <> old.course_id))
+  execute function internal.tg_lessons__published_course_keeps_lesson();
+drop trigger if exists _311_published_course_keeps_lesson on app.lessons;
+create constraint trigger _311_published_course_keeps_lesson after delete on app.lessons
+  deferrable initially deferred
+  for each row when (old.is_published)
+  execute function internal.tg_lessons__published_course_keeps_lesson();
+
+/*
  * Dense lesson order, for every path: at commit, each course touched has lesson_order exactly
  * 1..n. A deferred constraint trigger, so the functions may shift lessons within a transaction
  * (and the deferrable unique constraint keeps positions distinct). SECURITY DEFINER to count
@@ -403,7 +487,11 @@ The caller becomes its instructor. An admin may name another instructor with ins
 @param title minLength=1 maxLength=200
 @param short_description maxLength=500
 @param price_cents minimum=0
-@param tags maxItems=20';
+@param tags maxItems=20
+@param category maxLength=100
+@param tags itemMaxLength=100
+@param thumbnail_url maxLength=2048
+@param currency maxLength=3';
 
 create or replace function api.course_update(
   course_id uuid,
@@ -433,18 +521,21 @@ begin
         using errcode = 'LM422', detail = 'not_an_instructor', hint = 'instructor_id';
     end if;
   end if;
+  -- API.md "Updates": an omitted field stays; an explicit null clears a nullable one
+  -- (internal.given). A blank value of a nullable text field is stored as null, as course.create does.
+  -- Required fields keep coalesce: the RPC layer refuses an explicit null for them (-32602).
   update app.courses c set
     title             = coalesce(btrim(course_update.title), c.title),
-    description       = case when course_update.description is null then c.description
-                             else nullif(course_update.description, '') end,
-    short_description = case when course_update.short_description is null then c.short_description
-                             else nullif(course_update.short_description, '') end,
+    description       = case when internal.given('description', course_update.description)
+                             then nullif(course_update.description, '') else c.description end,
+    short_description = case when internal.given('short_description', course_update.short_description)
+                             then nullif(course_update.short_description, '') else c.short_description end,
     price_cents       = coalesce(course_update.price_cents, c.price_cents),
-    category          = case when course_update.category is null then c.category
-                             else nullif(btrim(course_update.category), '') end,
+    category          = case when internal.given('category', course_update.category)
+                             then nullif(btrim(course_update.category), '') else c.category end,
     tags              = coalesce(internal.normalize_tags(course_update.tags), c.tags),
-    thumbnail_url     = case when course_update.thumbnail_url is null then c.thumbnail_url
-                             else nullif(btrim(course_update.thumbnail_url), '') end,
+    thumbnail_url     = case when internal.given('thumbnail_url', course_update.thumbnail_url)
+                             then nullif(btrim(course_update.thumbnail_url), '') else c.thumbnail_url end,
     currency          = coalesce(course_update.currency, c.currency),
     instructor_id     = coalesce(course_update.instructor_id, c.instructor_id)
   where c.id = course_update.course_id
@@ -454,11 +545,19 @@ end
 $$;
 comment on function api.course_update(uuid, text, text, text, integer, text, text[], text, text, uuid) is
   'Change a course''s fields (its instructor or an admin).
-Omitted fields stay unchanged; an empty string clears description, short_description, category or thumbnail_url. Only an admin may change instructor_id.
+Omitted fields stay unchanged; an explicit null clears description, short_description, category or thumbnail_url (a blank string is stored as null too); the other fields cannot be null. Only an admin may change instructor_id.
+@patch
 @param title minLength=1 maxLength=200
-@param short_description maxLength=500
+@param description nullable
+@param short_description nullable maxLength=500
+@param category nullable
+@param thumbnail_url nullable
 @param price_cents minimum=0
-@param tags maxItems=20';
+@param tags maxItems=20
+@param category maxLength=100
+@param tags itemMaxLength=100
+@param thumbnail_url maxLength=2048
+@param currency maxLength=3';
 
 create or replace function api.course_publish(course_id uuid)
 returns jsonb
@@ -584,7 +683,10 @@ comment on function api.course_list(text, text, text, uuid, integer, integer) is
 @public
 Published courses; with instructor_id = yourself (or as an admin) that instructor''s drafts too. search is full-text (websearch syntax: words, "phrases", -exclusions, or). Ordered by search rank, then newest first, then id. limit 1..100 (default 20), offset >= 0.
 @param limit minimum=1 maximum=100
-@param offset minimum=0';
+@param offset minimum=0
+@param category maxLength=100
+@param tag maxLength=100
+@param search maxLength=200';
 
 -- ---------------------------------------------------------------------------------------------
 -- lesson.*
@@ -628,7 +730,9 @@ comment on function api.lesson_create(uuid, text, text, text, integer, integer) 
 Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends).
 @param title minLength=1 maxLength=200
 @param duration_minutes minimum=0
-@param lesson_order minimum=1';
+@param lesson_order minimum=1
+@param content maxLength=500000
+@param video_url maxLength=2048';
 
 create or replace function api.lesson_update(
   lesson_id uuid,
@@ -647,10 +751,11 @@ begin
     duration_minutes = coalesce(lesson_update.duration_minutes, l.duration_minutes)
   where l.id = lesson_update.lesson_id;
   -- content and video_url are written without being read: lms_api has UPDATE but no SELECT on them.
-  if lesson_update.content is not null then
+  -- Given (an explicit null included) → written, a blank value as null; omitted → unchanged.
+  if internal.given('content', lesson_update.content) then
     update app.lessons l set content = nullif(lesson_update.content, '') where l.id = lesson_update.lesson_id;
   end if;
-  if lesson_update.video_url is not null then
+  if internal.given('video_url', lesson_update.video_url) then
     update app.lessons l set video_url = nullif(btrim(lesson_update.video_url), '')
     where l.id = lesson_update.lesson_id;
   end if;
@@ -658,9 +763,14 @@ begin
 end
 $$;
 comment on function api.lesson_update(uuid, text, text, text, integer) is
-  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an empty string clears content or video_url. Use lesson.reorder to move it.
+  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an explicit null clears content or video_url (a blank string is stored as null too); title and duration_minutes cannot be null. Use lesson.reorder to move it, lesson.publish / lesson.unpublish to change is_published.
+@patch
 @param title minLength=1 maxLength=200
-@param duration_minutes minimum=0';
+@param content nullable
+@param video_url nullable
+@param duration_minutes minimum=0
+@param content maxLength=500000
+@param video_url maxLength=2048';
 
 create or replace function api.lesson_publish(lesson_id uuid)
 returns jsonb
@@ -686,12 +796,14 @@ as $$
 declare
   v_course app.courses := internal.lesson_course_for_change(lesson_unpublish.lesson_id);
 begin
+  perform internal.require_published_lesson_left(v_course, lesson_unpublish.lesson_id);
   update app.lessons l set is_published = false where l.id = lesson_unpublish.lesson_id and l.is_published;
   return internal.lesson_json(lesson_unpublish.lesson_id, true);
 end
 $$;
 comment on function api.lesson_unpublish(uuid) is
-  'Take a lesson back to draft (the course''s instructor or an admin); idempotent. Enrollees'' progress is recomputed.';
+  'Take a lesson back to draft (the course''s instructor or an admin); idempotent. Enrollees'' progress is recomputed.
+The last published lesson of a published course cannot be unpublished (422 last_published_lesson): unpublish the course first.';
 
 create or replace function api.lesson_delete(lesson_id uuid)
 returns jsonb
@@ -702,6 +814,7 @@ declare
   v_course app.courses := internal.lesson_course_for_change(lesson_delete.lesson_id);
   v_order  integer;
 begin
+  perform internal.require_published_lesson_left(v_course, lesson_delete.lesson_id);
   delete from app.lessons l where l.id = lesson_delete.lesson_id returning l.lesson_order into v_order;
   update app.lessons l set lesson_order = l.lesson_order - 1
   where l.course_id = v_course.id and l.lesson_order > v_order;
@@ -710,7 +823,8 @@ begin
 end
 $$;
 comment on function api.lesson_delete(uuid) is
-  'Delete a lesson (the course''s instructor or an admin); later lessons move up so the order stays 1..n. Enrollees'' progress is recomputed.';
+  'Delete a lesson (the course''s instructor or an admin); later lessons move up so the order stays 1..n. Enrollees'' progress is recomputed.
+The last published lesson of a published course cannot be deleted (422 last_published_lesson): unpublish the course first.';
 
 create or replace function api.lesson_reorder(course_id uuid, lesson_ids uuid[])
 returns jsonb
@@ -737,7 +851,8 @@ end
 $$;
 comment on function api.lesson_reorder(uuid, uuid[]) is
   'Put a course''s lessons in the given order (its instructor or an admin).
-lesson_ids must be a permutation of all the course''s lessons (else 422 invalid_permutation); applied atomically; concurrent reorders of one course serialize on the course row.';
+lesson_ids must be a permutation of all the course''s lessons (else 422 invalid_permutation); applied atomically; concurrent reorders of one course serialize on the course row.
+@param lesson_ids maxItems=1000';
 
 create or replace function api.lesson_get(lesson_id uuid)
 returns jsonb

@@ -264,8 +264,7 @@ begin
   where e.user_id = v_user_id and e.course_id = enrollment_drop.course_id
   for update;
   if v_id is null then
-    if not exists (select from app.courses c where c.id = enrollment_drop.course_id
-                   and (c.is_published or internal.can_manage_course(c.id))) then
+    if not internal.can_see_course(enrollment_drop.course_id) then
       raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
     end if;
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
@@ -306,9 +305,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform internal.require_user();
-  if not exists (select from app.courses c where c.id = enrollment_list_for_course.course_id
-                 and (c.is_published or internal.can_manage_course(c.id)
-                      or c.id in (select internal.my_enrolled_course_ids()))) then
+  if not internal.can_see_course(enrollment_list_for_course.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
   if not internal.can_manage_course(enrollment_list_for_course.course_id) then
@@ -325,7 +322,7 @@ begin
 end
 $$;
 comment on function api.enrollment_list_for_course(uuid) is
-  'The enrollments of a course with each student''s name and email (the course''s instructor, admins). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.';
+  'The enrollments of a course with each student''s name and email (the course''s instructor, admins; others who can see the course 403 not_course_owner; a course the caller cannot see 404). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.';
 
 -- ---------------------------------------------------------------------------------------------
 -- lesson.complete

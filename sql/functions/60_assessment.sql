@@ -244,7 +244,9 @@ stable
 as $$
 begin
   perform internal.require_user();
-  if not exists (select from app.courses c where c.id = p_course_id) and not internal.can_manage_course(p_course_id) then
+  -- can_see_course, not a read of app.courses: this also runs inside SECURITY DEFINER functions
+  -- (gradebook.course), where RLS does not hide invisible courses.
+  if not internal.can_see_course(p_course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
   if not internal.can_manage_course(p_course_id) then
@@ -265,17 +267,21 @@ declare
   v_quiz app.quizzes;
 begin
   perform internal.require_user();
-  if p_lock then
-    select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id for update;
-  else
-    select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id;
-  end if;
+  -- Look first, lock after the check: FOR UPDATE also applies the update policy, which would make a
+  -- quiz the caller can see (an enrolled student) look missing (404 instead of 403).
+  select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id;
   if v_quiz.id is null then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
   if not internal.can_manage_course(v_quiz.course_id) then
     raise exception 'only the course''s instructor or an admin may change its quizzes'
       using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+  if p_lock then
+    select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id for update;
+    if v_quiz.id is null then
+      raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+    end if;
   end if;
   return v_quiz;
 end
@@ -297,7 +303,7 @@ begin
   perform internal.require_course_manager(quiz_create.course_id);
   insert into app.quizzes as z (course_id, lesson_id, title, description, time_limit_minutes,
                                 passing_score_percentage, max_attempts)
-  values (quiz_create.course_id, quiz_create.lesson_id, btrim(quiz_create.title), quiz_create.description,
+  values (quiz_create.course_id, quiz_create.lesson_id, btrim(quiz_create.title), nullif(quiz_create.description, ''),
           quiz_create.time_limit_minutes, coalesce(quiz_create.passing_score_percentage, 70),
           coalesce(quiz_create.max_attempts, 3))
   returning z.* into v_quiz;
@@ -328,13 +334,18 @@ as $$
 declare
   v_quiz app.quizzes := internal.managed_quiz(quiz_update.quiz_id, true);
 begin
+  -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.quizzes z set
     title = coalesce(btrim(quiz_update.title), z.title),
-    description = coalesce(quiz_update.description, z.description),
-    lesson_id = coalesce(quiz_update.lesson_id, z.lesson_id),
-    time_limit_minutes = coalesce(quiz_update.time_limit_minutes, z.time_limit_minutes),
+    description = case when internal.given('description', quiz_update.description)
+                       then nullif(quiz_update.description, '') else z.description end,
+    lesson_id = case when internal.given('lesson_id', quiz_update.lesson_id)
+                     then quiz_update.lesson_id else z.lesson_id end,
+    time_limit_minutes = case when internal.given('time_limit_minutes', quiz_update.time_limit_minutes)
+                              then quiz_update.time_limit_minutes else z.time_limit_minutes end,
     passing_score_percentage = coalesce(quiz_update.passing_score_percentage, z.passing_score_percentage),
-    max_attempts = coalesce(quiz_update.max_attempts, z.max_attempts)
+    max_attempts = case when internal.given('max_attempts', quiz_update.max_attempts)
+                        then quiz_update.max_attempts else z.max_attempts end
   where z.id = v_quiz.id
   returning z.* into v_quiz;
   return internal.quiz_json(v_quiz);
@@ -345,12 +356,18 @@ exception
 end
 $$;
 comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer) is
-$$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are.
+$$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are; an
+explicit null clears description (a blank one is stored as null too), lesson_id (detached from its
+lesson), time_limit_minutes (no time limit) or max_attempts (unlimited attempts). title and
+passing_score_percentage cannot be null. Open attempts keep the deadline they started with.
 Recorded attempts keep their scores: they store what they were graded against.
+@patch
 @param title minLength=1 maxLength=200
-@param time_limit_minutes minimum=1
+@param description nullable
+@param lesson_id nullable
+@param time_limit_minutes nullable minimum=1
 @param passing_score_percentage minimum=0 maximum=100
-@param max_attempts minimum=1$$;
+@param max_attempts nullable minimum=1$$;
 
 create or replace function api.quiz_publish(quiz_id uuid)
 returns jsonb
@@ -422,7 +439,9 @@ white space). points ≥ 1 (default 1). question_order: position 1..n+1; omitted
 questions move down. Invalid questions: 422 invalid_options / invalid_correct_answer / invalid_points.
 @param question_text minLength=1 maxLength=5000
 @param points minimum=1
-@param question_order minimum=1$$;
+@param question_order minimum=1
+@param question_type maxLength=20
+@param correct_answer maxLength=5000$$;
 
 create or replace function api.quiz_update_question(
   question_id uuid, question_text text default null, question_type text default null,
@@ -462,14 +481,16 @@ begin
     question_text = coalesce(btrim(quiz_update_question.question_text), q.question_text),
     question_type = coalesce(quiz_update_question.question_type, q.question_type),
     options = case when coalesce(quiz_update_question.question_type, q.question_type) <> 'multiple_choice' then null
-                   else coalesce(quiz_update_question.options, q.options) end,
+                   when internal.given('options', quiz_update_question.options) then quiz_update_question.options
+                   else q.options end,
     points = coalesce(quiz_update_question.points, q.points)
   where q.id = quiz_update_question.question_id and quiz_update_question.correct_answer is null;
   update app.questions q set
     question_text = coalesce(btrim(quiz_update_question.question_text), q.question_text),
     question_type = coalesce(quiz_update_question.question_type, q.question_type),
     options = case when coalesce(quiz_update_question.question_type, q.question_type) <> 'multiple_choice' then null
-                   else coalesce(quiz_update_question.options, q.options) end,
+                   when internal.given('options', quiz_update_question.options) then quiz_update_question.options
+                   else q.options end,
     points = coalesce(quiz_update_question.points, q.points),
     correct_answer = case when coalesce(quiz_update_question.question_type, q.question_type) = 'true_false'
                           then lower(btrim(quiz_update_question.correct_answer))
@@ -482,10 +503,16 @@ $$;
 comment on function api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer) is
 $$Change a question (instructor of the course, admin); omitted fields stay. Same validation as
 quiz.add_question; question_order moves it (others shift, order stays 1..n). Attempts already
-graded keep their recorded points.
+graded keep their recorded points. Only options may be null (cleared): a question that is or becomes
+true_false or short_answer has no options (they are dropped when the type changes), while a
+multiple-choice question without options is 422 invalid_options.
+@patch
+@param options nullable
 @param question_text minLength=1 maxLength=5000
 @param points minimum=1
-@param question_order minimum=1$$;
+@param question_order minimum=1
+@param question_type maxLength=20
+@param correct_answer maxLength=5000$$;
 
 create or replace function api.quiz_delete_question(question_id uuid)
 returns jsonb
@@ -542,17 +569,22 @@ the course's instructor and admins do. Invisible quizzes: 404.$$;
 
 create or replace function api.quiz_list(course_id uuid)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(jsonb_agg(internal.quiz_json(z) || jsonb_build_object(
-           'question_count', (select count(*) from app.questions q where q.quiz_id = z.id))
-         order by z.created_at, z.id), '[]')
-  from app.quizzes z
-  where z.course_id = quiz_list.course_id
+begin
+  if not internal.can_see_course(quiz_list.course_id) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.quiz_json(z) || jsonb_build_object(
+                   'question_count', (select count(*) from app.questions q where q.quiz_id = z.id))
+                 order by z.created_at, z.id), '[]')
+          from app.quizzes z
+          where z.course_id = quiz_list.course_id);
+end
 $$;
 comment on function api.quiz_list(uuid) is
-  'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in).';
+  'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.';
 
 -- ---------------------------------------------------------------------------------------
 -- Attempts (SECURITY DEFINER: students never write attempts directly)
@@ -586,7 +618,9 @@ declare
   v_resumed boolean := false;
 begin
   select z.* into v_quiz from app.quizzes z where z.id = attempt_start.quiz_id;
-  if v_quiz.id is null or not (v_quiz.is_published or internal.can_manage_course(v_quiz.course_id)) then
+  if v_quiz.id is null
+     or not ((v_quiz.is_published and internal.can_see_course(v_quiz.course_id))
+             or internal.can_manage_course(v_quiz.course_id)) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
   if not internal.is_actively_enrolled(v_user_id, v_quiz.course_id) then
@@ -785,6 +819,16 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  -- 404 unless the caller can see the quiz (as quizzes RLS: its manager, or an active enrollee of a
+  -- published one) or has attempts at it (a student who dropped the course keeps their history).
+  if not exists (select from app.quizzes z
+                 where z.id = attempt_list_mine.quiz_id
+                   and (internal.can_manage_course(z.course_id)
+                        or (z.is_published and z.course_id in (select internal.my_enrolled_course_ids()))))
+     and not exists (select from app.quiz_attempts a
+                     where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
   return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.attempt_number), '[]')
           from app.quiz_attempts a
           where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id);
@@ -792,7 +836,8 @@ end
 $$;
 comment on function api.attempt_list_mine(uuid) is
 $$The caller's attempts at a quiz, oldest first: score, passed, points_earned, points_total and the
-answers they gave — no per-question correctness or points.
+answers they gave — no per-question correctness or points. A quiz the caller cannot see and never
+attempted: 404.
 SECURITY DEFINER: reads only the caller's own rows; the per-question grading column is not readable by clients.$$;
 
 create or replace function internal.quiz_attempts_graded(p_quiz_id uuid)
@@ -870,7 +915,7 @@ begin
   insert into app.assignments as a (course_id, lesson_id, title, description, due_date, points,
                                     allow_late_submission, late_penalty_percentage)
   values (assignment_create.course_id, assignment_create.lesson_id, btrim(assignment_create.title),
-          assignment_create.description, assignment_create.due_date, coalesce(assignment_create.points, 100),
+          nullif(assignment_create.description, ''), assignment_create.due_date, coalesce(assignment_create.points, 100),
           coalesce(assignment_create.allow_late_submission, false),
           coalesce(assignment_create.late_penalty_percentage, 0))
   returning a.* into v_assignment;
@@ -900,16 +945,22 @@ declare
   v_assignment app.assignments;
 begin
   perform internal.require_user();
-  select a.* into v_assignment from app.assignments a where a.id = assignment_update.assignment_id for update;
+  -- Look, check, then lock (FOR UPDATE applies the update policy: a visible assignment must be 403, not 404).
+  select a.* into v_assignment from app.assignments a where a.id = assignment_update.assignment_id;
   if v_assignment.id is null then
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
   end if;
   perform internal.require_course_manager(v_assignment.course_id);
+  perform from app.assignments a where a.id = v_assignment.id for update;
+  -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.assignments a set
     title = coalesce(btrim(assignment_update.title), a.title),
-    description = coalesce(assignment_update.description, a.description),
-    lesson_id = coalesce(assignment_update.lesson_id, a.lesson_id),
-    due_date = coalesce(assignment_update.due_date, a.due_date),
+    description = case when internal.given('description', assignment_update.description)
+                       then nullif(assignment_update.description, '') else a.description end,
+    lesson_id = case when internal.given('lesson_id', assignment_update.lesson_id)
+                     then assignment_update.lesson_id else a.lesson_id end,
+    due_date = case when internal.given('due_date', assignment_update.due_date)
+                    then assignment_update.due_date else a.due_date end,
     points = coalesce(assignment_update.points, a.points),
     allow_late_submission = coalesce(assignment_update.allow_late_submission, a.allow_late_submission),
     late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage)
@@ -923,8 +974,14 @@ exception
 end
 $$;
 comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
-$$Change an assignment (instructor of the course, admin); omitted fields stay as they are.
-points below a grade already given: 422 points_below_grade.
+$$Change an assignment (instructor of the course, admin); omitted fields stay as they are; an
+explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
+deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.
+Submissions already made keep their is_late. points below a grade already given: 422 points_below_grade.
+@patch
+@param description nullable
+@param lesson_id nullable
+@param due_date nullable
 @param title minLength=1 maxLength=200
 @param points minimum=1
 @param late_penalty_percentage minimum=0 maximum=100$$;
@@ -937,6 +994,9 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if not internal.can_see_course(assignment_list.course_id) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
   if not (internal.can_manage_course(assignment_list.course_id)
           or internal.is_actively_enrolled(v_user_id, assignment_list.course_id)) then
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
@@ -946,7 +1006,7 @@ begin
 end
 $$;
 comment on function api.assignment_list(uuid) is
-  'Assignments of a course (actively enrolled students, the instructor, admins; others 403 not_enrolled).';
+  'Assignments of a course (actively enrolled students, the instructor, admins; others who can see the course 403 not_enrolled; a course the caller cannot see 404).';
 
 create or replace function api.submission_submit(assignment_id uuid, content text default null, file_id uuid default null)
 returns jsonb
@@ -962,7 +1022,7 @@ declare
   v_submission app.submissions;
 begin
   select a.* into v_assignment from app.assignments a where a.id = submission_submit.assignment_id;
-  if v_assignment.id is null then
+  if v_assignment.id is null or not internal.can_see_course(v_assignment.course_id) then
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
   end if;
   if not internal.is_actively_enrolled(v_user_id, v_assignment.course_id) then
@@ -996,7 +1056,8 @@ comment on function api.submission_submit(uuid, text, uuid) is
 $$Submit (or, before grading, replace) own work for an assignment (actively enrolled student) → submission.
 After grading: 409 already_graded. After due_date: 422 deadline_passed unless late work is allowed; then
 is_late = true and the effective grade is reduced by late_penalty_percentage.
-SECURITY DEFINER: students may not write submissions directly (is_late and grades cannot be forged).$$;
+SECURITY DEFINER: students may not write submissions directly (is_late and grades cannot be forged).
+@param content maxLength=500000$$;
 
 create or replace function api.submission_grade(submission_id uuid, grade numeric, feedback text default null)
 returns jsonb
@@ -1015,6 +1076,11 @@ begin
   end if;
   select a.* into v_assignment from app.assignments a where a.id = v_old.assignment_id;
   perform internal.require_course_manager(v_assignment.course_id);
+  -- Also an instructor enrolled in their own course (ck_submissions_not_self_graded holds it for every path).
+  if v_old.user_id = v_user_id then
+    raise exception 'nobody grades their own submission' using errcode = 'LM403', detail = 'forbidden',
+      hint = 'submission_id';
+  end if;
   if submission_grade.grade is null or submission_grade.grade < 0 or submission_grade.grade > v_assignment.points then
     raise exception 'grade must be between 0 and %', v_assignment.points
       using errcode = 'LM422', detail = 'invalid_grade', hint = 'grade';
@@ -1033,7 +1099,10 @@ end
 $$;
 comment on function api.submission_grade(uuid, numeric, text) is
 $$Grade a submission 0..points (instructor of the course, admin; else 422 invalid_grade).
-Regrading is allowed and audited ('submission.regraded' with old and new grade).$$;
+Regrading is allowed and audited ('submission.regraded' with old and new grade).
+Nobody grades their own submission, not even an instructor or admin enrolled in the course: 403 forbidden.
+@param grade maximum=999999.99
+@param feedback maxLength=10000$$;
 
 create or replace function api.submission_list_for_assignment(assignment_id uuid)
 returns jsonb
@@ -1219,7 +1288,7 @@ begin
   v_rows := internal.gradebook(gradebook_mine.course_id, v_user_id);
   if jsonb_array_length(v_rows) = 0 then
     -- As elsewhere: a course you can see but never joined is 403 not_enrolled; an invisible one 404.
-    if exists (select from app.courses c where c.id = gradebook_mine.course_id and c.is_published) then
+    if internal.can_see_course(gradebook_mine.course_id) then
       raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
     end if;
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';

@@ -118,7 +118,8 @@ $$;
 comment on function api.certificate_verify(text) is
   'Check a certificate number → {valid, holder_name, course_title, issued_at}.
 @public
-Unknown numbers give 404. A revoked certificate is reported with valid: false. SECURITY DEFINER: anyone may verify, and sees only these fields.';
+Unknown numbers give 404. A revoked certificate is reported with valid: false. SECURITY DEFINER: anyone may verify, and sees only these fields.
+@param certificate_number maxLength=64';
 
 create or replace function api.certificate_revoke(certificate_number text, reason text)
 returns jsonb
@@ -149,4 +150,6 @@ begin
 end
 $$;
 comment on function api.certificate_revoke(text, text) is
-  'Revoke a certificate (admin) with a reason; verify then reports valid: false. Idempotent (the first reason stays).';
+  'Revoke a certificate (admin) with a reason; verify then reports valid: false. Idempotent (the first reason stays).
+@param certificate_number maxLength=64
+@param reason maxLength=1000';

@@ -21,6 +21,7 @@ alter table app.lessons force row level security;
 -- Helpers the policies (and other domains) use.
 grant execute on function internal.my_course_ids() to lms_api, lms_analyst;
 grant execute on function internal.can_manage_course(uuid) to lms_api, lms_analyst;
+grant execute on function internal.can_see_course(uuid) to lms_api, lms_definer;
 grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_analyst;
 grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst;
 grant execute on function internal.is_instructor(uuid) to lms_api;
@@ -35,6 +36,7 @@ grant execute on function internal.lock_course_for_change(uuid) to lms_api;
 grant execute on function internal.lesson_course_for_change(uuid) to lms_api;
 grant execute on function internal.find_courses(text, text, text, uuid, integer, integer) to lms_api;
 grant execute on function internal.tg_courses__publish_rule() to lms_api;
+grant execute on function internal.require_published_lesson_left(app.courses, uuid) to lms_api;
 
 -- courses ---------------------------------------------------------------------------------------
 grant select on app.courses to lms_api, lms_analyst;

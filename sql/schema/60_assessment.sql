@@ -146,10 +146,12 @@ create table app.submissions (
   constraint uq_submissions_assignment_id_user_id unique (assignment_id, user_id),
   constraint ck_submissions_has_work check (content is not null or file_id is not null),
   constraint ck_submissions_grade_nonnegative check (grade >= 0),
-  constraint ck_submissions_graded check ((grade is null) = (graded_at is null))
+  constraint ck_submissions_graded check ((grade is null) = (graded_at is null)),
+  constraint ck_submissions_not_self_graded check (graded_by is null or graded_by <> user_id)
 );
 create index ix_submissions_user_id on app.submissions (user_id);
 create index ix_submissions_graded_by on app.submissions (graded_by) where graded_by is not null;
 create index ix_submissions_file_id on app.submissions (file_id) where file_id is not null;
 comment on table app.submissions is 'A student''s (latest) submission for an assignment; replaced on resubmission before grading.';
 comment on column app.submissions.grade is 'Raw grade 0..assignment points; the effective grade applies the late penalty.';
+comment on constraint ck_submissions_not_self_graded on app.submissions is 'Nobody grades their own submission (also an instructor enrolled in their own course).';

@@ -3,7 +3,7 @@
 -- dense lesson order, and full-text search through the GIN index.
 \set ON_ERROR_STOP 1
 begin;
-select tests.plan(81);
+select tests.plan(95);
 
 -- Structure -----------------------------------------------------------------------------------
 select policies_are('app', 'courses',
@@ -85,6 +85,43 @@ select results_eq(
   array[1, 2, 3], 'deleting a lesson closes the gap');
 select lives_ok(format($$select api.lesson_reorder(%L, array[%L, %L, %L]::uuid[])$$, :'course', :'l1', :'l2', :'l4'),
   'instructor restores the order');
+
+-- One update rule (API.md "Updates"): omitted stays, explicit null clears. The RPC server names the
+-- params a request contained in lms.given; without it (direct SQL) a null means "not given".
+select set_config('lms.given', ',course_id,title,', true) is not null as ok \gset
+select is(api.course_update(course_id => :'draft', title => 'Draft v2', description => null) ->> 'description', 'not ready',
+  'course.update: a field the request did not contain stays unchanged');
+select set_config('lms.given', ',course_id,description,', true) is not null as ok \gset
+select is(api.course_update(course_id => :'draft', description => null) ->> 'description', null,
+  'course.update: an explicit null clears description');
+select set_config('lms.given', ',lesson_id,content,', true) is not null as ok \gset
+select lives_ok(format($$select api.lesson_update(lesson_id => %L, content => null)$$, :'l4'),
+  'lesson.update with an explicit null content runs');
+select is((select lc.content from internal.lesson_content(:'l4') lc), null, 'lesson.update: an explicit null clears content');
+select set_config('lms.given', '', true) is not null as ok \gset
+select is(api.course_update(course_id => :'draft', category => 'ops', short_description => 'soon') ->> 'category', 'ops',
+  'course.update without lms.given (direct SQL): given values are written');
+select is(api.course_update(course_id => :'draft', category => null) ->> 'category', 'ops',
+  'course.update without lms.given: a null is "not given" and changes nothing');
+select is(api.course_update(course_id => :'draft', category => '  ', short_description => '') -> 'short_description', 'null'::jsonb,
+  'course.update: a blank nullable text field is stored as null');
+
+-- A published course keeps a published lesson: l1 and l2 are its published lessons now.
+select lives_ok(format($$select api.lesson_unpublish(%L)$$, :'l2'), 'instructor unpublishes one of two published lessons');
+select throws_ok(format($$select api.lesson_unpublish(%L)$$, :'l1'), 'LM422', null,
+  'the last published lesson of a published course cannot be unpublished (422 last_published_lesson)');
+select throws_ok(format($$select api.lesson_delete(%L)$$, :'l1'), 'LM422', null,
+  'nor deleted');
+set constraints app._310_published_course_keeps_lesson, app._311_published_course_keeps_lesson immediate;
+select throws_ok(format($$update app.lessons set is_published = false where id = %L$$, :'l1'), 'LM422', null,
+  'nor unpublished by a direct UPDATE (constraint trigger)');
+select throws_ok(format($$delete from app.lessons where id = %L$$, :'l1'), 'LM422', null,
+  'nor deleted by a direct DELETE (constraint trigger)');
+set constraints app._310_published_course_keeps_lesson, app._311_published_course_keeps_lesson deferred;
+select lives_ok(format($$select api.course_unpublish(%L), api.lesson_unpublish(%L)$$, :'course', :'l1'),
+  'after unpublishing the course its last lesson can be unpublished');
+select lives_ok(format($$select api.lesson_publish(%L), api.lesson_publish(%L), api.course_publish(%L)$$, :'l1', :'l2', :'course'),
+  'instructor publishes the lessons and the course again');
 
 -- ==== anonymous ===============================================================================
 select tests.clear_authentication();

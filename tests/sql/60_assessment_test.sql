@@ -2,7 +2,7 @@
 -- lms_api exactly as the RPC layer calls it. Ids created during the test are kept in
 -- session-local settings (t.*), since lms_api may not create tables.
 begin;
-select tests.plan(62);
+select tests.plan(83);
 
 -- ---------------------------------------------------------------- setup (as owner)
 select tests.create_user('inst', 'instructor');
@@ -212,6 +212,79 @@ select throws_ok($$ select api.attempt_submit(current_setting('t.attempt2')::uui
                  'LM422', null, 'nobody submits to an unpublished quiz (422 quiz_not_published)');
 select is(api.gradebook_mine('c1000000-0000-4000-8000-000000000001') -> 'quizzes', '[]',
           'gradebook.mine lists no unpublished quiz');
+
+-- ---------------------------------------------------------------- invisible is 404, visible but not allowed 403
+select tests.as_owner(format($$
+  insert into app.courses (id, instructor_id, title) values ('c1000000-0000-4000-8000-000000000003', %L, 'Draft three');
+  $$, tests.user_id('inst2')));
+select tests.authenticate_as('inst');
+select throws_ok($$ select api.assignment_list('c1000000-0000-4000-8000-0000000000ff') $$,
+                 'LM404', null, 'assignment.list of an unknown course is 404');
+select throws_ok($$ select api.assignment_list('c1000000-0000-4000-8000-000000000003') $$,
+                 'LM404', null, 'assignment.list of another instructor''s unpublished course is 404');
+select throws_ok($$ select api.assignment_list('c1000000-0000-4000-8000-000000000002') $$,
+                 'LM403', null, 'assignment.list of a visible course the caller is not in stays 403 not_enrolled');
+select throws_ok($$ select api.quiz_list('c1000000-0000-4000-8000-000000000003') $$,
+                 'LM404', null, 'quiz.list of an invisible course is 404');
+select throws_ok($$ select api.gradebook_course('c1000000-0000-4000-8000-000000000003') $$,
+                 'LM404', null, 'gradebook.course (SECURITY DEFINER) of an invisible course is 404, not 403');
+select throws_ok($$ select api.gradebook_course('c1000000-0000-4000-8000-000000000002') $$,
+                 'LM403', null, 'gradebook.course of a visible course of another instructor stays 403');
+select throws_ok($$ select api.gradebook_mine('c1000000-0000-4000-8000-000000000003') $$,
+                 'LM404', null, 'gradebook.mine of an invisible course is 404');
+select throws_ok($$ select api.enrollment_list_for_course('c1000000-0000-4000-8000-000000000003') $$,
+                 'LM404', null, 'enrollment.list_for_course of an invisible course is 404');
+select throws_ok($$ select api.attempt_list_mine(gen_random_uuid()) $$,
+                 'LM404', null, 'attempt.list_mine of an unknown quiz is 404');
+select tests.authenticate_as('outsider');
+select throws_ok($$ select api.attempt_list_mine(current_setting('t.quiz')::uuid) $$,
+                 'LM404', null, 'attempt.list_mine of a quiz the caller cannot see is 404');
+
+-- ---------------------------------------------------------------- one update rule: omitted stays, explicit null clears
+select tests.authenticate_as('inst');
+select lives_ok($$ select api.quiz_update(current_setting('t.quiz')::uuid, time_limit_minutes => 30, description => 'timed') $$,
+                'the instructor sets a time limit and a description');
+select set_config('lms.given', ',quiz_id,title,', true);
+select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, title => 'Renamed', max_attempts => null) ->> 'max_attempts',
+          '2', 'quiz.update: a param the request did not contain stays unchanged');
+select set_config('lms.given', ',quiz_id,max_attempts,time_limit_minutes,lesson_id,description,', true);
+select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, max_attempts => null, time_limit_minutes => null,
+                          lesson_id => null, description => null)
+            - array['id', 'quiz_id', 'course_id', 'is_published', 'created_at', 'updated_at'],
+          jsonb_build_object('title', 'Renamed', 'description', null, 'lesson_id', null, 'time_limit_minutes', null,
+                             'max_attempts', null, 'passing_score_percentage', 70),
+          'quiz.update: explicit nulls clear description, lesson_id, time_limit_minutes and max_attempts');
+select set_config('lms.given', ',question_id,options,', true);
+select throws_ok($$ select api.quiz_update_question(question_id => current_setting('t.q1')::uuid, options => null) $$,
+                 'LM422', null, 'quiz.update_question: clearing the options of a multiple-choice question is 422');
+select set_config('lms.given', ',assignment_id,due_date,', true);
+select lives_ok($$ select api.assignment_update(current_setting('t.asg')::uuid, due_date => null) $$,
+                'assignment.update with an explicit null due_date runs');
+select set_config('lms.given', '', true);
+select lives_ok($$ select api.assignment_update(current_setting('t.asg')::uuid, due_date => now() + interval '1 day',
+                                                lesson_id => 'a1000000-0000-4000-8000-000000000001') $$,
+                'without lms.given (direct SQL) given values are written');
+select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null) ->> 'lesson_id',
+          'a1000000-0000-4000-8000-000000000001', 'without lms.given a null changes nothing');
+select set_config('lms.given', ',assignment_id,due_date,lesson_id,', true);
+select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null, lesson_id => null) - array['id', 'assignment_id',
+            'course_id', 'title', 'description', 'points', 'allow_late_submission', 'late_penalty_percentage', 'created_at', 'updated_at'],
+          '{"due_date": null, "lesson_id": null}', 'assignment.update: explicit nulls clear due_date and lesson_id');
+select set_config('lms.given', '', true);
+
+-- ---------------------------------------------------------------- nobody grades their own submission
+select tests.as_owner(format($$ insert into app.enrollments (user_id, course_id) values (%L, 'c1000000-0000-4000-8000-000000000001') $$,
+                             tests.user_id('inst')));
+select tests.authenticate_as('inst');
+select set_config('t.own', api.submission_submit(current_setting('t.asg')::uuid, content => 'my own work') ->> 'id', false);
+select throws_ok($$ select api.submission_grade(current_setting('t.own')::uuid, 10) $$,
+                 'LM403', 'nobody grades their own submission', 'an instructor enrolled in their own course cannot grade their own submission');
+select throws_ok($$ update app.submissions set grade = 10, graded_at = now(), graded_by = app.current_user_id()
+                   where id = current_setting('t.own')::uuid $$,
+                 '23514', null, 'nor by a direct UPDATE (ck_submissions_not_self_graded)');
+select tests.authenticate_as('adm');
+select is((api.submission_grade(current_setting('t.own')::uuid, 9) ->> 'grade')::numeric, 9::numeric,
+          'an admin grades the instructor''s submission');
 
 select * from finish();
 rollback;
