@@ -24,7 +24,11 @@ def yoyo_url(database_url: str) -> str:
 
 
 def repeatable_files() -> list[Path]:
-    return sorted((SQL / "functions").glob("*.sql")) + sorted((SQL / "policies").glob("*.sql"))
+    """sql/functions then sql/policies, each in path order, folders included (a large domain is a
+    numbered folder with one topic per file: sql/functions/10_identity/06_login.sql)."""
+    def in_order(folder: Path) -> list[Path]:
+        return sorted(folder.rglob("*.sql"), key=lambda p: p.relative_to(folder).parts)
+    return in_order(SQL / "functions") + in_order(SQL / "policies")
 
 
 def apply_repeatable(conn: psycopg.Connection) -> None:

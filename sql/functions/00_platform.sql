@@ -136,6 +136,20 @@ $$;
 comment on function internal.rate_take(text, integer, text) is
   'Spend p_cost units of the limit p_limit (a row of app.rate_limits) for p_bucket (e.g. address:203.0.113.7), over a sliding window (this window plus the previous one, weighted); LM429 rate_limited with the seconds to wait in HINT when it would go over. The RPC server runs it in a transaction of its own before each call, so a refused call costs nothing and a counted one stays counted whatever the call does. SECURITY DEFINER: clients may spend but never read or reset counters.';
 
+/*
+ * Returned errors: a function that must keep its effects despite an error (a failed login is
+ * counted) returns internal.error(...) instead of raising; the RPC layer raises it after the commit.
+ */
+create or replace function internal.error(p_code integer, p_reason text, p_message text)
+returns jsonb
+language sql
+immutable
+as $$
+  select jsonb_build_object('error', jsonb_build_object('code', p_code, 'reason', p_reason, 'message', p_message))
+$$;
+comment on function internal.error(integer, text, text) is
+  'A returned error: the RPC layer raises it as a JSON-RPC error after the transaction commits.';
+
 create or replace function internal.given(p_name text, p_value anyelement)
 returns boolean
 language sql

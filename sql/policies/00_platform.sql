@@ -59,6 +59,7 @@ grant execute on function internal.require_user() to lms_api, lms_definer;
 grant execute on function internal.require_role(text[]) to lms_api, lms_definer;
 grant execute on function internal.audit(text, text, uuid, jsonb) to lms_api, lms_definer;
 grant execute on function internal.given(text, anyelement) to lms_api, lms_definer;
+grant execute on function internal.error(integer, text, text) to lms_api, lms_definer;
 
 -- Partitions are reached through their parent only; RLS is enabled on each as a second fence.
 do $$

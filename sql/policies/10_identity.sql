@@ -105,7 +105,7 @@ grant execute on function internal.mfa_enabled(uuid) to lms_api;
 grant execute on function
   internal.bcrypt_cost(), internal.hash_password(text), internal.password_matches(text, text), internal.sha256(text), internal.random_token(integer),
   internal.normalize_email(text), internal.check_password_policy(text, text), internal.user_json(app.users),
-  internal.error(integer, text, text), internal.base32_encode(bytea), internal.base32_decode(text),
+  internal.base32_encode(bytea), internal.base32_decode(text),
   internal.totp_code(bytea, bigint), internal.totp_step(timestamptz), internal.totp_match(text, text, bigint, timestamptz),
   internal.profile_json(app.users)
   to lms_definer;

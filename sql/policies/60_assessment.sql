@@ -106,9 +106,6 @@ create policy update_manager on app.submissions for update to lms_api
   using (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)))
   with check (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)));
 
--- Analytics views ----------------------------------------------------------------------
-grant select on analytics.quiz_best_scores, analytics.assignment_grades to lms_analyst;
-
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
   api.quiz_create(uuid, text, text, uuid, integer, integer, integer),

@@ -1,0 +1,102 @@
+/*
+ * Catalog — the JSON of courses, lessons and syllabi, and who may read lesson content.
+ * Shared with other domains: internal.course_json (learning, credentials).
+ */
+
+create or replace function internal.normalize_tags(p_tags text[])
+returns text[]
+language sql
+immutable
+strict
+as $$
+  select coalesce(array_agg(distinct lower(btrim(t)) order by lower(btrim(t))), '{}')
+  from unnest(p_tags) t
+  where t is not null and btrim(t) <> ''
+$$;
+comment on function internal.normalize_tags(text[]) is 'Tags trimmed, lower-cased, de-duplicated and sorted; blanks dropped. Null stays null (strict): an update without tags keeps them.';
+
+create or replace function internal.instructor_name(p_user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select u.full_name from app.users u
+  where u.id = p_user_id and exists (select from app.instructors i where i.user_id = u.id)
+$$;
+comment on function internal.instructor_name(uuid) is
+  'Full name of an instructor (public on their courses); null for anyone who is not one. SECURITY DEFINER: users RLS shows other users to nobody but admins.';
+
+create or replace function internal.course_json(p_course app.courses)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_course.id, 'instructor_id', p_course.instructor_id,
+    'instructor_name', internal.instructor_name(p_course.instructor_id), 'title', p_course.title,
+    'short_description', p_course.short_description, 'description', p_course.description,
+    'price_cents', p_course.price_cents, 'currency', p_course.currency, 'is_free', p_course.is_free,
+    'category', p_course.category, 'tags', to_jsonb(p_course.tags), 'thumbnail_url', p_course.thumbnail_url,
+    'is_published', p_course.is_published, 'published_at', p_course.published_at,
+    'created_at', p_course.created_at, 'updated_at', p_course.updated_at)
+$$;
+comment on function internal.course_json(app.courses) is 'The JSON shape of a course in api results.';
+
+create or replace function internal.can_read_lesson_content(p_course_id uuid, p_is_published boolean)
+returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select internal.can_manage_course(p_course_id)
+      or (p_is_published and exists (select from app.enrollments e
+                                     where e.user_id = app.current_user_id()
+                                       and e.course_id = p_course_id and e.is_active))
+$$;
+comment on function internal.can_read_lesson_content(uuid, boolean) is
+  'Whether the caller may read the content of a lesson of p_course_id: instructor/admin always, active enrollees for published lessons.';
+
+create or replace function internal.lesson_content(p_lesson_id uuid)
+returns table (content text, video_url text)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select l.content, l.video_url from app.lessons l
+  where l.id = p_lesson_id and internal.can_read_lesson_content(l.course_id, l.is_published)
+$$;
+comment on function internal.lesson_content(uuid) is
+  'Content and video URL of a lesson, for the course''s instructor, admins and active enrollees (published lessons); no row for anyone else. SECURITY DEFINER because lms_api/lms_analyst have no SELECT on these columns (column-privilege split).';
+
+create or replace function internal.lesson_json(p_lesson_id uuid, p_with_content boolean)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+           'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
+           'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
+           'created_at', l.created_at, 'updated_at', l.updated_at)
+         || case when p_with_content then coalesce(
+              (select jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
+               from internal.lesson_content(l.id) lc), '{}'::jsonb)
+            else '{}'::jsonb end
+  from app.lessons l where l.id = p_lesson_id
+$$;
+comment on function internal.lesson_json(uuid, boolean) is
+  'The JSON shape of a lesson visible to the caller; with content and video_url when asked and allowed.';
+
+create or replace function internal.syllabus_json(p_course_id uuid, p_with_content boolean)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(internal.lesson_json(l.id, p_with_content) order by l.lesson_order), '[]'::jsonb)
+  from app.lessons l where l.course_id = p_course_id
+$$;
+comment on function internal.syllabus_json(uuid, boolean) is
+  'The lessons of a course the caller can see (RLS), in order; content only where allowed.';

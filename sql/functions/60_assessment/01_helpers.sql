@@ -1,0 +1,134 @@
+/*
+ * Assessment: quizzes and their questions, quiz attempts with grading in the database,
+ * assignments, submissions and the gradebook.
+ *
+ * Shape and why:
+ * - app.questions.correct_answer is never granted to lms_api or lms_analyst (column
+ *   privileges). Whatever needs it runs in a few SECURITY DEFINER functions that check the
+ *   caller: internal.quiz_questions (instructors/admins), api.attempt_submit (grading).
+ * - Students never write attempts, counters or submissions directly: attempt.start,
+ *   attempt.submit and submission.submit are SECURITY DEFINER and check the caller, so a
+ *   score, a deadline or is_late cannot be forged with direct SQL. Instructors' writes
+ *   (quizzes, questions, assignments, grades) are SECURITY INVOKER under RLS.
+ * - The attempt limit is enforced by locking the caller's app.quiz_attempt_counters row
+ *   (insert … on conflict do update), which serialises concurrent attempt.start calls of one
+ *   student for one quiz; a unique index cannot do it on the partitioned attempts table.
+ * - An attempt stores what it was graded against (grading: per question the answer, whether it
+ *   was correct, points earned and worth; points_total), so later quiz edits never change
+ *   recorded scores. grading is readable by no client role (column privileges): per-question
+ *   correctness would tell a student the right answers. Students get their given answers
+ *   (answers) and the totals; the course's instructor/admins get grading through
+ *   internal.quiz_attempts_graded (SECURITY DEFINER, checks the caller).
+ * - Grading iterates the quiz's questions (one row each); an answer key spelled differently
+ *   (upper case, no dashes) but naming the same question is refused, never counted twice.
+ * - A submission's grade never exceeds its assignment's points: constraint triggers on both
+ *   tables, so direct SQL and a later assignment.update obey it too.
+ */
+
+-- Shared helpers used here and owned by other domains: internal.can_manage_course(uuid),
+-- internal.my_course_ids(), internal.my_enrolled_course_ids(), internal.is_actively_enrolled(uuid, uuid)
+-- (sql/functions/20_catalog.sql) and internal.refresh_progress(uuid, uuid) (50_learning.sql).
+
+-- ---------------------------------------------------------------------------------------
+-- Pure helpers
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.normalize_answer(p_answer text)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select lower(btrim(regexp_replace(p_answer, '\s+', ' ', 'g')))
+$$;
+comment on function internal.normalize_answer(text) is
+  'Short answers are compared after trimming, collapsing runs of white space to one space and lower-casing.';
+
+create or replace function internal.score_percentage(p_earned integer, p_total integer)
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select case when coalesce(p_total, 0) <= 0 then 0
+              else floor(p_earned * 100.0 / p_total + 0.5)::integer end
+$$;
+comment on function internal.score_percentage(integer, integer) is
+  'Score 0..100: earned ÷ total as a percentage, rounded half up (2 of 3 → 67, 1 of 8 → 13).';
+
+create or replace function internal.effective_grade(p_grade numeric, p_is_late boolean, p_late_penalty_percentage integer)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+  select case when p_grade is null then null
+              when p_is_late then round(p_grade * (100 - coalesce(p_late_penalty_percentage, 0)) / 100.0, 2)
+              else p_grade end
+$$;
+comment on function internal.effective_grade(numeric, boolean, integer) is
+  'Grade that counts: a late submission''s grade × (100 − late penalty) / 100, to 2 decimals.';
+
+create or replace function internal.attempt_grace()
+returns interval
+language sql
+immutable
+as $$ select interval '30 seconds' $$;
+comment on function internal.attempt_grace() is 'Grace period after an attempt''s deadline during which a submit is still graded.';
+
+-- ---------------------------------------------------------------------------------------
+-- Question validation (a trigger, so direct writes obey it too)
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.tg_questions__validate()
+returns trigger
+language plpgsql
+as $$
+begin
+  if new.question_type = 'multiple_choice' then
+    if new.options is null or jsonb_typeof(new.options) <> 'array' then
+      raise exception 'a multiple-choice question needs an array of options'
+        using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+    end if;
+    if exists (select from jsonb_array_elements(new.options) o(v) where jsonb_typeof(o.v) <> 'string')
+       or exists (select from jsonb_array_elements_text(new.options) o(v) where btrim(o.v) = '') then
+      raise exception 'options must be non-empty strings' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+    end if;
+    if (select count(distinct o.v) from jsonb_array_elements_text(new.options) o(v)) < 2
+       or (select count(distinct o.v) from jsonb_array_elements_text(new.options) o(v)) <> jsonb_array_length(new.options) then
+      raise exception 'a multiple-choice question needs at least two distinct options'
+        using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+    end if;
+    if not new.options ? new.correct_answer then
+      raise exception 'the correct answer must be one of the options'
+        using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+    end if;
+  elsif new.question_type = 'true_false' then
+    if new.correct_answer not in ('true', 'false') then
+      raise exception 'a true/false question''s correct answer is "true" or "false"'
+        using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+    end if;
+    if new.options is not null then
+      raise exception 'only multiple-choice questions have options' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+    end if;
+  elsif new.question_type = 'short_answer' then
+    if new.options is not null then
+      raise exception 'only multiple-choice questions have options' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+    end if;
+    if internal.normalize_answer(new.correct_answer) = '' then
+      raise exception 'the correct answer must not be blank' using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+    end if;
+  else
+    raise exception 'question_type must be multiple_choice, true_false or short_answer'
+      using errcode = 'LM422', detail = 'invalid_question_type', hint = 'question_type';
+  end if;
+  if new.points is null or new.points < 1 then
+    raise exception 'points must be at least 1' using errcode = 'LM422', detail = 'invalid_points', hint = 'points';
+  end if;
+  return new;
+end
+$$;
+comment on function internal.tg_questions__validate() is
+  'BEFORE INSERT/UPDATE on app.questions: options are ≥ 2 distinct non-blank strings containing correct_answer (multiple choice), "true"/"false" (true/false); raises LM422.';
+
+drop trigger if exists _010_validate on app.questions;
+create trigger _010_validate before insert or update on app.questions
+  for each row execute function internal.tg_questions__validate();

@@ -1,0 +1,160 @@
+/*
+ * Assessment — JSON of quizzes, questions, attempts, assignments and submissions, and the
+ * 'manages this course' guards used by the writers.
+ */
+
+-- ---------------------------------------------------------------------------------------
+-- JSON shapes
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.quiz_json(p_quiz app.quizzes)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_quiz.id, 'quiz_id', p_quiz.id, 'course_id', p_quiz.course_id, 'lesson_id', p_quiz.lesson_id,
+    'title', p_quiz.title, 'description', p_quiz.description,
+    'time_limit_minutes', p_quiz.time_limit_minutes,
+    'passing_score_percentage', p_quiz.passing_score_percentage,
+    'max_attempts', p_quiz.max_attempts, 'is_published', p_quiz.is_published,
+    'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at)
+$$;
+
+create or replace function internal.quiz_questions_public(p_quiz_id uuid)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', q.id, 'question_id', q.id, 'quiz_id', q.quiz_id, 'question_text', q.question_text,
+           'question_type', q.question_type, 'options', q.options, 'points', q.points,
+           'question_order', q.question_order) order by q.question_order), '[]')
+  from app.questions q
+  where q.quiz_id = p_quiz_id
+$$;
+comment on function internal.quiz_questions_public(uuid) is
+  'Questions of a quiz without correct_answer, in order, as the caller may see them (RLS applies).';
+
+create or replace function internal.quiz_questions(p_quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := (select z.course_id from app.quizzes z where z.id = p_quiz_id);
+begin
+  if v_course_id is null or not internal.can_manage_course(v_course_id) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  return (
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'id', q.id, 'question_id', q.id, 'quiz_id', q.quiz_id, 'question_text', q.question_text,
+             'question_type', q.question_type, 'options', q.options, 'correct_answer', q.correct_answer,
+             'points', q.points, 'question_order', q.question_order,
+             'created_at', q.created_at, 'updated_at', q.updated_at) order by q.question_order), '[]')
+    from app.questions q where q.quiz_id = p_quiz_id);
+end
+$$;
+comment on function internal.quiz_questions(uuid) is
+  'Questions of a quiz WITH correct_answer, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select correct_answer.';
+
+create or replace function internal.attempt_json(p_attempt app.quiz_attempts)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_attempt.id, 'attempt_id', p_attempt.id, 'quiz_id', p_attempt.quiz_id, 'user_id', p_attempt.user_id,
+    'attempt_number', p_attempt.attempt_number, 'status', p_attempt.status,
+    'started_at', p_attempt.started_at, 'deadline', p_attempt.deadline_at,
+    'submitted_at', p_attempt.submitted_at, 'score', p_attempt.score, 'passed', p_attempt.passed,
+    'points_earned', p_attempt.points_earned, 'points_total', p_attempt.points_total,
+    'answers', p_attempt.answers)
+$$;
+comment on function internal.attempt_json(app.quiz_attempts) is
+  'An attempt as students may see it: totals and the given answers, never the per-question grading.';
+
+create or replace function internal.assignment_json(p_assignment app.assignments)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_assignment.id, 'assignment_id', p_assignment.id, 'course_id', p_assignment.course_id,
+    'lesson_id', p_assignment.lesson_id, 'title', p_assignment.title, 'description', p_assignment.description,
+    'due_date', p_assignment.due_date, 'points', p_assignment.points,
+    'allow_late_submission', p_assignment.allow_late_submission,
+    'late_penalty_percentage', p_assignment.late_penalty_percentage,
+    'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at)
+$$;
+
+create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_submission.id, 'submission_id', p_submission.id, 'assignment_id', p_submission.assignment_id,
+    'user_id', p_submission.user_id, 'content', p_submission.content, 'file_id', p_submission.file_id,
+    'submitted_at', p_submission.submitted_at, 'is_late', p_submission.is_late,
+    'grade', p_submission.grade, 'feedback', p_submission.feedback, 'graded_at', p_submission.graded_at,
+    'graded_by', p_submission.graded_by,
+    'effective_grade', internal.effective_grade(p_submission.grade, p_submission.is_late, p_late_penalty_percentage))
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Quizzes (instructor writes: SECURITY INVOKER under RLS)
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.require_course_manager(p_course_id uuid)
+returns void
+language plpgsql
+stable
+as $$
+begin
+  perform internal.require_user();
+  -- can_see_course, not a read of app.courses: this also runs inside SECURITY DEFINER functions
+  -- (gradebook.course), where RLS does not hide invisible courses.
+  if not internal.can_see_course(p_course_id) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  if not internal.can_manage_course(p_course_id) then
+    raise exception 'only the course''s instructor or an admin may do this'
+      using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+end
+$$;
+comment on function internal.require_course_manager(uuid) is
+  'Raises LM401 (anonymous), LM404 (course not visible) or LM403 not_course_owner unless the caller manages the course.';
+
+create or replace function internal.managed_quiz(p_quiz_id uuid, p_lock boolean default false)
+returns app.quizzes
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes;
+begin
+  perform internal.require_user();
+  -- Look first, lock after the check: FOR UPDATE also applies the update policy, which would make a
+  -- quiz the caller can see (an enrolled student) look missing (404 instead of 403).
+  select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id;
+  if v_quiz.id is null then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  if not internal.can_manage_course(v_quiz.course_id) then
+    raise exception 'only the course''s instructor or an admin may change its quizzes'
+      using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+  if p_lock then
+    select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id for update;
+    if v_quiz.id is null then
+      raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+    end if;
+  end if;
+  return v_quiz;
+end
+$$;
+comment on function internal.managed_quiz(uuid, boolean) is
+  'The quiz (optionally locked FOR UPDATE) if the caller manages its course; LM404 if invisible, LM403 if visible but not theirs.';

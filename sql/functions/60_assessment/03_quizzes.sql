@@ -1,0 +1,300 @@
+/*
+ * Assessment — quiz.* (instructor writes: SECURITY INVOKER under RLS).
+ */
+
+create or replace function api.quiz_create(
+  course_id uuid, title text, description text default null, lesson_id uuid default null,
+  time_limit_minutes integer default null, passing_score_percentage integer default null,
+  max_attempts integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes;
+begin
+  perform internal.require_course_manager(quiz_create.course_id);
+  insert into app.quizzes as z (course_id, lesson_id, title, description, time_limit_minutes,
+                                passing_score_percentage, max_attempts)
+  values (quiz_create.course_id, quiz_create.lesson_id, btrim(quiz_create.title), nullif(quiz_create.description, ''),
+          quiz_create.time_limit_minutes, coalesce(quiz_create.passing_score_percentage, 70),
+          coalesce(quiz_create.max_attempts, 3))
+  returning z.* into v_quiz;
+  return internal.quiz_json(v_quiz);
+exception
+  when foreign_key_violation then
+    raise exception 'the lesson does not belong to this course'
+      using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
+end
+$$;
+comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer) is
+$$Create a draft quiz in a course (its instructor or an admin).
+lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course).
+Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
+@param title minLength=1 maxLength=200
+@param time_limit_minutes minimum=1
+@param passing_score_percentage minimum=0 maximum=100
+@param max_attempts minimum=1$$;
+
+create or replace function api.quiz_update(
+  quiz_id uuid, title text default null, description text default null, lesson_id uuid default null,
+  time_limit_minutes integer default null, passing_score_percentage integer default null,
+  max_attempts integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes := internal.managed_quiz(quiz_update.quiz_id, true);
+begin
+  -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
+  update app.quizzes z set
+    title = coalesce(btrim(quiz_update.title), z.title),
+    description = case when internal.given('description', quiz_update.description)
+                       then nullif(quiz_update.description, '') else z.description end,
+    lesson_id = case when internal.given('lesson_id', quiz_update.lesson_id)
+                     then quiz_update.lesson_id else z.lesson_id end,
+    time_limit_minutes = case when internal.given('time_limit_minutes', quiz_update.time_limit_minutes)
+                              then quiz_update.time_limit_minutes else z.time_limit_minutes end,
+    passing_score_percentage = coalesce(quiz_update.passing_score_percentage, z.passing_score_percentage),
+    max_attempts = case when internal.given('max_attempts', quiz_update.max_attempts)
+                        then quiz_update.max_attempts else z.max_attempts end
+  where z.id = v_quiz.id
+  returning z.* into v_quiz;
+  return internal.quiz_json(v_quiz);
+exception
+  when foreign_key_violation then
+    raise exception 'the lesson does not belong to this course'
+      using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
+end
+$$;
+comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer) is
+$$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are; an
+explicit null clears description (a blank one is stored as null too), lesson_id (detached from its
+lesson), time_limit_minutes (no time limit) or max_attempts (unlimited attempts). title and
+passing_score_percentage cannot be null. Open attempts keep the deadline they started with.
+Recorded attempts keep their scores: they store what they were graded against.
+@patch
+@param title minLength=1 maxLength=200
+@param description nullable
+@param lesson_id nullable
+@param time_limit_minutes nullable minimum=1
+@param passing_score_percentage minimum=0 maximum=100
+@param max_attempts nullable minimum=1$$;
+
+create or replace function api.quiz_publish(quiz_id uuid)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes := internal.managed_quiz(quiz_publish.quiz_id, true);
+begin
+  if not exists (select from app.questions q where q.quiz_id = v_quiz.id) then
+    raise exception 'a quiz needs at least one question to be published'
+      using errcode = 'LM422', detail = 'quiz_has_no_questions';
+  end if;
+  update app.quizzes z set is_published = true where z.id = v_quiz.id returning z.* into v_quiz;
+  return internal.quiz_json(v_quiz);
+end
+$$;
+comment on function api.quiz_publish(uuid) is
+  'Publish a quiz so enrolled students can take it (needs ≥ 1 question: 422 quiz_has_no_questions).';
+
+create or replace function api.quiz_unpublish(quiz_id uuid)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes := internal.managed_quiz(quiz_unpublish.quiz_id, true);
+begin
+  update app.quizzes z set is_published = false where z.id = v_quiz.id returning z.* into v_quiz;
+  return internal.quiz_json(v_quiz);
+end
+$$;
+comment on function api.quiz_unpublish(uuid) is 'Hide a quiz from students again; recorded attempts stay.';
+
+create or replace function api.quiz_add_question(
+  quiz_id uuid, question_text text, question_type text, correct_answer text,
+  options jsonb default null, points integer default 1, question_order integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz  app.quizzes := internal.managed_quiz(quiz_add_question.quiz_id, true);
+  v_count integer := (select count(*) from app.questions q where q.quiz_id = v_quiz.id);
+  v_order integer := least(coalesce(quiz_add_question.question_order, v_count + 1), v_count + 1);
+  v_id    uuid;
+begin
+  if v_order < 1 then
+    raise exception 'question_order must be at least 1' using errcode = 'LM422', detail = 'invalid_order', hint = 'question_order';
+  end if;
+  -- Make room at v_order (deferrable unique: checked at the end of the statement).
+  update app.questions q set question_order = q.question_order + 1
+  where q.quiz_id = v_quiz.id and q.question_order >= v_order;
+  insert into app.questions as q (quiz_id, question_text, question_type, options, correct_answer, points, question_order)
+  values (v_quiz.id, btrim(quiz_add_question.question_text), quiz_add_question.question_type,
+          quiz_add_question.options,
+          case when quiz_add_question.question_type = 'true_false'
+               then lower(btrim(quiz_add_question.correct_answer)) else quiz_add_question.correct_answer end,
+          coalesce(quiz_add_question.points, 1), v_order)
+  returning q.id into v_id;
+  return (select e from jsonb_array_elements(internal.quiz_questions(v_quiz.id)) e where e ->> 'id' = v_id::text);
+end
+$$;
+comment on function api.quiz_add_question(uuid, text, text, text, jsonb, integer, integer) is
+$$Add a question to a quiz (instructor of the course, admin) → the question with correct_answer.
+question_type: multiple_choice (options: ≥ 2 distinct strings, correct_answer one of them), true_false
+(correct_answer "true"/"false") or short_answer (compared case-insensitively after trimming and collapsing
+white space). points ≥ 1 (default 1). question_order: position 1..n+1; omitted = appended; later
+questions move down. Invalid questions: 422 invalid_options / invalid_correct_answer / invalid_points.
+@param question_text minLength=1 maxLength=5000
+@param points minimum=1
+@param question_order minimum=1
+@param question_type maxLength=20
+@param correct_answer maxLength=5000$$;
+
+create or replace function api.quiz_update_question(
+  question_id uuid, question_text text default null, question_type text default null,
+  options jsonb default null, correct_answer text default null, points integer default null,
+  question_order integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz_id uuid := (select q.quiz_id from app.questions q where q.id = quiz_update_question.question_id);
+  v_quiz    app.quizzes;
+  v_old     integer;
+  v_count   integer;
+  v_new     integer;
+begin
+  perform internal.require_user();
+  if v_quiz_id is null then
+    raise exception 'question not found' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
+  end if;
+  v_quiz := internal.managed_quiz(v_quiz_id, true);
+  select q.question_order into v_old from app.questions q where q.id = quiz_update_question.question_id;
+  if quiz_update_question.question_order is not null and quiz_update_question.question_order <> v_old then
+    v_count := (select count(*) from app.questions q where q.quiz_id = v_quiz.id);
+    v_new := least(greatest(quiz_update_question.question_order, 1), v_count);
+    update app.questions q set question_order = case
+        when q.id = quiz_update_question.question_id then v_new
+        when v_new < v_old then q.question_order + 1
+        else q.question_order - 1 end
+    where q.quiz_id = v_quiz.id
+      and (q.id = quiz_update_question.question_id
+           or q.question_order between least(v_old, v_new) and greatest(v_old, v_new));
+  end if;
+  -- correct_answer is written without being read (no client role may select it), in the same
+  -- statement as the other fields so the validation trigger sees the final question.
+  update app.questions q set
+    question_text = coalesce(btrim(quiz_update_question.question_text), q.question_text),
+    question_type = coalesce(quiz_update_question.question_type, q.question_type),
+    options = case when coalesce(quiz_update_question.question_type, q.question_type) <> 'multiple_choice' then null
+                   when internal.given('options', quiz_update_question.options) then quiz_update_question.options
+                   else q.options end,
+    points = coalesce(quiz_update_question.points, q.points)
+  where q.id = quiz_update_question.question_id and quiz_update_question.correct_answer is null;
+  update app.questions q set
+    question_text = coalesce(btrim(quiz_update_question.question_text), q.question_text),
+    question_type = coalesce(quiz_update_question.question_type, q.question_type),
+    options = case when coalesce(quiz_update_question.question_type, q.question_type) <> 'multiple_choice' then null
+                   when internal.given('options', quiz_update_question.options) then quiz_update_question.options
+                   else q.options end,
+    points = coalesce(quiz_update_question.points, q.points),
+    correct_answer = case when coalesce(quiz_update_question.question_type, q.question_type) = 'true_false'
+                          then lower(btrim(quiz_update_question.correct_answer))
+                          else quiz_update_question.correct_answer end
+  where q.id = quiz_update_question.question_id and quiz_update_question.correct_answer is not null;
+  return (select e from jsonb_array_elements(internal.quiz_questions(v_quiz.id)) e
+          where e ->> 'id' = quiz_update_question.question_id::text);
+end
+$$;
+comment on function api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer) is
+$$Change a question (instructor of the course, admin); omitted fields stay. Same validation as
+quiz.add_question; question_order moves it (others shift, order stays 1..n). Attempts already
+graded keep their recorded points. Only options may be null (cleared): a question that is or becomes
+true_false or short_answer has no options (they are dropped when the type changes), while a
+multiple-choice question without options is 422 invalid_options.
+@patch
+@param options nullable
+@param question_text minLength=1 maxLength=5000
+@param points minimum=1
+@param question_order minimum=1
+@param question_type maxLength=20
+@param correct_answer maxLength=5000$$;
+
+create or replace function api.quiz_delete_question(question_id uuid)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz_id uuid := (select q.quiz_id from app.questions q where q.id = quiz_delete_question.question_id);
+  v_quiz    app.quizzes;
+  v_order   integer;
+begin
+  perform internal.require_user();
+  if v_quiz_id is null then
+    raise exception 'question not found' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
+  end if;
+  v_quiz := internal.managed_quiz(v_quiz_id, true);
+  if v_quiz.is_published and (select count(*) from app.questions q where q.quiz_id = v_quiz.id) <= 1 then
+    raise exception 'a published quiz keeps at least one question (unpublish it first)'
+      using errcode = 'LM422', detail = 'quiz_has_no_questions';
+  end if;
+  delete from app.questions q where q.id = quiz_delete_question.question_id returning q.question_order into v_order;
+  update app.questions q set question_order = q.question_order - 1
+  where q.quiz_id = v_quiz.id and q.question_order > v_order;
+  return jsonb_build_object('deleted', true, 'question_id', quiz_delete_question.question_id,
+                            'questions', internal.quiz_questions(v_quiz.id));
+end
+$$;
+comment on function api.quiz_delete_question(uuid) is
+  'Delete a question (instructor of the course, admin); later questions move up so the order stays 1..n. The last question of a published quiz cannot be deleted (422 quiz_has_no_questions).';
+
+create or replace function api.quiz_get(quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_quiz app.quizzes;
+begin
+  perform internal.require_user();
+  -- RLS: students see published quizzes of courses they are actively enrolled in.
+  select z.* into v_quiz from app.quizzes z where z.id = quiz_get.quiz_id;
+  if v_quiz.id is null then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  if internal.can_manage_course(v_quiz.course_id) then
+    return internal.quiz_json(v_quiz) || jsonb_build_object('questions', internal.quiz_questions(v_quiz.id));
+  end if;
+  return internal.quiz_json(v_quiz) || jsonb_build_object('questions', internal.quiz_questions_public(v_quiz.id));
+end
+$$;
+comment on function api.quiz_get(uuid) is
+$$A quiz with its questions. Students (actively enrolled, published quizzes) never get correct_answer;
+the course's instructor and admins do. Invisible quizzes: 404.$$;
+
+create or replace function api.quiz_list(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  if not internal.can_see_course(quiz_list.course_id) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.quiz_json(z) || jsonb_build_object(
+                   'question_count', (select count(*) from app.questions q where q.quiz_id = z.id))
+                 order by z.created_at, z.id), '[]')
+          from app.quizzes z
+          where z.course_id = quiz_list.course_id);
+end
+$$;
+comment on function api.quiz_list(uuid) is
+  'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.';

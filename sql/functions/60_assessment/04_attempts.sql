@@ -1,0 +1,311 @@
+/*
+ * Assessment — attempt.* (SECURITY DEFINER: students never write attempts directly).
+ */
+
+-- ---------------------------------------------------------------------------------------
+-- Attempts (SECURITY DEFINER: students never write attempts directly)
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.close_expired_attempt(p_attempt_id uuid, p_started_at timestamptz)
+returns void
+language sql
+volatile
+as $$
+  update app.quiz_attempts a
+  set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
+      points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
+      answers = '{}', grading = '{}'
+  where a.id = p_attempt_id and a.started_at = p_started_at and a.status = 'in_progress'
+$$;
+comment on function internal.close_expired_attempt(uuid, timestamptz) is
+  'Closes one unsubmitted attempt as expired with score 0. Called only from SECURITY DEFINER functions (no client role may execute it or update attempts).';
+
+create or replace function api.attempt_start(quiz_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_quiz    app.quizzes;
+  v_used    integer;
+  v_attempt app.quiz_attempts;
+  v_resumed boolean := false;
+begin
+  select z.* into v_quiz from app.quizzes z where z.id = attempt_start.quiz_id;
+  if v_quiz.id is null
+     or not ((v_quiz.is_published and internal.can_see_course(v_quiz.course_id))
+             or internal.can_manage_course(v_quiz.course_id)) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  if not internal.is_actively_enrolled(v_user_id, v_quiz.course_id) then
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  if not v_quiz.is_published then
+    raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
+  end if;
+
+  -- Serialise this student's starts for this quiz on the counter row.
+  insert into app.quiz_attempt_counters as c (user_id, quiz_id, attempts_used)
+  values (v_user_id, v_quiz.id, 0)
+  on conflict on constraint pk_quiz_attempt_counters do update set attempts_used = c.attempts_used
+  returning c.attempts_used into v_used;
+
+  -- An open attempt is returned instead of a new one; an open one past its grace is closed.
+  select a.* into v_attempt from app.quiz_attempts a
+  where a.user_id = v_user_id and a.quiz_id = v_quiz.id and a.status = 'in_progress'
+  order by a.started_at desc limit 1;
+  if v_attempt.id is not null then
+    if v_attempt.deadline_at is null or now() <= v_attempt.deadline_at + internal.attempt_grace() then
+      v_resumed := true;
+    else
+      perform internal.close_expired_attempt(v_attempt.id, v_attempt.started_at);
+      v_attempt := null;
+    end if;
+  end if;
+
+  if not v_resumed then
+    if v_quiz.max_attempts is not null and v_used >= v_quiz.max_attempts then
+      -- Returned, not raised: an expired attempt closed just above stays closed.
+      return internal.error(422, 'attempt_limit_reached',
+                            format('no attempts left for this quiz (%s allowed)', v_quiz.max_attempts));
+    end if;
+    update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1
+    where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
+    insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at)
+    values (v_user_id, v_quiz.id, v_used + 1, now(),
+            now() + make_interval(mins => v_quiz.time_limit_minutes))
+    returning a.* into v_attempt;
+  end if;
+
+  return jsonb_build_object(
+    'attempt_id', v_attempt.id, 'quiz_id', v_quiz.id, 'attempt_number', v_attempt.attempt_number,
+    'started_at', v_attempt.started_at, 'deadline', v_attempt.deadline_at,
+    'time_limit_minutes', v_quiz.time_limit_minutes, 'resumed', v_resumed,
+    'attempts_used', greatest(v_used, v_attempt.attempt_number), 'max_attempts', v_quiz.max_attempts,
+    'questions', (
+      select coalesce(jsonb_agg(jsonb_build_object(
+               'id', q.id, 'question_id', q.id, 'question_text', q.question_text,
+               'question_type', q.question_type, 'options', q.options, 'points', q.points,
+               'question_order', q.question_order) order by q.question_order), '[]')
+      from app.questions q where q.quiz_id = v_quiz.id));
+end
+$$;
+comment on function api.attempt_start(uuid) is
+$$Start (or resume) an attempt at a published quiz (actively enrolled student; else 403 not_enrolled)
+→ {attempt_id, started_at, deadline, questions} (never correct_answer).
+An open attempt whose deadline + 30 s has not passed is returned instead of a new one (resumed: true).
+At most max_attempts started attempts per student and quiz, also under concurrent calls
+(422 attempt_limit_reached). deadline = started_at + time_limit_minutes (null without a limit).
+SECURITY DEFINER: students may not write attempts directly; checks the caller itself.$$;
+
+create or replace function api.attempt_submit(attempt_id uuid, answers jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_attempt app.quiz_attempts;
+  v_quiz    app.quizzes;
+  v_key     text;
+  v_value   jsonb;
+  v_given   jsonb;
+  v_results jsonb;
+  v_earned  integer;
+  v_total   integer;
+  v_score   integer;
+  v_passed  boolean;
+begin
+  -- Own attempt only; the row lock makes a concurrent second submit wait and then see it closed.
+  select a.* into v_attempt from app.quiz_attempts a
+  where a.id = attempt_submit.attempt_id and a.user_id = v_user_id
+  for update;
+  if v_attempt.id is null then
+    raise exception 'attempt not found' using errcode = 'LM404', detail = 'not_found', hint = 'attempt_id';
+  end if;
+  if v_attempt.status = 'submitted' then
+    raise exception 'this attempt was already submitted' using errcode = 'LM409', detail = 'already_submitted';
+  end if;
+  if v_attempt.status = 'expired' then
+    raise exception 'the time for this attempt ran out' using errcode = 'LM422', detail = 'attempt_expired';
+  end if;
+  select z.* into v_quiz from app.quizzes z where z.id = v_attempt.quiz_id;
+  -- Same conditions as attempt.start: a dropped student or an unpublished quiz takes no submits
+  -- (the attempt stays open; re-enrolling / re-publishing makes it submittable again).
+  if not internal.is_actively_enrolled(v_user_id, v_quiz.course_id) then
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  if not v_quiz.is_published then
+    raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
+  end if;
+
+  if v_attempt.deadline_at is not null and now() > v_attempt.deadline_at + internal.attempt_grace() then
+    -- Close it with score 0 and report the error without raising, so the closure commits.
+    perform internal.close_expired_attempt(v_attempt.id, v_attempt.started_at);
+    return internal.error(422, 'attempt_expired', 'the time for this attempt ran out; it was closed with score 0');
+  end if;
+
+  if attempt_submit.answers is null or jsonb_typeof(attempt_submit.answers) <> 'object' then
+    raise exception 'answers must be an object {question_id: answer}'
+      using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+  end if;
+  for v_key, v_value in select e.key, e.value from jsonb_each(attempt_submit.answers) e loop
+    if v_key !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$'
+       or not exists (select from app.questions q where q.quiz_id = v_quiz.id and q.id = v_key::uuid) then
+      raise exception 'answer for an unknown question: %', left(v_key, 64)
+        using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+    end if;
+    if jsonb_typeof(v_value) not in ('string', 'boolean', 'number', 'null') then
+      raise exception 'an answer must be a string' using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+    end if;
+  end loop;
+  -- Keys are distinct as text, not as uuids: "ABC…" and "abc…" or a key without dashes name the
+  -- same question. One answer per question, whatever the spelling.
+  if (select count(*) <> count(distinct e.key::uuid) from jsonb_each(attempt_submit.answers) e) then
+    raise exception 'a question was answered more than once (the same id spelled differently)'
+      using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+  end if;
+
+  -- Grade every current question of the quiz, one row per question (never one per answer key);
+  -- unanswered questions earn nothing.
+  with graded as (
+    select q.id, q.points, g.answer,
+           coalesce(case q.question_type
+             when 'short_answer' then internal.normalize_answer(g.answer) = internal.normalize_answer(q.correct_answer)
+             when 'true_false' then lower(btrim(g.answer)) = q.correct_answer
+             else g.answer = q.correct_answer end, false) as correct
+    from app.questions q
+    left join lateral (
+      select e.value #>> '{}' as answer
+      from jsonb_each(attempt_submit.answers) e
+      where e.key::uuid = q.id and jsonb_typeof(e.value) <> 'null'
+      limit 1) g on true
+    where q.quiz_id = v_quiz.id
+  )
+  select coalesce(jsonb_object_agg(gr.id, gr.answer), '{}'),
+         coalesce(jsonb_object_agg(gr.id, jsonb_build_object(
+           'answer', gr.answer, 'correct', gr.correct,
+           'points_earned', case when gr.correct then gr.points else 0 end, 'points', gr.points)), '{}'),
+         coalesce(sum(case when gr.correct then gr.points else 0 end), 0)::integer,
+         coalesce(sum(gr.points), 0)::integer
+  into v_given, v_results, v_earned, v_total
+  from graded gr;
+
+  v_score := internal.score_percentage(v_earned, v_total);
+  v_passed := v_score >= v_quiz.passing_score_percentage;
+  update app.quiz_attempts a
+  set status = 'submitted', submitted_at = now(), answers = v_given, grading = v_results,
+      points_earned = v_earned, points_total = v_total, score = v_score, passed = v_passed
+  where a.id = v_attempt.id and a.started_at = v_attempt.started_at;
+
+  if v_passed then
+    perform internal.refresh_progress(v_user_id, v_quiz.course_id);
+  end if;
+
+  return jsonb_build_object('attempt_id', v_attempt.id, 'score', v_score, 'passed', v_passed,
+                            'points_earned', v_earned, 'points_total', v_total,
+                            'passing_score_percentage', v_quiz.passing_score_percentage);
+end
+$$;
+comment on function api.attempt_submit(uuid, jsonb) is
+$$Submit own attempt once with answers {question_id: answer} → {score, passed, points_earned, points_total}.
+Graded in the database: multiple choice and true/false exactly, short answer after trimming, collapsing
+white space and ignoring case. score = points percentage rounded half up; passed = score ≥ passing score.
+Others' attempts: 404; twice: 409 already_submitted; unknown question ids, or one question answered
+under two spellings of its id: 422 invalid_answer. Not (or no longer) actively enrolled: 403 not_enrolled;
+quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in both cases).
+After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
+The result and the stored attempt carry no per-question correctness for the student.
+SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
+
+create or replace function api.attempt_list_mine(quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+begin
+  -- 404 unless the caller can see the quiz (as quizzes RLS: its manager, or an active enrollee of a
+  -- published one) or has attempts at it (a student who dropped the course keeps their history).
+  if not exists (select from app.quizzes z
+                 where z.id = attempt_list_mine.quiz_id
+                   and (internal.can_manage_course(z.course_id)
+                        or (z.is_published and z.course_id in (select internal.my_enrolled_course_ids()))))
+     and not exists (select from app.quiz_attempts a
+                     where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.attempt_number), '[]')
+          from app.quiz_attempts a
+          where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id);
+end
+$$;
+comment on function api.attempt_list_mine(uuid) is
+$$The caller's attempts at a quiz, oldest first: score, passed, points_earned, points_total and the
+answers they gave — no per-question correctness or points. A quiz the caller cannot see and never
+attempted: 404.
+SECURITY DEFINER: reads only the caller's own rows; the per-question grading column is not readable by clients.$$;
+
+create or replace function internal.quiz_attempts_graded(p_quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := (select z.course_id from app.quizzes z where z.id = p_quiz_id);
+begin
+  if v_course_id is null or not internal.can_manage_course(v_course_id) then
+    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.attempt_json(a) || jsonb_build_object('grading', a.grading)
+                                    order by a.started_at, a.id), '[]')
+          from app.quiz_attempts a where a.quiz_id = p_quiz_id);
+end
+$$;
+comment on function internal.quiz_attempts_graded(uuid) is
+  'Every attempt at a quiz WITH the per-question grading, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select quiz_attempts.grading.';
+
+create or replace function api.attempt_list_for_quiz(quiz_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_quiz app.quizzes := internal.managed_quiz(attempt_list_for_quiz.quiz_id);
+begin
+  return internal.quiz_attempts_graded(v_quiz.id);
+end
+$$;
+comment on function api.attempt_list_for_quiz(uuid) is
+  'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).';
+
+create or replace function internal.maintain_attempts()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_closed integer;
+begin
+  update app.quiz_attempts a
+  set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
+      points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
+      answers = '{}', grading = '{}'
+  where a.status = 'in_progress' and a.deadline_at < now() - internal.attempt_grace();
+  get diagnostics v_closed = row_count;
+  return jsonb_build_object('attempts_expired', v_closed);
+end
+$$;
+comment on function internal.maintain_attempts() is
+  'Upkeep (lms db maintain): closes unsubmitted attempts past deadline + grace as expired with score 0. SECURITY DEFINER: runs for no particular user.';

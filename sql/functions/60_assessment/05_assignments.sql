@@ -1,0 +1,308 @@
+/*
+ * Assessment — assignment.* and submission.*, and the grade <= points triggers.
+ */
+
+-- ---------------------------------------------------------------------------------------
+-- Assignments and submissions
+-- ---------------------------------------------------------------------------------------
+create or replace function api.assignment_create(
+  course_id uuid, title text, description text default null, lesson_id uuid default null,
+  due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
+  late_penalty_percentage integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_assignment app.assignments;
+begin
+  perform internal.require_course_manager(assignment_create.course_id);
+  insert into app.assignments as a (course_id, lesson_id, title, description, due_date, points,
+                                    allow_late_submission, late_penalty_percentage)
+  values (assignment_create.course_id, assignment_create.lesson_id, btrim(assignment_create.title),
+          nullif(assignment_create.description, ''), assignment_create.due_date, coalesce(assignment_create.points, 100),
+          coalesce(assignment_create.allow_late_submission, false),
+          coalesce(assignment_create.late_penalty_percentage, 0))
+  returning a.* into v_assignment;
+  return internal.assignment_json(v_assignment);
+exception
+  when foreign_key_violation then
+    raise exception 'the lesson does not belong to this course'
+      using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
+end
+$$;
+comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
+$$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
+penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).
+@param title minLength=1 maxLength=200
+@param points minimum=1
+@param late_penalty_percentage minimum=0 maximum=100$$;
+
+create or replace function api.assignment_update(
+  assignment_id uuid, title text default null, description text default null, lesson_id uuid default null,
+  due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
+  late_penalty_percentage integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_assignment app.assignments;
+begin
+  perform internal.require_user();
+  -- Look, check, then lock (FOR UPDATE applies the update policy: a visible assignment must be 403, not 404).
+  select a.* into v_assignment from app.assignments a where a.id = assignment_update.assignment_id;
+  if v_assignment.id is null then
+    raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
+  end if;
+  perform internal.require_course_manager(v_assignment.course_id);
+  perform from app.assignments a where a.id = v_assignment.id for update;
+  -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
+  update app.assignments a set
+    title = coalesce(btrim(assignment_update.title), a.title),
+    description = case when internal.given('description', assignment_update.description)
+                       then nullif(assignment_update.description, '') else a.description end,
+    lesson_id = case when internal.given('lesson_id', assignment_update.lesson_id)
+                     then assignment_update.lesson_id else a.lesson_id end,
+    due_date = case when internal.given('due_date', assignment_update.due_date)
+                    then assignment_update.due_date else a.due_date end,
+    points = coalesce(assignment_update.points, a.points),
+    allow_late_submission = coalesce(assignment_update.allow_late_submission, a.allow_late_submission),
+    late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage)
+  where a.id = v_assignment.id
+  returning a.* into v_assignment;
+  return internal.assignment_json(v_assignment);
+exception
+  when foreign_key_violation then
+    raise exception 'the lesson does not belong to this course'
+      using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
+end
+$$;
+comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
+$$Change an assignment (instructor of the course, admin); omitted fields stay as they are; an
+explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
+deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.
+Submissions already made keep their is_late. points below a grade already given: 422 points_below_grade.
+@patch
+@param description nullable
+@param lesson_id nullable
+@param due_date nullable
+@param title minLength=1 maxLength=200
+@param points minimum=1
+@param late_penalty_percentage minimum=0 maximum=100$$;
+
+create or replace function api.assignment_list(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+begin
+  if not internal.can_see_course(assignment_list.course_id) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  if not (internal.can_manage_course(assignment_list.course_id)
+          or internal.is_actively_enrolled(v_user_id, assignment_list.course_id)) then
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  return (select coalesce(jsonb_agg(internal.assignment_json(a) order by a.due_date nulls last, a.created_at, a.id), '[]')
+          from app.assignments a where a.course_id = assignment_list.course_id);
+end
+$$;
+comment on function api.assignment_list(uuid) is
+  'Assignments of a course (actively enrolled students, the instructor, admins; others who can see the course 403 not_enrolled; a course the caller cannot see 404).';
+
+create or replace function api.submission_submit(assignment_id uuid, content text default null, file_id uuid default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id    uuid := internal.require_user();
+  v_assignment app.assignments;
+  v_late       boolean;
+  v_submission app.submissions;
+begin
+  select a.* into v_assignment from app.assignments a where a.id = submission_submit.assignment_id;
+  if v_assignment.id is null or not internal.can_see_course(v_assignment.course_id) then
+    raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
+  end if;
+  if not internal.is_actively_enrolled(v_user_id, v_assignment.course_id) then
+    raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+  end if;
+  if nullif(btrim(submission_submit.content), '') is null and submission_submit.file_id is null then
+    raise exception 'a submission needs content or a file' using errcode = 'LM422', detail = 'empty_submission';
+  end if;
+  if submission_submit.file_id is not null and not exists (
+       select from app.files f where f.id = submission_submit.file_id and f.uploader_id = v_user_id) then
+    raise exception 'file not found' using errcode = 'LM404', detail = 'not_found', hint = 'file_id';
+  end if;
+  v_late := v_assignment.due_date is not null and now() > v_assignment.due_date;
+  if v_late and not v_assignment.allow_late_submission then
+    raise exception 'the due date has passed' using errcode = 'LM422', detail = 'deadline_passed';
+  end if;
+  insert into app.submissions as s (assignment_id, user_id, content, file_id, submitted_at, is_late)
+  values (v_assignment.id, v_user_id, submission_submit.content, submission_submit.file_id, now(), v_late)
+  on conflict on constraint uq_submissions_assignment_id_user_id do update
+    set content = excluded.content, file_id = excluded.file_id, submitted_at = excluded.submitted_at,
+        is_late = excluded.is_late
+    where s.grade is null
+  returning s.* into v_submission;
+  if v_submission.id is null then
+    raise exception 'this submission was already graded' using errcode = 'LM409', detail = 'already_graded';
+  end if;
+  return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
+end
+$$;
+comment on function api.submission_submit(uuid, text, uuid) is
+$$Submit (or, before grading, replace) own work for an assignment (actively enrolled student) → submission.
+After grading: 409 already_graded. After due_date: 422 deadline_passed unless late work is allowed; then
+is_late = true and the effective grade is reduced by late_penalty_percentage.
+SECURITY DEFINER: students may not write submissions directly (is_late and grades cannot be forged).
+@param content maxLength=500000$$;
+
+create or replace function api.submission_grade(submission_id uuid, grade numeric, feedback text default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_user_id    uuid := internal.require_user();
+  v_old        app.submissions;
+  v_new        app.submissions;
+  v_assignment app.assignments;
+begin
+  select s.* into v_old from app.submissions s where s.id = submission_grade.submission_id for update;
+  if v_old.id is null then
+    raise exception 'submission not found' using errcode = 'LM404', detail = 'not_found', hint = 'submission_id';
+  end if;
+  select a.* into v_assignment from app.assignments a where a.id = v_old.assignment_id;
+  perform internal.require_course_manager(v_assignment.course_id);
+  -- Also an instructor enrolled in their own course (ck_submissions_not_self_graded holds it for every path).
+  if v_old.user_id = v_user_id then
+    raise exception 'nobody grades their own submission' using errcode = 'LM403', detail = 'forbidden',
+      hint = 'submission_id';
+  end if;
+  if submission_grade.grade is null or submission_grade.grade < 0 or submission_grade.grade > v_assignment.points then
+    raise exception 'grade must be between 0 and %', v_assignment.points
+      using errcode = 'LM422', detail = 'invalid_grade', hint = 'grade';
+  end if;
+  update app.submissions s
+  set grade = submission_grade.grade, feedback = coalesce(submission_grade.feedback, s.feedback),
+      graded_at = now(), graded_by = v_user_id
+  where s.id = v_old.id
+  returning s.* into v_new;
+  perform internal.audit(case when v_old.grade is null then 'submission.graded' else 'submission.regraded' end,
+                         'submission', v_new.id,
+                         jsonb_build_object('old_grade', v_old.grade, 'new_grade', v_new.grade,
+                                            'old_feedback', v_old.feedback, 'new_feedback', v_new.feedback));
+  return internal.submission_json(v_new, v_assignment.late_penalty_percentage);
+end
+$$;
+comment on function api.submission_grade(uuid, numeric, text) is
+$$Grade a submission 0..points (instructor of the course, admin; else 422 invalid_grade).
+Regrading is allowed and audited ('submission.regraded' with old and new grade).
+Nobody grades their own submission, not even an instructor or admin enrolled in the course: 403 forbidden.
+@param grade maximum=999999.99
+@param feedback maxLength=10000$$;
+
+create or replace function api.submission_list_for_assignment(assignment_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_assignment app.assignments;
+begin
+  perform internal.require_user();
+  select a.* into v_assignment from app.assignments a where a.id = submission_list_for_assignment.assignment_id;
+  if v_assignment.id is null then
+    raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
+  end if;
+  perform internal.require_course_manager(v_assignment.course_id);
+  return (select coalesce(jsonb_agg(internal.submission_json(s, v_assignment.late_penalty_percentage)
+                                    order by s.submitted_at, s.id), '[]')
+          from app.submissions s where s.assignment_id = v_assignment.id);
+end
+$$;
+comment on function api.submission_list_for_assignment(uuid) is 'Every submission for an assignment (instructor of the course, admin).';
+
+create or replace function api.submission_get_mine(assignment_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_user_id    uuid := internal.require_user();
+  v_assignment app.assignments;
+  v_submission app.submissions;
+begin
+  select a.* into v_assignment from app.assignments a where a.id = submission_get_mine.assignment_id;
+  if v_assignment.id is null then
+    raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
+  end if;
+  select s.* into v_submission from app.submissions s
+  where s.assignment_id = v_assignment.id and s.user_id = v_user_id;
+  if v_submission.id is null then
+    raise exception 'you have not submitted this assignment' using errcode = 'LM404', detail = 'not_found';
+  end if;
+  return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
+end
+$$;
+comment on function api.submission_get_mine(uuid) is 'The caller''s submission for an assignment (404 when none).';
+
+-- ---------------------------------------------------------------------------------------
+-- grade <= assignment points, whoever writes (constraint triggers on both tables)
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.tg_submissions__grade_within_points()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_points integer;
+begin
+  -- FOR SHARE waits for a concurrent change of the assignment's points and then reads the new
+  -- value, so a grade and a lowered points value committed at the same time cannot both pass.
+  select a.points into v_points from app.assignments a where a.id = new.assignment_id for share;
+  if new.grade > v_points then
+    raise exception 'grade must be between 0 and %', v_points
+      using errcode = 'LM422', detail = 'invalid_grade', hint = 'grade';
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_submissions__grade_within_points() is
+  'AFTER INSERT/UPDATE OF grade on app.submissions: grade ≤ the assignment''s points, else LM422 invalid_grade. SECURITY DEFINER: reads the assignment whatever RLS shows the writer.';
+
+drop trigger if exists _010_grade_within_points on app.submissions;
+create constraint trigger _010_grade_within_points after insert or update of grade, assignment_id on app.submissions
+  for each row when (new.grade is not null) execute function internal.tg_submissions__grade_within_points();
+
+create or replace function internal.tg_assignments__points_cover_grades()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_max numeric;
+begin
+  select max(s.grade) into v_max from app.submissions s where s.assignment_id = new.id;
+  if v_max > new.points then
+    raise exception 'points cannot be lower than a grade already given (highest grade: %)', v_max
+      using errcode = 'LM422', detail = 'points_below_grade', hint = 'points';
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_assignments__points_cover_grades() is
+  'AFTER UPDATE OF points on app.assignments: points may not drop below a grade already given, else LM422 points_below_grade. SECURITY DEFINER: sees every submission of the assignment.';
+
+drop trigger if exists _010_points_cover_grades on app.assignments;
+create constraint trigger _010_points_cover_grades after update of points on app.assignments
+  for each row when (new.points < old.points) execute function internal.tg_assignments__points_cover_grades();

@@ -1,0 +1,101 @@
+/*
+ * Assessment — the gradebook: one set-based query per call.
+ */
+
+-- ---------------------------------------------------------------------------------------
+-- Gradebook: one set-based query per call
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.gradebook(p_course_id uuid, p_user_id uuid default null)
+returns jsonb
+language sql
+stable
+as $$
+  with students as (
+    select e.user_id, e.is_active, e.progress_percentage, e.completed_at
+    from app.enrollments e
+    where e.course_id = p_course_id and (p_user_id is null or e.user_id = p_user_id)
+  ), quizzes as (
+    -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
+    select z.id, z.title, z.passing_score_percentage from app.quizzes z
+    where z.course_id = p_course_id and (p_user_id is null or z.is_published)
+  ), best as (
+    select a.user_id, a.quiz_id, max(a.score) as best_score, bool_or(a.passed) as passed, count(*) as attempts
+    from app.quiz_attempts a
+    where a.quiz_id in (select q.id from quizzes q) and a.status <> 'in_progress'
+      and (p_user_id is null or a.user_id = p_user_id)
+    group by a.user_id, a.quiz_id
+  ), quiz_cells as (
+    select st.user_id,
+           jsonb_agg(jsonb_build_object('quiz_id', q.id, 'title', q.title, 'best_score', b.best_score,
+                                        'passed', coalesce(b.passed, false), 'attempts', coalesce(b.attempts, 0))
+                     order by q.title, q.id) as cells
+    from students st cross join quizzes q
+    left join best b on b.user_id = st.user_id and b.quiz_id = q.id
+    group by st.user_id
+  ), assignments as (
+    select a.id, a.title, a.points, a.late_penalty_percentage from app.assignments a where a.course_id = p_course_id
+  ), assignment_cells as (
+    select st.user_id,
+           jsonb_agg(jsonb_build_object('assignment_id', a.id, 'title', a.title, 'points', a.points,
+                                        'submitted', s.id is not null, 'is_late', s.is_late, 'grade', s.grade,
+                                        'effective_grade', internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage))
+                     order by a.title, a.id) as cells
+    from students st cross join assignments a
+    left join app.submissions s on s.assignment_id = a.id and s.user_id = st.user_id
+    group by st.user_id
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'user_id', st.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', st.is_active,
+           'progress_percentage', st.progress_percentage, 'completed_at', st.completed_at,
+           'quizzes', coalesce(qc.cells, '[]'), 'assignments', coalesce(ac.cells, '[]'))
+         order by u.full_name, st.user_id), '[]')
+  from students st
+  join app.users u on u.id = st.user_id
+  left join quiz_cells qc on qc.user_id = st.user_id
+  left join assignment_cells ac on ac.user_id = st.user_id
+$$;
+comment on function internal.gradebook(uuid, uuid) is
+  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.';
+
+create or replace function api.gradebook_course(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_course_manager(gradebook_course.course_id);
+  return internal.gradebook(gradebook_course.course_id, null);
+end
+$$;
+comment on function api.gradebook_course(uuid) is
+$$Per enrolled student of a course: best score per quiz, effective assignment grades, progress
+(instructor of the course, admin). SECURITY DEFINER: reads enrollments and names of the course's
+students after checking the caller manages the course.$$;
+
+create or replace function api.gradebook_mine(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_rows    jsonb;
+begin
+  v_rows := internal.gradebook(gradebook_mine.course_id, v_user_id);
+  if jsonb_array_length(v_rows) = 0 then
+    -- As elsewhere: a course you can see but never joined is 403 not_enrolled; an invisible one 404.
+    if internal.can_see_course(gradebook_mine.course_id) then
+      raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
+    end if;
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  return v_rows -> 0;
+end
+$$;
+comment on function api.gradebook_mine(uuid) is
+$$The caller's own gradebook row of a course they are (or were) enrolled in: best quiz scores
+(published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.$$;
