@@ -36,12 +36,21 @@ class Settings(BaseSettings):
     """lock_timeout of every call: a lock held elsewhere fails the call (409 lock_not_available) instead."""
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client (a JSON list, e.g. ["10.0.0.0/8"])."""
+    public_url: str | None = None
+    """The server's public base URL (e.g. https://lms.example.org): rpc.discover names POST {public_url}/rpc.
+    Unset: built from each request's scheme and host (a trusted proxy's X-Forwarded-Proto/-Host honoured)."""
     password_hash_concurrency: int = Field(default=1, ge=1, le=64)
     """Calls of password-hashing methods (@cost >= 10) running at once per server process; the rest queue."""
     home: Path = Path(".lms")
     outbox_dir: Path | None = None
     smtp_url: str | None = None
     mail_from: str = "no-reply@lms.localhost"
+
+    def rpc_url(self) -> str:
+        """The absolute URL of POST /rpc when no request tells better."""
+        if self.public_url:
+            return self.public_url.rstrip("/") + "/rpc"
+        return f"http://{self.host}:{self.port}/rpc"
 
     def jwt_key(self) -> str:
         if self.jwt_secret is not None:

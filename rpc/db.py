@@ -71,6 +71,7 @@ class CallContext:
     client_addr: str | None
     given: tuple[str, ...] = ()
     cost: int = 1
+    server_url: str | None = None  # the absolute URL of POST /rpc as this client reaches it (rpc.discover)
 
     @property
     def bucket(self) -> str:

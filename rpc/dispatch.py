@@ -8,10 +8,12 @@ the field before the database is touched. Nothing here is written per method.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
@@ -31,7 +33,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rpc import errorcat
 from rpc.protocol import INVALID_PARAMS, MAX_DEPTH, RpcError, is_unicode, printable
+from rpc.shapes import build_shapes, parse_type, result_type, strip_declarations
 
 # Every value is judged here, before it can reach psycopg or PostgreSQL: a value either is one the
 # database stores as given, or the call is -32602 naming the param. Never a client-side encoding error
@@ -227,6 +231,15 @@ class Param:
 
 
 @dataclass
+class ApiShared:
+    """What all methods share: the named result shapes and the error catalogue."""
+
+    shapes: dict[str, dict] = field(default_factory=dict)
+    catalogue: dict[tuple[int, str], str] = field(default_factory=dict)
+    examples: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
 class Method:
     name: str
     function: str
@@ -236,6 +249,13 @@ class Method:
     model: type[BaseModel]
     returns: str
     patch: bool = False
+    cost: int = 1
+    result: dict = field(default_factory=dict)
+    """JSON Schema of the result, from `@result` in the COMMENT ({} when undeclared)."""
+    result_text: str = ""
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    """(code, reason) the function and what it calls can give (rpc/errorcat.py)."""
+    shared: ApiShared | None = None
     _queries: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -334,7 +354,10 @@ def param_specs(description: str) -> dict[str, dict[str, Any]]:
     return specs
 
 
-def build_method(row: tuple) -> Method | None:
+COST_LINE = re.compile(r"^@cost\s+(\d+)\s*$", re.M)
+
+
+def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) -> Method | None:
     proname, argnames, argmodes, argtypes, ndefaults, returns, description = row
     if argmodes and any(m not in ("i",) for m in argmodes):
         return None  # OUT/INOUT/VARIADIC parameters are not part of the convention
@@ -358,16 +381,43 @@ def build_method(row: tuple) -> Method | None:
     model = create_model(f"params_{proname}", __config__=ConfigDict(extra="forbid"), **fields)
     public = bool(re.search(r"(^|\s)@public\b", description))
     patch = bool(re.search(r"(^|\s)@patch\b", description))
-    text = PARAM_LINE.sub("", re.sub(r"(^|(?<=\s))@(public|patch)\b", "", description))
+    cost = COST_LINE.search(description)
+    result_text = result_type(description)
+    result = parse_type(result_text, shapes) if result_text else {}
+    text = strip_declarations(COST_LINE.sub("", description))
+    text = PARAM_LINE.sub("", re.sub(r"(^|(?<=\s))@(public|patch)\b", "", text))
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    return Method(method_name(proname), proname, params, text, public, model, returns, patch)
+    return Method(method_name(proname), proname, params, text, public, model, returns, patch,
+                  int(cost.group(1)) if cost else 1, result, result_text or "")
+
+
+SHAPES_QUERY = """
+select coalesce(obj_description(p.oid, 'pg_proc'), '')
+from pg_proc p where p.pronamespace in ('api'::regnamespace, 'internal'::regnamespace)
+  and obj_description(p.oid, 'pg_proc') like '%@shape%'
+"""
+EXAMPLES = Path(__file__).parent / "openrpc_examples.json"
 
 
 async def load_methods(conn: psycopg.AsyncConnection) -> dict[str, Method]:
+    """Every api function as a Method: params, result schema, errors, shared shapes and catalogue."""
+    shared = ApiShared()
+    shared.shapes = build_shapes([row[0] for row in await (await conn.execute(SHAPES_QUERY)).fetchall()])
+    shared.catalogue = {(code, reason): meaning
+                        for code, reason, meaning in await (await conn.execute(errorcat.CATALOGUE_QUERY)).fetchall()}
+    if EXAMPLES.exists():
+        shared.examples = json.loads(EXAMPLES.read_text())
+    bodies = dict(await (await conn.execute(errorcat.BODIES_QUERY)).fetchall())
+    triggers: dict[str, set[str]] = {}
+    for table, function in await (await conn.execute(errorcat.TRIGGERS_QUERY)).fetchall():
+        triggers.setdefault(table, set()).add(function)
+    errors = errorcat.method_errors(bodies, triggers)
     cur = await conn.execute(CATALOG_QUERY)
     methods = {}
     for row in await cur.fetchall():
-        method = build_method(row)
+        method = build_method(row, set(shared.shapes))
         if method is not None:
+            method.shared = shared
+            method.errors = sorted(errors.get(f"api.{method.function}", ()))
             methods[method.name] = method
     return methods

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -29,14 +28,12 @@ from rpc.protocol import METHOD_NOT_FOUND, RpcError
 log = logging.getLogger("rpc.service")
 
 SECRET_HINTS = ("password", "token", "secret", "code")
-COST_LINE = re.compile(r"^@cost\s+(\d+)\s*$", re.M)
 EXPENSIVE_COST = 10
 
 
 def method_cost(method: Method) -> int:
     """Units of the per-address budget a call spends: `@cost N` in the function's COMMENT, else 1."""
-    found = COST_LINE.search(method.description)
-    return int(found.group(1)) if found else 1
+    return method.cost
 
 
 def method_takes_secret(method: Method) -> bool:
@@ -91,7 +88,7 @@ class RpcService:
 
     async def invoke(self, name: str, params: Any, context: CallContext) -> Any:
         if name == "rpc.discover":
-            return openrpc.document(self.methods)
+            return openrpc.document(self.methods, context.server_url or self.settings.rpc_url())
         method = await self.find(name)
         values = method.validate(params)
         names = tuple(values)

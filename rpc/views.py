@@ -52,6 +52,24 @@ def client_address(request: web.Request, proxies: list) -> str | None:
 
 
 
+def public_rpc_url(request: web.Request, service: RpcService) -> str:
+    """Where this client reaches POST /rpc: LMS_PUBLIC_URL, else the request's scheme and host —
+    taken from X-Forwarded-Proto/-Host only when the peer is a trusted proxy."""
+    if service.settings.public_url:
+        return service.settings.rpc_url()
+    scheme, host = request.scheme, request.host
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        peer = None
+    if peer is not None and any(peer in net for net in service.proxies):
+        scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip() or scheme
+        host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip() or host
+    if scheme not in ("http", "https") or not host or any(c in host for c in "/?#@ \\"):
+        return service.settings.rpc_url()
+    return f"{scheme}://{host}/rpc"
+
+
 async def handle_one(service: RpcService, obj: Any, context: CallContext | None, auth_error: RpcError | None,
                      outcomes: list) -> dict | None:
     req = parse_request(obj)
@@ -96,7 +114,8 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         context = None
         try:
             caller = service.tokens.verify(request.headers.get("Authorization"))
-            context = CallContext(caller.user_id, client_address(request, service.proxies))
+            context = CallContext(caller.user_id, client_address(request, service.proxies),
+                                  server_url=public_rpc_url(request, service))
         except RpcError as exc:
             auth_error = exc
         if isinstance(payload, list):

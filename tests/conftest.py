@@ -47,10 +47,10 @@ class ResultChecker:
             from rpc import openrpc
             from rpc.service import SERVICE
 
-            doc = openrpc.document(app[SERVICE].methods)
+            doc = openrpc.document(app[SERVICE].methods, "http://test.invalid/rpc")
             components = doc.get("components", {})
             self.validators[key] = {
-                m["name"]: Draft7Validator({**m["result"]["schema"], "components": components},
+                m["name"]: Draft7Validator({"allOf": [m["result"]["schema"]], "components": components},
                                            format_checker=FormatChecker())
                 for m in doc["methods"]}
         return self.validators[key]

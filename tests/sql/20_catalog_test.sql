@@ -208,7 +208,7 @@ select tests.clear_authentication();
 select is(api.course_list(search => 'index') -> 0 ->> 'id', :'course', 'full-text search finds the course by stem');
 select is(jsonb_array_length(api.course_list(search => 'knitting')), 0, 'a search without match returns nothing');
 select is(jsonb_array_length(api.course_list(tag => 'SQL')), 1, 'tag filter is case-insensitive');
-select throws_ok($$select api.course_list("limit" => 101)$$, '22023', null, 'limit above 100 is refused');
+select throws_ok($$select api.course_list("limit" => 101)$$, 'LM422', null, 'limit above 100 is refused (422 invalid_limit, as in every domain)');
 set local enable_seqscan = off;
 select pg_stat_get_xact_numscans('app.ix_courses_search_vector'::regclass) as scans_before \gset
 select lives_ok($$select api.course_list(search => 'gin')$$, 'anonymous searches the catalog');
