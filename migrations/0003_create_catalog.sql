@@ -11,8 +11,8 @@
 set local role lms_owner;
 
 create table app.courses (
-  id                uuid primary key default gen_random_uuid(),
-  instructor_id     uuid not null references app.instructors (user_id) on delete restrict,
+  id                uuid not null default gen_random_uuid(),
+  instructor_id     uuid not null,
   title             text not null,
   short_description text,
   description       text,
@@ -30,6 +30,8 @@ create table app.courses (
                       setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
                       setweight(to_tsvector('english'::regconfig, coalesce(short_description, '')), 'B') ||
                       setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')) stored,
+  constraint pk_courses primary key (id),
+  constraint fk_courses_instructor_id_instructors foreign key (instructor_id) references app.instructors (user_id) on delete restrict,
   constraint ck_courses_title_length check (length(btrim(title)) between 1 and 200),
   constraint ck_courses_short_description_length check (length(short_description) <= 500),
   constraint ck_courses_price_nonnegative check (price_cents >= 0),
@@ -43,13 +45,20 @@ create index ix_courses_category on app.courses (category) where is_published;
 create index ix_courses_tags on app.courses using gin (tags);
 create index ix_courses_search_vector on app.courses using gin (search_vector);
 comment on table app.courses is 'A course offered by one instructor; visible to everyone once published.';
+comment on column app.courses.instructor_id is 'The owning instructor (app.instructors.user_id: the profile row outlives a role change); an instructor with courses cannot be deleted.';
 comment on column app.courses.price_cents is 'Price in integer cents of currency; 0 means free.';
+comment on column app.courses.currency is 'ISO 4217 code, upper case (default USD), of price_cents.';
 comment on column app.courses.is_free is 'Derived: price_cents = 0.';
+comment on column app.courses.category is 'Free-text category for browsing (course.list filters on it exactly); null = none.';
+comment on column app.courses.tags is 'Tags trimmed, lower-cased, de-duplicated and sorted (internal.normalize_tags); at most 20.';
+comment on column app.courses.thumbnail_url is 'Cover image URL as the instructor gave it; null = none.';
+comment on column app.courses.is_published is 'Listed and visible to everyone; publishing needs at least one published lesson (trigger _200_publish_rule).';
+comment on column app.courses.published_at is 'When the course was first published; kept through unpublishing and publishing again. Null = never published.';
 comment on column app.courses.search_vector is 'Full-text search over title (A), short description (B) and description (C).';
 
 create table app.lessons (
-  id               uuid primary key default gen_random_uuid(),
-  course_id        uuid not null references app.courses (id) on delete cascade,
+  id               uuid not null default gen_random_uuid(),
+  course_id        uuid not null,
   title            text not null,
   content          text,
   video_url        text,
@@ -58,6 +67,8 @@ create table app.lessons (
   is_published     boolean not null default false,
   created_at       timestamptz not null default now(),
   updated_at       timestamptz not null default now(),
+  constraint pk_lessons primary key (id),
+  constraint fk_lessons_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
   constraint uq_lessons_course_id_lesson_order unique (course_id, lesson_order) deferrable initially immediate,
   constraint uq_lessons_id_course_id unique (id, course_id),
   constraint ck_lessons_title_length check (length(btrim(title)) between 1 and 200),
@@ -65,5 +76,9 @@ create table app.lessons (
   constraint ck_lessons_order_positive check (lesson_order >= 1)
 );
 comment on table app.lessons is 'A lesson of a course. The syllabus (title, order, duration) of a published course is public; content is for enrollees, the instructor and admins.';
+comment on column app.lessons.content is 'The lesson text. No client role may select it directly: internal.lesson_content() returns it to the instructor, admins and active enrollees.';
+comment on column app.lessons.video_url is 'Link to the lesson''s video; protected like content.';
+comment on column app.lessons.duration_minutes is 'Estimated length in minutes, shown in the syllabus; 0 = not given.';
 comment on column app.lessons.lesson_order is 'Position 1..n in the course, dense; unique per course (deferrable for reorders).';
+comment on column app.lessons.is_published is 'Visible to enrollees and in a published course''s syllabus; only published lessons count towards progress.';
 comment on constraint uq_lessons_id_course_id on app.lessons is 'Target of (lesson_id, course_id) foreign keys: a quiz or assignment''s lesson must be in its course.';

@@ -36,14 +36,18 @@ comment on table app.login_attempts is 'Every login attempt (and every failed on
 comment on column app.login_attempts.client_addr is 'Client address as the RPC server saw it (behind a trusted proxy: the forwarded one); null for direct SQL callers.';
 
 create table app.rate_limits (
-  name           text primary key,
+  name           text not null,
   max_cost       integer not null,
   window_seconds integer not null,
   description    text not null,
+  constraint pk_rate_limits primary key (name),
   constraint ck_rate_limits_max_cost_positive check (max_cost > 0),
   constraint ck_rate_limits_window_positive check (window_seconds between 1 and 86400)
 );
 comment on table app.rate_limits is 'Configurable limits (a DBA updates rows; read on every call). Costs per method are declared by @cost lines in the api functions'' comments.';
+comment on column app.rate_limits.name is 'The limit''s name as the code uses it: address | login_failures_address | login_failures_account_address | login_failures_account.';
+comment on column app.rate_limits.max_cost is 'Units allowed per sliding window (for the login_failures_* limits: failed attempts).';
+comment on column app.rate_limits.window_seconds is 'Length of the window in seconds (1..86400).';
 
 insert into app.rate_limits (name, max_cost, window_seconds, description) values
   ('address', 20000, 60, 'cost units (@cost of each method, default 1; password hashing 20) of all calls from one client address per window'),
@@ -52,9 +56,14 @@ insert into app.rate_limits (name, max_cost, window_seconds, description) values
   ('login_failures_account', 50, 900, 'failed logins for one account from all addresses; then only addresses that logged in to it before may try (429)');
 
 create unlogged table app.rate_counters (
-  bucket       text primary key,
+  bucket       text not null,
   window_start timestamptz not null,
   used         integer not null,
-  prev_used    integer not null default 0
+  prev_used    integer not null default 0,
+  constraint pk_rate_counters primary key (bucket)
 );
 comment on table app.rate_counters is 'Sliding-window counters (this window and the previous one) per bucket, e.g. address:203.0.113.7. UNLOGGED: lost on a crash, which only forgives.';
+comment on column app.rate_counters.bucket is 'What is counted: the limit''s subject, e.g. address:203.0.113.7.';
+comment on column app.rate_counters.window_start is 'Start of the current fixed window (a multiple of window_seconds since the epoch). Counters idle for two days are deleted by lms db maintain.';
+comment on column app.rate_counters.used is 'Units spent in the current window.';
+comment on column app.rate_counters.prev_used is 'Units spent in the previous window; weighted by how much of it the sliding window still covers.';

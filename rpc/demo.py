@@ -1,5 +1,6 @@
 """`lms serve --demo` / `lms db seed`: a small demo data set, loaded once (idempotent).
 
+Users are made the one way they always are (internal.create_user; role rows by trigger).
 An admin, an instructor, two students, a free course with three lessons, a quiz and an
 assignment, and a paid course. Written with the DBA connection as lms_definer (which may
 bypass RLS), the way an operator would load fixtures; every constraint still applies.
@@ -19,16 +20,14 @@ LOGINS = [
 
 SEED = """
 with people (email, full_name, role) as (select * from unnest(%s::text[], %s::text[], %s::text[]))
-insert into app.users (email, password_hash, full_name, role, email_verified_at)
-select p.email, public.crypt(%s, public.gen_salt('bf', 10)), p.full_name, p.role, now() from people p
-on conflict do nothing;
+select internal.create_user(p.email, %s, p.full_name, p.role) from people p
+where not exists (select from app.users u where lower(u.email) = p.email);
 
-insert into app.instructors (user_id, title, bio, expertise)
-select u.id, 'Database engineer', 'Teaches SQL and PostgreSQL.', '{sql,postgresql}'
-from app.users u where lower(u.email) = 'instructor@demo.lms'
-on conflict (user_id) do update set title = excluded.title, bio = excluded.bio, expertise = excluded.expertise;
-insert into app.admins (user_id) select u.id from app.users u where lower(u.email) = 'admin@demo.lms'
-on conflict do nothing;
+update app.users u set email_verified_at = coalesce(u.email_verified_at, now()) where u.email like '%@demo.lms';
+
+update app.instructors i
+set title = 'Database engineer', bio = 'Teaches SQL and PostgreSQL.', expertise = '{sql,postgresql}'
+from app.users u where u.id = i.user_id and lower(u.email) = 'instructor@demo.lms';
 
 insert into app.courses (id, instructor_id, title, short_description, description, price_cents, category, tags,
                          is_published, published_at)

@@ -73,8 +73,23 @@ class ResultChecker:
             self.seen[name] = self.seen.get(name, 0) + 1
             if os.environ.get("LMS_RECORD_RESULTS") and len(self.samples.setdefault(name, [])) < 50:
                 self.samples[name].append(a["result"])
-            if name not in self.examples and isinstance(request.get("params", {}), dict):
-                self.examples[name] = {"params": request.get("params", {}), "result": a["result"]}
+            recordable = isinstance(request.get("params", {}), dict) and not name.startswith(("test.", "rpc."))
+            if name not in self.examples and recordable:
+                self.examples[name] = {"params": redact(request.get("params", {})), "result": redact(a["result"])}
+
+
+SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
+                 "secret", "code", "totp_code", "recovery_codes", "otpauth_uri"}
+
+
+def redact(value):
+    """An example as published: secrets replaced by placeholders of the same type, lists cut to two."""
+    if isinstance(value, dict):
+        return {k: (("<" + k + ">" if isinstance(v, str) else ["<" + k + ">"] if isinstance(v, list) else v)
+                    if k in SECRET_FIELDS else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value[:2]]
+    return value
 
 
 RESULTS = ResultChecker()
@@ -257,16 +272,10 @@ class Users:
         """A user inserted directly (as superuser) with a signed access token."""
         self._n += 1
         email = email or f"{role}{self._n}-{uuid.uuid4().hex[:6]}@example.test"
-        with self.db.connect() as conn:
-            (uid,) = conn.execute(
-                "insert into app.users (email, password_hash, full_name, role) "
-                "values (%s, public.crypt(%s, public.gen_salt('bf', 4)), %s, %s) returning id",
-                [email, TEST_PASSWORD, full_name or f"Test {role.title()} {self._n}", role],
-            ).fetchone()
-            if role == "instructor":
-                conn.execute("insert into app.instructors (user_id) values (%s) on conflict do nothing", [uid])
-            if role == "admin":
-                conn.execute("insert into app.admins (user_id) values (%s) on conflict do nothing", [uid])
+        with self.db.connect() as conn:  # the one way users are made: internal.create_user (role rows by trigger)
+            name = full_name or f"Test {role.title()} {self._n}"
+            (uid,) = conn.execute("select internal.create_user(%s, %s, %s, %s)",
+                                  [email, TEST_PASSWORD, name, role]).fetchone()
         token, _ = self.rpc.service.tokens.sign({"sub": str(uid), "role": role})
         return User(str(uid), email, role, token)
 
@@ -274,6 +283,26 @@ class Users:
 @pytest.fixture
 async def users(db, rpc):
     return Users(db, rpc)
+
+
+@pytest.fixture
+def analyst(db):
+    """`analyst(user_id) → login`: a PostgreSQL login in lms_analyst linked to that LMS user (as
+    `lms analyst grant` makes one); dropped after the test (roles are cluster-wide)."""
+    logins: list[str] = []
+
+    def link(user_id) -> str:
+        login = f"analyst_{uuid.uuid4().hex[:8]}"
+        db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
+        logins.append(login)
+        db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, user_id])
+        return login
+
+    yield link
+    for login in logins:
+        db.execute("delete from app.analyst_logins where login_name = %s", [login])
+        db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
+        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
 
 
 

@@ -379,13 +379,17 @@ async def test_students_cannot_read_each_others_work_by_rpc(rpc, cast):
     await rpc.ok("submission.submit", {"assignment_id": asg["id"], "content": "mine"}, stu.token)
     assert (await rpc.error("submission.get_mine", {"assignment_id": asg["id"]}, stu2.token))["code"] == 404
     assert (await rpc.error("submission.list_for_assignment", {"assignment_id": asg["id"]}, stu2.token))["code"] == 403
+    mine = await rpc.ok("submission.get_mine", {"assignment_id": asg["id"]}, stu.token)
+    assert mine["content"] == "mine" and mine["user_id"] == stu.id
+    listed = await rpc.ok("submission.list_for_assignment", {"assignment_id": asg["id"]}, inst.token)
+    assert [s["id"] for s in listed] == [mine["id"]]
     assert (await rpc.error("submission.submit", {"assignment_id": asg["id"], "content": "x"},
                             outsider.token))["data"]["reason"] == "not_enrolled"
     assert (await rpc.error("assignment.list", {"course_id": course_id}, outsider.token))["code"] == 403
     assert [a["id"] for a in await rpc.ok("assignment.list", {"course_id": course_id}, stu2.token)] == [asg["id"]]
 
 
-async def test_analyst_linked_to_student_sees_only_own_rows_and_no_answers(rpc, db, cast):
+async def test_analyst_linked_to_student_sees_only_own_rows_and_no_answers(rpc, db, cast, analyst):
     inst, stu, stu2, _, course_id = cast
     quiz = await make_quiz(rpc, inst.token, course_id, [mc()])
     for s in (stu, stu2):
@@ -394,22 +398,16 @@ async def test_analyst_linked_to_student_sees_only_own_rows_and_no_answers(rpc, 
     asg = await rpc.ok("assignment.create", {"course_id": course_id, "title": "A"}, inst.token)
     for s in (stu, stu2):
         await rpc.ok("submission.submit", {"assignment_id": asg["id"], "content": "w"}, s.token)
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-    try:
-        db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, stu.id])
-        with db.connect(login) as conn:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute("select correct_answer from app.questions")
-            assert conn.execute("select count(*) from app.questions").fetchone() == (1,)
-            assert conn.execute("select distinct user_id::text from app.quiz_attempts").fetchall() == [(stu.id,)]
-            assert conn.execute("select distinct user_id::text from app.submissions").fetchall() == [(stu.id,)]
-            # Setting lms.user_id does not turn an analyst into someone else.
-            conn.execute("select set_config('lms.user_id', %s, false)", [stu2.id])
-            assert conn.execute("select distinct user_id::text from app.quiz_attempts").fetchall() == [(stu.id,)]
-    finally:
-        db.execute("delete from app.analyst_logins where login_name = %s", [login])
-        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(stu.id)
+    with db.connect(login) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select correct_answer from app.questions")
+        assert conn.execute("select count(*) from app.questions").fetchone() == (1,)
+        assert conn.execute("select distinct user_id::text from app.quiz_attempts").fetchall() == [(stu.id,)]
+        assert conn.execute("select distinct user_id::text from app.submissions").fetchall() == [(stu.id,)]
+        # Setting lms.user_id does not turn an analyst into someone else.
+        conn.execute("select set_config('lms.user_id', %s, false)", [stu2.id])
+        assert conn.execute("select distinct user_id::text from app.quiz_attempts").fetchall() == [(stu.id,)]
 
 
 # ------------------------------------------------------------------------------- gradebook

@@ -13,11 +13,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.test_assessment import make_course, make_quiz, mc, tf
 
@@ -76,7 +74,7 @@ async def test_one_question_answered_under_many_spellings_is_422_and_counts_once
 
 
 # ------------------------------------------------------------------------------- 2. per-question grading hidden
-async def test_students_get_no_per_question_correctness(rpc, db, users, people):
+async def test_students_get_no_per_question_correctness(rpc, db, users, people, analyst):
     inst, stu, _, course_id = people
     quiz = await make_quiz(rpc, inst.token, course_id, [tf("true"), mc("b", points=2)])
     attempt = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, stu.token)
@@ -118,17 +116,11 @@ async def test_students_get_no_per_question_correctness(rpc, db, users, people):
     assert (await rpc.error("attempt.list_for_quiz", {"quiz_id": quiz.id}, stu.token))["code"] == 403
 
     # An analyst linked to the student: same.
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-    try:
-        db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, stu.id])
-        with db.connect(login) as conn:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute("select grading from app.quiz_attempts")
-            assert conn.execute("select count(*) from app.quiz_attempts").fetchone() == (1,)
-    finally:
-        db.execute("delete from app.analyst_logins where login_name = %s", [login])
-        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(stu.id)
+    with db.connect(login) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select grading from app.quiz_attempts")
+        assert conn.execute("select count(*) from app.quiz_attempts").fetchone() == (1,)
 
 
 # ------------------------------------------------------------------------------- 3. grade <= points

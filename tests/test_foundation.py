@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from rpc.cluster import find_bindir
 from rpc.migrate import ROOT, Migrator, apply_repeatable, maintain
@@ -102,26 +101,19 @@ def test_constraints_reject_bad_rows(db, statement, sqlstate):
         assert info.value.sqlstate == sqlstate
 
 
-def test_analyst_gets_their_mapping_and_cannot_forge_an_id(db):
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
+def test_analyst_gets_their_mapping_and_cannot_forge_an_id(db, analyst):
     with db.connect() as conn:
         mine, other = (conn.execute("insert into app.users (email, password_hash, full_name) values (%s, 'h', 'A') "
                                     "returning id", [f"{n}@example.test"]).fetchone()[0] for n in ("ana", "eve"))
-        conn.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-        conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, mine])
-    try:
-        with db.connect(login) as conn:
-            assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
-            conn.execute("select set_config('lms.user_id', %s, false)", [str(other)])
-            assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
-            conn.execute("set role lms_analyst")
-            assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
-            rows = conn.execute("select id from app.users").fetchall()
-            assert rows == [(mine,)], "RLS shows the analyst only what their user may see"
-    finally:
-        with db.connect() as conn:
-            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
-            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(mine)
+    with db.connect(login) as conn:
+        assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
+        conn.execute("select set_config('lms.user_id', %s, false)", [str(other)])
+        assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
+        conn.execute("set role lms_analyst")
+        assert conn.execute("select app.current_user_id()").fetchone()[0] == mine
+        rows = conn.execute("select id from app.users").fetchall()
+        assert rows == [(mine,)], "RLS shows the analyst only what their user may see"
 
 
 def test_plpgsql_check_finds_no_errors(db):

@@ -16,7 +16,6 @@ import aiohttp
 import psycopg
 import pyotp
 import pytest
-from psycopg import sql
 
 from tests.conftest import TEST_PASSWORD, RpcClient, make_settings, start_server
 
@@ -217,29 +216,23 @@ async def test_large_valid_body_is_served_and_too_large_is_413(rpc):
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_deactivated_user_loses_every_method_and_their_analyst_sees_nothing(rpc, users, db):
+async def test_deactivated_user_loses_every_method_and_their_analyst_sees_nothing(rpc, users, db, analyst):
     admin = await users.make("admin")
     student = await users.make("student")
     assert (await rpc.ok("user.me", {}, student.token))["id"] == student.id
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-    try:
-        db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, student.id])
-        with db.connect(user=login) as conn:
-            assert conn.execute("select count(*) from app.users").fetchone()[0] == 1
-        await rpc.ok("admin.set_active", {"user_id": student.id, "is_active": False}, admin.token)
-        for method, params in [("user.me", {}), ("course.list", {}), ("enrollment.list_mine", {}),
-                               ("certificate.verify", {"certificate_number": "nope"})]:
-            error = await rpc.error(method, params, student.token)
-            assert (error["code"], error["data"]["reason"]) == (401, "account_inactive"), (method, error)
-        with db.connect(user=login) as conn:
-            assert conn.execute("select count(*) from app.users").fetchone()[0] == 0
-            assert conn.execute("select app.current_user_id()").fetchone()[0] is None
-        await rpc.ok("admin.set_active", {"user_id": student.id, "is_active": True}, admin.token)
-        assert (await rpc.ok("user.me", {}, student.token))["id"] == student.id
-    finally:
-        db.execute("delete from app.analyst_logins where login_name = %s", [login])
-        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(student.id)
+    with db.connect(user=login) as conn:
+        assert conn.execute("select count(*) from app.users").fetchone()[0] == 1
+    await rpc.ok("admin.set_active", {"user_id": student.id, "is_active": False}, admin.token)
+    for method, params in [("user.me", {}), ("course.list", {}), ("enrollment.list_mine", {}),
+                           ("certificate.verify", {"certificate_number": "nope"})]:
+        error = await rpc.error(method, params, student.token)
+        assert (error["code"], error["data"]["reason"]) == (401, "account_inactive"), (method, error)
+    with db.connect(user=login) as conn:
+        assert conn.execute("select count(*) from app.users").fetchone()[0] == 0
+        assert conn.execute("select app.current_user_id()").fetchone()[0] is None
+    await rpc.ok("admin.set_active", {"user_id": student.id, "is_active": True}, admin.token)
+    assert (await rpc.ok("user.me", {}, student.token))["id"] == student.id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,40 +336,34 @@ async def test_a_class_behind_one_address_logs_in_and_a_flood_is_refused(rpc, us
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_an_analyst_cannot_block_logins_and_a_held_lock_fails_fast(rpc, users, db):
+async def test_an_analyst_cannot_block_logins_and_a_held_lock_fails_fast(rpc, users, db, analyst):
     victim = await users.make("student")
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-    try:
-        db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, victim.id])
-        with db.connect(user=login, autocommit=False) as analyst:
-            analyst.execute("select pg_advisory_xact_lock(hashtextextended('lms.login:' || %s, 0))", [victim.email])
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                analyst.execute("select 1 from app.users for no key update")
-            analyst.rollback()
-            analyst.execute("select pg_advisory_xact_lock(hashtextextended('lms.login:' || %s, 0))", [victim.email])
-            started = time.monotonic()
-            assert "access_token" in await rpc.ok("auth.login", {"email": victim.email, "password": TEST_PASSWORD})
-            assert time.monotonic() - started < 2
-            # Large objects are closed to analysts.
-            analyst.rollback()
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                analyst.execute("select lo_from_bytea(0, 'x')")
-            analyst.rollback()
-        # A lock held by a superuser: the call fails after lock_timeout, the rest of the API flows.
-        with db.connect(autocommit=False) as holder:
-            holder.execute("select 1 from app.users where id = %s for no key update", [victim.id])
-            started = time.monotonic()
-            slow = asyncio.create_task(rpc.call("auth.login", {"email": victim.email, "password": TEST_PASSWORD}))
-            listed = await asyncio.gather(*(rpc.call("course.list", {}) for _ in range(20)))
-            assert all("result" in a for a in listed)
-            answer = await slow
-            holder.rollback()
-        assert answer["error"]["code"] == 409 and answer["error"]["data"]["reason"] == "lock_not_available"
-        assert time.monotonic() - started < 4
-    finally:
-        db.execute("delete from app.analyst_logins where login_name = %s", [login])
-        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(victim.id)
+    with db.connect(user=login, autocommit=False) as analyst:
+        analyst.execute("select pg_advisory_xact_lock(hashtextextended('lms.login:' || %s, 0))", [victim.email])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            analyst.execute("select 1 from app.users for no key update")
+        analyst.rollback()
+        analyst.execute("select pg_advisory_xact_lock(hashtextextended('lms.login:' || %s, 0))", [victim.email])
+        started = time.monotonic()
+        assert "access_token" in await rpc.ok("auth.login", {"email": victim.email, "password": TEST_PASSWORD})
+        assert time.monotonic() - started < 2
+        # Large objects are closed to analysts.
+        analyst.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            analyst.execute("select lo_from_bytea(0, 'x')")
+        analyst.rollback()
+    # A lock held by a superuser: the call fails after lock_timeout, the rest of the API flows.
+    with db.connect(autocommit=False) as holder:
+        holder.execute("select 1 from app.users where id = %s for no key update", [victim.id])
+        started = time.monotonic()
+        slow = asyncio.create_task(rpc.call("auth.login", {"email": victim.email, "password": TEST_PASSWORD}))
+        listed = await asyncio.gather(*(rpc.call("course.list", {}) for _ in range(20)))
+        assert all("result" in a for a in listed)
+        answer = await slow
+        holder.rollback()
+    assert answer["error"]["code"] == 409 and answer["error"]["data"]["reason"] == "lock_not_available"
+    assert time.monotonic() - started < 4
 
 
 def test_secret_files_are_created_private(tmp_path):

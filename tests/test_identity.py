@@ -528,31 +528,22 @@ def test_concurrent_outbox_workers_never_send_a_message_twice(db, tmp_path):
     assert db.execute("select count(*) from app.outbox where sent_at is null")[0][0] == 0
 
 
-def test_an_admin_analyst_login_sees_every_user_but_no_secret(db):
-    import uuid
-
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
+def test_an_admin_analyst_login_sees_every_user_but_no_secret(db, analyst):
     with db.connect() as conn:
         (admin,) = conn.execute(
             "select internal.create_user('boss@example.test', 'correct horse battery', 'B', 'admin')").fetchone()
         conn.execute("select internal.create_user('stu@example.test', 'correct horse battery', 'S', 'student')")
-        conn.execute(psycopg.sql.SQL("create role {} login in role lms_analyst").format(psycopg.sql.Identifier(login)))
-        conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, admin])
-    try:
-        with db.connect(login) as conn:
-            assert conn.execute("select count(*) from app.users").fetchone()[0] == 2
-            for table, column in SECRET_COLUMNS:
-                with pytest.raises(pg_errors.InsufficientPrivilege):
-                    conn.execute(psycopg.sql.SQL("select {} from {}").format(
-                        psycopg.sql.Identifier(column), psycopg.sql.SQL(table)))
+    login = analyst(admin)
+    with db.connect(login) as conn:
+        assert conn.execute("select count(*) from app.users").fetchone()[0] == 2
+        for table, column in SECRET_COLUMNS:
             with pytest.raises(pg_errors.InsufficientPrivilege):
-                conn.execute("select api.auth_login('stu@example.test', 'correct horse battery')")
-            with pytest.raises(pg_errors.InsufficientPrivilege):
-                conn.execute("select * from internal.outbox_claim(10)")
-    finally:
-        with db.connect() as conn:
-            conn.execute(psycopg.sql.SQL("drop owned by {}").format(psycopg.sql.Identifier(login)))
-            conn.execute(psycopg.sql.SQL("drop role {}").format(psycopg.sql.Identifier(login)))
+                conn.execute(psycopg.sql.SQL("select {} from {}").format(
+                    psycopg.sql.Identifier(column), psycopg.sql.SQL(table)))
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute("select api.auth_login('stu@example.test', 'correct horse battery')")
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute("select * from internal.outbox_claim(10)")
 
 
 async def test_a_malformed_stored_hash_is_a_wrong_password_not_an_internal_error(rpc, db):

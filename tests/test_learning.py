@@ -4,11 +4,9 @@ a verified certificate, enrollment rules, concurrent enrolls, drop/re-enroll, re
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.test_catalog import make_course
 
@@ -173,7 +171,7 @@ async def test_direct_sql_publish_recomputes_progress(rpc, users, db):
     assert db.execute(query, [sam.id]) == [(50,)]
 
 
-async def test_analyst_sees_what_their_user_may_see(rpc, users, db):
+async def test_analyst_sees_what_their_user_may_see(rpc, users, db, analyst):
     ina = await users.make("instructor")
     ivo = await users.make("instructor")
     sam = await users.make("student")
@@ -182,18 +180,12 @@ async def test_analyst_sees_what_their_user_may_see(rpc, users, db):
     draft = await rpc.ok("course.create", {"title": "Ivo's draft", "price_cents": 0}, ivo.token)
     for course_id in (mine, theirs):
         await rpc.ok("enrollment.enroll", {"course_id": course_id}, sam.token)
-    login = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login in role lms_analyst").format(sql.Identifier(login)))
-    db.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s)", [login, ina.id])
-    try:
-        with db.connect(login) as conn:
-            conn.execute("set role lms_analyst")
-            enrolled = conn.execute("select course_id::text from app.enrollments").fetchall()
-            assert enrolled == [(mine,)], "an analyst linked to an instructor sees only their courses' enrollments"
-            courses = {c for (c,) in conn.execute("select id::text from app.courses").fetchall()}
-            assert mine in courses and theirs in courses and draft["id"] not in courses
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute("select content from app.lessons")
-    finally:
-        db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
-        db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+    login = analyst(ina.id)
+    with db.connect(login) as conn:
+        conn.execute("set role lms_analyst")
+        enrolled = conn.execute("select course_id::text from app.enrollments").fetchall()
+        assert enrolled == [(mine,)], "an analyst linked to an instructor sees only their courses' enrollments"
+        courses = {c for (c,) in conn.execute("select id::text from app.courses").fetchall()}
+        assert mine in courses and theirs in courses and draft["id"] not in courses
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select content from app.lessons")

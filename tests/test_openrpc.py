@@ -42,13 +42,54 @@ async def test_discover_document_validates_against_the_openrpc_meta_schema(rpc):
     registry = Registry().with_resources([("https://meta.json-schema.tools", resource),
                                           ("https://meta.json-schema.tools/", resource)])
     doc = await rpc.ok("rpc.discover")
-    errors = sorted(Draft7Validator(openrpc_meta, registry=registry).iter_errors(doc), key=lambda e: e.path)
+    validator = Draft7Validator(openrpc_meta, registry=registry, format_checker=Draft7Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: e.path)
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    assert doc["servers"][0]["url"].startswith("http://127.0.0.1:"), "an absolute URL, as the client reached us"
     assert len(doc["methods"]) > 1, "every api function is described"
     for method in doc["methods"]:
         for param in method["params"]:
             Draft7Validator.check_schema(param["schema"])
         Draft7Validator.check_schema(method["result"]["schema"])
+
+
+async def test_every_method_has_a_typed_result_errors_and_an_example(rpc):
+    doc = await rpc.ok("rpc.discover")
+    untyped = [m["name"] for m in doc["methods"] if not m["result"]["schema"]]
+    assert not untyped, f"methods without a declared @result: {untyped}"
+    assert all(m["errors"] for m in doc["methods"])
+    no_example = [m["name"] for m in doc["methods"] if m["name"] != "rpc.discover" and not m.get("examples")]
+    assert not no_example, f"methods without a recorded example (LMS_RECORD_EXAMPLES): {no_example}"
+    for method in doc["methods"]:
+        schema = {"allOf": [method["result"]["schema"]], "components": doc["components"]}
+        for example in method.get("examples", []):
+            assert not list(Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+                            .iter_errors(example["result"]["value"])), method["name"]
+
+
+async def test_a_trusted_proxy_names_the_public_url(db):
+    import aiohttp
+
+    from tests.conftest import make_settings, start_server
+
+    app, runner, base = await start_server(db.server_url, make_settings(trusted_proxies=["127.0.0.1/32"]))
+    try:
+        async with aiohttp.ClientSession() as session:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "rpc.discover"}
+            headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "lms.example.org"}
+            async with session.post(base + "/rpc", json=body, headers=headers) as resp:
+                doc = (await resp.json())["result"]
+            assert doc["servers"][0]["url"] == "https://lms.example.org/rpc"
+    finally:
+        await runner.cleanup()
+    app, runner, base = await start_server(db.server_url, make_settings())
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(base + "/rpc", json=body, headers=headers) as resp:
+                doc = (await resp.json())["result"]
+            assert doc["servers"][0]["url"] == base + "/rpc", "an untrusted peer's forwarded headers are ignored"
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_broken_document_is_rejected(rpc):

@@ -27,7 +27,10 @@ as $$
     and (e.user_id = app.current_user_id() or internal.can_manage_course(e.course_id))
 $$;
 comment on function internal.enrollment_json(uuid) is
-  'JSON of an enrollment with its course title, for the student, the course''s instructor or an admin (null for others). SECURITY DEFINER so the title shows even after the course was unpublished.';
+  'JSON of an enrollment with its course title, for the student, the course''s instructor or an admin (null for others). SECURITY DEFINER so the title shows even after the course was unpublished.
+@shape enrollment {id: uuid, user_id: uuid, course_id: uuid, course_title: text, payment_id: uuid?, is_active: bool,
+  progress_percentage: int, enrolled_at: timestamptz, completed_at: timestamptz?, dropped_at: timestamptz?,
+  last_accessed_at: timestamptz?}';
 
 /*
  * Progress: completed published lessons ÷ published lessons, rounded down. Completion: every
@@ -247,6 +250,7 @@ end
 $$;
 comment on function api.enrollment_enroll(uuid) is
   'Enroll yourself in a free published course.
+@result enrollment
 Idempotent: returns the existing enrollment; a dropped one is re-activated (progress kept). Paid courses: 422 payment_required (enroll through an order), except re-activating an enrollment bought with a payment that was not refunded. Unpublished: 422 course_not_published (404 if you cannot see it). SECURITY DEFINER: students have no direct INSERT on enrollments.';
 
 create or replace function api.enrollment_drop(course_id uuid)
@@ -278,7 +282,8 @@ begin
 end
 $$;
 comment on function api.enrollment_drop(uuid) is
-  'Leave a course: the enrollment becomes inactive ({is_active: false}); progress is kept. Idempotent.';
+  'Leave a course: the enrollment becomes inactive ({is_active: false}); progress is kept. Idempotent.
+@result enrollment';
 
 create or replace function api.enrollment_list_mine()
 returns jsonb
@@ -294,7 +299,8 @@ begin
 end
 $$;
 comment on function api.enrollment_list_mine() is
-  'Your enrollments (active and dropped), newest first, with course title, progress and completed_at.';
+  'Your enrollments (active and dropped), newest first, with course title, progress and completed_at.
+@result enrollment[]';
 
 create or replace function api.enrollment_list_for_course(course_id uuid)
 returns jsonb
@@ -322,7 +328,11 @@ begin
 end
 $$;
 comment on function api.enrollment_list_for_course(uuid) is
-  'The enrollments of a course with each student''s name and email (the course''s instructor, admins; others who can see the course 403 not_course_owner; a course the caller cannot see 404). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.';
+  'The enrollments of a course with each student''s name and email (the course''s instructor, admins; others who can see the course 403 not_course_owner; a course the caller cannot see 404). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.
+@result {id: uuid, user_id: uuid, course_id: uuid, course_title: text, payment_id: uuid?, is_active: bool,
+  progress_percentage: int, enrolled_at: timestamptz, completed_at: timestamptz?, dropped_at: timestamptz?,
+  last_accessed_at: timestamptz?,
+  student: {id: uuid, full_name: text, email: text}}[]';
 
 -- ---------------------------------------------------------------------------------------------
 -- lesson.complete
@@ -365,4 +375,5 @@ end
 $$;
 comment on function api.lesson_complete(uuid) is
   'Mark a published lesson completed (active enrollee); idempotent → {progress_percentage, completed}.
+@result {progress_percentage: int, completed: bool}
 Completing the last lesson completes the course if every published quiz is passed, and issues the certificate. SECURITY DEFINER: students have no direct write on progress.';

@@ -74,7 +74,10 @@ as $$
     and (c.user_id = app.current_user_id() or internal.can_manage_course(c.course_id))
 $$;
 comment on function internal.certificate_json(uuid) is
-  'A certificate with holder name and course title as issued, for its holder, the course''s instructor and admins (null otherwise). SECURITY DEFINER: certificates of others'' courses are not visible to the caller through RLS.';
+  'A certificate with holder name and course title as issued, for its holder, the course''s instructor and admins (null otherwise). SECURITY DEFINER: certificates of others'' courses are not visible to the caller through RLS.
+@shape certificate {id: uuid, certificate_number: text, user_id: uuid, holder_name: text, course_id: uuid,
+  course_title: text, enrollment_id: uuid, issued_at: timestamptz, valid: bool, revoked_at: timestamptz?,
+  revoked_reason: text?}';
 
 create or replace function api.certificate_list_mine()
 returns jsonb
@@ -89,7 +92,9 @@ begin
     from app.certificates c where c.user_id = v_user_id), '[]'::jsonb);
 end
 $$;
-comment on function api.certificate_list_mine() is 'Your certificates, newest first (revoked ones show valid: false).';
+comment on function api.certificate_list_mine() is
+  'Your certificates, newest first (revoked ones show valid: false).
+@result certificate[]';
 
 create or replace function api.certificate_verify(certificate_number text)
 returns jsonb
@@ -116,7 +121,10 @@ begin
 end
 $$;
 comment on function api.certificate_verify(text) is
-  'Check a certificate number → {valid, holder_name, course_title, issued_at}.
+  'Check a certificate number → {certificate_number, valid, holder_name, course_title, issued_at, revoked_at}.
+@shape certificate_status {certificate_number: text, valid: bool, holder_name: text, course_title: text,
+  issued_at: timestamptz, revoked_at: timestamptz?}
+@result certificate_status
 @public
 Unknown numbers give 404. A revoked certificate is reported with valid: false. SECURITY DEFINER: anyone may verify, and sees only these fields.
 @param certificate_number maxLength=64';
@@ -151,5 +159,6 @@ end
 $$;
 comment on function api.certificate_revoke(text, text) is
   'Revoke a certificate (admin) with a reason; verify then reports valid: false. Idempotent (the first reason stays).
+@result certificate
 @param certificate_number maxLength=64
 @param reason maxLength=1000';

@@ -18,12 +18,15 @@ alter table app.lessons enable row level security;
 alter table app.lessons force row level security;
 
 
--- Helpers the policies (and other domains) use.
-grant execute on function internal.my_course_ids() to lms_api, lms_analyst;
-grant execute on function internal.can_manage_course(uuid) to lms_api, lms_analyst;
+-- The membership helpers every domain's policies and functions use: granted here, once, by the
+-- domain that owns them. "Manages this course" is one idiom everywhere in policies:
+--   course_id in (select internal.my_course_ids()) or (select internal.is_admin())
+-- and internal.can_manage_course(id) is the same rule for one course, in function bodies.
+grant execute on function internal.my_course_ids() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.can_manage_course(uuid) to lms_api, lms_analyst, lms_definer;
 grant execute on function internal.can_see_course(uuid) to lms_api, lms_definer;
-grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_analyst;
-grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst;
+grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst, lms_definer;
 grant execute on function internal.is_instructor(uuid) to lms_api;
 grant execute on function internal.normalize_tags(text[]) to lms_api;
 grant execute on function internal.instructor_name(uuid) to lms_api, lms_analyst;

@@ -43,10 +43,10 @@ create policy select_enrolled_or_manager on app.quizzes for select to lms_api, l
          or (is_published and course_id in (select internal.my_enrolled_course_ids()))
          or (select internal.is_admin()));
 create policy insert_manager on app.quizzes for insert to lms_api
-  with check (internal.can_manage_course(course_id));
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 create policy update_manager on app.quizzes for update to lms_api
-  using (internal.can_manage_course(course_id))
-  with check (internal.can_manage_course(course_id));
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 -- Questions (never correct_answer) ------------------------------------------------------
 grant select (id, quiz_id, question_text, question_type, options, points, question_order, created_at, updated_at)
@@ -61,12 +61,16 @@ grant delete on app.questions to lms_api;
 create policy select_visible_quiz on app.questions for select to lms_api, lms_analyst
   using (quiz_id in (select z.id from app.quizzes z));
 create policy insert_manager on app.questions for insert to lms_api
-  with check (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+  with check (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()));
 create policy update_manager on app.questions for update to lms_api
-  using (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)))
-  with check (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+  using (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()))
+  with check (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()));
 create policy delete_manager on app.questions for delete to lms_api
-  using (exists (select from app.quizzes z where z.id = quiz_id and internal.can_manage_course(z.course_id)));
+  using (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()));
 
 -- Attempts (read only for clients; never the grading column) ----------------------------
 grant select (id, user_id, quiz_id, attempt_number, status, started_at, deadline_at, submitted_at,
@@ -89,10 +93,10 @@ create policy select_enrolled_or_manager on app.assignments for select to lms_ap
          or course_id in (select internal.my_enrolled_course_ids())
          or (select internal.is_admin()));
 create policy insert_manager on app.assignments for insert to lms_api
-  with check (internal.can_manage_course(course_id));
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 create policy update_manager on app.assignments for update to lms_api
-  using (internal.can_manage_course(course_id))
-  with check (internal.can_manage_course(course_id));
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 -- Submissions (students write through submission.submit only; instructors grade) --------
 grant select on app.submissions to lms_api, lms_analyst;
@@ -103,8 +107,10 @@ create policy select_own_or_manager on app.submissions for select to lms_api, lm
          or assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids()))
          or (select internal.is_admin()));
 create policy update_manager on app.submissions for update to lms_api
-  using (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)))
-  with check (exists (select from app.assignments a where a.id = assignment_id and internal.can_manage_course(a.course_id)));
+  using (assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()))
+  with check (assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids()))
+              or (select internal.is_admin()));
 
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
@@ -133,11 +139,9 @@ grant execute on function
 to lms_api;
 
 -- Helpers the invoker api functions, triggers and policies call as lms_api / lms_analyst.
-grant execute on function
-  internal.my_course_ids(), internal.my_enrolled_course_ids(),
-  internal.can_manage_course(uuid), internal.is_actively_enrolled(uuid, uuid),
-  internal.effective_grade(numeric, boolean, integer)
-to lms_api, lms_analyst, lms_definer;
+-- (The catalog's membership helpers — my_course_ids, can_manage_course, … — are granted by the
+-- catalog, which owns them.)
+grant execute on function internal.effective_grade(numeric, boolean, integer) to lms_api, lms_analyst, lms_definer;
 grant execute on function
   internal.normalize_answer(text),
   internal.quiz_json(app.quizzes), internal.quiz_questions_public(uuid), internal.quiz_questions(uuid),

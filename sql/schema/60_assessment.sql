@@ -11,8 +11,8 @@
 set local role lms_owner;
 
 create table app.quizzes (
-  id                       uuid primary key default gen_random_uuid(),
-  course_id                uuid not null references app.courses (id) on delete cascade,
+  id                       uuid not null default gen_random_uuid(),
+  course_id                uuid not null,
   lesson_id                uuid,
   title                    text not null,
   description              text,
@@ -22,6 +22,8 @@ create table app.quizzes (
   is_published             boolean not null default false,
   created_at               timestamptz not null default now(),
   updated_at               timestamptz not null default now(),
+  constraint pk_quizzes primary key (id),
+  constraint fk_quizzes_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
   constraint fk_quizzes_lesson_in_course foreign key (lesson_id, course_id)
     references app.lessons (id, course_id) on delete set null (lesson_id),
   constraint ck_quizzes_title_length check (length(btrim(title)) between 1 and 200),
@@ -32,12 +34,15 @@ create table app.quizzes (
 create index ix_quizzes_course_id on app.quizzes (course_id);
 create index ix_quizzes_lesson_id on app.quizzes (lesson_id) where lesson_id is not null;
 comment on table app.quizzes is 'A quiz of a course, optionally attached to one of its lessons.';
-comment on column app.quizzes.max_attempts is 'Attempts allowed per student; null means unlimited.';
+comment on column app.quizzes.lesson_id is 'Optional lesson of the same course (fk_quizzes_lesson_in_course); set to null when that lesson is deleted.';
 comment on column app.quizzes.time_limit_minutes is 'Null means no time limit; otherwise submit by started_at + limit + 30 s grace.';
+comment on column app.quizzes.passing_score_percentage is 'Minimum score (percentage of points, 0..100) an attempt needs to pass.';
+comment on column app.quizzes.max_attempts is 'Attempts allowed per student; null means unlimited.';
+comment on column app.quizzes.is_published is 'Enrolled students may see and attempt it; every published quiz must be passed to complete the course.';
 
 create table app.questions (
-  id             uuid primary key default gen_random_uuid(),
-  quiz_id        uuid not null references app.quizzes (id) on delete cascade,
+  id             uuid not null default gen_random_uuid(),
+  quiz_id        uuid not null,
   question_text  text not null,
   question_type  text not null,
   options        jsonb,
@@ -46,6 +51,8 @@ create table app.questions (
   question_order integer not null,
   created_at     timestamptz not null default now(),
   updated_at     timestamptz not null default now(),
+  constraint pk_questions primary key (id),
+  constraint fk_questions_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
   constraint uq_questions_quiz_id_question_order unique (quiz_id, question_order) deferrable initially immediate,
   constraint ck_questions_text_length check (length(btrim(question_text)) between 1 and 5000),
   constraint ck_questions_type check (question_type in ('multiple_choice', 'true_false', 'short_answer')),
@@ -58,23 +65,29 @@ create table app.questions (
   constraint ck_questions_correct_answer_nonblank check (length(btrim(correct_answer)) >= 1)
 );
 comment on table app.questions is 'A question of a quiz. correct_answer is never readable by students (column privileges).';
+comment on column app.questions.question_type is 'multiple_choice (correct_answer is one of options) | true_false (correct_answer true or false) | short_answer (free text).';
 comment on column app.questions.options is 'multiple_choice only: a JSON array of at least two distinct strings containing correct_answer.';
 comment on column app.questions.correct_answer is 'The expected answer; short_answer compares trimmed, case-folded, white space collapsed.';
+comment on column app.questions.points is 'Points a correct answer earns (at least 1); a wrong or missing answer earns 0.';
+comment on column app.questions.question_order is 'Position in the quiz, from 1; unique per quiz (deferrable, so a reorder can swap positions).';
 
 create table app.quiz_attempt_counters (
-  user_id       uuid not null references app.users (id) on delete cascade,
-  quiz_id       uuid not null references app.quizzes (id) on delete cascade,
+  user_id       uuid not null,
+  quiz_id       uuid not null,
   attempts_used integer not null default 0,
   constraint pk_quiz_attempt_counters primary key (user_id, quiz_id),
+  constraint fk_quiz_attempt_counters_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint fk_quiz_attempt_counters_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
   constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0)
 );
 create index ix_quiz_attempt_counters_quiz_id on app.quiz_attempt_counters (quiz_id);
 comment on table app.quiz_attempt_counters is 'Attempts started per student and quiz; its row lock serialises concurrent attempt.start calls.';
+comment on column app.quiz_attempt_counters.attempts_used is 'Attempts started so far, never decremented; attempt.start refuses a new one at quizzes.max_attempts.';
 
 create table app.quiz_attempts (
   id             uuid not null default gen_random_uuid(),
-  user_id        uuid not null references app.users (id) on delete cascade,
-  quiz_id        uuid not null references app.quizzes (id) on delete cascade,
+  user_id        uuid not null,
+  quiz_id        uuid not null,
   attempt_number integer not null,
   status         text not null default 'in_progress',
   started_at     timestamptz not null default now(),
@@ -87,6 +100,8 @@ create table app.quiz_attempts (
   answers        jsonb,
   grading        jsonb,
   constraint pk_quiz_attempts primary key (id, started_at),
+  constraint fk_quiz_attempts_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint fk_quiz_attempts_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
   constraint ck_quiz_attempts_number_positive check (attempt_number >= 1),
   constraint ck_quiz_attempts_status check (status in ('in_progress', 'submitted', 'expired')),
   constraint ck_quiz_attempts_score_range check (score between 0 and 100),
@@ -100,13 +115,22 @@ create index ix_quiz_attempts_quiz_id on app.quiz_attempts (quiz_id);
 create index ix_quiz_attempts_open on app.quiz_attempts (deadline_at) where status = 'in_progress';
 create table partitions.quiz_attempts_default partition of app.quiz_attempts default;
 comment on table app.quiz_attempts is 'A student''s attempt at a quiz; partitioned by month of started_at (partitions live in schema partitions).';
+comment on column app.quiz_attempts.id is 'The attempt''s id; the primary key is (id, started_at) because started_at is the partition key.';
+comment on column app.quiz_attempts.attempt_number is '1 for the student''s first attempt at the quiz, then 2, 3 …';
+comment on column app.quiz_attempts.status is 'in_progress → submitted (attempt.submit) | expired (closed with score 0 after deadline_at + 30 s grace).';
+comment on column app.quiz_attempts.started_at is 'When attempt.start created the attempt; the partition key (one partition per month, UTC).';
+comment on column app.quiz_attempts.deadline_at is 'started_at + the quiz''s time limit; null = no limit. A submission is accepted up to 30 s after it.';
+comment on column app.quiz_attempts.submitted_at is 'When the attempt was closed (submitted or expired); null while in progress.';
+comment on column app.quiz_attempts.score is 'Percentage of points_total earned, 0..100, rounded half up; 0 when expired; null while in progress.';
+comment on column app.quiz_attempts.passed is 'score >= the quiz''s passing_score_percentage when graded; null while in progress.';
+comment on column app.quiz_attempts.points_earned is 'Sum of the points of the correctly answered questions; null while in progress.';
+comment on column app.quiz_attempts.points_total is 'Points the quiz was worth when this attempt was graded; later quiz edits do not change it.';
 comment on column app.quiz_attempts.answers is 'Per question id: the answer the student gave (null when none). No correctness: students may read it.';
 comment on column app.quiz_attempts.grading is 'Per question id: {answer, correct, points_earned, points} as graded. No client role may select it (the course''s instructor/admins read it through attempt.list_for_quiz).';
-comment on column app.quiz_attempts.points_total is 'Points the quiz was worth when this attempt was graded; later quiz edits do not change it.';
 
 create table app.assignments (
-  id                      uuid primary key default gen_random_uuid(),
-  course_id               uuid not null references app.courses (id) on delete cascade,
+  id                      uuid not null default gen_random_uuid(),
+  course_id               uuid not null,
   lesson_id               uuid,
   title                   text not null,
   description             text,
@@ -116,6 +140,8 @@ create table app.assignments (
   late_penalty_percentage integer not null default 0,
   created_at              timestamptz not null default now(),
   updated_at              timestamptz not null default now(),
+  constraint pk_assignments primary key (id),
+  constraint fk_assignments_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
   constraint uq_assignments_id_course_id unique (id, course_id),
   constraint fk_assignments_lesson_in_course foreign key (lesson_id, course_id)
     references app.lessons (id, course_id) on delete set null (lesson_id),
@@ -126,23 +152,32 @@ create table app.assignments (
 create index ix_assignments_course_id on app.assignments (course_id);
 create index ix_assignments_lesson_id on app.assignments (lesson_id) where lesson_id is not null;
 comment on table app.assignments is 'Graded work of a course with an optional due date and late rule.';
+comment on column app.assignments.lesson_id is 'Optional lesson of the same course (fk_assignments_lesson_in_course); set to null when that lesson is deleted.';
+comment on column app.assignments.due_date is 'Deadline for submissions; null = none. Later submissions are refused unless allow_late_submission.';
+comment on column app.assignments.points is 'Maximum grade: a submission is graded 0..points.';
+comment on column app.assignments.allow_late_submission is 'Whether work submitted after due_date is accepted (marked is_late and reduced by late_penalty_percentage).';
 comment on column app.assignments.late_penalty_percentage is 'Effective grade of a late submission = grade × (100 − penalty) / 100.';
 
 alter table app.files add constraint fk_files_assignment_id_assignments
   foreign key (assignment_id) references app.assignments (id) on delete cascade;
 
 create table app.submissions (
-  id            uuid primary key default gen_random_uuid(),
-  assignment_id uuid not null references app.assignments (id) on delete cascade,
-  user_id       uuid not null references app.users (id) on delete cascade,
+  id            uuid not null default gen_random_uuid(),
+  assignment_id uuid not null,
+  user_id       uuid not null,
   content       text,
-  file_id       uuid references app.files (id) on delete set null,
+  file_id       uuid,
   submitted_at  timestamptz not null default now(),
   is_late       boolean not null default false,
   grade         numeric(8, 2),
   feedback      text,
   graded_at     timestamptz,
-  graded_by     uuid references app.users (id) on delete set null,
+  graded_by     uuid,
+  constraint pk_submissions primary key (id),
+  constraint fk_submissions_assignment_id_assignments foreign key (assignment_id) references app.assignments (id) on delete cascade,
+  constraint fk_submissions_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint fk_submissions_file_id_files foreign key (file_id) references app.files (id) on delete set null,
+  constraint fk_submissions_graded_by_users foreign key (graded_by) references app.users (id) on delete set null,
   constraint uq_submissions_assignment_id_user_id unique (assignment_id, user_id),
   constraint ck_submissions_has_work check (content is not null or file_id is not null),
   constraint ck_submissions_grade_nonnegative check (grade >= 0),
@@ -153,5 +188,12 @@ create index ix_submissions_user_id on app.submissions (user_id);
 create index ix_submissions_graded_by on app.submissions (graded_by) where graded_by is not null;
 create index ix_submissions_file_id on app.submissions (file_id) where file_id is not null;
 comment on table app.submissions is 'A student''s (latest) submission for an assignment; replaced on resubmission before grading.';
+comment on column app.submissions.content is 'The student''s text answer; a submission has content, a file or both.';
+comment on column app.submissions.file_id is 'An upload of the student''s attached to the submission; null when none or once the file is deleted.';
+comment on column app.submissions.submitted_at is 'When the work was last submitted; a resubmission before grading replaces the work and this time.';
+comment on column app.submissions.is_late is 'Submitted after the assignment''s due_date (possible only with allow_late_submission); the late penalty applies.';
 comment on column app.submissions.grade is 'Raw grade 0..assignment points; the effective grade applies the late penalty.';
+comment on column app.submissions.feedback is 'The grader''s comment to the student; a regrade without feedback keeps the previous one.';
+comment on column app.submissions.graded_at is 'When the grade was last given; null = not graded (set exactly when grade is).';
+comment on column app.submissions.graded_by is 'Who gave the grade: the course''s instructor or an admin, never the student (ck_submissions_not_self_graded).';
 comment on constraint ck_submissions_not_self_graded on app.submissions is 'Nobody grades their own submission (also an instructor enrolled in their own course).';

@@ -2,7 +2,7 @@
 -- user-data table; quiz_attempts partitions. Structural: runs as the superuser.
 -- pg_prove user: postgres
 begin;
-select tests.plan(73);
+select tests.plan(77);
 
 -- Tables ------------------------------------------------------------------------------------
 select tables_are('app', array[
@@ -51,7 +51,8 @@ select fk_ok('app', 'certificates', 'enrollment_id', 'app', 'enrollments', 'id')
 select is(
   (select string_agg(conname::text || ':' || confdeltype::text, ' ' order by conname::text collate "C") from pg_constraint
      where conrelid = any (array['app.lessons', 'app.enrollments', 'app.courses']::regclass[]) and contype = 'f'),
-  'courses_instructor_id_fkey:r enrollments_course_id_fkey:r enrollments_payment_id_fkey:r enrollments_user_id_fkey:c lessons_course_id_fkey:c',
+  'fk_courses_instructor_id_instructors:r fk_enrollments_course_id_courses:r fk_enrollments_payment_id_payments:r '
+  'fk_enrollments_user_id_users:c fk_lessons_course_id_courses:c',
   'ON DELETE: lessons go with their course; a course with enrollments or an instructor with courses cannot be deleted');
 
 -- Checks and uniques --------------------------------------------------------------------------
@@ -102,6 +103,28 @@ select is_empty(
                        and (i.indkey::int2[])[0] = c.conkey[1]) $$,
   'every foreign key has an index led by its first column');
 
+-- Names (STYLE.md §2): a type prefix and the table, so a DBA reads what an object is from its name.
+-- Partition copies (schema partitions) keep the names PostgreSQL gives them and are not checked.
+select is_empty(
+  $$ select c.conrelid::regclass || '.' || c.conname from pg_constraint c
+     join pg_class t on t.oid = c.conrelid
+     where t.relnamespace = 'app'::regnamespace and c.contype in ('p', 'f', 'u', 'c', 'x')
+       and not case c.contype
+                 when 'p' then c.conname = 'pk_' || t.relname
+                 else starts_with(c.conname, (case c.contype when 'f' then 'fk_' when 'u' then 'uq_'
+                                                             when 'c' then 'ck_' else 'ex_' end) || t.relname || '_')
+               end $$,
+  'every app constraint is named by its type: pk_<table>, fk_/uq_/ck_/ex_<table>_…');
+select is_empty(
+  $$ select i.indexrelid::regclass::text from pg_index i
+     join pg_class t on t.oid = i.indrelid
+     join pg_class x on x.oid = i.indexrelid
+     where t.relnamespace = 'app'::regnamespace
+       and not exists (select from pg_constraint c where c.conindid = i.indexrelid and c.conrelid = i.indrelid
+                       and c.contype in ('p', 'u', 'x'))
+       and not starts_with(x.relname, (case when i.indisunique then 'uq_' else 'ix_' end) || t.relname || '_') $$,
+  'every app index that backs no constraint is named ix_<table>_… (uq_<table>_… when unique)');
+
 -- RLS -----------------------------------------------------------------------------------------
 select is_empty(
   $$ select c.oid::regclass::text from pg_class c
@@ -140,6 +163,26 @@ select is_empty(
   $$ select c.oid::regclass::text from pg_class c
      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and obj_description(c.oid, 'pg_class') is null $$,
   'every app table has a COMMENT');
+select is_empty(
+  $$ select a.attrelid::regclass || '.' || a.attname from pg_attribute a
+     join pg_class c on c.oid = a.attrelid
+     where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+       and col_description(a.attrelid, a.attnum) is null
+       and (   (a.atttypid = 'timestamptz'::regtype and a.attname not in ('created_at', 'updated_at'))
+            or a.atttypid in ('jsonb'::regtype, 'boolean'::regtype, 'bytea'::regtype)
+            or format_type(a.atttypid, null) like '%[]'
+            or a.attname ~ '(^|_)(status|kind|purpose|role|type|reason|outcome|provider|currency|cents|percentage|minutes|seconds|order|number|count|attempts|used|step|points|score|grade|secret|hash|url|size)$') $$,
+  'every app column whose meaning needs saying has a COMMENT: event times (which event sets them), status and kind values, money, JSON shapes, flags, counters, hashes');
+select is_empty(
+  $$ select a.attrelid::regclass || '.' || a.attname from pg_attribute a
+     join pg_class c on c.oid = a.attrelid
+     where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+       and col_description(a.attrelid, a.attnum) is null
+       and a.attname not in ('id', 'created_at', 'updated_at', 'title', 'description', 'short_description', 'full_name',
+                             'bio', 'subject', 'question_text')
+       and not (a.attname like '%\_id' and exists (select from pg_constraint k where k.conrelid = a.attrelid
+                                                   and k.contype = 'f' and k.conkey = array[a.attnum])) $$,
+  'every other app column has a COMMENT too, unless its name says it all (id, created_at, title, a single-column foreign key <x>_id, …)');
 
 -- Partitions ----------------------------------------------------------------------------------
 select has_table('partitions', 'quiz_attempts_default', 'quiz_attempts has a DEFAULT partition');

@@ -128,7 +128,8 @@ as $$
   select jsonb_build_object('id', p_user.id, 'email', p_user.email, 'full_name', p_user.full_name,
                             'role', p_user.role)
 $$;
-comment on function internal.user_json(app.users) is 'The public shape of a user in token results: id, email, full_name, role.';
+comment on function internal.user_json(app.users) is 'The public shape of a user in token results: id, email, full_name, role.
+@shape user_summary {id: uuid, email: text, full_name: text, role: text}';
 
 create or replace function internal.queue_email(p_recipient text, p_subject text, p_body text)
 returns bigint

@@ -24,7 +24,8 @@ begin
 end
 $$;
 comment on function api.auth_register(text, text, text) is
-  'Register a new student account.
+  'Register a new student account → {user_id}.
+@result {user_id: uuid}
 @public
 @cost 20
 The email is trimmed and unique case-insensitively (409 email_taken). The password needs at least 10 characters, must differ from the email and its local part and must not be a very common password (422 weak_password). A verification message is queued. SECURITY DEFINER: hashes the password and writes the outbox.
@@ -57,7 +58,8 @@ begin
 end
 $$;
 comment on function api.auth_verify_email(text) is
-  'Confirm an email address with the token from the verification message.
+  'Confirm an email address with the token from the verification message → {verified: true}.
+@result {verified: bool}
 @public
 Single use, valid 24 hours; otherwise 422 invalid_token. SECURITY DEFINER: token hashes are not readable by clients.
 @param token maxLength=200';

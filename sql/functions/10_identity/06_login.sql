@@ -196,6 +196,8 @@ end
 $$;
 comment on function api.auth_login(text, text, text) is
   'Log in with email and password (and totp_code when MFA is on) → access token, refresh token, user.
+@shape token_pair {access_token: text, token_type: text, expires_in: int, refresh_token: text, user: user_summary}
+@result token_pair
 @public
 @cost 20
 Unknown email, wrong password and inactive account all give 401 invalid_credentials. Guessing is throttled per account and client address (app.rate_limits): 5 failures for an account from one address within 15 minutes lock that address out of it for 15 minutes (423 account_locked with retry_after, even with the right password) while the owner elsewhere can still log in; 50 failures for an account from anywhere leave only addresses that logged in to it before (429 rate_limited); 300 failures from one address over any accounts → 429. Failed one-time codes count the same. With MFA on: no code → 401 mfa_required, wrong code → 401 invalid_mfa_code; a recovery code is accepted in place of the TOTP code. SECURITY DEFINER: compares password hashes and records attempts (errors are returned, so the attempt commits).

@@ -53,6 +53,7 @@ end
 $$;
 comment on function api.auth_refresh(text) is
   'Exchange a refresh token for a new token pair; the old refresh token is revoked (rotation).
+@result token_pair
 @public
 Presenting a revoked refresh token revokes every refresh token of its user (401 refresh_token_reused). Unknown: 401 token_invalid; expired: 401 token_expired. Concurrent refreshes of one token: exactly one succeeds; one that began before the rotation was written gets 401 token_invalid without revoking the winner''s session, any later presentation is reuse. SECURITY DEFINER: token hashes are not readable by clients.
 @param refresh_token maxLength=200';
@@ -84,6 +85,7 @@ end
 $$;
 comment on function api.auth_logout(text) is
   'End one session: revoke the given refresh token → {revoked: true}.
+@result {revoked: bool}
 The refresh token is the proof, so an expired access token does not matter; with an access token it must be the caller''s own. Unknown token: 401 token_invalid. SECURITY DEFINER: token hashes are not readable by clients.
 @param refresh_token maxLength=200';
 
@@ -104,4 +106,5 @@ begin
 end
 $$;
 comment on function api.auth_logout_all() is
-  'End every session of the caller: revoke all their refresh tokens → {revoked: n}. SECURITY DEFINER: refresh tokens are not writable by clients.';
+  'End every session of the caller: revoke all their refresh tokens → {revoked: n}. SECURITY DEFINER: refresh tokens are not writable by clients.
+@result {revoked: int}';

@@ -33,6 +33,7 @@ end
 $$;
 comment on function api.auth_request_password_reset(text) is
   'Ask for a password-reset message → always {queued: true}, also for unknown emails.
+@result {queued: bool}
 @public
 @cost 5
 When the email belongs to an active account, a single-use token valid for 1 hour is sent (at most 5 per hour). SECURITY DEFINER: writes tokens and the outbox.
@@ -64,6 +65,7 @@ end
 $$;
 comment on function api.auth_reset_password(text, text) is
   'Set a new password with the token from the reset message → {reset: true}.
+@result {reset: bool}
 @public
 @cost 20
 Token single use, valid 1 hour (422 invalid_token); password policy as for registration (422 weak_password). Every refresh token of the account is revoked. SECURITY DEFINER: writes the password hash.
@@ -92,6 +94,7 @@ end
 $$;
 comment on function api.auth_change_password(text, text) is
   'Change the caller''s password → {changed: true, sessions_revoked}.
+@result {changed: bool, sessions_revoked: int}
 @cost 20
 Needs the current password (401 invalid_credentials; wrong ones count like failed logins, 423/429 as for auth.login); policy as for registration (422 weak_password). Every refresh token of the caller is revoked: log in again. SECURITY DEFINER: reads and writes the password hash.
 @param current_password maxLength=1000

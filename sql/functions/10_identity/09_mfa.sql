@@ -30,6 +30,7 @@ end
 $$;
 comment on function api.auth_mfa_setup() is
   'Start TOTP MFA setup → {secret, otpauth_uri} (base32 secret; SHA-1, 6 digits, 30 s).
+@result {secret: text, otpauth_uri: text}
 MFA is on only after auth.mfa_enable with a valid code. A new setup replaces a pending one; 409 mfa_already_enabled when on. SECURITY DEFINER: writes the secret, which clients can never read back.';
 
 create or replace function api.auth_mfa_enable(code text)
@@ -70,6 +71,7 @@ end
 $$;
 comment on function api.auth_mfa_enable(text) is
   'Turn MFA on with a current code from the authenticator app → {enabled: true, recovery_codes}.
+@result {enabled: bool, recovery_codes: text[]}
 The 8 one-time recovery codes are shown only here; each may replace totp_code at login once. Wrong code: 401 invalid_mfa_code (counted like a failed login: 423/429 as for auth.login). SECURITY DEFINER: reads the secret, stores recovery codes hashed.
 @param code maxLength=64';
 
@@ -99,5 +101,6 @@ end
 $$;
 comment on function api.auth_mfa_disable(text) is
   'Turn MFA off with a current TOTP code or a recovery code → {disabled: true}. Deletes the secret and the recovery codes.
+@result {disabled: bool}
 Wrong code: 401 invalid_mfa_code, counted like a failed login (423/429 as for auth.login). SECURITY DEFINER: reads the secret.
 @param code maxLength=64';

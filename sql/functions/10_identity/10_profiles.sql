@@ -31,7 +31,10 @@ as $$
                             'last_login_at', p_user.last_login_at, 'created_at', p_user.created_at,
                             'updated_at', p_user.updated_at)
 $$;
-comment on function internal.profile_json(app.users) is 'A user as user.me / admin.list_users show it (never the password hash).';
+comment on function internal.profile_json(app.users) is 'A user as user.me / admin.list_users show it (never the password hash).
+@shape profile {id: uuid, email: text, full_name: text, role: text, is_active: bool, mfa_enabled: bool,
+  email_verified_at: timestamptz?, metadata: object, last_login_at: timestamptz?, created_at: timestamptz,
+  updated_at: timestamptz}';
 
 create or replace function api.user_me()
 returns jsonb
@@ -50,7 +53,8 @@ begin
 end
 $$;
 comment on function api.user_me() is
-  'The caller''s own account → {id, email, full_name, role, is_active, mfa_enabled, email_verified_at, metadata, last_login_at, created_at, updated_at}.';
+  'The caller''s own account → {id, email, full_name, role, is_active, mfa_enabled, email_verified_at, metadata, last_login_at, created_at, updated_at}.
+@result profile';
 
 create or replace function api.user_update_profile(full_name text default null, metadata jsonb default null)
 returns jsonb
@@ -82,6 +86,7 @@ end
 $$;
 comment on function api.user_update_profile(text, jsonb) is
   'Change the caller''s full_name and/or metadata (a JSON object that replaces the old one) → the account as user.me shows it.
+@result profile
 Omitted fields stay unchanged; neither may be null.
 @patch
 @param full_name maxLength=200';
@@ -114,6 +119,8 @@ end
 $$;
 comment on function api.instructor_update_profile(text, text, text[]) is
   'Change the caller''s instructor profile (title, bio, expertise) → the profile. Instructors only.
+@shape instructor_profile {user_id: uuid, title: text?, bio: text?, expertise: text[], updated_at: timestamptz}
+@result instructor_profile
 Omitted fields stay unchanged; an explicit null clears title or bio (a blank string is stored as null too); expertise cannot be null (send [] to empty it).
 @patch
 @param title nullable maxLength=200

@@ -21,6 +21,7 @@ end
 $$;
 comment on function api.admin_create_user(text, text, text, text) is
   'Create an account with any role → {user_id}.
+@result {user_id: uuid}
 @cost 20
 Admins only; rules as for auth.register (email_taken, weak_password). SECURITY DEFINER: hashes the password.
 @param email maxLength=254
@@ -59,6 +60,7 @@ end
 $$;
 comment on function api.admin_set_role(uuid, text) is
   'Change a user''s role (student | instructor | admin) → {user_id, role}. Admins only; not their own. Instructor and admin rows follow (trigger). The user''s next access token carries the role; the database checks it on every call anyway. SECURITY DEFINER: writes role rows.
+@result {user_id: uuid, role: text}
 @param role maxLength=20';
 
 create or replace function api.admin_set_active(user_id uuid, is_active boolean)
@@ -93,7 +95,8 @@ begin
 end
 $$;
 comment on function api.admin_set_active(uuid, boolean) is
-  'Activate or deactivate an account → {user_id, is_active}. Admins only; not themselves. Deactivation revokes every refresh token, and inactive users can neither log in nor call methods. SECURITY DEFINER: revokes sessions.';
+  'Activate or deactivate an account → {user_id, is_active}. Admins only; not themselves. Deactivation revokes every refresh token, and inactive users can neither log in nor call methods. SECURITY DEFINER: revokes sessions.
+@result {user_id: uuid, is_active: bool}';
 
 create or replace function api.admin_list_users(role text default null, search text default null,
                                                 "limit" integer default 50, "offset" integer default 0)
@@ -129,6 +132,7 @@ end
 $$;
 comment on function api.admin_list_users(text, text, integer, integer) is
   'List accounts (admins only) → array of users as user.me shows them, oldest first. Filters: role; search (substring of email or full name, case-insensitive); limit 1..500 (default 50), offset.
+@result profile[]
 @param limit minimum=1 maximum=500
 @param offset minimum=0
 @param role maxLength=20

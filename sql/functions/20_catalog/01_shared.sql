@@ -41,10 +41,7 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select internal.is_admin()
-      or (internal.current_user_role() = 'instructor'
-          and exists (select from app.courses c
-                      where c.id = p_course_id and c.instructor_id = app.current_user_id()))
+  select internal.is_admin() or p_course_id in (select internal.my_course_ids())
 $$;
 comment on function internal.can_manage_course(uuid) is
   'True when the calling user is an active admin, or an active instructor (current role) who teaches the course. SECURITY DEFINER: answers for the caller only, whatever RLS shows.';

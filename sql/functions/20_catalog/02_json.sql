@@ -42,7 +42,11 @@ as $$
     'is_published', p_course.is_published, 'published_at', p_course.published_at,
     'created_at', p_course.created_at, 'updated_at', p_course.updated_at)
 $$;
-comment on function internal.course_json(app.courses) is 'The JSON shape of a course in api results.';
+comment on function internal.course_json(app.courses) is 'The JSON shape of a course in api results.
+@shape course {id: uuid, instructor_id: uuid, instructor_name: text, title: text, short_description: text?,
+  description: text?, price_cents: int, currency: text, is_free: bool, category: text?, tags: text[],
+  thumbnail_url: text?, is_published: bool, published_at: timestamptz?, created_at: timestamptz,
+  updated_at: timestamptz}';
 
 create or replace function internal.can_read_lesson_content(p_course_id uuid, p_is_published boolean)
 returns boolean
@@ -88,7 +92,9 @@ as $$
   from app.lessons l where l.id = p_lesson_id
 $$;
 comment on function internal.lesson_json(uuid, boolean) is
-  'The JSON shape of a lesson visible to the caller; with content and video_url when asked and allowed.';
+  'The JSON shape of a lesson visible to the caller; with content and video_url when asked and allowed.
+@shape lesson {id: uuid, course_id: uuid, title: text, lesson_order: int, duration_minutes: int, is_published: bool,
+  created_at: timestamptz, updated_at: timestamptz, content?: text?, video_url?: text?}';
 
 create or replace function internal.syllabus_json(p_course_id uuid, p_with_content boolean)
 returns jsonb

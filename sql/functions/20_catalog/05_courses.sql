@@ -50,6 +50,7 @@ end
 $$;
 comment on function api.course_create(text, integer, text, text, text, text[], text, text, uuid) is
   'Create a draft course (instructor or admin).
+@result course
 The caller becomes its instructor. An admin may name another instructor with instructor_id; an admin without an instructor profile must. is_free is true exactly when price_cents is 0.
 @param title minLength=1 maxLength=200
 @param short_description maxLength=500
@@ -112,6 +113,7 @@ end
 $$;
 comment on function api.course_update(uuid, text, text, text, integer, text, text[], text, text, uuid) is
   'Change a course''s fields (its instructor or an admin).
+@result course
 Omitted fields stay unchanged; an explicit null clears description, short_description, category or thumbnail_url (a blank string is stored as null too); the other fields cannot be null. Only an admin may change instructor_id.
 @patch
 @param title minLength=1 maxLength=200
@@ -144,6 +146,7 @@ end
 $$;
 comment on function api.course_publish(uuid) is
   'Publish a course (its instructor or an admin); idempotent.
+@result course
 Needs at least one published lesson, else 422 no_published_lessons.';
 
 create or replace function api.course_unpublish(course_id uuid)
@@ -164,6 +167,7 @@ end
 $$;
 comment on function api.course_unpublish(uuid) is
   'Take a course out of the catalog (its instructor or an admin); idempotent.
+@result course
 Active enrollees keep access to its published lessons.';
 
 create or replace function api.course_delete(course_id uuid)
@@ -186,6 +190,7 @@ end
 $$;
 comment on function api.course_delete(uuid) is
   'Delete a course with its lessons (its instructor or an admin).
+@result {deleted: bool, course_id: uuid}
 Refused with 409 has_enrollments while any enrollment (active or dropped) exists.';
 
 create or replace function api.course_get(course_id uuid)
@@ -213,6 +218,12 @@ end
 $$;
 comment on function api.course_get(uuid) is
   'A course with its syllabus.
+@result course_detail
+@shape course_detail {id: uuid, instructor_id: uuid, instructor_name: text, title: text, short_description: text?,
+  description: text?, price_cents: int, currency: text, is_free: bool, category: text?, tags: text[],
+  thumbnail_url: text?, is_published: bool, published_at: timestamptz?, created_at: timestamptz,
+  updated_at: timestamptz,
+  can_manage: bool, is_enrolled: bool, lessons: lesson[], syllabus: lesson[]}
 @public
 Published courses for everyone; drafts for their instructor and admins (else 404). The syllabus lists the lessons the caller may see (published ones; all for the instructor/admin) with id, title, lesson_order, duration_minutes; content and video_url only for active enrollees, the instructor and admins.';
 
@@ -247,6 +258,11 @@ end
 $$;
 comment on function api.course_list(text, text, text, uuid, integer, integer) is
   'The course catalog, one page.
+@result {id: uuid, instructor_id: uuid, instructor_name: text, title: text, short_description: text?,
+  description: text?, price_cents: int, currency: text, is_free: bool, category: text?, tags: text[],
+  thumbnail_url: text?, is_published: bool, published_at: timestamptz?, created_at: timestamptz,
+  updated_at: timestamptz,
+  rank: number}[]
 @public
 Published courses; with instructor_id = yourself (or as an admin) that instructor''s drafts too. search is full-text (websearch syntax: words, "phrases", -exclusions, or). Ordered by search rank, then newest first, then id. limit 1..100 (default 20), offset >= 0.
 @param limit minimum=1 maximum=100

@@ -41,6 +41,7 @@ end
 $$;
 comment on function api.lesson_create(uuid, text, text, text, integer, integer) is
   'Add a draft lesson to a course (its instructor or an admin).
+@result lesson
 Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends).
 @param title minLength=1 maxLength=200
 @param duration_minutes minimum=0
@@ -78,6 +79,7 @@ end
 $$;
 comment on function api.lesson_update(uuid, text, text, text, integer) is
   'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an explicit null clears content or video_url (a blank string is stored as null too); title and duration_minutes cannot be null. Use lesson.reorder to move it, lesson.publish / lesson.unpublish to change is_published.
+@result lesson
 @patch
 @param title minLength=1 maxLength=200
 @param content nullable
@@ -100,7 +102,8 @@ begin
 end
 $$;
 comment on function api.lesson_publish(uuid) is
-  'Publish a lesson (the course''s instructor or an admin); idempotent. Enrollees'' progress is recomputed.';
+  'Publish a lesson (the course''s instructor or an admin); idempotent. Enrollees'' progress is recomputed.
+@result lesson';
 
 create or replace function api.lesson_unpublish(lesson_id uuid)
 returns jsonb
@@ -117,6 +120,7 @@ end
 $$;
 comment on function api.lesson_unpublish(uuid) is
   'Take a lesson back to draft (the course''s instructor or an admin); idempotent. Enrollees'' progress is recomputed.
+@result lesson
 The last published lesson of a published course cannot be unpublished (422 last_published_lesson): unpublish the course first.';
 
 create or replace function api.lesson_delete(lesson_id uuid)
@@ -138,6 +142,7 @@ end
 $$;
 comment on function api.lesson_delete(uuid) is
   'Delete a lesson (the course''s instructor or an admin); later lessons move up so the order stays 1..n. Enrollees'' progress is recomputed.
+@result {deleted: bool, lesson_id: uuid, lessons: lesson[]}
 The last published lesson of a published course cannot be deleted (422 last_published_lesson): unpublish the course first.';
 
 create or replace function api.lesson_reorder(course_id uuid, lesson_ids uuid[])
@@ -165,6 +170,7 @@ end
 $$;
 comment on function api.lesson_reorder(uuid, uuid[]) is
   'Put a course''s lessons in the given order (its instructor or an admin).
+@result lesson[]
 lesson_ids must be a permutation of all the course''s lessons (else 422 invalid_permutation); applied atomically; concurrent reorders of one course serialize on the course row.
 @param lesson_ids maxItems=1000';
 
@@ -193,4 +199,5 @@ end
 $$;
 comment on function api.lesson_get(uuid) is
   'A lesson with its content and video URL (active enrollees, the course''s instructor, admins).
+@result lesson
 Others who can see it in the syllabus get 403 not_enrolled; unseen lessons 404.';

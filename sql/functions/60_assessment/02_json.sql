@@ -19,6 +19,11 @@ as $$
     'max_attempts', p_quiz.max_attempts, 'is_published', p_quiz.is_published,
     'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at)
 $$;
+comment on function internal.quiz_json(app.quizzes) is
+$$A quiz's settings as every quiz.* method returns them (no questions).
+@shape quiz {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
+  time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
+  created_at: timestamptz, updated_at: timestamptz}$$;
 
 create or replace function internal.quiz_questions_public(p_quiz_id uuid)
 returns jsonb
@@ -33,7 +38,9 @@ as $$
   where q.quiz_id = p_quiz_id
 $$;
 comment on function internal.quiz_questions_public(uuid) is
-  'Questions of a quiz without correct_answer, in order, as the caller may see them (RLS applies).';
+  'Questions of a quiz without correct_answer, in order, as the caller may see them (RLS applies).
+@shape question_public {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
+  options: text[]?, points: int, question_order: int}';
 
 create or replace function internal.quiz_questions(p_quiz_id uuid)
 returns jsonb
@@ -58,7 +65,10 @@ begin
 end
 $$;
 comment on function internal.quiz_questions(uuid) is
-  'Questions of a quiz WITH correct_answer, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select correct_answer.';
+  'Questions of a quiz WITH correct_answer, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select correct_answer.
+@shape question {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
+  options: text[]?, correct_answer: text, points: int, question_order: int,
+  created_at: timestamptz, updated_at: timestamptz}';
 
 create or replace function internal.attempt_json(p_attempt app.quiz_attempts)
 returns jsonb
@@ -74,7 +84,11 @@ as $$
     'answers', p_attempt.answers)
 $$;
 comment on function internal.attempt_json(app.quiz_attempts) is
-  'An attempt as students may see it: totals and the given answers, never the per-question grading.';
+  'An attempt as students may see it: totals and the given answers, never the per-question grading.
+Totals, score, passed, submitted_at and answers are null while the attempt is in progress; answers maps question ids to the given answer (text or null).
+@shape attempt {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
+  started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
+  points_earned: int?, points_total: int?, answers: object?}';
 
 create or replace function internal.assignment_json(p_assignment app.assignments)
 returns jsonb
@@ -89,6 +103,11 @@ as $$
     'late_penalty_percentage', p_assignment.late_penalty_percentage,
     'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at)
 $$;
+comment on function internal.assignment_json(app.assignments) is
+$$An assignment as every assignment.* method returns it.
+@shape assignment {id: uuid, assignment_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
+  due_date: timestamptz?, points: int, allow_late_submission: bool, late_penalty_percentage: int,
+  created_at: timestamptz, updated_at: timestamptz}$$;
 
 create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
 returns jsonb
@@ -103,6 +122,12 @@ as $$
     'graded_by', p_submission.graded_by,
     'effective_grade', internal.effective_grade(p_submission.grade, p_submission.is_late, p_late_penalty_percentage))
 $$;
+comment on function internal.submission_json(app.submissions, integer) is
+$$A submission with its raw grade and the effective grade (late penalty applied); grade, feedback,
+graded_at, graded_by and effective_grade are null until it is graded.
+@shape submission {id: uuid, submission_id: uuid, assignment_id: uuid, user_id: uuid, content: text?, file_id: uuid?,
+  submitted_at: timestamptz, is_late: bool, grade: number?, feedback: text?, graded_at: timestamptz?,
+  graded_by: uuid?, effective_grade: number?}$$;
 
 -- ---------------------------------------------------------------------------------------
 -- Quizzes (instructor writes: SECURITY INVOKER under RLS)

@@ -31,6 +31,7 @@ comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, in
 $$Create a draft quiz in a course (its instructor or an admin).
 lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course).
 Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
+@result quiz
 @param title minLength=1 maxLength=200
 @param time_limit_minutes minimum=1
 @param passing_score_percentage minimum=0 maximum=100
@@ -74,6 +75,7 @@ explicit null clears description (a blank one is stored as null too), lesson_id 
 lesson), time_limit_minutes (no time limit) or max_attempts (unlimited attempts). title and
 passing_score_percentage cannot be null. Open attempts keep the deadline they started with.
 Recorded attempts keep their scores: they store what they were graded against.
+@result quiz
 @patch
 @param title minLength=1 maxLength=200
 @param description nullable
@@ -99,7 +101,8 @@ begin
 end
 $$;
 comment on function api.quiz_publish(uuid) is
-  'Publish a quiz so enrolled students can take it (needs ≥ 1 question: 422 quiz_has_no_questions).';
+  'Publish a quiz so enrolled students can take it (needs ≥ 1 question: 422 quiz_has_no_questions).
+@result quiz';
 
 create or replace function api.quiz_unpublish(quiz_id uuid)
 returns jsonb
@@ -113,7 +116,8 @@ begin
   return internal.quiz_json(v_quiz);
 end
 $$;
-comment on function api.quiz_unpublish(uuid) is 'Hide a quiz from students again; recorded attempts stay.';
+comment on function api.quiz_unpublish(uuid) is 'Hide a quiz from students again; recorded attempts stay.
+@result quiz';
 
 create or replace function api.quiz_add_question(
   quiz_id uuid, question_text text, question_type text, correct_answer text,
@@ -150,6 +154,7 @@ question_type: multiple_choice (options: ≥ 2 distinct strings, correct_answer 
 (correct_answer "true"/"false") or short_answer (compared case-insensitively after trimming and collapsing
 white space). points ≥ 1 (default 1). question_order: position 1..n+1; omitted = appended; later
 questions move down. Invalid questions: 422 invalid_options / invalid_correct_answer / invalid_points.
+@result question
 @param question_text minLength=1 maxLength=5000
 @param points minimum=1
 @param question_order minimum=1
@@ -219,6 +224,7 @@ quiz.add_question; question_order moves it (others shift, order stays 1..n). Att
 graded keep their recorded points. Only options may be null (cleared): a question that is or becomes
 true_false or short_answer has no options (they are dropped when the type changes), while a
 multiple-choice question without options is 422 invalid_options.
+@result question
 @patch
 @param options nullable
 @param question_text minLength=1 maxLength=5000
@@ -254,7 +260,8 @@ begin
 end
 $$;
 comment on function api.quiz_delete_question(uuid) is
-  'Delete a question (instructor of the course, admin); later questions move up so the order stays 1..n. The last question of a published quiz cannot be deleted (422 quiz_has_no_questions).';
+  'Delete a question (instructor of the course, admin); later questions move up so the order stays 1..n. The last question of a published quiz cannot be deleted (422 quiz_has_no_questions).
+@result {deleted: bool, question_id: uuid, questions: question[]}';
 
 create or replace function api.quiz_get(quiz_id uuid)
 returns jsonb
@@ -278,7 +285,14 @@ end
 $$;
 comment on function api.quiz_get(uuid) is
 $$A quiz with its questions. Students (actively enrolled, published quizzes) never get correct_answer;
-the course's instructor and admins do. Invisible quizzes: 404.$$;
+the course's instructor and admins do. Invisible quizzes: 404.
+Questions carry correct_answer, created_at and updated_at only for the instructor and admins.
+@result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
+  time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
+  created_at: timestamptz, updated_at: timestamptz,
+  questions: {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
+    options: text[]?, points: int, question_order: int,
+    correct_answer?: text, created_at?: timestamptz, updated_at?: timestamptz}[]}$$;
 
 create or replace function api.quiz_list(course_id uuid)
 returns jsonb
@@ -297,4 +311,8 @@ begin
 end
 $$;
 comment on function api.quiz_list(uuid) is
-  'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.';
+  'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.
+@result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
+  time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
+  created_at: timestamptz, updated_at: timestamptz,
+  question_count: int}[]';

@@ -98,6 +98,10 @@ $$Start (or resume) an attempt at a published quiz (actively enrolled student; e
 An open attempt whose deadline + 30 s has not passed is returned instead of a new one (resumed: true).
 At most max_attempts started attempts per student and quiz, also under concurrent calls
 (422 attempt_limit_reached). deadline = started_at + time_limit_minutes (null without a limit).
+@result {attempt_id: uuid, quiz_id: uuid, attempt_number: int, started_at: timestamptz, deadline: timestamptz?,
+  time_limit_minutes: int?, resumed: bool, attempts_used: int, max_attempts: int?,
+  questions: {id: uuid, question_id: uuid, question_text: text, question_type: text, options: text[]?,
+    points: int, question_order: int}[]}
 SECURITY DEFINER: students may not write attempts directly; checks the caller itself.$$;
 
 create or replace function api.attempt_submit(attempt_id uuid, answers jsonb)
@@ -220,6 +224,7 @@ under two spellings of its id: 422 invalid_answer. Not (or no longer) actively e
 quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in both cases).
 After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
 The result and the stored attempt carry no per-question correctness for the student.
+@result {attempt_id: uuid, score: int, passed: bool, points_earned: int, points_total: int, passing_score_percentage: int}
 SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
 
 create or replace function api.attempt_list_mine(quiz_id uuid)
@@ -251,6 +256,7 @@ comment on function api.attempt_list_mine(uuid) is
 $$The caller's attempts at a quiz, oldest first: score, passed, points_earned, points_total and the
 answers they gave — no per-question correctness or points. A quiz the caller cannot see and never
 attempted: 404.
+@result attempt[]
 SECURITY DEFINER: reads only the caller's own rows; the per-question grading column is not readable by clients.$$;
 
 create or replace function internal.quiz_attempts_graded(p_quiz_id uuid)
@@ -286,7 +292,10 @@ begin
 end
 $$;
 comment on function api.attempt_list_for_quiz(uuid) is
-  'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).';
+  'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).
+@result {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
+  started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
+  points_earned: int?, points_total: int?, answers: object?, grading: object?}[]';
 
 create or replace function internal.maintain_attempts()
 returns jsonb

@@ -34,6 +34,7 @@ $$;
 comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
 $$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
 penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).
+@result assignment
 @param title minLength=1 maxLength=200
 @param points minimum=1
 @param late_penalty_percentage minimum=0 maximum=100$$;
@@ -83,6 +84,7 @@ $$Change an assignment (instructor of the course, admin); omitted fields stay as
 explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
 deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.
 Submissions already made keep their is_late. points below a grade already given: 422 points_below_grade.
+@result assignment
 @patch
 @param description nullable
 @param lesson_id nullable
@@ -111,7 +113,8 @@ begin
 end
 $$;
 comment on function api.assignment_list(uuid) is
-  'Assignments of a course (actively enrolled students, the instructor, admins; others who can see the course 403 not_enrolled; a course the caller cannot see 404).';
+  'Assignments of a course (actively enrolled students, the instructor, admins; others who can see the course 403 not_enrolled; a course the caller cannot see 404).
+@result assignment[]';
 
 create or replace function api.submission_submit(assignment_id uuid, content text default null, file_id uuid default null)
 returns jsonb
@@ -162,6 +165,7 @@ $$Submit (or, before grading, replace) own work for an assignment (actively enro
 After grading: 409 already_graded. After due_date: 422 deadline_passed unless late work is allowed; then
 is_late = true and the effective grade is reduced by late_penalty_percentage.
 SECURITY DEFINER: students may not write submissions directly (is_late and grades cannot be forged).
+@result submission
 @param content maxLength=500000$$;
 
 create or replace function api.submission_grade(submission_id uuid, grade numeric, feedback text default null)
@@ -206,6 +210,7 @@ comment on function api.submission_grade(uuid, numeric, text) is
 $$Grade a submission 0..points (instructor of the course, admin; else 422 invalid_grade).
 Regrading is allowed and audited ('submission.regraded' with old and new grade).
 Nobody grades their own submission, not even an instructor or admin enrolled in the course: 403 forbidden.
+@result submission
 @param grade maximum=999999.99
 @param feedback maxLength=10000$$;
 
@@ -228,7 +233,8 @@ begin
           from app.submissions s where s.assignment_id = v_assignment.id);
 end
 $$;
-comment on function api.submission_list_for_assignment(uuid) is 'Every submission for an assignment (instructor of the course, admin).';
+comment on function api.submission_list_for_assignment(uuid) is 'Every submission for an assignment (instructor of the course, admin).
+@result submission[]';
 
 create or replace function api.submission_get_mine(assignment_id uuid)
 returns jsonb
@@ -252,7 +258,8 @@ begin
   return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
 end
 $$;
-comment on function api.submission_get_mine(uuid) is 'The caller''s submission for an assignment (404 when none).';
+comment on function api.submission_get_mine(uuid) is 'The caller''s submission for an assignment (404 when none).
+@result submission';
 
 -- ---------------------------------------------------------------------------------------
 -- grade <= assignment points, whoever writes (constraint triggers on both tables)

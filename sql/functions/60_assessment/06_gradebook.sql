@@ -55,7 +55,13 @@ as $$
   left join assignment_cells ac on ac.user_id = st.user_id
 $$;
 comment on function internal.gradebook(uuid, uuid) is
-  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.';
+  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
+best_score is null for a quiz without closed attempts; is_late, grade and effective_grade are null without a submission (grades: until graded).
+@shape gradebook_row {user_id: uuid, full_name: text, email: text, is_active: bool, progress_percentage: int,
+  completed_at: timestamptz?,
+  quizzes: {quiz_id: uuid, title: text, best_score: int?, passed: bool, attempts: int}[],
+  assignments: {assignment_id: uuid, title: text, points: int, submitted: bool, is_late: bool?, grade: number?,
+    effective_grade: number?}[]}';
 
 create or replace function api.gradebook_course(course_id uuid)
 returns jsonb
@@ -72,7 +78,8 @@ $$;
 comment on function api.gradebook_course(uuid) is
 $$Per enrolled student of a course: best score per quiz, effective assignment grades, progress
 (instructor of the course, admin). SECURITY DEFINER: reads enrollments and names of the course's
-students after checking the caller manages the course.$$;
+students after checking the caller manages the course.
+@result gradebook_row[]$$;
 
 create or replace function api.gradebook_mine(course_id uuid)
 returns jsonb
@@ -98,4 +105,5 @@ end
 $$;
 comment on function api.gradebook_mine(uuid) is
 $$The caller's own gradebook row of a course they are (or were) enrolled in: best quiz scores
-(published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.$$;
+(published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.
+@result gradebook_row$$;

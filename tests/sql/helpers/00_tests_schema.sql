@@ -36,16 +36,8 @@ as $$
 declare
   v_id uuid;
 begin
-  insert into app.users (email, password_hash, full_name, role)
-  values (p_label || '@example.test', public.crypt('correct horse battery', public.gen_salt('bf', 4)),
-          initcap(p_label), p_role)
-  returning id into v_id;
-  if p_role = 'instructor' and not exists (select from app.instructors where user_id = v_id) then
-    insert into app.instructors (user_id) values (v_id);
-  end if;
-  if p_role = 'admin' and not exists (select from app.admins where user_id = v_id) then
-    insert into app.admins (user_id) values (v_id);
-  end if;
+  -- The one way users are made (role rows come from the users trigger).
+  v_id := internal.create_user(p_label || '@example.test', 'correct horse battery', initcap(p_label), p_role);
   insert into tests.labels (label, user_id) values (p_label, v_id);
   return v_id;
 end
