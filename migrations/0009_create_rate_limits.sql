@@ -57,13 +57,15 @@ insert into app.rate_limits (name, max_cost, window_seconds, description) values
 
 create unlogged table app.rate_counters (
   bucket       text not null,
+  shard        smallint not null,
   window_start timestamptz not null,
   used         integer not null,
   prev_used    integer not null default 0,
-  constraint pk_rate_counters primary key (bucket)
+  constraint pk_rate_counters primary key (bucket, shard)
 );
 comment on table app.rate_counters is 'Sliding-window counters (this window and the previous one) per bucket, e.g. address:203.0.113.7. UNLOGGED: lost on a crash, which only forgives.';
 comment on column app.rate_counters.bucket is 'What is counted: the limit''s subject, e.g. address:203.0.113.7.';
+comment on column app.rate_counters.shard is 'Which of 16 rows of the bucket this backend counts in (pg_backend_pid() % 16): concurrent calls from one address do not queue on one row; the limit is the sum over the shards.';
 comment on column app.rate_counters.window_start is 'Start of the current fixed window (a multiple of window_seconds since the epoch). Counters idle for two days are deleted by lms db maintain.';
 comment on column app.rate_counters.used is 'Units spent in the current window.';
 comment on column app.rate_counters.prev_used is 'Units spent in the previous window; weighted by how much of it the sliding window still covers.';

@@ -293,9 +293,11 @@ async def test_address_budget_holds_across_two_servers(db, rpc, users):
             other = RpcClient(base2, session, app2)
             answers = []
             body = {"jsonrpc": "2.0", "id": 1, "method": "course.list", "params": {}}
-            for _ in range(8):
+            for _ in range(8):  # an address calling slowly reserves exactly each call: the limit is exact
                 answers.append((await rpc.post(body))[1])
+                await asyncio.sleep(0.06)
                 answers.append((await other.post(body))[1])
+                await asyncio.sleep(0.06)
             passed = [a for a in answers if "result" in a]
             refused = [a for a in answers if "error" in a]
             assert len(passed) == 10, "ten calls fit the budget of 10, whichever server took them"
@@ -306,6 +308,23 @@ async def test_address_budget_holds_across_two_servers(db, rpc, users):
                 assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
     finally:
         await runner2.cleanup()
+
+
+def test_a_busy_address_reserves_its_budget_ahead_and_a_slow_one_exactly():
+    from rpc.db import BudgetLeases
+
+    leases = BudgetLeases()
+    reserved = [leases.units_to_reserve("address:busy", 1) for _ in range(2000)]  # as fast as Python goes
+    assert sum(reserved) >= 2000 and sum(1 for r in reserved if r) < 200, "a busy address rarely asks the database"
+    assert max(reserved) <= BudgetLeases.MAX_UNITS
+    slow = BudgetLeases()
+    units = []
+    for _ in range(5):
+        units.append(slow.units_to_reserve("address:slow", 1))
+        time.sleep(0.06)
+    assert units == [1, 1, 1, 1, 1], "a slow address reserves each call exactly"
+    leases.refused("address:busy")
+    assert leases.units_to_reserve("address:busy", 20) >= 20
 
 
 async def test_a_class_behind_one_address_logs_in_and_a_flood_is_refused(rpc, users, db):
