@@ -1,7 +1,7 @@
 -- Rate limits, login throttling by client address, and the server login's logging settings.
--- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, adding-field-with-default, prefer-robust-stmts
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout, adding-field-with-default, prefer-robust-stmts, prefer-bigint-over-smallint
 -- (login_attempts is an append-only log pruned to 30 days and read only by auth.login; the index
---  builds on it take seconds at most; the new tables are empty)
+--  builds on it take seconds at most; the new tables are empty; rate_counters.shard holds 0..15)
 -- depends: 0008_create_credentials
 
 /*

@@ -146,6 +146,7 @@ comment on function internal.refresh_course_progress(uuid) is
 create or replace function internal.tg_lessons__progress_after_update()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -165,11 +166,12 @@ begin
 end
 $$;
 comment on function internal.tg_lessons__progress_after_update() is
-  'AFTER UPDATE (statement) on lessons: recompute progress of the courses whose published lessons changed.';
+  'AFTER UPDATE (statement) on lessons: recompute progress of the courses whose published lessons changed. SECURITY DEFINER like its delete sibling, so it runs the same for every writer; internal.refresh_course_progress still checks the caller.';
 
 create or replace function internal.tg_lessons__progress_after_delete()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -187,7 +189,7 @@ begin
 end
 $$;
 comment on function internal.tg_lessons__progress_after_delete() is
-  'AFTER DELETE (statement) on lessons: recompute progress of the courses that lost a published lesson (not when the course itself is deleted).';
+  'AFTER DELETE (statement) on lessons: recompute progress of the courses that lost a published lesson (not when the course itself is deleted). SECURITY DEFINER: tells a deleted course from one RLS hides from the writer; internal.refresh_course_progress still checks the caller.';
 
 drop trigger if exists _400_progress_after_update on app.lessons;
 create trigger _400_progress_after_update after update on app.lessons

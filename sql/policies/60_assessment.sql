@@ -147,7 +147,8 @@ grant execute on function
   internal.quiz_json(app.quizzes), internal.quiz_questions_public(uuid), internal.quiz_questions(uuid),
   internal.quiz_attempts_graded(uuid), internal.assignment_json(app.assignments),
   internal.submission_json(app.submissions, integer),
-  internal.require_course_manager(uuid), internal.managed_quiz(uuid, boolean)
+  internal.require_course_manager(uuid), internal.managed_row(anyelement, uuid, text, boolean),
+  internal.managed_quiz(uuid, boolean)
 to lms_api;
 -- What the SECURITY DEFINER functions (owned by lms_definer) call.
 grant execute on function

@@ -2,7 +2,7 @@
 -- user-data table; quiz_attempts partitions. Structural: runs as the superuser.
 -- pg_prove user: postgres
 begin;
-select tests.plan(77);
+select tests.plan(79);
 
 -- Tables ------------------------------------------------------------------------------------
 select tables_are('app', array[
@@ -157,8 +157,19 @@ select is_empty(
   'no api function is executable by PUBLIC');
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_proc p
-     where p.pronamespace = 'api'::regnamespace and obj_description(p.oid, 'pg_proc') is null $$,
-  'every api function has a COMMENT (its documentation)');
+     where p.pronamespace in ('app'::regnamespace, 'api'::regnamespace, 'internal'::regnamespace)
+       and obj_description(p.oid, 'pg_proc') is null $$,
+  'every api, internal and app function has a COMMENT (an api one is its method''s documentation)');
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_proc p
+     where p.prosecdef and p.pronamespace in ('app'::regnamespace, 'internal'::regnamespace)
+       and obj_description(p.oid, 'pg_proc') not like '%SECURITY DEFINER%' $$,
+  'every SECURITY DEFINER helper (internal, app) says in its COMMENT why it is one');
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_proc p
+     where p.prorettype = 'trigger'::regtype and p.pronamespace in ('app'::regnamespace, 'internal'::regnamespace)
+       and (p.provolatile <> 'v' or p.proname !~ '^tg_') $$,
+  'every trigger function is named tg_… and volatile');
 select is_empty(
   $$ select c.oid::regclass::text from pg_class c
      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and obj_description(c.oid, 'pg_class') is null $$,

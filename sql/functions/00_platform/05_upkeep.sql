@@ -6,6 +6,7 @@
 create or replace function internal.tg_set_updated_at()
 returns trigger
 language plpgsql
+volatile
 as $$
 begin
   new.updated_at := now();

@@ -25,7 +25,7 @@ begin
 end
 $$;
 comment on function internal.issue_refresh_token(uuid, uuid) is
-  'A new refresh token (valid 30 days) for the user in the given family (new family when null); only its SHA-256 is stored. Not granted to clients.';
+  'A new refresh token (valid 30 days) for the user in the given family (new family when null); only its SHA-256 is stored. SECURITY DEFINER: clients may read their own refresh tokens but never insert them. Not granted to clients.';
 
 create or replace function internal.revoke_refresh_tokens(p_user_id uuid, p_reason text)
 returns integer
@@ -44,7 +44,7 @@ begin
 end
 $$;
 comment on function internal.revoke_refresh_tokens(uuid, text) is
-  'Revokes every live refresh token of a user with the given reason; returns how many. Not granted to clients.';
+  'Revokes every live refresh token of a user with the given reason; returns how many. SECURITY DEFINER: clients may read their own refresh tokens but never update them. Not granted to clients.';
 
 create or replace function internal.issue_user_token(p_user_id uuid, p_purpose text, p_ttl interval)
 returns text
@@ -62,7 +62,7 @@ begin
 end
 $$;
 comment on function internal.issue_user_token(uuid, text, interval) is
-  'A single-use token for email verification or password reset; stores only its SHA-256, returns the raw token (for the outbox message).';
+  'A single-use token for email verification or password reset; stores only its SHA-256, returns the raw token (for the outbox message). SECURITY DEFINER: app.user_tokens has no client privileges. Not granted to clients.';
 
 create or replace function internal.queue_verification_email(p_user_id uuid)
 returns void
@@ -84,4 +84,4 @@ begin
 end
 $$;
 comment on function internal.queue_verification_email(uuid) is
-  'Issues an email-verification token and queues the message carrying it. Not granted to clients.';
+  'Issues an email-verification token and queues the message carrying it. SECURITY DEFINER: reads the user''s email whatever users RLS shows and writes app.user_tokens and app.outbox, which have no client privileges. Not granted to clients.';

@@ -45,7 +45,7 @@ begin
 end
 $$;
 comment on function internal.create_user(text, text, text, text) is
-  'Creates a user: validates the email, enforces the password policy, hashes with bcrypt (LM409 email_taken, LM422 weak_password). Callers check permissions; used by auth.register, admin.create_user and `lms user create`. Not granted to clients.';
+  'Creates a user: validates the email, enforces the password policy, hashes with bcrypt (LM409 email_taken, LM422 weak_password). Callers check permissions; used by auth.register, admin.create_user and `lms user create`. SECURITY DEFINER: no client may insert app.users. Not granted to clients.';
 
 create or replace function internal.set_password(p_user_id uuid, p_password text, p_reason text)
 returns integer
@@ -73,7 +73,7 @@ begin
 end
 $$;
 comment on function internal.set_password(uuid, text, text) is
-  'Sets a new password (policy, bcrypt), voids open reset tokens, revokes every refresh token with p_reason (password_change | password_reset) and audits it. Not granted to clients.';
+  'Sets a new password (policy, bcrypt), voids open reset tokens, revokes every refresh token with p_reason (password_change | password_reset) and audits it. SECURITY DEFINER: password_hash, app.user_tokens and refresh tokens are not writable by clients. Not granted to clients.';
 
 create or replace function internal.set_password_by_email(p_email text, p_password text)
 returns uuid
@@ -94,11 +94,12 @@ begin
 end
 $$;
 comment on function internal.set_password_by_email(text, text) is
-  'For `lms user set-password`: sets the password of the user with this email (policy, bcrypt, sessions revoked). Not granted to clients.';
+  'For `lms user set-password`: sets the password of the user with this email (policy, bcrypt, sessions revoked). SECURITY DEFINER: finds any user by email, whatever users RLS shows. Not granted to clients.';
 
 create or replace function internal.tg_users__sync_role_rows()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$

@@ -69,7 +69,7 @@ begin
 end
 $$;
 comment on function internal.auth_gate(text) is
-  'Null when the caller (this client address) may try a secret for the account p_email now; else the returned error (423 account_locked for this address, or 429 rate_limited with retry_after). Not granted to clients.';
+  'Null when the caller (this client address) may try a secret for the account p_email now; else the returned error (423 account_locked for this address, or 429 rate_limited with retry_after). SECURITY DEFINER: app.login_attempts has no client privileges. Not granted to clients.';
 
 create or replace function internal.auth_attempt(p_email text, p_user_id uuid, p_succeeded boolean)
 returns void
@@ -82,7 +82,7 @@ as $$
   values (p_email, p_user_id, p_succeeded, internal.client_addr())
 $$;
 comment on function internal.auth_attempt(text, uuid, boolean) is
-  'Records one try of a secret (password, one-time code, recovery code) for the account p_email from this client address. Not granted to clients.';
+  'Records one try of a secret (password, one-time code, recovery code) for the account p_email from this client address. SECURITY DEFINER: app.login_attempts has no client privileges. Not granted to clients.';
 
 create or replace function internal.check_user_secret(p_user_id uuid, p_kind text, p_secret text)
 returns jsonb
@@ -116,7 +116,7 @@ begin
 end
 $$;
 comment on function internal.check_user_secret(uuid, text, text) is
-  'For a signed-in user''s password (p_kind password) or one-time/recovery code (p_kind mfa): null when it matches; else the error to return (401, or 423/429 from auth_gate). Every try is counted like a login. Callers return the error instead of raising, so the count commits. Not granted to clients.';
+  'For a signed-in user''s password (p_kind password) or one-time/recovery code (p_kind mfa): null when it matches; else the error to return (401, or 423/429 from auth_gate). Every try is counted like a login. Callers return the error instead of raising, so the count commits. SECURITY DEFINER: reads password_hash (never granted), locks the user''s row and writes the attempt and the audit row. Not granted to clients.';
 
 create or replace function api.auth_login(email text, password text, totp_code text default null)
 returns jsonb

@@ -21,7 +21,7 @@ as $$
   for update skip locked
 $$;
 comment on function internal.outbox_claim(integer) is
-  'Locks and returns up to p_limit deliverable messages (skip locked: concurrent workers never get the same row). Mark each with outbox_sent/outbox_failed in the same transaction. Not granted to clients.';
+  'Locks and returns up to p_limit deliverable messages (skip locked: concurrent workers never get the same row). Mark each with outbox_sent/outbox_failed in the same transaction. SECURITY DEFINER: app.outbox has no client privileges (bodies carry raw one-time tokens). Not granted to clients.';
 
 create or replace function internal.outbox_sent(p_id bigint)
 returns void
@@ -32,7 +32,7 @@ set search_path = pg_catalog, pg_temp
 as $$
   update app.outbox o set sent_at = now(), attempts = o.attempts + 1, last_error = null where o.id = p_id
 $$;
-comment on function internal.outbox_sent(bigint) is 'Marks a claimed message as delivered. Not granted to clients.';
+comment on function internal.outbox_sent(bigint) is 'Marks a claimed message as delivered. SECURITY DEFINER: app.outbox has no client privileges. Not granted to clients.';
 
 create or replace function internal.outbox_failed(p_id bigint, p_error text)
 returns void
@@ -48,7 +48,7 @@ as $$
   where o.id = p_id
 $$;
 comment on function internal.outbox_failed(bigint, text) is
-  'Records a failed delivery: attempts + 1, last_error, retry after 1, 2, 4 … minutes (at most 6 hours); given up after 10 attempts. Not granted to clients.';
+  'Records a failed delivery: attempts + 1, last_error, retry after 1, 2, 4 … minutes (at most 6 hours); given up after 10 attempts. SECURITY DEFINER: app.outbox has no client privileges. Not granted to clients.';
 
 create or replace function internal.maintain_tokens()
 returns jsonb

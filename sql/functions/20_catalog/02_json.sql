@@ -61,7 +61,7 @@ as $$
                                        and e.course_id = p_course_id and e.is_active))
 $$;
 comment on function internal.can_read_lesson_content(uuid, boolean) is
-  'Whether the caller may read the content of a lesson of p_course_id: instructor/admin always, active enrollees for published lessons.';
+  'Whether the caller may read the content of a lesson of p_course_id: instructor/admin always, active enrollees for published lessons. SECURITY DEFINER: answers for the caller only, whatever RLS shows (like can_manage_course).';
 
 create or replace function internal.lesson_content(p_lesson_id uuid)
 returns table (content text, video_url text)

@@ -60,6 +60,7 @@ comment on function internal.lesson_course_for_change(uuid) is
 create or replace function internal.tg_courses__publish_rule()
 returns trigger
 language plpgsql
+volatile
 as $$
 begin
   if new.is_published and (tg_op = 'INSERT' or not old.is_published) then
@@ -109,6 +110,7 @@ comment on function internal.require_published_lesson_left(app.courses, uuid) is
 create or replace function internal.tg_lessons__published_course_keeps_lesson()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -145,6 +147,7 @@ create constraint trigger _311_published_course_keeps_lesson after delete on app
 create or replace function internal.tg_lessons__dense_order()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -171,7 +174,7 @@ begin
 end
 $$;
 comment on function internal.tg_lessons__dense_order() is
-  'Deferred constraint trigger on lessons: at commit the course''s lesson_order is 1..n (unique + max = count). LM422 invalid_lesson_order otherwise.';
+  'Deferred constraint trigger on lessons: at commit the course''s lesson_order is 1..n (unique + max = count). LM422 invalid_lesson_order otherwise. SECURITY DEFINER: counts every lesson of the course whatever RLS shows the writer.';
 drop trigger if exists _300_dense_order on app.lessons;
 create constraint trigger _300_dense_order after insert or delete or update of lesson_order, course_id on app.lessons
   deferrable initially deferred

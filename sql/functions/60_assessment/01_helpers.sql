@@ -81,6 +81,7 @@ comment on function internal.attempt_grace() is 'Grace period after an attempt''
 create or replace function internal.tg_questions__validate()
 returns trigger
 language plpgsql
+volatile
 as $$
 begin
   if new.question_type = 'multiple_choice' then

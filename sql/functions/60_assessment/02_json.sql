@@ -153,33 +153,50 @@ $$;
 comment on function internal.require_course_manager(uuid) is
   'Raises LM401 (anonymous), LM404 (course not visible) or LM403 not_course_owner unless the caller manages the course.';
 
-create or replace function internal.managed_quiz(p_quiz_id uuid, p_lock boolean default false)
-returns app.quizzes
+create or replace function internal.managed_row(p_row anyelement, p_id uuid, p_noun text, p_lock boolean default false)
+returns anyelement
 language plpgsql
 volatile
 as $$
+-- @plpgsql_check_options: anyelementtype = app.quizzes
 declare
-  v_quiz app.quizzes;
+  v_table  regclass := (select t.typrelid::regclass from pg_catalog.pg_type t where t.oid = pg_typeof(p_row));
+  v_plural text := (select c.relname::text from pg_catalog.pg_class c where c.oid = v_table);
+  v_row    alias for $0;  -- the result: a row of p_row's type
 begin
   perform internal.require_user();
   -- Look first, lock after the check: FOR UPDATE also applies the update policy, which would make a
-  -- quiz the caller can see (an enrolled student) look missing (404 instead of 403).
-  select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id;
-  if v_quiz.id is null then
-    raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+  -- row the caller can see (an enrolled student) look missing (404 instead of 403).
+  execute format('select r.* from %s r where r.id = $1', v_table) into v_row using p_id;
+  if v_row.id is null then
+    raise exception '% not found', p_noun using errcode = 'LM404', detail = 'not_found', hint = p_noun || '_id';
   end if;
-  if not internal.can_manage_course(v_quiz.course_id) then
-    raise exception 'only the course''s instructor or an admin may change its quizzes'
+  if not internal.can_manage_course(v_row.course_id) then
+    raise exception 'only the course''s instructor or an admin may change its %', v_plural
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
   if p_lock then
-    select z.* into v_quiz from app.quizzes z where z.id = p_quiz_id for update;
-    if v_quiz.id is null then
-      raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
+    execute format('select r.* from %s r where r.id = $1 for update', v_table) into v_row using p_id;
+    if v_row.id is null then
+      raise exception '% not found', p_noun using errcode = 'LM404', detail = 'not_found', hint = p_noun || '_id';
     end if;
   end if;
-  return v_quiz;
+  return v_row;
 end
 $$;
+comment on function internal.managed_row(anyelement, uuid, text, boolean) is
+$$The row p_id of the course-owned table whose row type p_row names (null::app.quizzes, null::app.assignments:
+any app table with id and course_id), optionally locked FOR UPDATE, if the caller manages its course:
+the "look, check, lock" every instructor write starts with. LM401 for anonymous callers; LM404 "<p_noun>
+not found" (hint <p_noun>_id) if invisible or gone; LM403 not_course_owner if visible but not theirs.
+SECURITY INVOKER: what the caller sees is what RLS shows them.$$;
+
+create or replace function internal.managed_quiz(p_quiz_id uuid, p_lock boolean default false)
+returns app.quizzes
+language sql
+volatile
+as $$
+  select internal.managed_row(null::app.quizzes, p_quiz_id, 'quiz', p_lock)
+$$;
 comment on function internal.managed_quiz(uuid, boolean) is
-  'The quiz (optionally locked FOR UPDATE) if the caller manages its course; LM404 if invisible, LM403 if visible but not theirs.';
+  'The quiz (optionally locked FOR UPDATE) if the caller manages its course; LM404 if invisible, LM403 if visible but not theirs (internal.managed_row).';

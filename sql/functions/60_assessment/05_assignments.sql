@@ -48,16 +48,9 @@ language plpgsql
 volatile
 as $$
 declare
-  v_assignment app.assignments;
+  v_assignment app.assignments := internal.managed_row(null::app.assignments, assignment_update.assignment_id,
+                                                       'assignment', true);
 begin
-  perform internal.require_user();
-  -- Look, check, then lock (FOR UPDATE applies the update policy: a visible assignment must be 403, not 404).
-  select a.* into v_assignment from app.assignments a where a.id = assignment_update.assignment_id;
-  if v_assignment.id is null then
-    raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
-  end if;
-  perform internal.require_course_manager(v_assignment.course_id);
-  perform from app.assignments a where a.id = v_assignment.id for update;
   -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.assignments a set
     title = coalesce(btrim(assignment_update.title), a.title),
@@ -267,6 +260,7 @@ comment on function api.submission_get_mine(uuid) is 'The caller''s submission f
 create or replace function internal.tg_submissions__grade_within_points()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -293,6 +287,7 @@ create constraint trigger _010_grade_within_points after insert or update of gra
 create or replace function internal.tg_assignments__points_cover_grades()
 returns trigger
 language plpgsql
+volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
