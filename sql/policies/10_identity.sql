@@ -55,15 +55,17 @@ grant select (user_id, permissions, created_at) on app.admins to lms_api, lms_an
 create policy select_self_or_admin on app.admins for select to lms_api, lms_analyst
   using (user_id = (select app.current_user_id()) or (select internal.is_admin()));
 
--- MFA: whether it is on is visible to the user (never the secret).
-grant select (user_id, enabled_at, created_at) on app.user_mfa to lms_api, lms_analyst;
-create policy select_self on app.user_mfa for select to lms_api, lms_analyst
+-- MFA: whether it is on is visible to the user (never the secret). Analysts: no access (issue 18).
+grant select (user_id, enabled_at, created_at) on app.user_mfa to lms_api;
+create policy select_self on app.user_mfa for select to lms_api
   using (user_id = (select app.current_user_id()));
 
--- Sessions: a user may list their own refresh tokens' metadata (never the hash).
+-- Sessions: a user may list their own refresh tokens' metadata (never the hash). Analysts get
+-- no access at all: token and family ids are bearer values, and a leakproof comparison on an
+-- indexed column runs below the RLS filter (EXPLAIN ANALYZE prefix walk, issue 18).
 grant select (id, user_id, family_id, issued_at, expires_at, revoked_at, revoked_reason, replaced_by)
-  on app.refresh_tokens to lms_api, lms_analyst;
-create policy select_self on app.refresh_tokens for select to lms_api, lms_analyst
+  on app.refresh_tokens to lms_api;
+create policy select_self on app.refresh_tokens for select to lms_api
   using (user_id = (select app.current_user_id()));
 
 -- The audit log: admins (and admin-linked analysts) read it; it is written through

@@ -9,7 +9,13 @@
 alter table app.certificates enable row level security;
 alter table app.certificates force row level security;
 
-grant select on app.certificates to lms_api, lms_analyst;
+grant select on app.certificates to lms_api;
+-- Analysts: every column but the number, a bearer value (certificate.verify names the holder by
+-- it). Without SELECT on the column it can be neither read nor used in a predicate, so no
+-- EXPLAIN ANALYZE prefix walk over uq_certificates_certificate_number; a holder reads their own
+-- number in analytics.my_certificates.
+grant select (id, user_id, course_id, enrollment_id, holder_name, course_title, issued_at, revoked_at, revoked_reason)
+  on app.certificates to lms_analyst;
 grant update (revoked_at, revoked_reason) on app.certificates to lms_api;
 
 create policy select_holder_instructor_admin on app.certificates for select to lms_api, lms_analyst

@@ -1,5 +1,10 @@
 /*
- * Analytics grants: analysts read the views (security_invoker, so RLS of the underlying tables
- * applies); the API role does not need them.
+ * Analytics grants: analysts read the views (security_invoker, so the RLS and column privileges
+ * of the underlying tables apply); the API role does not need them. quiz_item_stats and
+ * my_certificates call SECURITY DEFINER functions that filter by the caller themselves.
  */
-grant select on analytics.quiz_best_scores, analytics.assignment_grades to lms_analyst;
+grant select on analytics.quiz_best_scores, analytics.assignment_grades, analytics.course_stats,
+  analytics.enrollment_funnel, analytics.assignment_stats, analytics.revenue_monthly,
+  analytics.daily_active_learners, analytics.quiz_item_stats, analytics.my_certificates
+to lms_analyst;
+grant execute on function internal.analytics_quiz_item_stats(), internal.analytics_my_certificates() to lms_analyst;

@@ -1,6 +1,7 @@
 -- Credentials, the analyst side: an analyst login reads certificates under the same select policy
--- as the user it is mapped to (app.analyst_logins), so it never reads another student's number,
--- and it revokes nothing. (Behaviour through the API: 70_credentials_test.sql.)
+-- as the user it is mapped to (app.analyst_logins); certificate numbers are bearer values, so an
+-- analyst can neither read nor filter on certificates.certificate_number — a holder reads their
+-- own through analytics.my_certificates — and it revokes nothing. (Through the API: 70_credentials_test.sql.)
 -- pg_prove user: lms_test_analyst
 \set ON_ERROR_STOP 1
 begin;
@@ -23,16 +24,16 @@ select tests.owner_scalar(format('select certificate_number from app.certificate
        tests.owner_scalar(format('select certificate_number from app.certificates where id = %L', :'pia_cert')) as pia_number \gset
 
 -- ==== an analyst login ============================================================================
-select is_empty($$select * from app.certificates$$, 'an analyst login mapped to nobody reads no certificates');
+select is_empty($$select id from app.certificates$$, 'an analyst login mapped to nobody reads no certificates');
 
 select tests.link_login_to('pia');
-select results_eq($$select c.certificate_number from app.certificates c$$, array[:'pia_number'::text],
-  'an analyst mapped to a student reads only that student''s certificate');
-select is_empty(format($$select c.certificate_number from app.certificates c where c.certificate_number = %L$$, :'sam_number'),
-  'an analyst mapped to another student cannot read sam''s certificate number');
+select results_eq($$select m.certificate_number from analytics.my_certificates m$$, array[:'pia_number'::text],
+  'an analyst mapped to a student reads only that student''s certificate number (analytics.my_certificates)');
+select throws_ok(format($$select c.id from app.certificates c where c.certificate_number = %L$$, :'sam_number'),
+  '42501', null, 'an analyst mapped to another student can neither read nor filter on sam''s certificate number');
 
 select tests.link_login_to('sam');
-select results_eq($$select c.certificate_number from app.certificates c$$, array[:'sam_number'::text],
+select results_eq($$select m.certificate_number from analytics.my_certificates m$$, array[:'sam_number'::text],
   'mapped to sam, the analyst reads sam''s certificate and nothing else');
 
 select tests.link_login_to('ada');

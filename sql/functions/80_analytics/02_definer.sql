@@ -1,0 +1,77 @@
+/*
+ * Analytics — the two views over data analysts may not read row by row, each a security_invoker
+ * view over a SECURITY DEFINER set-returning function that filters by the caller itself:
+ * - quiz_item_stats: per-question correctness lives in quiz_attempts.grading, which no client
+ *   role may select (for true/false it is the answer). The function aggregates it only for the
+ *   courses the caller teaches (internal.my_course_ids()) or for an admin; a student (or an
+ *   anonymous login) gets no rows — never a per-student value.
+ * - my_certificates: certificates.certificate_number is a bearer value (certificate.verify and
+ *   the PDF show the holder by it), so analysts get no column privilege on it — they can neither
+ *   read it nor use it in a predicate. A holder reads their own numbers here.
+ * A predicate on such a view is applied to the function's result (a function scan), never to an
+ * index below a policy, so EXPLAIN ANALYZE counts only rows the caller may see.
+ * Shared with other domains: nothing; uses internal.my_course_ids / internal.is_admin (shared).
+ */
+
+create or replace function internal.analytics_quiz_item_stats()
+returns table (quiz_id uuid, question_id uuid, attempts integer, correct_rate numeric)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with mine as (
+    select z.id from app.quizzes z
+    where z.course_id in (select internal.my_course_ids()) or internal.is_admin()
+  )
+  select q.quiz_id, q.id,
+         coalesce(g.attempts, 0)::integer,
+         round(g.correct::numeric / nullif(g.attempts, 0), 4)
+  from mine m
+  join app.questions q on q.quiz_id = m.id
+  left join lateral (
+    select count(*) as attempts,
+           count(*) filter (where (a.grading -> q.id::text ->> 'correct')::boolean) as correct
+    from app.quiz_attempts a
+    where a.quiz_id = m.id and a.status <> 'in_progress' and a.grading ? q.id::text
+  ) g on true
+$$;
+comment on function internal.analytics_quiz_item_stats() is
+  'Per question of the quizzes the caller manages (course instructor, admin): closed attempts that graded it and the fraction answered correctly. Students and anonymous callers get no rows. SECURITY DEFINER: reads quiz_attempts.grading, which no client role may select; filters by the caller itself.';
+
+drop view if exists analytics.quiz_item_stats;
+create view analytics.quiz_item_stats with (security_invoker = true) as
+  select s.quiz_id, s.question_id, s.attempts, s.correct_rate
+  from internal.analytics_quiz_item_stats() s;
+comment on view analytics.quiz_item_stats is
+  'Per question: how many closed attempts graded it and the fraction correct — only for quizzes of courses the caller teaches, or all for an admin (students: no rows). Aggregates only; per-attempt correctness stays unreadable.';
+comment on column analytics.quiz_item_stats.attempts is 'Submitted or expired attempts whose grading covers the question.';
+comment on column analytics.quiz_item_stats.correct_rate is 'Correct answers / attempts, fraction 0–1 (4 decimals); null without attempts.';
+
+create or replace function internal.analytics_my_certificates()
+returns table (id uuid, certificate_number text, course_id uuid, course_title text, holder_name text,
+               issued_at timestamptz, revoked_at timestamptz, revoked_reason text)
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select c.id, c.certificate_number, c.course_id, c.course_title, c.holder_name, c.issued_at,
+         c.revoked_at, c.revoked_reason
+  from app.certificates c
+  where c.user_id = app.current_user_id()
+$$;
+comment on function internal.analytics_my_certificates() is
+  'The calling user''s own certificates with their numbers. SECURITY DEFINER: analysts have no privilege on certificates.certificate_number (a bearer value), so a holder reads their own here and nobody else''s.';
+
+drop view if exists analytics.my_certificates;
+create view analytics.my_certificates with (security_invoker = true) as
+  select m.id, m.certificate_number, m.course_id, m.course_title, m.holder_name, m.issued_at,
+         m.revoked_at, m.revoked_reason
+  from internal.analytics_my_certificates() m;
+comment on view analytics.my_certificates is
+  'The linked user''s own certificates, with the certificate number (which app.certificates does not grant to analysts).';
+comment on column analytics.my_certificates.certificate_number is 'The public number a verifier types into certificate.verify (a bearer value: only the holder''s own).';
+comment on column analytics.my_certificates.issued_at is 'When the completing transaction issued it.';
+comment on column analytics.my_certificates.revoked_at is 'When an admin revoked it; null while valid.';
+comment on column analytics.my_certificates.revoked_reason is 'Why it was revoked; null while valid.';
