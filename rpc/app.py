@@ -11,7 +11,7 @@ import psycopg
 from aiohttp import web
 from psycopg_pool import PoolTimeout
 
-from rpc import certificates, views
+from rpc import certificates, files, views, webhooks
 from rpc.config import Settings
 from rpc.service import SERVICE, RpcService
 
@@ -43,4 +43,6 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
     app.router.add_get("/ready", views.ready)
     app.router.add_get("/metrics", views.metrics)
     app.router.add_get("/certificates/{number}.pdf", certificates.certificate_pdf)
+    app.router.add_post("/webhooks/stripe", webhooks.stripe_webhook)
+    files.setup(app, settings)  # POST /files, GET /files/{file_id}
     return app

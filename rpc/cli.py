@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rpc import analystcli, outbox, usercli
+from rpc import analystcli, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
 
@@ -46,7 +46,11 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
             migrator.migrate()
             print("database reset: rolled back everything and migrated again")
         elif args.action == "maintain":
-            print(json.dumps(maintain(migrator.backend.connection), indent=2, default=str))
+            from rpc.storage import sweep
+
+            report = maintain(migrator.backend.connection)
+            report["storage"] = sweep(migrator.backend.connection, settings)  # bytes follow the rows
+            print(json.dumps(report, indent=2, default=str))
         elif args.action == "seed":
             from rpc.demo import seed
 
@@ -86,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="rollback: every migration")
     d.set_defaults(func=cmd_db)
 
-    for module in (usercli, analystcli, outbox):  # each registers its own subcommand
+    for module in (usercli, analystcli, outbox, paymentscli):  # each registers its own subcommand
         module.add_parser(sub)
     return p
 

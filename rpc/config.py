@@ -9,6 +9,16 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_UPLOAD_TYPES = (
+    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/webm",
+    "audio/mpeg", "text/plain",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_prefix="LMS_", extra="ignore")
@@ -45,6 +55,23 @@ class Settings(BaseSettings):
     outbox_dir: Path | None = None
     smtp_url: str | None = None
     mail_from: str = "no-reply@lms.localhost"
+    stripe_api_key: SecretStr | None = None
+    """Stripe secret key (sk_…): payment intents and refunds through Stripe. Unset: the local provider."""
+    stripe_webhook_secret: SecretStr | None = None
+    """Signing secret of POST /webhooks/stripe (whsec_…). Unset: generated once, kept in LMS_HOME."""
+    stripe_api_base: str | None = None
+    """Base URL of the Stripe API (default Stripe's own; a stub's for tests)."""
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    """POST /files: larger uploads are cut off with HTTP 413 (nothing kept)."""
+    file_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    """Bytes of files one user may have uploaded in all (422 quota_exceeded past it)."""
+    upload_allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
+    """MIME types POST /files accepts, judged from the leading bytes (a JSON list)."""
+    upload_grace_seconds: int = Field(default=3600, ge=60)
+    """An upload whose row is not written after this long is a stray: `lms db maintain` removes its bytes."""
+    files_dir: Path | None = None
+    """Local storage of uploaded files. Unset: LMS_HOME/files."""
 
     def rpc_url(self) -> str:
         """The absolute URL of POST /rpc when no request tells better."""
@@ -59,6 +86,19 @@ class Settings(BaseSettings):
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private(path, secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def stripe_webhook_key(self) -> str:
+        """LMS_STRIPE_WEBHOOK_SECRET, else a whsec_… secret generated once beside the JWT key (0600)."""
+        if self.stripe_webhook_secret is not None:
+            return self.stripe_webhook_secret.get_secret_value()
+        path = self.home / "stripe_webhook_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                write_private(path, "whsec_" + secrets.token_hex(32))
+            except FileExistsError:  # another process made it first: use theirs
+                pass
         return path.read_text().strip()
 
 

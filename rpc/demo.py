@@ -94,3 +94,12 @@ def seed(database_url: str) -> None:
     for email, name, role in LOGINS:
         print(f"  {role:<10} {email:<22} {name}")
     print("free course: d0000000-0000-4000-8000-000000000001, paid course: d0000000-0000-4000-8000-000000000002")
+    print(BUY_PAID_COURSE)
+
+
+BUY_PAID_COURSE = """Buy the paid course (local payment provider; README "Buying a course"):
+  1. auth.login {email: student1@demo.lms, password: …} → access_token
+  2. order.create {course_id: d0000000-0000-4000-8000-000000000002} (Bearer token) → order_id, client_secret
+  3. lms payments simulate ORDER_ID --outcome succeeded   (posts the signed Stripe event to this server)
+  4. lesson.get {lesson_id: d1000000-0000-4000-8000-000000000004} → the lesson's content
+  Refund: order.refund {order_id} as admin@demo.lms, then lms payments simulate ORDER_ID --outcome refunded"""

@@ -18,7 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg_pool import PoolTimeout
 
-from rpc import errors, openrpc
+from rpc import errors, openrpc, payments
 from rpc.auth import TokenService
 from rpc.config import Settings
 from rpc.db import CallContext, Database
@@ -65,6 +65,7 @@ class RpcService:
         self._reload_lock = asyncio.Lock()
         self.hashing = asyncio.Semaphore(settings.password_hash_concurrency)
         self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self.provider = payments.make_provider(settings)  # order.create / order.refund (payments.HOOKS)
 
     async def reload(self) -> int:
         async with self._reload_lock:
@@ -101,6 +102,8 @@ class RpcService:
                     result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
             else:
                 result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
+            if (hook := payments.HOOKS.get(method.name)) is not None:  # the provider between two SQL calls
+                result = await hook(self, result, context)
         except PoolTimeout:
             raise errors.unavailable() from None
         except psycopg.Error as exc:

@@ -79,7 +79,7 @@ class ResultChecker:
 
 
 SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
-                 "secret", "code", "totp_code", "recovery_codes", "otpauth_uri"}
+                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri"}
 
 
 def redact(value):

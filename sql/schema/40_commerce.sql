@@ -1,7 +1,27 @@
 /*
  * Commerce: orders for paid courses, the payments that complete them, and every event the
  * payment provider sent (each processed once: the event id is the primary key).
+ *
+ * The seed's columns: orders.stripe_payment_intent_id is provider_payment_intent_id (the provider is
+ * named in payments.provider, not in column names); payments keeps user_id, payment_method and
+ * metadata as the seed has them (added by migration 0011, hence last in their table);
+ * payments.transaction_id is provider_payment_id (the Stripe payment intent id), and the seed's
+ * stripe_payment_method_id is folded into payment_method (the kind, or the pm_… id when no kind is
+ * known). The webhook looks up orders by id and by provider_payment_intent_id, payments by
+ * (provider, provider_payment_id) and enrollments by payment_id: each is a unique key or an index.
+ *
+ * The webhook's role lms_webhook (NOLOGIN, granted to lms_authenticator) may execute only
+ * internal.payment_event_apply (sql/policies/40_commerce.sql); cluster-wide, created idempotently.
  */
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'lms_webhook') then
+    create role lms_webhook nologin;
+  end if;
+end
+$$;
+grant lms_webhook to lms_authenticator;
+
 set local role lms_owner;
 
 create table app.orders (
@@ -15,6 +35,7 @@ create table app.orders (
   created_at                timestamptz not null default now(),
   updated_at                timestamptz not null default now(),
   completed_at              timestamptz,
+  provider_client_secret    text,
   constraint pk_orders primary key (id),
   constraint fk_orders_user_id_users foreign key (user_id) references app.users (id) on delete restrict,
   constraint fk_orders_course_id_courses foreign key (course_id) references app.courses (id) on delete restrict,
@@ -30,9 +51,10 @@ create unique index uq_orders_one_pending on app.orders (user_id, course_id) whe
 comment on table app.orders is 'A student''s purchase of a paid course; completed by the provider''s payment_intent.succeeded.';
 comment on column app.orders.amount_cents is 'Amount charged, in integer cents of currency: the course''s price when the order was created.';
 comment on column app.orders.currency is 'ISO 4217 code, upper case, of amount_cents.';
-comment on column app.orders.status is 'pending (payment intent created) → completed (payment_intent.succeeded) | failed (payment_intent.payment_failed) | canceled; completed → refunded (charge.refunded).';
+comment on column app.orders.status is 'pending (payment intent created) → completed (payment_intent.succeeded) | failed (payment_intent.payment_failed, or a success whose amount or currency differs) | canceled; failed → completed (a later success); completed or pending → refunded (charge.refunded).';
 comment on column app.orders.provider_payment_intent_id is 'The provider''s payment intent for this order (Stripe pi_…); null until it is created.';
 comment on column app.orders.completed_at is 'When the payment succeeded; set exactly for completed and refunded orders.';
+comment on column app.orders.provider_client_secret is 'The payment intent''s client secret, handed to the buyer to confirm the payment; a secret (no analyst may read it), null until the intent is created.';
 comment on index app.uq_orders_one_pending is 'At most one pending order per student and course.';
 
 create table app.payments (
@@ -45,14 +67,20 @@ create table app.payments (
   status              text not null default 'succeeded',
   created_at          timestamptz not null default now(),
   refunded_at         timestamptz,
+  user_id             uuid not null,
+  payment_method      text,
+  metadata            jsonb not null default '{}',
   constraint pk_payments primary key (id),
   constraint fk_payments_order_id_orders foreign key (order_id) references app.orders (id) on delete restrict,
   constraint uq_payments_provider_payment_id unique (provider, provider_payment_id),
   constraint ck_payments_amount_positive check (amount_cents > 0),
   constraint ck_payments_status check (status in ('succeeded', 'refunded', 'amount_mismatch')),
-  constraint ck_payments_refunded_at check ((status = 'refunded') = (refunded_at is not null))
+  constraint ck_payments_refunded_at check ((status = 'refunded') = (refunded_at is not null)),
+  constraint fk_payments_user_id_users foreign key (user_id) references app.users (id) on delete restrict,
+  constraint ck_payments_metadata_object check (jsonb_typeof(metadata) = 'object')
 );
 create index ix_payments_order_id on app.payments (order_id);
+create index ix_payments_user_id on app.payments (user_id);
 comment on table app.payments is 'Money received for an order, as reported by the provider. amount_mismatch rows are kept but not honoured.';
 comment on column app.payments.provider is 'The payment provider that reported the payment (default stripe).';
 comment on column app.payments.provider_payment_id is 'The provider''s id of the payment (the Stripe payment intent id); unique per provider.';
@@ -60,6 +88,9 @@ comment on column app.payments.amount_cents is 'Amount the provider reported as 
 comment on column app.payments.currency is 'Currency the provider reported for amount_cents.';
 comment on column app.payments.status is 'succeeded | refunded | amount_mismatch (amount or currency differs from the order: kept, but grants no enrollment).';
 comment on column app.payments.refunded_at is 'When the provider reported the refund (charge.refunded); set exactly when status is refunded.';
+comment on column app.payments.user_id is 'The buyer (the order''s user), copied so that RLS filters without a join.';
+comment on column app.payments.payment_method is 'Kind of payment method the provider reported (e.g. card), or its id (pm_…) when no kind was given; null when unknown.';
+comment on column app.payments.metadata is 'The provider''s metadata of the payment intent (JSON object, e.g. {"order_id": "…"}).';
 
 create table app.payment_events (
   event_id     text not null,

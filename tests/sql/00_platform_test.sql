@@ -7,7 +7,7 @@ select tests.plan(79);
 -- Tables ------------------------------------------------------------------------------------
 select tables_are('app', array[
   'users', 'admins', 'instructors', 'refresh_tokens', 'user_tokens', 'user_mfa', 'mfa_recovery_codes',
-  'login_attempts', 'analyst_logins', 'audit_log', 'outbox', 'courses', 'lessons', 'files', 'orders',
+  'login_attempts', 'analyst_logins', 'audit_log', 'outbox', 'courses', 'lessons', 'files', 'storage_pending', 'orders',
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
   'rate_limits', 'rate_counters'

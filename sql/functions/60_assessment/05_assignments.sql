@@ -133,7 +133,8 @@ begin
     raise exception 'a submission needs content or a file' using errcode = 'LM422', detail = 'empty_submission';
   end if;
   if submission_submit.file_id is not null and not exists (
-       select from app.files f where f.id = submission_submit.file_id and f.uploader_id = v_user_id) then
+       select from app.files f where f.id = submission_submit.file_id and f.uploaded_by = v_user_id
+                                  and f.assignment_id = v_assignment.id) then
     raise exception 'file not found' using errcode = 'LM404', detail = 'not_found', hint = 'file_id';
   end if;
   v_late := v_assignment.due_date is not null and now() > v_assignment.due_date;

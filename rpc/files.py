@@ -1,0 +1,319 @@
+"""`POST /files` and `GET /files/{file_id}`: the bytes of uploads (API.md "file — uploads").
+
+The database decides, the server carries bytes:
+
+Upload — 1. `internal.file_upload_begin` (as lms_api for the caller, the same call path as every
+JSON-RPC method, rpc/db.py) says whether the caller may attach a file to that course/assignment
+and how much of their quota is left, and records the random storage path as an upload under way
+(committed); 2. the `file` part is streamed to storage in chunks, SHA-256 and size computed on the
+way, cut off past LMS_MAX_UPLOAD_BYTES (413) or the quota (422), its type judged from the leading
+bytes (415); 3. `internal.file_upload_finish` writes the row in one transaction. On any failure the
+bytes are removed and the upload forgotten; a crash leaves an upload row that `lms db maintain`
+turns into removed bytes (rpc/storage.py sweep).
+
+Type: the `filetype` library (pure Python, no native libmagic, reads at most the first 8 KiB and
+knows the office formats inside ZIP containers); no match + valid UTF-8 without control bytes is
+text/plain. The type must be in LMS_UPLOAD_ALLOWED_TYPES and agree with the part's Content-Type.
+
+Download — `internal.file_for_download` reads the row under RLS (404 for anyone it hides), then the
+bytes stream from storage: Content-Type, Content-Length, Content-Disposition with the sanitised
+original name (RFC 6266: an ASCII fallback and filename*=UTF-8''…), ETag = the SHA-256, one byte
+range per request (206; several ranges → the whole file, 200), If-None-Match → 304.
+
+Errors are JSON: {"error": {"code": <http status>, "message": …, "data": {"reason": …}}}.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import re
+import unicodedata
+import uuid
+from urllib.parse import quote
+
+import filetype
+import psycopg
+from aiohttp import BodyPartReader, web
+from psycopg_pool import PoolTimeout
+
+from rpc import errors
+from rpc.db import CallContext
+from rpc.protocol import INVALID_PARAMS, UNAVAILABLE, RpcError
+from rpc.service import SERVICE, RpcService
+from rpc.storage import CHUNK, Storage, make_storage
+from rpc.views import client_address
+
+log = logging.getLogger("rpc.files")
+
+HEAD_BYTES = 8192  # what the type is judged from
+STORAGE = web.AppKey("storage", Storage)
+BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s, %s)"
+FINISH = "select internal.file_upload_finish(%s, %s, %s, %s, %s, %s, %s, %s)"
+ABANDON = "select internal.file_upload_abandon(%s)"
+LOOKUP = "select internal.file_for_download(%s)"
+INLINE = ("image/", "video/", "audio/", "application/pdf", "text/plain")
+ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg",
+           "application/x-pdf": "application/pdf"}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def error_body(status: int, reason: str, message: str, **data) -> web.Response:
+    return web.json_response({"error": {"code": status, "message": message, "data": {"reason": reason, **data}}},
+                             status=status)
+
+
+def http_status(exc: RpcError) -> int:
+    if exc.code in errors.APPLICATION_CODES:
+        return exc.code
+    return {INVALID_PARAMS: 400, UNAVAILABLE: 503}.get(exc.code, 500)
+
+
+def rpc_error_response(exc: RpcError) -> web.Response:
+    data = dict(exc.data or {})
+    headers = {"Retry-After": str(data["retry_after"])} if "retry_after" in data else {}
+    response = web.json_response({"error": {"code": http_status(exc), "message": exc.message, "data": data}},
+                                 status=http_status(exc))
+    response.headers.update(headers)
+    return response
+
+
+async def sql(service: RpcService, query: str, values: list, context: CallContext):
+    """One internal function as lms_api for the caller (rpc/db.py); database errors as RpcError."""
+    try:
+        return await service.db.call(query, values, context)
+    except PoolTimeout:
+        raise errors.unavailable() from None
+    except psycopg.Error as exc:
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and exc.sqlstate is None:
+            service.db.connection_lost()
+        raise errors.from_database(exc) from None
+
+
+def caller_context(request: web.Request, service: RpcService) -> CallContext:
+    caller = service.tokens.verify(request.headers.get("Authorization"))  # RpcError 401 when invalid
+    return CallContext(caller.user_id, client_address(request, service.proxies))
+
+
+def clean_filename(name: str | None) -> str:
+    """The name as kept: the last path segment, no control characters, 1..255 characters."""
+    name = re.split(r"[/\\]", name or "")[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip().strip(".")
+    return name[:255] or "file"
+
+
+def looks_like_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut multibyte tail is fine
+    except UnicodeDecodeError:
+        return False
+    return not any(b < 32 and b not in (9, 10, 12, 13) or b == 127 for b in head)
+
+
+def judge_type(head: bytes, declared: str | None, allowed: list[str]) -> str:
+    """The file's MIME type from its leading bytes; HttpError 415 outside the allow-list or when
+    the client's Content-Type says otherwise."""
+    kind = filetype.guess_mime(head)
+    if kind is None and looks_like_text(head):
+        kind = "text/plain"
+    if kind is None or kind not in allowed:
+        raise HttpError(415, "unsupported_type", f"files of type {kind or 'unknown'} are not accepted")
+    said = (declared or "").split(";")[0].strip().lower()
+    said = ALIASES.get(said, said)
+    if said and said != "application/octet-stream" and said != kind \
+            and not (said.startswith("text/") and kind == "text/plain"):
+        raise HttpError(415, "type_mismatch", f"the content is {kind}, not {said}")
+    return kind
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    settings = service.settings
+    storage = request.app[STORAGE]
+    limit = settings.max_upload_bytes
+    try:
+        context = caller_context(request, service)
+        if request.content_length is not None and request.content_length > limit + 64 * 1024:
+            raise HttpError(413, "file_too_large", f"files are limited to {limit} bytes")
+        try:
+            reader = await request.multipart()
+        except (AssertionError, ValueError, KeyError):
+            raise HttpError(400, "invalid_upload", "send multipart/form-data") from None
+        targets = {k: request.query.get(k) for k in ("course_id", "assignment_id")}
+        part = None
+        while True:
+            part = await reader.next()
+            if part is None:
+                raise HttpError(400, "invalid_upload", "no `file` part (course_id/assignment_id go before it)")
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                break
+            if part.name in targets:
+                targets[part.name] = (await part.read_chunk(200)).decode("utf-8", "replace").strip() or None
+        try:
+            course_id, assignment_id = (str(uuid.UUID(v)) if v else None for v in targets.values())
+        except ValueError:
+            raise HttpError(400, "invalid_upload", "course_id and assignment_id are uuids") from None
+        return await _store(request, service, storage, context, part, course_id, assignment_id)
+    except HttpError as exc:
+        return error_body(exc.status, exc.reason, exc.message)
+    except RpcError as exc:
+        return rpc_error_response(exc)
+
+
+async def _store(request, service, storage: Storage, context, part, course_id, assignment_id) -> web.Response:
+    settings = service.settings
+    path = storage.new_path()
+    begun = await sql(service, BEGIN, [course_id, assignment_id, storage.provider, path, settings.file_quota_bytes],
+                      context)
+    upload_id, quota_left = begun["upload_id"], int(begun["quota_left"])
+    filename = clean_filename(part.filename)
+    declared = part.headers.get("Content-Type")
+    writer = None
+    try:
+        writer = await storage.create(path)
+        digest, size, head, kind = hashlib.sha256(), 0, b"", None
+        while True:
+            chunk = await part.read_chunk(CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > settings.max_upload_bytes:
+                raise HttpError(413, "file_too_large", f"files are limited to {settings.max_upload_bytes} bytes")
+            if size > quota_left:
+                raise RpcError(422, "the file does not fit in your storage quota", {"reason": "quota_exceeded"})
+            if kind is None:
+                head += chunk[:HEAD_BYTES - len(head)]
+                if len(head) >= HEAD_BYTES:
+                    kind = judge_type(head, declared, settings.upload_allowed_types)
+            digest.update(chunk)
+            await writer.write(chunk)
+        if kind is None:
+            kind = judge_type(head, declared, settings.upload_allowed_types)
+        await writer.close()
+        row = await sql(service, FINISH, [upload_id, course_id, assignment_id, filename, kind, size,
+                                          digest.hexdigest(), settings.file_quota_bytes], context)
+    except BaseException:
+        await _discard(service, storage, writer, path, upload_id, context)
+        raise
+    return web.json_response(row, status=201)
+
+
+async def _discard(service, storage: Storage, writer, path: str, upload_id, context) -> None:
+    """A refused or failed upload leaves no bytes and no upload row (upkeep catches what this misses)."""
+    try:
+        if writer is not None:
+            await writer.abort()
+        else:
+            await storage.delete(path)
+        await sql(service, ABANDON, [upload_id], context)
+    except Exception:  # noqa: BLE001 — best effort; `lms db maintain` removes the stray later
+        log.warning("could not discard upload %s", upload_id, exc_info=True)
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback in filename= and the real name (UTF-8) in filename*=."""
+    disposition = "inline" if kind.startswith(INLINE) else "attachment"
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r'[^A-Za-z0-9 ._()\[\]+-]', "_", fallback).strip() or "file"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """(start, length) for one satisfiable range; None for none (or several: the whole file);
+    False when unsatisfiable (416)."""
+    if not header:
+        return None
+    m = RANGE.match(header.strip().replace(" ", ""))
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first:  # the last N bytes
+        n = int(last)
+        if n == 0:
+            return False
+        start = max(0, size - n)
+        return start, size - start
+    start = int(first)
+    if start >= size:
+        return False
+    end = min(int(last), size - 1) if last else size - 1
+    if end < start:
+        return None
+    return start, end - start + 1
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    try:
+        try:
+            file_id = str(uuid.UUID(request.match_info["file_id"]))
+        except ValueError:
+            raise HttpError(404, "not_found", "file not found") from None
+        context = caller_context(request, service)
+        meta = await sql(service, LOOKUP, [file_id], context)
+    except HttpError as exc:
+        return error_body(exc.status, exc.reason, exc.message)
+    except RpcError as exc:
+        return rpc_error_response(exc)
+    stores = request.app[STORAGES]
+    storage = stores.get(meta["storage_provider"])
+    if storage is None:
+        return error_body(503, "storage_unavailable", "the file's storage is not configured on this server")
+    size, kind = int(meta["file_size"]), meta["content_type"]
+    etag = f'"{meta["sha256"]}"' if meta.get("sha256") else None
+    headers = {"Content-Type": kind + ("; charset=utf-8" if kind == "text/plain" else ""),
+               "Content-Disposition": content_disposition(kind, meta["filename"]),
+               "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0",
+               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+    if etag:
+        headers["ETag"] = etag
+        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+            return web.Response(status=304, headers={"ETag": etag})
+    wanted = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != etag:
+        wanted = None  # the client's copy is another version: send the whole file
+    span = byte_range(wanted, size)
+    if span is False:
+        return web.Response(status=416, headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+    status, start, length = 200, 0, size
+    if span:
+        status, (start, length) = 206, span
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = length
+    await response.prepare(request)
+    if request.method != "HEAD":
+        async for chunk in storage.read(meta["storage_path"], start, length):
+            await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+STORAGES = web.AppKey("storages", dict)
+
+
+def setup(app: web.Application, settings) -> None:
+    """Routes and storages of the file endpoints (called by the app factory)."""
+    from rpc.storage import storages
+
+    app[STORAGE] = make_storage(settings)
+    app[STORAGES] = storages(settings)
+    app.router.add_post("/files", upload)
+    app.router.add_get("/files/{file_id}", download)
+
+
+__all__ = ["upload", "download", "setup", "judge_type", "content_disposition", "byte_range", "clean_filename"]

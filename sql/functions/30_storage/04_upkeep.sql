@@ -1,0 +1,59 @@
+/*
+ * Storage — bytes follow the rows. Deleting a files row (file.delete, or a course, assignment or
+ * user deleted with ON DELETE CASCADE) queues its object in app.storage_pending (kind delete);
+ * `lms db maintain` (rpc/files.py sweep) asks internal.storage_pending_due for what to remove —
+ * deletions, and uploads under way older than the grace (a crash between storing and the row) —
+ * removes the bytes, then internal.storage_pending_done forgets them.
+ */
+create or replace function internal.tg_files_queue_removal()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  insert into app.storage_pending (kind, storage_provider, storage_path)
+  values ('delete', old.storage_provider, old.storage_path)
+  on conflict on constraint uq_storage_pending_storage_path do update set kind = 'delete', user_id = null;
+  return null;
+end
+$$;
+comment on function internal.tg_files_queue_removal() is
+  'AFTER DELETE (row) on app.files: queues the deleted row''s object for removal. SECURITY DEFINER: whoever deletes a file (or cascades to it) may not write app.storage_pending, yet the bytes must follow.';
+
+drop trigger if exists _500_queue_removal on app.files;
+create trigger _500_queue_removal after delete on app.files
+  for each row execute function internal.tg_files_queue_removal();
+
+create or replace function internal.storage_pending_due(p_upload_grace interval)
+returns table (id uuid, storage_provider text, storage_path text)
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- An upload under way past the grace is a stray: claim it first (its finish now fails with
+  -- 409 upload_expired), so no files row can appear for bytes about to be removed.
+  update app.storage_pending p set kind = 'delete', user_id = null
+  where p.kind = 'upload' and p.created_at < now() - p_upload_grace;
+  return query select p.id, p.storage_provider, p.storage_path from app.storage_pending p
+               where p.kind = 'delete' order by p.created_at;
+end
+$$;
+comment on function internal.storage_pending_due(interval) is
+  'Upkeep (`lms db maintain`, as lms_owner): objects to remove — deleted files, and uploads under way older than p_upload_grace (claimed as deletions first). SECURITY DEFINER: app.storage_pending is under forced RLS; granted to lms_owner only.';
+
+create or replace function internal.storage_pending_done(p_ids uuid[])
+returns integer
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with done as (delete from app.storage_pending p where p.id = any (p_ids) returning 1)
+  select count(*)::integer from done
+$$;
+comment on function internal.storage_pending_done(uuid[]) is
+  'Upkeep: forgets objects whose bytes were removed. SECURITY DEFINER like storage_pending_due; granted to lms_owner only.';
