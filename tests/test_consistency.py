@@ -296,3 +296,64 @@ async def test_a_published_course_keeps_a_published_lesson(rpc, users, db):
     other = await course_with_content(rpc, teacher.token)
     assert (await rpc.ok("course.delete", {"course_id": other["course_id"]}, teacher.token))["deleted"] is True
     assert db.execute("select count(*) from app.courses where id = %s", [other["course_id"]]) == [(0,)]
+
+
+# ------------------------------------------------------------------------------- paged lists
+def _key(item: dict) -> str:
+    return item.get("id") or item.get("file_id") or item["user_id"]
+
+
+async def test_every_list_pages_with_limit_and_offset(rpc, users, db):
+    """Each list method: with 3+ items, limit 2 offset 0 and limit 2 offset 2 are disjoint and, together,
+    the start of the whole list in the same order; limit 0 is -32602."""
+    owner = await users.make("instructor")
+    s1, s2, s3, grad = [await users.make() for _ in range(4)]
+    a = await course_with_content(rpc, owner.token)
+    for _ in range(2):  # 3 quizzes and 3 assignments in course a
+        await rpc.ok("quiz.create", {"course_id": a["course_id"], "title": "Q"}, owner.token)
+        await rpc.ok("assignment.create", {"course_id": a["course_id"], "title": "A", "points": 5}, owner.token)
+    for s in (s1, s2, s3):
+        await rpc.ok("enrollment.enroll", {"course_id": a["course_id"]}, s.token)
+        await rpc.ok("submission.submit", {"assignment_id": a["assignment_id"], "content": "x"}, s.token)
+    await rpc.ok("quiz.update", {"quiz_id": a["quiz_id"], "max_attempts": None}, owner.token)
+    for _ in range(3):
+        started = await rpc.ok("attempt.start", {"quiz_id": a["quiz_id"]}, s1.token)
+        await rpc.ok("attempt.submit", {"attempt_id": started["attempt_id"], "answers": {}}, s1.token)
+    for _ in range(3):  # 3 completed courses → 3 enrollments and 3 certificates for grad
+        course = await rpc.ok("course.create", {"title": "C", "price_cents": 0}, owner.token)
+        lesson = await rpc.ok("lesson.create", {"course_id": course["id"], "title": "L", "content": "b"}, owner.token)
+        await rpc.ok("lesson.publish", {"lesson_id": lesson["id"]}, owner.token)
+        await rpc.ok("course.publish", {"course_id": course["id"]}, owner.token)
+        await rpc.ok("enrollment.enroll", {"course_id": course["id"]}, grad.token)
+        await rpc.ok("lesson.complete", {"lesson_id": lesson["id"]}, grad.token)
+    for i in range(3):
+        db.execute("insert into app.files (uploaded_by, course_id, original_filename, storage_path, content_type,"
+                   " file_size) values (%s, %s, 'f.pdf', %s, 'application/pdf', 10)",
+                   [owner.id, a["course_id"], f"paging/{i}"])
+    cases = [
+        ("enrollment.list_mine", {}, grad),
+        ("enrollment.list_for_course", {"course_id": a["course_id"]}, owner),
+        ("quiz.list", {"course_id": a["course_id"]}, owner),
+        ("assignment.list", {"course_id": a["course_id"]}, owner),
+        ("attempt.list_mine", {"quiz_id": a["quiz_id"]}, s1),
+        ("attempt.list_for_quiz", {"quiz_id": a["quiz_id"]}, owner),
+        ("submission.list_for_assignment", {"assignment_id": a["assignment_id"]}, owner),
+        ("certificate.list_mine", {}, grad),
+        ("gradebook.course", {"course_id": a["course_id"]}, owner),
+        ("file.list", {"course_id": a["course_id"]}, owner),
+        ("course.list", {"instructor_id": owner.id}, owner),
+        ("order.list_mine", {}, grad),
+        ("admin.list_users", {}, await users.make("admin")),
+    ]
+    for method, params, who in cases:
+        whole = [_key(x) for x in await rpc.ok(method, {**params, "limit": 100}, who.token)]
+        first = [_key(x) for x in await rpc.ok(method, {**params, "limit": 2, "offset": 0}, who.token)]
+        second = [_key(x) for x in await rpc.ok(method, {**params, "limit": 2, "offset": 2}, who.token)]
+        if method != "order.list_mine":  # grad bought nothing: only the checks below
+            assert len(whole) >= 3 and len(first) == 2 and second, (method, whole)
+        assert not set(first) & set(second), method
+        assert first + second == whole[:4], method
+        err = await rpc.error(method, {**params, "limit": 0}, who.token)
+        assert (err["code"], err["data"]["field"]) == (-32602, "limit"), (method, err)
+        err = await rpc.error(method, {**params, "offset": -1}, who.token)
+        assert err["code"] == -32602, (method, err)

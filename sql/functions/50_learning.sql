@@ -287,7 +287,7 @@ comment on function api.enrollment_drop(uuid) is
   'Leave a course: the enrollment becomes inactive ({is_active: false}); progress is kept. Idempotent.
 @result enrollment';
 
-create or replace function api.enrollment_list_mine()
+create or replace function api.enrollment_list_mine("limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -295,16 +295,27 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if coalesce(enrollment_list_mine."limit", 50) not between 1 and 100 then
+    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(enrollment_list_mine."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   return coalesce((
-    select jsonb_agg(internal.enrollment_json(e.id) order by e.enrolled_at desc, e.id)
-    from app.enrollments e where e.user_id = v_user_id), '[]'::jsonb);
+    select jsonb_agg(internal.enrollment_json(x.id) order by x.enrolled_at desc, x.id)
+    from (select e.id, e.enrolled_at from app.enrollments e where e.user_id = v_user_id
+          order by e.enrolled_at desc, e.id
+          limit coalesce(enrollment_list_mine."limit", 50) offset coalesce(enrollment_list_mine."offset", 0)) x), '[]'::jsonb);
 end
 $$;
-comment on function api.enrollment_list_mine() is
+comment on function api.enrollment_list_mine(integer, integer) is
   'Your enrollments (active and dropped), newest first, with course title, progress and completed_at.
-@result enrollment[]';
+@result enrollment[]
+@param limit minimum=1 maximum=100
+@param offset minimum=0
+Ordered by enrolled_at descending, then id. limit: default 50, at most 100; offset: default 0.';
 
-create or replace function api.enrollment_list_for_course(course_id uuid)
+create or replace function api.enrollment_list_for_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -320,21 +331,35 @@ begin
     raise exception 'only the course''s instructor or an admin may list its enrollments'
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
+  if coalesce(enrollment_list_for_course."limit", 50) not between 1 and 500 then
+    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(enrollment_list_for_course."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   return coalesce((
     select jsonb_agg(internal.enrollment_json(e.id)
                      || jsonb_build_object('student', jsonb_build_object('id', u.id, 'full_name', u.full_name,
                                                                           'email', u.email))
                      order by e.enrolled_at, e.id)
-    from app.enrollments e join app.users u on u.id = e.user_id
-    where e.course_id = enrollment_list_for_course.course_id), '[]'::jsonb);
+    from (select e0.id from app.enrollments e0
+          where e0.course_id = enrollment_list_for_course.course_id
+          order by e0.enrolled_at, e0.id
+          limit coalesce(enrollment_list_for_course."limit", 50)
+          offset coalesce(enrollment_list_for_course."offset", 0)) x
+    join app.enrollments e on e.id = x.id
+    join app.users u on u.id = e.user_id), '[]'::jsonb);
 end
 $$;
-comment on function api.enrollment_list_for_course(uuid) is
+comment on function api.enrollment_list_for_course(uuid, integer, integer) is
   'The enrollments of a course with each student''s name and email (the course''s instructor, admins; others who can see the course 403 not_course_owner; a course the caller cannot see 404). SECURITY DEFINER to read the students'' names, which users RLS hides from instructors; checks the caller first.
 @result {id: uuid, user_id: uuid, course_id: uuid, course_title: text, payment_id: uuid?, is_active: bool,
   progress_percentage: int, enrolled_at: timestamptz, completed_at: timestamptz?, dropped_at: timestamptz?,
   last_accessed_at: timestamptz?,
-  student: {id: uuid, full_name: text, email: text}}[]';
+  student: {id: uuid, full_name: text, email: text}}[]
+@param limit minimum=1 maximum=500
+@param offset minimum=0
+Oldest enrollment first (enrolled_at, then id). limit: default 50, at most 500; offset: default 0.';
 
 -- ---------------------------------------------------------------------------------------------
 -- lesson.complete

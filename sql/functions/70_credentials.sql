@@ -79,7 +79,7 @@ comment on function internal.certificate_json(uuid) is
   course_title: text, enrollment_id: uuid, issued_at: timestamptz, valid: bool, revoked_at: timestamptz?,
   revoked_reason: text?}';
 
-create or replace function api.certificate_list_mine()
+create or replace function api.certificate_list_mine("limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -87,14 +87,25 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if coalesce(certificate_list_mine."limit", 50) not between 1 and 100 then
+    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(certificate_list_mine."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   return coalesce((
-    select jsonb_agg(internal.certificate_json(c.id) order by c.issued_at desc, c.id)
-    from app.certificates c where c.user_id = v_user_id), '[]'::jsonb);
+    select jsonb_agg(internal.certificate_json(x.id) order by x.issued_at desc, x.id)
+    from (select c.id, c.issued_at from app.certificates c where c.user_id = v_user_id
+          order by c.issued_at desc, c.id
+          limit coalesce(certificate_list_mine."limit", 50) offset coalesce(certificate_list_mine."offset", 0)) x), '[]'::jsonb);
 end
 $$;
-comment on function api.certificate_list_mine() is
+comment on function api.certificate_list_mine(integer, integer) is
   'Your certificates, newest first (revoked ones show valid: false).
-@result certificate[]';
+@result certificate[]
+@param limit minimum=1 maximum=100
+@param offset minimum=0
+Ordered by issued_at descending, then id. limit: default 50, at most 100; offset: default 0.';
 
 create or replace function api.certificate_verify(certificate_number text)
 returns jsonb

@@ -47,7 +47,7 @@ create policy own_uploads on app.storage_pending for all to lms_api
   with check (kind = 'upload' and user_id = (select app.current_user_id()));
 
 grant execute on function
-  api.file_list(uuid, uuid),
+  api.file_list(uuid, uuid, integer, integer),
   api.file_delete(uuid)
 to lms_api;
 -- Called by the server (rpc/files.py) as lms_api for the caller, and by the invoker functions above.

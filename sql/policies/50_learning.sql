@@ -31,6 +31,6 @@ grant execute on function internal.refresh_course_progress(uuid) to lms_api;
 
 grant execute on function api.enrollment_enroll(uuid) to lms_api;
 grant execute on function api.enrollment_drop(uuid) to lms_api;
-grant execute on function api.enrollment_list_mine() to lms_api;
-grant execute on function api.enrollment_list_for_course(uuid) to lms_api;
+grant execute on function api.enrollment_list_mine(integer, integer) to lms_api;
+grant execute on function api.enrollment_list_for_course(uuid, integer, integer) to lms_api;
 grant execute on function api.lesson_complete(uuid) to lms_api;

@@ -122,19 +122,19 @@ grant execute on function
   api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer),
   api.quiz_delete_question(uuid),
   api.quiz_get(uuid),
-  api.quiz_list(uuid),
+  api.quiz_list(uuid, integer, integer),
   api.attempt_start(uuid),
   api.attempt_submit(uuid, jsonb),
-  api.attempt_list_mine(uuid),
-  api.attempt_list_for_quiz(uuid),
+  api.attempt_list_mine(uuid, integer, integer),
+  api.attempt_list_for_quiz(uuid, integer, integer),
   api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
   api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
-  api.assignment_list(uuid),
+  api.assignment_list(uuid, integer, integer),
   api.submission_submit(uuid, text, uuid),
   api.submission_grade(uuid, numeric, text),
-  api.submission_list_for_assignment(uuid),
+  api.submission_list_for_assignment(uuid, integer, integer),
   api.submission_get_mine(uuid),
-  api.gradebook_course(uuid),
+  api.gradebook_course(uuid, integer, integer),
   api.gradebook_mine(uuid)
 to lms_api;
 
@@ -145,7 +145,7 @@ grant execute on function internal.effective_grade(numeric, boolean, integer) to
 grant execute on function
   internal.normalize_answer(text),
   internal.quiz_json(app.quizzes), internal.quiz_questions_public(uuid), internal.quiz_questions(uuid),
-  internal.quiz_attempts_graded(uuid), internal.assignment_json(app.assignments),
+  internal.quiz_attempts_graded(uuid, integer, integer), internal.assignment_json(app.assignments),
   internal.submission_json(app.submissions, integer),
   internal.require_course_manager(uuid), internal.managed_row(anyelement, uuid, text, boolean),
   internal.managed_quiz(uuid, boolean)
@@ -154,6 +154,6 @@ to lms_api;
 grant execute on function
   internal.is_admin(), internal.refresh_progress(uuid, uuid),
   internal.normalize_answer(text), internal.score_percentage(integer, integer), internal.attempt_grace(),
-  internal.require_course_manager(uuid), internal.gradebook(uuid, uuid), internal.submission_json(app.submissions, integer),
+  internal.require_course_manager(uuid), internal.gradebook(uuid, uuid, integer, integer), internal.submission_json(app.submissions, integer),
   internal.close_expired_attempt(uuid, timestamptz), internal.attempt_json(app.quiz_attempts)
 to lms_definer;

@@ -28,6 +28,6 @@ create policy update_admin on app.certificates for update to lms_api
 
 grant execute on function internal.certificate_json(uuid) to lms_api;
 
-grant execute on function api.certificate_list_mine() to lms_api;
+grant execute on function api.certificate_list_mine(integer, integer) to lms_api;
 grant execute on function api.certificate_verify(text) to lms_api;
 grant execute on function api.certificate_revoke(text, text) to lms_api;

@@ -22,7 +22,8 @@ $$;
 comment on function internal.file_for_download(uuid) is
   'GET /files/{file_id}: the file with where its bytes are, when the select policy lets the caller see it; else 404.';
 
-create or replace function api.file_list(course_id uuid default null, assignment_id uuid default null)
+create or replace function api.file_list(course_id uuid default null, assignment_id uuid default null,
+                                          "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -30,6 +31,12 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if coalesce(file_list."limit", 50) not between 1 and 500 then
+    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(file_list."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   if file_list.course_id is not null and not internal.can_see_course(file_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
@@ -38,18 +45,24 @@ begin
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
   end if;
   return (select coalesce(jsonb_agg(internal.file_json(f) order by f.created_at, f.id), '[]')
-          from app.files f
-          where (file_list.course_id is null or f.course_id = file_list.course_id)
-            and (file_list.assignment_id is null or f.assignment_id = file_list.assignment_id)
-            and (file_list.course_id is not null or file_list.assignment_id is not null
-                 or f.uploaded_by = v_user_id));
+          from (select f0.id from app.files f0
+                where (file_list.course_id is null or f0.course_id = file_list.course_id)
+                  and (file_list.assignment_id is null or f0.assignment_id = file_list.assignment_id)
+                  and (file_list.course_id is not null or file_list.assignment_id is not null
+                       or f0.uploaded_by = v_user_id)
+                order by f0.created_at, f0.id
+                limit coalesce(file_list."limit", 50) offset coalesce(file_list."offset", 0)) x
+          join app.files f on f.id = x.id);
 end
 $$;
-comment on function api.file_list(uuid, uuid) is
+comment on function api.file_list(uuid, uuid, integer, integer) is
 $$Files the caller may see: course_id → the course's material; assignment_id → the attachments of that
 assignment (a student sees their own, the course's instructor and admins all); neither → the caller's own
 uploads. A course or assignment the caller cannot see is 404.
-@result file[]$$;
+@result file[]
+@param limit minimum=1 maximum=500
+@param offset minimum=0
+Oldest first (created_at, then id). limit: default 50, at most 500; offset: default 0.$$;
 
 create or replace function api.file_delete(file_id uuid)
 returns jsonb

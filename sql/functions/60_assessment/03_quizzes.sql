@@ -294,25 +294,37 @@ Questions carry correct_answer, created_at and updated_at only for the instructo
     options: text[]?, points: int, question_order: int,
     correct_answer?: text, created_at?: timestamptz, updated_at?: timestamptz}[]}$$;
 
-create or replace function api.quiz_list(course_id uuid)
+create or replace function api.quiz_list(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
 as $$
 begin
+  if coalesce(quiz_list."limit", 50) not between 1 and 100 then
+    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(quiz_list."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   if not internal.can_see_course(quiz_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
   return (select coalesce(jsonb_agg(internal.quiz_json(z) || jsonb_build_object(
                    'question_count', (select count(*) from app.questions q where q.quiz_id = z.id))
                  order by z.created_at, z.id), '[]')
-          from app.quizzes z
-          where z.course_id = quiz_list.course_id);
+          from (select z0.id from app.quizzes z0
+                where z0.course_id = quiz_list.course_id
+                order by z0.created_at, z0.id
+                limit coalesce(quiz_list."limit", 50) offset coalesce(quiz_list."offset", 0)) x
+          join app.quizzes z on z.id = x.id);
 end
 $$;
-comment on function api.quiz_list(uuid) is
+comment on function api.quiz_list(uuid, integer, integer) is
   'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz,
-  question_count: int}[]';
+  question_count: int}[]
+@param limit minimum=1 maximum=100
+@param offset minimum=0
+Oldest first (created_at, then id). limit: default 50, at most 100; offset: default 0.';

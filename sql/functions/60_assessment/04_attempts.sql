@@ -227,7 +227,7 @@ The result and the stored attempt carry no per-question correctness for the stud
 @result {attempt_id: uuid, score: int, passed: bool, points_earned: int, points_total: int, passing_score_percentage: int}
 SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
 
-create or replace function api.attempt_list_mine(quiz_id uuid)
+create or replace function api.attempt_list_mine(quiz_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -237,6 +237,12 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if coalesce(attempt_list_mine."limit", 50) not between 1 and 100 then
+    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(attempt_list_mine."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   -- 404 unless the caller can see the quiz (as quizzes RLS: its manager, or an active enrollee of a
   -- published one) or has attempts at it (a student who dropped the course keeps their history).
   if not exists (select from app.quizzes z
@@ -247,19 +253,27 @@ begin
                      where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
-  return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.attempt_number), '[]')
-          from app.quiz_attempts a
-          where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id);
+  return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.attempt_number, a.id), '[]')
+          from (select a0.id from app.quiz_attempts a0
+                where a0.quiz_id = attempt_list_mine.quiz_id and a0.user_id = v_user_id
+                order by a0.attempt_number, a0.id
+                limit coalesce(attempt_list_mine."limit", 50) offset coalesce(attempt_list_mine."offset", 0)) x
+          join app.quiz_attempts a on a.id = x.id);
 end
 $$;
-comment on function api.attempt_list_mine(uuid) is
+comment on function api.attempt_list_mine(uuid, integer, integer) is
 $$The caller's attempts at a quiz, oldest first: score, passed, points_earned, points_total and the
 answers they gave — no per-question correctness or points. A quiz the caller cannot see and never
 attempted: 404.
 @result attempt[]
+@param limit minimum=1 maximum=100
+@param offset minimum=0
+Ordered by attempt_number, then id. limit: default 50, at most 100; offset: default 0.
 SECURITY DEFINER: reads only the caller's own rows; the per-question grading column is not readable by clients.$$;
 
-create or replace function internal.quiz_attempts_graded(p_quiz_id uuid)
+drop function if exists internal.quiz_attempts_graded(uuid);  -- before paging (limit/offset) was added
+create or replace function internal.quiz_attempts_graded(p_quiz_id uuid, p_limit integer default null,
+                                                         p_offset integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -274,13 +288,16 @@ begin
   end if;
   return (select coalesce(jsonb_agg(internal.attempt_json(a) || jsonb_build_object('grading', a.grading)
                                     order by a.started_at, a.id), '[]')
-          from app.quiz_attempts a where a.quiz_id = p_quiz_id);
+          from (select a0.id from app.quiz_attempts a0 where a0.quiz_id = p_quiz_id
+                order by a0.started_at, a0.id
+                limit p_limit offset coalesce(p_offset, 0)) x
+          join app.quiz_attempts a on a.id = x.id);
 end
 $$;
-comment on function internal.quiz_attempts_graded(uuid) is
-  'Every attempt at a quiz WITH the per-question grading, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select quiz_attempts.grading.';
+comment on function internal.quiz_attempts_graded(uuid, integer, integer) is
+  'Attempts at a quiz (oldest first, one page: p_limit null = all) WITH the per-question grading, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select quiz_attempts.grading.';
 
-create or replace function api.attempt_list_for_quiz(quiz_id uuid)
+create or replace function api.attempt_list_for_quiz(quiz_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -288,14 +305,24 @@ as $$
 declare
   v_quiz app.quizzes := internal.managed_quiz(attempt_list_for_quiz.quiz_id);
 begin
-  return internal.quiz_attempts_graded(v_quiz.id);
+  if coalesce(attempt_list_for_quiz."limit", 50) not between 1 and 500 then
+    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(attempt_list_for_quiz."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
+  return internal.quiz_attempts_graded(v_quiz.id, coalesce(attempt_list_for_quiz."limit", 50),
+                                       coalesce(attempt_list_for_quiz."offset", 0));
 end
 $$;
-comment on function api.attempt_list_for_quiz(uuid) is
+comment on function api.attempt_list_for_quiz(uuid, integer, integer) is
   'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).
 @result {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
   started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
-  points_earned: int?, points_total: int?, answers: object?, grading: object?}[]';
+  points_earned: int?, points_total: int?, answers: object?, grading: object?}[]
+@param limit minimum=1 maximum=500
+@param offset minimum=0
+Oldest first (started_at, then id). limit: default 50, at most 500; offset: default 0.';
 
 create or replace function internal.maintain_attempts()
 returns jsonb

@@ -86,7 +86,7 @@ Submissions already made keep their is_late. points below a grade already given:
 @param points minimum=1
 @param late_penalty_percentage minimum=0 maximum=100$$;
 
-create or replace function api.assignment_list(course_id uuid)
+create or replace function api.assignment_list(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -94,6 +94,12 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
+  if coalesce(assignment_list."limit", 50) not between 1 and 100 then
+    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(assignment_list."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   if not internal.can_see_course(assignment_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
@@ -102,12 +108,18 @@ begin
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
   end if;
   return (select coalesce(jsonb_agg(internal.assignment_json(a) order by a.due_date nulls last, a.created_at, a.id), '[]')
-          from app.assignments a where a.course_id = assignment_list.course_id);
+          from (select a0.id from app.assignments a0 where a0.course_id = assignment_list.course_id
+                order by a0.due_date nulls last, a0.created_at, a0.id
+                limit coalesce(assignment_list."limit", 50) offset coalesce(assignment_list."offset", 0)) x
+          join app.assignments a on a.id = x.id);
 end
 $$;
-comment on function api.assignment_list(uuid) is
+comment on function api.assignment_list(uuid, integer, integer) is
   'Assignments of a course (actively enrolled students, the instructor, admins; others who can see the course 403 not_enrolled; a course the caller cannot see 404).
-@result assignment[]';
+@result assignment[]
+@param limit minimum=1 maximum=100
+@param offset minimum=0
+Ordered by due_date (none last), then created_at, then id. limit: default 50, at most 100; offset: default 0.';
 
 create or replace function api.submission_submit(assignment_id uuid, content text default null, file_id uuid default null)
 returns jsonb
@@ -208,7 +220,7 @@ Nobody grades their own submission, not even an instructor or admin enrolled in 
 @param grade maximum=999999.99
 @param feedback maxLength=10000$$;
 
-create or replace function api.submission_list_for_assignment(assignment_id uuid)
+create or replace function api.submission_list_for_assignment(assignment_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -217,6 +229,12 @@ declare
   v_assignment app.assignments;
 begin
   perform internal.require_user();
+  if coalesce(submission_list_for_assignment."limit", 50) not between 1 and 500 then
+    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(submission_list_for_assignment."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
   select a.* into v_assignment from app.assignments a where a.id = submission_list_for_assignment.assignment_id;
   if v_assignment.id is null then
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
@@ -224,11 +242,17 @@ begin
   perform internal.require_course_manager(v_assignment.course_id);
   return (select coalesce(jsonb_agg(internal.submission_json(s, v_assignment.late_penalty_percentage)
                                     order by s.submitted_at, s.id), '[]')
-          from app.submissions s where s.assignment_id = v_assignment.id);
+          from (select s0.id from app.submissions s0 where s0.assignment_id = v_assignment.id
+                order by s0.submitted_at, s0.id
+                limit coalesce(submission_list_for_assignment."limit", 50) offset coalesce(submission_list_for_assignment."offset", 0)) x
+          join app.submissions s on s.id = x.id);
 end
 $$;
-comment on function api.submission_list_for_assignment(uuid) is 'Every submission for an assignment (instructor of the course, admin).
-@result submission[]';
+comment on function api.submission_list_for_assignment(uuid, integer, integer) is 'The submissions for an assignment (instructor of the course, admin), one page.
+@result submission[]
+@param limit minimum=1 maximum=500
+@param offset minimum=0
+Oldest first (submitted_at, then id). limit: default 50, at most 500; offset: default 0.';
 
 create or replace function api.submission_get_mine(assignment_id uuid)
 returns jsonb

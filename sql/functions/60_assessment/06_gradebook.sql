@@ -5,7 +5,9 @@
 -- ---------------------------------------------------------------------------------------
 -- Gradebook: one set-based query per call
 -- ---------------------------------------------------------------------------------------
-create or replace function internal.gradebook(p_course_id uuid, p_user_id uuid default null)
+drop function if exists internal.gradebook(uuid, uuid);  -- before paging (limit/offset) was added
+create or replace function internal.gradebook(p_course_id uuid, p_user_id uuid default null,
+                                              p_limit integer default null, p_offset integer default 0)
 returns jsonb
 language sql
 stable
@@ -13,7 +15,10 @@ as $$
   with students as (
     select e.user_id, e.is_active, e.progress_percentage, e.completed_at
     from app.enrollments e
+    join app.users u0 on u0.id = e.user_id
     where e.course_id = p_course_id and (p_user_id is null or e.user_id = p_user_id)
+    order by u0.full_name, e.user_id
+    limit p_limit offset coalesce(p_offset, 0)
   ), quizzes as (
     -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
     select z.id, z.title, z.passing_score_percentage from app.quizzes z
@@ -54,8 +59,8 @@ as $$
   left join quiz_cells qc on qc.user_id = st.user_id
   left join assignment_cells ac on ac.user_id = st.user_id
 $$;
-comment on function internal.gradebook(uuid, uuid) is
-  'Gradebook rows of a course (all enrolled students, or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
+comment on function internal.gradebook(uuid, uuid, integer, integer) is
+  'Gradebook rows of a course (all enrolled students — one page by full_name, user_id when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
 best_score is null for a quiz without closed attempts; is_late, grade and effective_grade are null without a submission (grades: until graded).
 @shape gradebook_row {user_id: uuid, full_name: text, email: text, is_active: bool, progress_percentage: int,
   completed_at: timestamptz?,
@@ -63,7 +68,7 @@ best_score is null for a quiz without closed attempts; is_late, grade and effect
   assignments: {assignment_id: uuid, title: text, points: int, submitted: bool, is_late: bool?, grade: number?,
     effective_grade: number?}[]}';
 
-create or replace function api.gradebook_course(course_id uuid)
+create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
 stable
@@ -72,14 +77,24 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform internal.require_course_manager(gradebook_course.course_id);
-  return internal.gradebook(gradebook_course.course_id, null);
+  if coalesce(gradebook_course."limit", 50) not between 1 and 500 then
+    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if coalesce(gradebook_course."offset", 0) < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
+  return internal.gradebook(gradebook_course.course_id, null, coalesce(gradebook_course."limit", 50),
+                            coalesce(gradebook_course."offset", 0));
 end
 $$;
-comment on function api.gradebook_course(uuid) is
+comment on function api.gradebook_course(uuid, integer, integer) is
 $$Per enrolled student of a course: best score per quiz, effective assignment grades, progress
 (instructor of the course, admin). SECURITY DEFINER: reads enrollments and names of the course's
 students after checking the caller manages the course.
-@result gradebook_row[]$$;
+@result gradebook_row[]
+@param limit minimum=1 maximum=500
+@param offset minimum=0
+Ordered by full_name, then user_id. limit: default 50, at most 500; offset: default 0.$$;
 
 create or replace function api.gradebook_mine(course_id uuid)
 returns jsonb
