@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     """An upload whose row is not written after this long is a stray: `lms db maintain` removes its bytes."""
     files_dir: Path | None = None
     """Local storage of uploaded files. Unset: LMS_HOME/files."""
+    s3_bucket: str | None = None
+    """S3-compatible storage of new uploads (rpc/storage.py S3Storage). Unset: local storage. Credentials
+    and region come from the usual AWS settings (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE,
+    AWS_DEFAULT_REGION, instance/task roles…)."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of an S3-compatible server (MinIO, Ceph, moto…; path-style addressing). Unset: AWS S3."""
 
     def rpc_url(self) -> str:
         """The absolute URL of POST /rpc when no request tells better."""

@@ -310,8 +310,15 @@ def setup(app: web.Application, settings) -> None:
     """Routes and storages of the file endpoints (called by the app factory)."""
     from rpc.storage import storages
 
-    app[STORAGE] = make_storage(settings)
-    app[STORAGES] = storages(settings)
+    stores = storages(settings)
+    app[STORAGES] = stores
+    app[STORAGE] = make_storage(settings, stores)
+
+    async def close_storages(app: web.Application) -> None:
+        for store in stores.values():
+            await store.close()
+
+    app.on_cleanup.append(close_storages)
     app.router.add_post("/files", upload)
     app.router.add_get("/files/{file_id}", download)
 
