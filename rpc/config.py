@@ -88,24 +88,30 @@ class Settings(BaseSettings):
     def jwt_key(self) -> str:
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
-        path = self.home / "jwt_secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_private(path, secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        return kept_secret(self.home / "jwt_secret", lambda: secrets.token_urlsafe(48))
 
     def stripe_webhook_key(self) -> str:
         """LMS_STRIPE_WEBHOOK_SECRET, else a whsec_… secret generated once beside the JWT key (0600)."""
         if self.stripe_webhook_secret is not None:
             return self.stripe_webhook_secret.get_secret_value()
-        path = self.home / "stripe_webhook_secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            try:
-                write_private(path, "whsec_" + secrets.token_hex(32))
-            except FileExistsError:  # another process made it first: use theirs
-                pass
-        return path.read_text().strip()
+        return kept_secret(self.home / "stripe_webhook_secret", lambda: "whsec_" + secrets.token_hex(32))
+
+
+def kept_secret(path: Path, make) -> str:
+    """A secret generated once and kept in `path` (0600 from the start, never chmod'ed later). The
+    file appears whole or not at all (written aside, then linked into place), so processes starting
+    together agree on the first one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        write_private(tmp, make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def write_private(path: Path, text: str) -> None:

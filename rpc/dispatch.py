@@ -256,6 +256,8 @@ class Method:
     errors: list[tuple[int, str]] = field(default_factory=list)
     """(code, reason) the function and what it calls can give (rpc/errorcat.py)."""
     shared: ApiShared | None = None
+    takes_secret: bool = False
+    """A param is named like a password, token or code (SECRET_HINTS): bound server-side, never logged."""
     _queries: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -355,6 +357,8 @@ def param_specs(description: str) -> dict[str, dict[str, Any]]:
 
 
 COST_LINE = re.compile(r"^@cost\s+(\d+)\s*$", re.M)
+# Params named like these carry secrets: the method's values are bound server-side and never logged.
+SECRET_HINTS = ("password", "token", "secret", "code")
 
 
 def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) -> Method | None:
@@ -387,8 +391,9 @@ def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) ->
     text = strip_declarations(COST_LINE.sub("", description))
     text = PARAM_LINE.sub("", re.sub(r"(^|(?<=\s))@(public|patch)\b", "", text))
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    takes_secret = any(h in p.name.lower() for p in params for h in SECRET_HINTS)
     return Method(method_name(proname), proname, params, text, public, model, returns, patch,
-                  int(cost.group(1)) if cost else 1, result, result_text or "")
+                  int(cost.group(1)) if cost else 1, result, result_text or "", takes_secret=takes_secret)
 
 
 SHAPES_QUERY = """

@@ -22,23 +22,12 @@ from rpc import errors, openrpc, payments
 from rpc.auth import TokenService
 from rpc.config import Settings
 from rpc.db import CallContext, Database
-from rpc.dispatch import Method, load_methods
+from rpc.dispatch import SECRET_HINTS, Method, load_methods
 from rpc.protocol import METHOD_NOT_FOUND, RpcError
 
 log = logging.getLogger("rpc.service")
 
-SECRET_HINTS = ("password", "token", "secret", "code")
 EXPENSIVE_COST = 10
-
-
-def method_cost(method: Method) -> int:
-    """Units of the per-address budget a call spends: `@cost N` in the function's COMMENT, else 1."""
-    return method.cost
-
-
-def method_takes_secret(method: Method) -> bool:
-    """Params named like a password, token or code are bound server-side and never logged."""
-    return any(h in p.name.lower() for p in method.params for h in SECRET_HINTS)
 
 
 class Metrics:
@@ -93,9 +82,9 @@ class RpcService:
         method = await self.find(name)
         values = method.validate(params)
         names = tuple(values)
-        cost = method_cost(method)
+        cost = method.cost
         context = replace(context, given=names, cost=cost)
-        secret = method_takes_secret(method)
+        secret = method.takes_secret
         try:
             if cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest of the API keeps flowing
                 async with self.hashing:

@@ -28,6 +28,7 @@ removes the bytes and then tells the database they are gone.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import os
@@ -42,20 +43,23 @@ CHUNK = 256 * 1024
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart: every part but the last >= 5 MiB; at most this much buffered
 
 
-class Writer:
+class Writer(abc.ABC):
     """An object being written; `abort` removes what was written."""
 
+    @abc.abstractmethod
     async def write(self, chunk: bytes) -> None:
-        raise NotImplementedError
+        """Append one chunk (the implementation decides how much it buffers: at most one part)."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Finish the object: after this it exists whole."""
 
+    @abc.abstractmethod
     async def abort(self) -> None:
-        raise NotImplementedError
+        """Give up: nothing written so far remains."""
 
 
-class Storage:
+class Storage(abc.ABC):
     """The interface: new random names, streamed writes, ranged reads, idempotent deletes."""
 
     provider = "none"
@@ -63,20 +67,23 @@ class Storage:
     def new_path(self) -> str:
         return secrets.token_hex(20)
 
+    @abc.abstractmethod
     async def create(self, path: str) -> Writer:
-        raise NotImplementedError
+        """A writer for a new object at `path` (never an existing one)."""
 
+    @abc.abstractmethod
     def read(self, path: str, start: int, length: int) -> AsyncIterator[bytes]:
-        raise NotImplementedError
+        """`length` bytes from `start`, in chunks."""
 
+    @abc.abstractmethod
     async def delete(self, path: str) -> None:
         """Remove the object; an object already gone is fine."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def exists(self, path: str) -> bool:
-        raise NotImplementedError
+        """Whether an object is stored at `path`."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 — optional hook: only S3 holds connections
         """Release connections (the app's cleanup, the end of a sweep)."""
 
 

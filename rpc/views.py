@@ -30,14 +30,22 @@ from rpc.service import SERVICE, RpcService, safe_params
 access_log = logging.getLogger("rpc.access")
 
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def peer_address(request: web.Request, proxies: list) -> tuple[IpAddress | None, bool]:
+    """The TCP peer's address, and whether it is one of LMS_TRUSTED_PROXIES."""
+    try:
+        addr = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return None, False
+    return addr, any(addr in net for net in proxies)
+
+
 def client_address(request: web.Request, proxies: list) -> str | None:
     """The peer's address; behind a trusted proxy, the right-most X-Forwarded-For hop it did not add."""
-    peer = request.remote
-    try:
-        addr = ipaddress.ip_address(peer) if peer else None
-    except ValueError:
-        return None
-    if addr is None or not any(addr in net for net in proxies):
+    addr, trusted = peer_address(request, proxies)
+    if addr is None or not trusted:
         return str(addr) if addr else None
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
     for hop in reversed(hops):
@@ -50,24 +58,23 @@ def client_address(request: web.Request, proxies: list) -> str | None:
     return str(addr)
 
 
-
-
 def public_rpc_url(request: web.Request, service: RpcService) -> str:
     """Where this client reaches POST /rpc: LMS_PUBLIC_URL, else the request's scheme and host —
     taken from X-Forwarded-Proto/-Host only when the peer is a trusted proxy."""
     if service.settings.public_url:
         return service.settings.rpc_url()
     scheme, host = request.scheme, request.host
-    try:
-        peer = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        peer = None
-    if peer is not None and any(peer in net for net in service.proxies):
+    if peer_address(request, service.proxies)[1]:
         scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip() or scheme
         host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip() or host
     if scheme not in ("http", "https") or not host or any(c in host for c in "/?#@ \\"):
         return service.settings.rpc_url()
     return f"{scheme}://{host}/rpc"
+
+
+def asks_for_discover(payload: Any) -> bool:
+    calls = payload if isinstance(payload, list) else [payload]
+    return any(isinstance(c, dict) and c.get("method") == "rpc.discover" for c in calls)
 
 
 async def handle_one(service: RpcService, obj: Any, context: CallContext | None, auth_error: RpcError | None,
@@ -114,8 +121,9 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         context = None
         try:
             caller = service.tokens.verify(request.headers.get("Authorization"))
-            context = CallContext(caller.user_id, client_address(request, service.proxies),
-                                  server_url=public_rpc_url(request, service))
+            # The public URL is worked out only for rpc.discover, not on every call.
+            server_url = public_rpc_url(request, service) if asks_for_discover(payload) else None
+            context = CallContext(caller.user_id, client_address(request, service.proxies), server_url=server_url)
         except RpcError as exc:
             auth_error = exc
         if isinstance(payload, list):

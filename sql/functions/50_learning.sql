@@ -295,12 +295,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(enrollment_list_mine."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(enrollment_list_mine."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(enrollment_list_mine."limit", enrollment_list_mine."offset", 100);
   return coalesce((
     select jsonb_agg(internal.enrollment_json(x.id) order by x.enrolled_at desc, x.id)
     from (select e.id, e.enrolled_at from app.enrollments e where e.user_id = v_user_id
@@ -331,12 +326,7 @@ begin
     raise exception 'only the course''s instructor or an admin may list its enrollments'
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
-  if coalesce(enrollment_list_for_course."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(enrollment_list_for_course."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(enrollment_list_for_course."limit", enrollment_list_for_course."offset", 500);
   return coalesce((
     select jsonb_agg(internal.enrollment_json(e.id)
                      || jsonb_build_object('student', jsonb_build_object('id', u.id, 'full_name', u.full_name,

@@ -87,12 +87,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(certificate_list_mine."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(certificate_list_mine."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(certificate_list_mine."limit", certificate_list_mine."offset", 100);
   return coalesce((
     select jsonb_agg(internal.certificate_json(x.id) order by x.issued_at desc, x.id)
     from (select c.id, c.issued_at from app.certificates c where c.user_id = v_user_id

@@ -59,6 +59,7 @@ grant execute on function internal.require_user() to lms_api, lms_definer;
 grant execute on function internal.require_role(text[]) to lms_api, lms_definer;
 grant execute on function internal.audit(text, text, uuid, jsonb) to lms_api, lms_definer;
 grant execute on function internal.given(text, anyelement) to lms_api, lms_definer;
+grant execute on function internal.check_page(integer, integer, integer) to lms_api, lms_definer;
 grant execute on function internal.error(integer, text, text) to lms_api, lms_definer;
 -- The error catalogue is public knowledge: the server reads it at start-up to publish it.
 grant execute on function internal.error_catalogue() to lms_authenticator, lms_api, lms_analyst, lms_definer;

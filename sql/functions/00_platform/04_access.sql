@@ -87,3 +87,20 @@ as $$
 $$;
 comment on function internal.audit(text, text, uuid, jsonb) is
   'Appends to app.audit_log as the calling user. SECURITY DEFINER: callers may write the log through it but never read or change it.';
+
+create or replace function internal.check_page(p_limit integer, p_offset integer, p_max integer)
+returns void
+language plpgsql
+immutable
+as $$
+begin
+  if p_limit is not null and p_limit not between 1 and p_max then
+    raise exception 'limit must be between 1 and %', p_max using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
+  end if;
+  if p_offset is not null and p_offset < 0 then
+    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
+  end if;
+end
+$$;
+comment on function internal.check_page(integer, integer, integer) is
+  'The one paging rule of every list method (API.md "Lists"): limit between 1 and p_max, offset not negative (null = the method''s default); LM422 invalid_limit / invalid_offset naming the param. The RPC layer refuses the same values earlier with -32602 from the @param bounds; this is for direct SQL callers.';

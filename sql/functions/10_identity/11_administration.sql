@@ -108,12 +108,7 @@ declare
   v_result jsonb;
 begin
   perform internal.require_role('admin');
-  if coalesce(admin_list_users."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(admin_list_users."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(admin_list_users."limit", admin_list_users."offset", 500);
   select coalesce(jsonb_agg(x.j order by x.created_at, x.id), '[]') into v_result
   from (
     select internal.profile_json(row(u.id, u.email, null::text, u.full_name, u.role, u.is_active, u.email_verified_at,

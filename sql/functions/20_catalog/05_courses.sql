@@ -242,12 +242,7 @@ declare
   v_limit  integer := coalesce(course_list."limit", 20);
   v_offset integer := coalesce(course_list."offset", 0);
 begin
-  if v_limit < 1 or v_limit > 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if v_offset < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(v_limit, v_offset, 100);
   return coalesce((
     select jsonb_agg(internal.course_json(c) || jsonb_build_object('rank', f.rank) order by f.ord)
     from (select fc.course_id, fc.rank, row_number() over () as ord

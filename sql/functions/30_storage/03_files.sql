@@ -31,12 +31,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(file_list."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(file_list."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(file_list."limit", file_list."offset", 500);
   if file_list.course_id is not null and not internal.can_see_course(file_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;

@@ -168,12 +168,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(order_list_mine."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(order_list_mine."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(order_list_mine."limit", order_list_mine."offset", 100);
   return coalesce((
     select jsonb_agg(internal.order_json(x.id) order by x.created_at desc, x.id)
     from (select o.id, o.created_at from app.orders o where o.user_id = v_user_id

@@ -300,12 +300,7 @@ language plpgsql
 stable
 as $$
 begin
-  if coalesce(quiz_list."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(quiz_list."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(quiz_list."limit", quiz_list."offset", 100);
   if not internal.can_see_course(quiz_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;

@@ -237,12 +237,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(attempt_list_mine."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(attempt_list_mine."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(attempt_list_mine."limit", attempt_list_mine."offset", 100);
   -- 404 unless the caller can see the quiz (as quizzes RLS: its manager, or an active enrollee of a
   -- published one) or has attempts at it (a student who dropped the course keeps their history).
   if not exists (select from app.quizzes z
@@ -305,12 +300,7 @@ as $$
 declare
   v_quiz app.quizzes := internal.managed_quiz(attempt_list_for_quiz.quiz_id);
 begin
-  if coalesce(attempt_list_for_quiz."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(attempt_list_for_quiz."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(attempt_list_for_quiz."limit", attempt_list_for_quiz."offset", 500);
   return internal.quiz_attempts_graded(v_quiz.id, coalesce(attempt_list_for_quiz."limit", 50),
                                        coalesce(attempt_list_for_quiz."offset", 0));
 end

@@ -94,12 +94,7 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
 begin
-  if coalesce(assignment_list."limit", 50) not between 1 and 100 then
-    raise exception 'limit must be between 1 and 100' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(assignment_list."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(assignment_list."limit", assignment_list."offset", 100);
   if not internal.can_see_course(assignment_list.course_id) then
     raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
   end if;
@@ -229,12 +224,7 @@ declare
   v_assignment app.assignments;
 begin
   perform internal.require_user();
-  if coalesce(submission_list_for_assignment."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(submission_list_for_assignment."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(submission_list_for_assignment."limit", submission_list_for_assignment."offset", 500);
   select a.* into v_assignment from app.assignments a where a.id = submission_list_for_assignment.assignment_id;
   if v_assignment.id is null then
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';

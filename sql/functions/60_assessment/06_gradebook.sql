@@ -77,12 +77,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform internal.require_course_manager(gradebook_course.course_id);
-  if coalesce(gradebook_course."limit", 50) not between 1 and 500 then
-    raise exception 'limit must be between 1 and 500' using errcode = 'LM422', detail = 'invalid_limit', hint = 'limit';
-  end if;
-  if coalesce(gradebook_course."offset", 0) < 0 then
-    raise exception 'offset must not be negative' using errcode = 'LM422', detail = 'invalid_offset', hint = 'offset';
-  end if;
+  perform internal.check_page(gradebook_course."limit", gradebook_course."offset", 500);
   return internal.gradebook(gradebook_course.course_id, null, coalesce(gradebook_course."limit", 50),
                             coalesce(gradebook_course."offset", 0));
 end
