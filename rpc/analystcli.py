@@ -122,7 +122,7 @@ def show(conn: psycopg.Connection) -> int:
         "left join app.analyst_logins l on l.login_name = r.rolname "
         "left join app.users u on u.id = l.user_id "
         "left join pg_db_role_setting s on s.setrole = r.oid and s.setdatabase = 0 "
-        "where pg_has_role(r.oid, 'lms_analyst'::regrole, 'member') and r.rolname <> 'lms_analyst' "
+        "where pg_has_role(r.oid, 'lms_analyst'::regrole, 'member') and r.rolname <> 'lms_analyst' and not r.rolsuper "
         "order by r.rolname").fetchall()
     print(f"{'login':<24} {'user':<32} {'role':<11} {'active':<6} {'conn':<5} settings")
     for login, email, role, active, limit, config in rows:

@@ -420,7 +420,8 @@ def test_analyst_grant_creates_a_limited_linked_login_and_revoke_removes_it(db, 
         assert conn.execute("select email from app.users").fetchall() == [(email,)]
         assert conn.execute("show statement_timeout").fetchone()[0] == "30s"
     assert "a long analyst password" not in " ".join(config)
-    assert login in lms("analyst", "list").stdout
+    listed = lms("analyst", "list").stdout
+    assert login in listed and "postgres" not in listed, "superusers are not analyst logins"
     again = lms("analyst", "grant", login, "--user", email, "--connection-limit", "2", stdin="another long password\n")
     assert again.returncode == 0 and "updated" in again.stdout
     assert db.execute("select rolconnlimit from pg_roles where rolname = %s", [login]) == [(2,)]
