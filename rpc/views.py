@@ -108,6 +108,28 @@ async def handle_one(service: RpcService, obj: Any, context: CallContext | None,
     return None if req.is_notification else response
 
 
+async def respond(service: RpcService, payload: Any, context: CallContext | None, auth_error: RpcError | None,
+                  outcomes: list) -> tuple[str | None, int | None]:
+    """The answer to a parsed JSON-RPC payload (one call or a batch) as JSON text — None when every
+    call was a notification — and, when every call was refused by a rate limit, the seconds to wait.
+    Transport-neutral: POST /rpc and the WebSocket both answer through it. Raises RpcError for an
+    empty or oversized batch."""
+    if isinstance(payload, list):
+        if not payload:
+            raise RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "empty_batch"})
+        if len(payload) > service.settings.max_batch_size:
+            raise RpcError(INVALID_REQUEST, f"Batch larger than {service.settings.max_batch_size} calls",
+                           {"reason": "batch_too_large"})
+        answers = await asyncio.gather(*(handle_one(service, o, context, auth_error, outcomes) for o in payload))
+        answers = [a for a in answers if a is not None]
+    else:
+        answer = await handle_one(service, payload, context, auth_error, outcomes)
+        answers = [answer] if answer is not None else []
+    if not answers:
+        return None, None
+    return _dumps(answers if isinstance(payload, list) else answers[0]), refused_for(answers)
+
+
 async def rpc_handler(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     started = time.perf_counter()
@@ -126,22 +148,11 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
             context = CallContext(caller.user_id, client_address(request, service.proxies), server_url=server_url)
         except RpcError as exc:
             auth_error = exc
-        if isinstance(payload, list):
-            if not payload:
-                raise RpcError(INVALID_REQUEST, "Invalid Request", {"reason": "empty_batch"})
-            if len(payload) > service.settings.max_batch_size:
-                raise RpcError(INVALID_REQUEST, f"Batch larger than {service.settings.max_batch_size} calls",
-                               {"reason": "batch_too_large"})
-            answers = await asyncio.gather(*(handle_one(service, o, context, auth_error, outcomes) for o in payload))
-            answers = [a for a in answers if a is not None]
-        else:
-            answer = await handle_one(service, payload, context, auth_error, outcomes)
-            answers = [answer] if answer is not None else []
-        if not answers:
+        text, retry = await respond(service, payload, context, auth_error, outcomes)
+        if text is None:
             response = web.Response(status=204)
         else:
-            response = web.json_response(answers if isinstance(payload, list) else answers[0], dumps=_dumps)
-            retry = refused_for(answers)
+            response = web.Response(text=text, content_type="application/json")
             if retry is not None:  # every call was refused by a rate limit: say so at the HTTP level too
                 response.set_status(429)
                 response.headers["Retry-After"] = str(retry)
