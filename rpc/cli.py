@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rpc import analystcli, outbox, paymentscli, usercli
+from rpc import analystcli, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
 
@@ -48,7 +48,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "maintain":
             from rpc.storage import sweep
 
-            report = maintain(migrator.backend.connection)
+            report = maintain(migrator.backend.connection, settings.event_retention_days)
             report["storage"] = sweep(migrator.backend.connection, settings)  # bytes follow the rows
             print(json.dumps(report, indent=2, default=str))
         elif args.action == "seed":
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="rollback: every migration")
     d.set_defaults(func=cmd_db)
 
-    for module in (usercli, analystcli, outbox, paymentscli):  # each registers its own subcommand
+    for module in (usercli, analystcli, outbox, paymentscli, events):  # each registers its own subcommand
         module.add_parser(sub)
     return p
 

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """Endpoint of an S3-compatible server (MinIO, Ceph, moto…; path-style addressing). Unset: AWS S3."""
 
+    webhooks_allow_private_urls: bool = False
+    """Deliver webhooks to loopback, link-local and private addresses too (tests, development only)."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """Each webhook POST: connect and read within this many seconds (else a failed attempt)."""
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    """A delivery is retried with back-off for this long after it was queued, then marked failed."""
+    webhook_disable_after_hours: float = Field(default=120.0, gt=0)
+    """A subscription failing for this long (no success since) is disabled and its creator emailed."""
+    event_retention_days: int = Field(default=90, ge=1, le=36500)
+    """`lms db maintain` deletes events (and their deliveries) older than this."""
+
     def rpc_url(self) -> str:
         """The absolute URL of POST /rpc when no request tells better."""
         if self.public_url:

@@ -42,11 +42,12 @@ def apply_repeatable(conn: psycopg.Connection) -> None:
                 raise RuntimeError(f"{path.relative_to(ROOT)}: {exc}") from exc
 
 
-def maintain(conn: psycopg.Connection) -> dict:
+def maintain(conn: psycopg.Connection, event_retention_days: int = 90) -> dict:
     """Run every internal.maintain_*() function (partitions ahead, purges, expiries)."""
     report: dict = {}
     with conn.transaction():
-        conn.execute("select set_config('role', 'lms_owner', true)")
+        conn.execute("select set_config('role', 'lms_owner', true), "
+                     "set_config('lms.event_retention_days', %s, true)", [str(event_retention_days)])
         names = conn.execute(
             "select p.oid::regprocedure::text, p.proname from pg_proc p "
             "where p.pronamespace = 'internal'::regnamespace and p.proname like 'maintain\\_%' "

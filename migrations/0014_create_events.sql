@@ -1,0 +1,98 @@
+-- Events and outgoing webhooks (issue 20): app.events, app.webhooks, app.webhook_deliveries.
+-- squawk-ignore-file require-concurrent-index-creation, require-lock-timeout, require-statement-timeout
+-- (new, empty tables: no row is scanned and no existing table is locked)
+-- depends: 0011_commerce_payments 0013_storage_files
+
+set local role lms_owner;
+
+create table app.events (
+  id          bigint generated always as identity,
+  type        text not null,
+  occurred_at timestamptz not null default now(),
+  user_id     uuid,
+  course_id   uuid,
+  data        jsonb not null default '{}',
+  constraint pk_events primary key (id),
+  constraint ck_events_type check (type in (
+    'enrollment.created', 'enrollment.dropped', 'lesson.completed', 'course.completed',
+    'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
+    'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated')),
+  constraint ck_events_data_object check (jsonb_typeof(data) = 'object')
+);
+create index ix_events_user_id on app.events (user_id, id) where user_id is not null;
+create index ix_events_course_id on app.events (course_id, id) where course_id is not null;
+create index ix_events_occurred_at on app.events using brin (occurred_at);
+comment on table app.events is 'What happened, written by triggers in the same transaction as the change that causes it (it exists exactly when the change does). Append-only; pruned after LMS_EVENT_RETENTION_DAYS by lms db maintain.';
+comment on column app.events.id is 'Increasing event id: the replay cursor of event.list/event.subscribe and the webhook-id of its deliveries. Readers see ids only up to the point every lower id is settled (internal.events_horizon).';
+comment on column app.events.type is 'What happened: enrollment.created, enrollment.dropped, lesson.completed, course.completed, certificate.issued, certificate.revoked, attempt.submitted, submission.submitted, submission.graded, order.completed, order.refunded, user.created, user.deactivated.';
+comment on column app.events.occurred_at is 'When the change was made (the time of its transaction).';
+comment on column app.events.user_id is 'The user the event is about (the learner, buyer or account): they may see it. No foreign key: an event outlives the rows it names.';
+comment on column app.events.course_id is 'The course the event concerns, if any: its instructor may see it.';
+comment on column app.events.data is 'Event payload: the subject''s ids and a small summary (never a secret, a token or a certificate number).';
+
+create table app.webhooks (
+  id              uuid not null default gen_random_uuid(),
+  url             text not null,
+  events          text[] not null,
+  description     text,
+  secret          text not null,
+  is_active       boolean not null default true,
+  failing_since   timestamptz,
+  disabled_at     timestamptz,
+  disabled_reason text,
+  created_by      uuid,
+  created_at      timestamptz not null default now(),
+  updated_at      timestamptz not null default now(),
+  constraint pk_webhooks primary key (id),
+  constraint fk_webhooks_created_by_users foreign key (created_by) references app.users (id) on delete set null,
+  constraint ck_webhooks_url check (length(url) <= 2000 and url ~ '^https?://[^/?#@\s]+(/[^\s]*)?$'),
+  constraint ck_webhooks_events check (cardinality(events) between 1 and 13 and array_position(events, null) is null
+    and events <@ array['enrollment.created', 'enrollment.dropped', 'lesson.completed', 'course.completed',
+      'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
+      'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated']),
+  constraint ck_webhooks_description_length check (length(description) <= 1000),
+  constraint ck_webhooks_secret_format check (secret ~ '^whsec_[A-Za-z0-9+/]{43}=$'),
+  constraint ck_webhooks_disabled check ((disabled_at is null) = (disabled_reason is null) and (disabled_at is null or not is_active))
+);
+create index ix_webhooks_created_by on app.webhooks (created_by) where created_by is not null;
+comment on table app.webhooks is 'Outgoing webhook subscriptions (admins): events of the listed types are POSTed, signed per the Standard Webhooks specification, to url.';
+comment on column app.webhooks.url is 'http(s) URL that receives the deliveries (at most 2000 characters, no user:password part). Loopback, link-local and private targets are refused at delivery unless LMS_WEBHOOKS_ALLOW_PRIVATE_URLS=true.';
+comment on column app.webhooks.events is 'The event types delivered to this subscription (1..13 distinct known types).';
+comment on column app.webhooks.secret is 'Signing secret, Standard Webhooks format (whsec_ + base64 of 32 random bytes). Secret: shown once by webhook.create / webhook.rotate_secret, readable only by lms_definer and the delivery worker.';
+comment on column app.webhooks.is_active is 'False = no new deliveries are queued or attempted (set by webhook.update, or by the worker after failing for LMS_WEBHOOK_DISABLE_AFTER_HOURS).';
+comment on column app.webhooks.failing_since is 'Time of the first failed attempt since the last success; null = healthy.';
+comment on column app.webhooks.disabled_at is 'When the delivery worker disabled the subscription for failing too long (the creator is told by email); null = not disabled by the worker.';
+comment on column app.webhooks.disabled_reason is 'Why the worker disabled it, e.g. failing_since_…; cleared when an admin re-activates.';
+comment on column app.webhooks.created_by is 'The admin who created it (told by email if it is disabled).';
+
+create table app.webhook_deliveries (
+  id                 uuid not null default gen_random_uuid(),
+  webhook_id         uuid not null,
+  event_id           bigint not null,
+  status             text not null default 'pending',
+  attempts           integer not null default 0,
+  next_attempt_at    timestamptz not null default now(),
+  last_attempt_at    timestamptz,
+  last_response_code integer,
+  last_error         text,
+  created_at         timestamptz not null default now(),
+  delivered_at       timestamptz,
+  constraint pk_webhook_deliveries primary key (id),
+  constraint fk_webhook_deliveries_webhook_id_webhooks foreign key (webhook_id) references app.webhooks (id) on delete cascade,
+  constraint fk_webhook_deliveries_event_id_events foreign key (event_id) references app.events (id) on delete cascade,
+  constraint ck_webhook_deliveries_status check (status in ('pending', 'succeeded', 'failed')),
+  constraint ck_webhook_deliveries_attempts check (attempts >= 0),
+  constraint ck_webhook_deliveries_delivered check ((status = 'succeeded') = (delivered_at is not null)),
+  constraint ck_webhook_deliveries_last_error_length check (length(last_error) <= 2000)
+);
+create index ix_webhook_deliveries_pending on app.webhook_deliveries (webhook_id, event_id, created_at) where status = 'pending';
+create index ix_webhook_deliveries_webhook_id on app.webhook_deliveries (webhook_id, created_at);
+create index ix_webhook_deliveries_event_id on app.webhook_deliveries (event_id);
+comment on table app.webhook_deliveries is 'One row per event and subscription to deliver, written in the same transaction as the event; webhook.redeliver adds another for the same event (same webhook-id).';
+comment on column app.webhook_deliveries.status is 'pending (to be tried at next_attempt_at), succeeded (a 2xx answer) or failed (given up after LMS_WEBHOOK_RETRY_HOURS, or the target is not allowed).';
+comment on column app.webhook_deliveries.attempts is 'POSTs tried so far.';
+comment on column app.webhook_deliveries.next_attempt_at is 'Not tried before this time: each failure waits 5 s × 2^(attempts−1), at most 1 hour. Deliveries of one subscription go in event order: a later one waits for the earlier pending one.';
+comment on column app.webhook_deliveries.last_attempt_at is 'When the last POST was tried; null = never.';
+comment on column app.webhook_deliveries.last_response_code is 'HTTP status of the last answer; null = no answer (connection error, timeout, refused target).';
+comment on column app.webhook_deliveries.last_error is 'What went wrong the last time (at most 2000 characters); null after a success.';
+comment on column app.webhook_deliveries.delivered_at is 'When a 2xx answer arrived; null = not (yet) delivered.';

@@ -1,0 +1,210 @@
+"""`lms events deliver`: POST the queued webhook deliveries, signed per Standard Webhooks.
+
+Runs over the DATABASE_URL (DBA) connection, like `lms outbox`: the subscriptions' secrets are
+readable only through the lms_definer functions internal.webhook_claim / webhook_attempt. Each
+transaction claims ONE subscription (`for update skip locked`: several workers never post to
+the same URL at once) with up to `--batch` of its pending deliveries in event order, posts them
+one by one and records each answer; the first failure ends the batch, so a subscription's events
+arrive in order. The SQL decides the back-off, when a delivery is given up and when a failing
+subscription is disabled (its creator is emailed through the outbox).
+
+Each POST: the event JSON as body; headers `webhook-id` (the event id: receivers deduplicate),
+`webhook-timestamp`, `webhook-signature` made by the `standardwebhooks` library, so receivers can
+verify it with any Standard Webhooks library. Only http(s); the host's addresses are resolved
+here and the connection goes to a checked address (no DNS rebinding): loopback, private,
+link-local, multicast and reserved addresses are refused unless LMS_WEBHOOKS_ALLOW_PRIVATE_URLS
+is true. Redirects are not followed; the answer is read up to 64 KiB; connect and read time out
+after LMS_WEBHOOK_TIMEOUT_SECONDS.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import psycopg
+from standardwebhooks.webhooks import Webhook
+
+log = logging.getLogger("rpc.events")
+
+MAX_ANSWER_BYTES = 64 * 1024
+USER_AGENT = "lms-webhooks/1"
+
+
+class TargetRefused(Exception):
+    """The URL's host resolves to an address deliveries may not go to."""
+
+
+def checked_address(host: str, port: int, allow_private: bool) -> str:
+    """The address to connect to: the first the host resolves to; every one must be public."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot resolve {host}: {exc}") from exc
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for text in addresses:
+            ip = ipaddress.ip_address(text.split("%")[0])
+            if ip.version == 6 and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            if not ip.is_global or ip.is_multicast:
+                raise TargetRefused(f"target_not_allowed: {host} resolves to {ip}, a non-public address "
+                                    "(LMS_WEBHOOKS_ALLOW_PRIVATE_URLS=true allows it)")
+    return addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class Poster:
+    """POSTs to one subscription's URL, keeping the connection alive between its deliveries."""
+
+    def __init__(self, url: str, timeout: float, allow_private: bool):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetRefused(f"target_not_allowed: {parts.scheme or 'no'} scheme")
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.timeout = timeout
+        self.allow_private = allow_private
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            address = checked_address(self.host, self.port, self.allow_private)
+            cls = _PinnedHTTPS if self.https else _PinnedHTTP
+            self.conn = cls(self.host, self.port, address, self.timeout)
+        return self.conn
+
+    def post(self, body: bytes, headers: dict) -> int:
+        for attempt in (1, 2):  # a kept-alive connection the receiver closed meanwhile: once more, fresh
+            conn = self._connection()
+            try:
+                conn.request("POST", self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                answer.read(MAX_ANSWER_BYTES)
+                if answer.will_close or not answer.isclosed():  # the receiver closes, or sent more than we read
+                    self.close()
+                return answer.status
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def signed_headers(secret: str, event_id: int, body: str) -> dict:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": str(event_id),
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(str(event_id), now, body),
+    }
+
+
+def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) -> dict:
+    """Deliver what is due (at most `limit` POSTs) → {delivered, failed, gave_up, subscriptions}."""
+    retry_for = timedelta(hours=settings.webhook_retry_hours)
+    disable_after = timedelta(hours=settings.webhook_disable_after_hours)
+    report = {"delivered": 0, "failed": 0, "gave_up": 0, "subscriptions": 0}
+    posts = 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while posts < limit:
+            with conn.transaction():
+                rows = conn.execute(
+                    "select webhook_id, url, secret, delivery_id, event_id, event from internal.webhook_claim(%s)",
+                    [min(batch, limit - posts)]).fetchall()
+                if not rows:
+                    break
+                report["subscriptions"] += 1
+                poster = None
+                try:
+                    for _webhook_id, url, secret, delivery_id, event_id, event in rows:
+                        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+                        code = None
+                        give_up = False
+                        try:
+                            poster = poster or Poster(url, settings.webhook_timeout_seconds,
+                                                      settings.webhooks_allow_private_urls)
+                            code = poster.post(body.encode(), signed_headers(secret, event_id, body))
+                            ok = 200 <= code < 300
+                            error = None if ok else f"HTTP {code}"
+                        except TargetRefused as exc:
+                            ok, error, give_up = False, str(exc), True
+                        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                            ok, error = False, f"{type(exc).__name__}: {exc}"
+                        posts += 1
+                        (status,) = conn.execute(
+                            "select internal.webhook_attempt(%s, %s, %s, %s, %s, %s, %s)",
+                            [delivery_id, ok, code, error, retry_for, disable_after, give_up]).fetchone()
+                        if ok:
+                            report["delivered"] += 1
+                            continue
+                        report["failed"] += 1
+                        report["gave_up"] += status == "failed"
+                        log.warning("webhook delivery %s of event %s to %s failed: %s", delivery_id, event_id,
+                                    url, error)
+                        break  # the rest of this subscription waits: order per subscription
+                finally:
+                    if poster is not None:
+                        poster.close()
+    return report
+
+
+def run(args, settings) -> int:
+    from rpc.config import database_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    url = database_url(settings)
+    while True:
+        report = deliver(url, settings, limit=args.limit, batch=args.batch)
+        if report["subscriptions"] or not args.watch:
+            print(f"events: {report['delivered']} delivered, {report['failed']} failed "
+                  f"({report['gave_up']} given up) to {report['subscriptions']} subscription batches", flush=True)
+        if not args.watch:
+            return 0 if report["failed"] == 0 else 1
+        if not report["subscriptions"]:
+            time.sleep(args.watch)
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser("events", help="events: deliver queued webhook POSTs (signed, Standard Webhooks)")
+    e.add_argument("action", choices=["deliver"])
+    e.add_argument("--watch", type=float, nargs="?", const=1.0, default=0.0, metavar="SECONDS",
+                   help="keep delivering, looking for due deliveries every SECONDS (default 1) when idle")
+    e.add_argument("--limit", type=int, default=10000, help="at most this many POSTs per round (default 10000)")
+    e.add_argument("--batch", type=int, default=50, help="deliveries of one subscription per transaction (default 50)")
+    e.set_defaults(func=run)

@@ -1,0 +1,289 @@
+"""GET /ws: JSON-RPC 2.0 over a WebSocket, with live event notifications.
+
+Authentication: `Authorization: Bearer <token>` on the upgrade request, or a
+`Sec-WebSocket-Protocol` entry `bearer.<token>` (browsers cannot set headers; offer `jsonrpc`
+too and the server answers with it), or a first message `{"jsonrpc": "2.0", "method": "auth",
+"params": {"token": "<token>"}, "id": 1}`. Without one the socket is anonymous (public methods
+only). The token is checked again on every message, so an expired one stops working.
+
+Every ordinary JSON-RPC call (or batch) is answered exactly as POST /rpc answers it
+(views.respond). Two more methods exist only here:
+- `event.subscribe {types?, since?}` → `{subscribed: true, types, since}`: from then on the
+  socket receives `{"jsonrpc": "2.0", "method": "event", "params": <event>}` for every new event
+  the caller may see; with `since` it first receives the events after that id (event.list's
+  replay, at most 10,000; nothing between the replay and the live stream is lost or repeated).
+- `event.unsubscribe {}` → `{subscribed: false}`.
+
+One LISTEN connection per process (EventHub): a NOTIFY carries only the event id; for each batch
+of ids the hub asks PostgreSQL once which of them each subscribed user may see
+(internal.events_visible_to re-reads them under each user's identity: row-level security
+decides), then sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from aiohttp import WSMsgType, web
+
+from rpc import views
+from rpc.db import API_ROLE, CallContext
+from rpc.protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    RpcError,
+    error_response,
+    parse_body,
+    request_id,
+    result_response,
+)
+from rpc.service import SERVICE, RpcService
+
+log = logging.getLogger("rpc.live")
+
+EVENTS_CHANNEL = "lms_events"
+REPLAY_PAGE = 1000
+REPLAY_PAGES = 10  # a replay sends at most 10,000 events
+HUB = web.AppKey("event_hub", object)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    ws: web.WebSocketResponse
+    user_id: str
+    types: frozenset[str] | None
+    live: bool = False
+    held: list[dict] = field(default_factory=list)  # live events that arrive during the replay
+    sent: set[int] = field(default_factory=set)     # ids sent by the replay (not sent twice)
+
+    async def send_event(self, event: dict) -> None:
+        if self.types is not None and event["type"] not in self.types:
+            return
+        if not self.live:
+            self.held.append(event)
+            return
+        if event["id"] in self.sent:
+            return
+        try:
+            await self.ws.send_str(_json({"jsonrpc": "2.0", "method": "event", "params": event}))
+        except (ConnectionError, RuntimeError):
+            pass  # the socket is closing; its handler removes the subscription
+
+
+class EventHub:
+    """One LISTEN connection per process; fans each new event out to the sockets that may see it."""
+
+    def __init__(self, service: RpcService):
+        self.service = service
+        self.subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task | None = None
+        self.listening = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.service.db.pool.conninfo, autocommit=True) as listen, \
+                        await psycopg.AsyncConnection.connect(
+                            self.service.db.pool.conninfo, autocommit=True, prepare_threshold=None) as reader:
+                    await listen.execute("listen " + EVENTS_CHANNEL)
+                    self.listening.set()
+                    delay = 0.5
+                    while True:  # one batch: the first notification and any that came with it
+                        ids = [int(n.payload) async for n in listen.notifies(stop_after=1)]
+                        await self._fan_out(reader, ids)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — the database went away: listen again later
+                self.listening.clear()
+                log.warning("event listener lost its connection (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _fan_out(self, reader: psycopg.AsyncConnection, ids: list[int]) -> None:
+        if not self.subscribers:
+            return
+        by_user: dict[str, list[Subscriber]] = {}
+        for sub in self.subscribers:
+            by_user.setdefault(sub.user_id, []).append(sub)
+        async with reader.transaction():
+            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
+            cur = await reader.execute("select user_id::text, events from internal.events_visible_to(%s, %s::uuid[])",
+                                       [ids, list(by_user)])
+            rows = await cur.fetchall()
+        for user_id, events in rows:
+            for sub in by_user.get(user_id, ()):
+                for event in events:
+                    await sub.send_event(event)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def bearer_from_protocols(request: web.Request) -> str | None:
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    for value in offered:
+        if value.lower().startswith("bearer."):
+            return "Bearer " + value[len("bearer."):]
+    return None
+
+
+async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+    service: RpcService = request.app[SERVICE]
+    hub: EventHub = request.app[HUB]
+    ws = web.WebSocketResponse(protocols=("jsonrpc",), heartbeat=30.0, max_msg_size=service.settings.max_body_bytes)
+    await ws.prepare(request)
+    authorization = request.headers.get("Authorization") or bearer_from_protocols(request)
+    address = views.client_address(request, service.proxies)
+    subscriber: Subscriber | None = None
+    first = True
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    await ws.send_str(json.dumps(error_response(None, RpcError(
+                        -32700, "Send JSON-RPC as text frames", {"reason": "invalid_json"}))))
+                continue
+            outcomes: list = []
+            try:
+                payload = parse_body(msg.data.encode())
+            except RpcError as exc:
+                await ws.send_str(_json(error_response(None, exc)))
+                continue
+            if first and isinstance(payload, dict) and payload.get("method") == "auth":
+                first = False
+                authorization, answer = _authenticate(service, payload)
+                if answer is not None:
+                    await ws.send_str(_json(answer))
+                continue
+            first = False
+            auth_error = None
+            context = None
+            try:
+                caller = service.tokens.verify(authorization)
+                context = CallContext(caller.user_id, address)
+            except RpcError as exc:
+                auth_error = exc
+            if isinstance(payload, dict) and payload.get("method") in ("event.subscribe", "event.unsubscribe"):
+                subscriber = await _subscription(service, hub, ws, payload, context, auth_error, subscriber)
+                continue
+            try:
+                text, _ = await views.respond(service, payload, context, auth_error, outcomes)
+            except RpcError as exc:
+                text = _json(error_response(None, exc))
+            if text is not None:
+                await ws.send_str(text)
+    finally:
+        if subscriber is not None:
+            hub.subscribers.discard(subscriber)
+    return ws
+
+
+def _authenticate(service: RpcService, payload: dict) -> tuple[str | None, dict | None]:
+    params = payload.get("params") if isinstance(payload.get("params"), dict) else {}
+    token = params.get("token") or params.get("access_token")
+    rid = request_id(payload)
+    if not isinstance(token, str) or not token:
+        err = RpcError(INVALID_PARAMS, "auth needs params.token", {"reason": "missing_param", "field": "token"})
+        return None, error_response(rid, err)
+    authorization = "Bearer " + token
+    try:
+        caller = service.tokens.verify(authorization)
+    except RpcError as exc:
+        return None, error_response(rid, exc)
+    return authorization, (result_response(rid, {"user_id": caller.user_id}) if "id" in payload else None)
+
+
+async def _subscription(service: RpcService, hub: EventHub, ws: web.WebSocketResponse, payload: dict,
+                        context: CallContext | None, auth_error: RpcError | None,
+                        current: Subscriber | None) -> Subscriber | None:
+    """Handle event.subscribe / event.unsubscribe: answer, replay (with `since`), then go live."""
+    rid = request_id(payload)
+    notify = "id" not in payload
+    params = payload.get("params", {})
+    try:
+        if auth_error is not None:
+            raise auth_error
+        if not isinstance(params, dict):
+            raise RpcError(INVALID_REQUEST, "params must be an object", {"reason": "params_must_be_object_or_array"})
+        if current is not None:
+            hub.subscribers.discard(current)
+            current = None
+        if payload["method"] == "event.unsubscribe":
+            if not notify:
+                await ws.send_str(_json(result_response(rid, {"subscribed": False})))
+            return None
+        unknown = sorted(set(params) - {"types", "since"})
+        if unknown:
+            raise RpcError(INVALID_PARAMS, f"unknown param {unknown[0]}",
+                           {"reason": "unknown_param", "field": unknown[0]})
+        if context is None or context.user_id is None:
+            raise RpcError(401, "Not authenticated", {"reason": "not_authenticated"})
+        types, since = params.get("types"), params.get("since")
+        # event.list decides in SQL: the caller (active), the types, since; the replay's first page
+        args = {"types": types, "limit": REPLAY_PAGE if since is not None else 1}
+        if since is not None:
+            args["since"] = since
+        page = await service.invoke("event.list", args, context)
+    except RpcError as exc:
+        if not notify:
+            await ws.send_str(_json(error_response(rid, exc)))
+        return None
+    sub = Subscriber(ws, context.user_id, frozenset(types) if types is not None else None)
+    hub.subscribers.add(sub)  # from here on live events are held until the replay is done
+    if not notify:
+        await ws.send_str(_json(result_response(rid, {"subscribed": True, "types": types, "since": since})))
+    pages = 0
+    while since is not None and page:
+        for event in page:
+            sub.sent.add(event["id"])
+            await ws.send_str(_json({"jsonrpc": "2.0", "method": "event", "params": event}))
+        pages += 1
+        if len(page) < REPLAY_PAGE or pages >= REPLAY_PAGES:
+            break  # past REPLAY_PAGES pages the client goes on with event.list from its last id
+        try:
+            page = await service.invoke("event.list", {"since": page[-1]["id"], "types": types,
+                                                       "limit": REPLAY_PAGE}, context)
+        except RpcError:
+            break
+    await _go_live(sub)
+    return sub
+
+
+async def _go_live(sub: Subscriber) -> None:
+    """After the replay: send what arrived meanwhile (not what the replay sent), then stream."""
+    sub.live = True
+    held, sub.held = sub.held, []
+    for event in sorted(held, key=lambda e: e["id"]):
+        await sub.send_event(event)
+
+
+def setup(app: web.Application, service: RpcService) -> None:
+    hub = EventHub(service)
+    app[HUB] = hub
+
+    async def lifecycle(app: web.Application):
+        hub.start()
+        yield
+        await hub.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/ws", ws_handler)

@@ -1,0 +1,117 @@
+/*
+ * Events — webhook delivery (run by `lms events deliver` over the DATABASE_URL connection, like
+ * the outbox) and upkeep. Order per subscription: a webhook's deliveries go in event order and a
+ * later one waits while an earlier one is pending (retrying). Workers claim one subscription at
+ * a time with FOR UPDATE SKIP LOCKED, so two workers never deliver to the same URL at once.
+ */
+
+create or replace function internal.webhook_claim(p_limit integer default 50)
+returns table (webhook_id uuid, url text, secret text, delivery_id uuid, event_id bigint, event jsonb)
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_webhook app.webhooks;
+begin
+  select w.* into v_webhook
+  from app.webhooks w
+  cross join lateral (
+    select d.next_attempt_at from app.webhook_deliveries d
+    where d.webhook_id = w.id and d.status = 'pending'
+    order by d.event_id, d.created_at
+    limit 1) head
+  where w.is_active and head.next_attempt_at <= now()
+  order by head.next_attempt_at
+  limit 1
+  for update of w skip locked;
+  if not found then
+    return;
+  end if;
+  return query
+    select v_webhook.id, v_webhook.url, v_webhook.secret, d.id, d.event_id, internal.event_json(e)
+    from app.webhook_deliveries d join app.events e on e.id = d.event_id
+    where d.webhook_id = v_webhook.id and d.status = 'pending'
+    order by d.event_id, d.created_at
+    limit p_limit;
+end
+$$;
+comment on function internal.webhook_claim(integer) is
+  'Locks one active subscription whose first pending delivery is due (skip locked: concurrent workers take different ones) and returns up to p_limit of its pending deliveries in event order, with the URL, the secret and the event. Record each POST with internal.webhook_attempt in the same transaction; stop at the first failure. SECURITY DEFINER: the secret is lms_definer''s only. Not granted to clients.';
+
+create or replace function internal.webhook_attempt(p_delivery_id uuid, p_ok boolean, p_response_code integer,
+                                                    p_error text, p_retry_for interval, p_disable_after interval,
+                                                    p_give_up boolean default false)
+returns text
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_delivery app.webhook_deliveries;
+  v_webhook  app.webhooks;
+  v_email    text;
+begin
+  update app.webhook_deliveries d set
+    attempts = d.attempts + 1,
+    last_attempt_at = now(),
+    last_response_code = p_response_code,
+    last_error = case when p_ok then null else left(coalesce(p_error, 'failed'), 2000) end,
+    status = case when p_ok then 'succeeded'
+                  when p_give_up or now() - d.created_at >= p_retry_for then 'failed'
+                  else 'pending' end,
+    delivered_at = case when p_ok then now() end,
+    next_attempt_at = case when p_ok then d.next_attempt_at
+                           else now() + least(interval '5 seconds' * power(2, d.attempts), interval '1 hour') end
+  where d.id = p_delivery_id
+  returning * into v_delivery;
+  if not found then
+    return null;
+  end if;
+  if p_ok then
+    update app.webhooks w set failing_since = null where w.id = v_delivery.webhook_id and w.failing_since is not null;
+    return v_delivery.status;
+  end if;
+  update app.webhooks w set failing_since = coalesce(w.failing_since, now())
+  where w.id = v_delivery.webhook_id
+  returning * into v_webhook;
+  if v_webhook.is_active and now() - v_webhook.failing_since >= p_disable_after then
+    update app.webhooks w set is_active = false, disabled_at = now(),
+      disabled_reason = 'failing since ' || to_char(v_webhook.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    where w.id = v_webhook.id;
+    v_email := (select u.email from app.users u where u.id = v_webhook.created_by and u.is_active);
+    if v_email is not null then
+      perform internal.queue_email(v_email, 'Webhook disabled: ' || left(v_webhook.url, 200),
+        'Deliveries to ' || v_webhook.url || ' have failed since '
+        || to_char(v_webhook.failing_since at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')
+        || ', so the subscription ' || v_webhook.id || ' was disabled. Last error: '
+        || coalesce(left(p_error, 500), 'none') || E'\n\nFix the receiver, then re-activate it with '
+        || 'webhook.update {webhook_id, is_active: true}; pending deliveries resume in order.');
+    end if;
+  end if;
+  return v_delivery.status;
+end
+$$;
+comment on function internal.webhook_attempt(uuid, boolean, integer, text, interval, interval, boolean) is
+  'Records one POST of a claimed delivery: succeeded on a 2xx; else pending again after 5 s × 2^(attempts−1) (at most 1 hour) until p_retry_for after the delivery was queued, then failed (at once with p_give_up). A subscription failing for p_disable_after is disabled and its creator emailed through the outbox. Returns the delivery''s new status. SECURITY DEFINER: lms_definer''s tables. Not granted to clients.';
+
+create or replace function internal.maintain_events()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_days   integer := coalesce(nullif(current_setting('lms.event_retention_days', true), '')::integer, 90);
+  v_events integer;
+begin
+  delete from app.events e where e.occurred_at < now() - make_interval(days => v_days);
+  get diagnostics v_events = row_count;
+  return jsonb_build_object('events_purged', v_events, 'event_retention_days', v_days);
+end
+$$;
+comment on function internal.maintain_events() is
+  'Upkeep (`lms db maintain`): deletes events (and their deliveries) older than lms.event_retention_days (LMS_EVENT_RETENTION_DAYS, default 90). SECURITY DEFINER: app.events is append-only for everyone else.';

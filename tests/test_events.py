@@ -1,0 +1,365 @@
+"""Events: written with the change or not at all, seen under RLS, replayed without gaps, delivered
+to webhooks signed per Standard Webhooks (verified with the `standardwebhooks` library), and
+pushed live over the WebSocket to exactly the sockets that may see them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import aiohttp
+import psycopg
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from rpc import events as delivery
+from tests.conftest import make_settings
+from tests.test_catalog import make_course
+
+
+def event_types(db, user_id: str) -> list[str]:
+    return [t for (t,) in db.execute("select type from app.events where user_id = %s order by id", [user_id])]
+
+
+async def test_rollback_leaves_no_event_and_each_commit_has_one(rpc, users, db):
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    sam = await users.make("student")
+    with db.connect(autocommit=False) as conn:  # the change rolls back: its event goes with it
+        conn.execute("insert into app.enrollments (user_id, course_id) values (%s, %s)", [sam.id, course_id])
+        assert conn.execute("select count(*) from app.events where user_id = %s and type = 'enrollment.created'",
+                            [sam.id]).fetchone() == (1,)
+        conn.rollback()
+    assert event_types(db, sam.id) == ["user.created"]
+
+    students = [await users.make("student") for _ in range(20)]
+    calls = [rpc.call("enrollment.enroll", {"course_id": course_id}, s.token) for s in students]
+    calls += [rpc.call("enrollment.enroll", {"course_id": course_id}, students[0].token) for _ in range(10)]
+    answers = await asyncio.gather(*calls)
+    assert all("result" in a for a in answers), answers
+    rows = db.execute("select e.user_id::text, count(*) from app.events e where e.type = 'enrollment.created' "
+                      "and e.course_id = %s group by 1", [course_id])
+    assert dict(rows) == {s.id: 1 for s in students}  # one event per enrollment, also for the repeated calls
+    # every enrollment row has its event and every event its row
+    assert db.execute("select count(*) from app.enrollments en where en.course_id = %s and not exists ("
+                      "select from app.events e where e.type = 'enrollment.created' "
+                      "and (e.data->>'enrollment_id')::uuid = en.id)", [course_id]) == [(0,)]
+
+
+async def test_event_list_is_rls_filtered_paged_and_typed(rpc, users, db):
+    ina = await users.make("instructor")
+    other = await users.make("instructor")
+    ada = await users.make("admin")
+    course_id, lessons = await make_course(rpc, ina, lessons=2)
+    a, b = await users.make("student"), await users.make("student")
+    await rpc.ok("enrollment.enroll", {"course_id": course_id}, a.token)
+    await rpc.ok("lesson.complete", {"lesson_id": lessons[0]}, a.token)
+    await rpc.ok("enrollment.drop", {"course_id": course_id}, a.token)
+
+    mine = await rpc.ok("event.list", {}, a.token)
+    assert [e["type"] for e in mine] == ["user.created", "enrollment.created", "lesson.completed", "enrollment.dropped"]
+    assert all(e["data"]["user_id"] == a.id for e in mine)
+    assert [e["id"] for e in mine] == sorted(e["id"] for e in mine)
+    assert mine[1]["data"] == {"enrollment_id": mine[1]["data"]["enrollment_id"], "course_id": course_id,
+                               "user_id": a.id, "reactivated": False}
+    assert not [e for e in await rpc.ok("event.list", {}, b.token) if e["data"].get("user_id") == a.id]
+    teacher = await rpc.ok("event.list", {"types": ["enrollment.created", "enrollment.dropped"]}, ina.token)
+    assert [e["type"] for e in teacher] == ["enrollment.created", "enrollment.dropped"]
+    assert not await rpc.ok("event.list", {"types": ["enrollment.created"]}, other.token)
+    everything = await rpc.ok("event.list", {"limit": 1000}, ada.token)
+    assert {e["id"] for e in mine} <= {e["id"] for e in everything}
+
+    page1 = await rpc.ok("event.list", {"limit": 2}, a.token)
+    page2 = await rpc.ok("event.list", {"since": page1[-1]["id"], "limit": 2}, a.token)
+    assert page1 + page2 == mine
+
+    bad = await rpc.error("event.list", {"types": ["enrollment.exploded"]}, a.token)
+    assert (bad["code"], bad["data"]["reason"]) == (422, "invalid_event_type")
+    anon = await rpc.error("event.list", {})
+    assert anon["code"] == 401
+
+
+async def test_a_late_commit_with_a_lower_id_is_not_skipped(rpc, users, db):
+    """Ids are taken at insert but commit in another order: the reader's horizon stops below the
+    id of a transaction still running, so a client resuming from its last id misses nothing."""
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    slow, fast = await users.make("student"), await users.make("student")
+    with db.connect(autocommit=False) as conn:
+        conn.execute("insert into app.enrollments (user_id, course_id) values (%s, %s)", [slow.id, course_id])
+        (low,) = conn.execute("select max(id) from app.events").fetchone()
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, fast.token)  # commits a higher id
+        seen = await rpc.ok("event.list", {"types": ["enrollment.created"]}, ina.token)
+        assert seen == [], "an id above a running transaction's must not be shown yet"
+        conn.commit()
+    seen = await rpc.ok("event.list", {"types": ["enrollment.created"]}, ina.token)
+    assert [e["data"]["user_id"] for e in seen] == [slow.id, fast.id]
+    assert seen[0]["id"] == low
+
+
+async def test_analyst_sees_events_as_their_user(rpc, users, db, analyst):
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    a, b = await users.make("student"), await users.make("student")
+    for s in (a, b):
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, s.token)
+    login = analyst(a.id)
+    with db.connect(user=login) as conn:
+        users_seen = {u for (u,) in conn.execute("select distinct user_id::text from app.events")}
+        assert users_seen == {a.id}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select secret from app.webhooks")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("insert into app.events (type, data) values ('user.created', '{}')")
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks
+# ---------------------------------------------------------------------------------------------
+
+class Receiver:
+    """A local HTTP receiver: records every POST; answers with the next scripted status (else 200)."""
+
+    def __init__(self, script: list[int] | None = None):
+        self.script = list(script or [])
+        self.received: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 — http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made: list[Receiver] = []
+
+    def make(script=None) -> Receiver:
+        made.append(Receiver(script))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def deliver(db, **settings) -> dict:
+    base = {"webhooks_allow_private_urls": True, **settings}
+    return delivery.deliver(db.url, make_settings(**base))
+
+
+def make_due(db) -> None:
+    db.execute("update app.webhook_deliveries set next_attempt_at = now() where status = 'pending'")
+
+
+async def test_signed_delivery_retried_in_order_with_the_same_webhook_id(rpc, users, db, receiver):
+    ada = await users.make("admin")
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    r = receiver([500, 503])  # fails twice, then succeeds
+    hook = await rpc.ok("webhook.create", {"url": r.url, "events": ["enrollment.created", "enrollment.dropped"],
+                                           "description": "CRM"}, ada.token)
+    assert hook["secret"].startswith("whsec_") and hook["is_active"] is True
+    students = [await users.make("student") for _ in range(3)]
+    for s in students:
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, s.token)
+    await rpc.ok("enrollment.drop", {"course_id": course_id}, students[0].token)
+
+    assert deliver(db)["failed"] == 1          # 500: the rest of the subscription waits
+    assert deliver(db)["delivered"] == 0       # not due yet (back-off)
+    make_due(db)
+    assert deliver(db)["failed"] == 1          # 503
+    make_due(db)
+    report = deliver(db)
+    assert report == {"delivered": 4, "failed": 0, "gave_up": 0, "subscriptions": 1}
+
+    wh = Webhook(hook["secret"])
+    bodies = []
+    for headers, body in r.received:
+        event = wh.verify(body, headers)  # the library checks the signature and the timestamp
+        assert headers["webhook-id"] == str(event["id"])
+        bodies.append(event)
+    first_id = bodies[0]["id"]
+    assert [b["id"] for b in bodies[:3]] == [first_id] * 3  # the same event three times, same webhook-id
+    delivered = bodies[2:]
+    assert [b["type"] for b in delivered] == ["enrollment.created"] * 3 + ["enrollment.dropped"]
+    assert [b["id"] for b in delivered] == sorted(b["id"] for b in delivered)  # in order
+    with pytest.raises(Exception):
+        Webhook("whsec_" + "A" * 43 + "=").verify(r.received[-1][1], r.received[-1][0])
+
+    log = await rpc.ok("webhook.deliveries", {"webhook_id": hook["webhook_id"]}, ada.token)
+    assert len(log) == 4 and {d["status"] for d in log} == {"succeeded"}
+    retried = [d for d in log if d["event_id"] == first_id][0]
+    assert (retried["attempts"], retried["last_response_code"]) == (3, 200)
+
+    again = await rpc.ok("webhook.redeliver", {"delivery_id": retried["delivery_id"]}, ada.token)
+    assert again["status"] == "pending" and again["event_id"] == first_id
+    assert deliver(db)["delivered"] == 1
+    assert r.received[-1][0]["webhook-id"] == str(first_id)
+
+    rotated = await rpc.ok("webhook.rotate_secret", {"webhook_id": hook["webhook_id"]}, ada.token)
+    assert rotated["secret"] != hook["secret"]
+    listed = await rpc.ok("webhook.list", {}, ada.token)
+    assert [w["webhook_id"] for w in listed] == [hook["webhook_id"]] and "secret" not in listed[0]
+
+
+async def test_private_targets_refused_by_default_and_admin_only(rpc, users, db, receiver):
+    ada = await users.make("admin")
+    ina = await users.make("instructor")
+    r = receiver()
+    hook = await rpc.ok("webhook.create", {"url": r.url, "events": ["user.created"]}, ada.token)
+    await users.make("student")
+    report = delivery.deliver(db.url, make_settings())  # LMS_WEBHOOKS_ALLOW_PRIVATE_URLS unset
+    assert report["gave_up"] == 1 and r.received == []
+    (status, error), = db.execute("select status, last_error from app.webhook_deliveries where webhook_id = %s",
+                                  [hook["webhook_id"]])
+    assert status == "failed" and error.startswith("target_not_allowed")
+
+    for bad in ("ftp://example.com/x", "http://user:pw@example.com/", "javascript:alert(1)"):
+        err = await rpc.error("webhook.create", {"url": bad, "events": ["user.created"]}, ada.token)
+        assert (err["code"], err["data"]["reason"]) == (422, "invalid_url"), bad
+    err = await rpc.error("webhook.create", {"url": r.url, "events": ["nope"]}, ada.token)
+    assert err["data"]["reason"] == "invalid_event_type"
+    err = await rpc.error("webhook.create", {"url": r.url, "events": ["user.created"]}, ina.token)
+    assert err["code"] == 403
+    err = await rpc.error("webhook.deliveries", {"webhook_id": hook["webhook_id"]}, ina.token)
+    assert err["code"] == 403
+
+
+async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, db, receiver):
+    ada = await users.make("admin")
+    r = receiver([500] * 10)
+    hook = await rpc.ok("webhook.create", {"url": r.url, "events": ["user.created"]}, ada.token)
+    await users.make("student")
+    db.execute("update app.webhooks set failing_since = now() - interval '3 hours' where id = %s",
+               [hook["webhook_id"]])
+    deliver(db, webhook_disable_after_hours=2)
+    (active, reason), = db.execute("select is_active, disabled_reason from app.webhooks where id = %s",
+                                   [hook["webhook_id"]])
+    assert active is False and reason.startswith("failing since")
+    assert db.execute("select count(*) from app.outbox where recipient = %s and subject like 'Webhook disabled%%'",
+                      [ada.email]) == [(1,)]
+    make_due(db)
+    assert deliver(db)["subscriptions"] == 0  # disabled: nothing is tried
+    back = await rpc.ok("webhook.update", {"webhook_id": hook["webhook_id"], "is_active": True}, ada.token)
+    assert back["is_active"] is True and back["disabled_at"] is None and back["failing_since"] is None
+
+
+async def test_two_workers_never_deliver_a_subscription_twice(rpc, users, db, receiver):
+    ada = await users.make("admin")
+    hooks = [receiver() for _ in range(3)]
+    for r in hooks:
+        await rpc.ok("webhook.create", {"url": r.url, "events": ["user.created"]}, ada.token)
+    for _ in range(10):
+        await users.make("student")
+    reports = await asyncio.gather(*[asyncio.to_thread(deliver, db) for _ in range(3)])
+    assert sum(rep["delivered"] for rep in reports) == 30
+    for r in hooks:
+        ids = [h["webhook-id"] for h, _ in r.received]
+        assert len(ids) == 10 and len(set(ids)) == 10 and ids == sorted(ids, key=int)
+
+
+# ---------------------------------------------------------------------------------------------
+# WebSocket
+# ---------------------------------------------------------------------------------------------
+
+async def next_event(ws, timeout: float = 5.0) -> dict:
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), timeout)
+        if msg.get("method") == "event":
+            return msg["params"]
+
+
+async def call(ws, method: str, params: dict, rid: int = 1) -> dict:
+    await ws.send_json({"jsonrpc": "2.0", "method": method, "params": params, "id": rid})
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), 5)
+        if msg.get("id") == rid:
+            return msg
+
+
+async def test_websocket_delivers_to_who_may_see_and_replays_on_reconnect(rpc, users, db):
+    ina = await users.make("instructor")
+    course_id, lessons = await make_course(rpc, ina, lessons=1)
+    a, b = await users.make("student"), await users.make("student")
+    url = rpc.base.replace("http", "ws") + "/ws"
+    async with aiohttp.ClientSession() as session:
+        ws_a = await session.ws_connect(url, headers={"Authorization": f"Bearer {a.token}"})
+        ws_b = await session.ws_connect(url, protocols=("jsonrpc", f"bearer.{b.token}"))
+        assert ws_b.protocol == "jsonrpc"
+        ws_i = await session.ws_connect(url)
+        assert (await call(ws_i, "auth", {"token": ina.token}))["result"] == {"user_id": ina.id}
+        for ws in (ws_a, ws_b, ws_i):
+            answer = await call(ws, "event.subscribe", {"types": ["enrollment.created", "lesson.completed"]})
+            assert answer["result"]["subscribed"] is True
+        # ordinary calls work over the socket too
+        me = await call(ws_a, "user.me", {}, rid=7)
+        assert me["result"]["id"] == a.id
+
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, a.token)
+        got_a, got_i = await next_event(ws_a), await next_event(ws_i)
+        assert got_a == got_i and got_a["type"] == "enrollment.created" and got_a["data"]["user_id"] == a.id
+        with pytest.raises(asyncio.TimeoutError):
+            await next_event(ws_b, timeout=1.0)
+
+        last_seen = got_a["id"]
+        await ws_a.close()
+        await rpc.ok("lesson.complete", {"lesson_id": lessons[0]}, a.token)   # while A is away
+        await rpc.ok("enrollment.drop", {"course_id": course_id}, a.token)     # not subscribed to
+        assert (await next_event(ws_i))["type"] == "lesson.completed"
+        ws_a = await session.ws_connect(url, headers={"Authorization": f"Bearer {a.token}"})
+        answer = await call(ws_a, "event.subscribe", {"types": ["enrollment.created", "lesson.completed"],
+                                                      "since": last_seen})
+        assert answer["result"]["since"] == last_seen
+        missed = await next_event(ws_a)
+        assert missed["type"] == "lesson.completed" and missed["id"] > last_seen
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, a.token)  # re-activated: live again
+        live = await next_event(ws_a)
+        assert live["type"] == "enrollment.created" and live["data"]["reactivated"] is True
+
+        anon = await session.ws_connect(url)
+        err = await call(anon, "event.subscribe", {})
+        assert err["error"]["code"] == 401
+        bad = await call(anon, "event.subscribe", {"types": ["no.such"]})
+        assert bad["error"]["code"] == 401
+        for ws in (ws_a, ws_b, ws_i, anon):
+            await ws.close()
+
+
+async def test_websocket_subscriber_deactivated_hears_nothing_more(rpc, users, db):
+    ada = await users.make("admin")
+    watcher = await users.make("admin")
+    url = rpc.base.replace("http", "ws") + "/ws"
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url, headers={"Authorization": f"Bearer {watcher.token}"})
+        assert "result" in await call(ws, "event.subscribe", {"types": ["user.created"]})
+        await users.make("student")
+        assert (await next_event(ws))["type"] == "user.created"
+        await rpc.ok("admin.set_active", {"user_id": watcher.id, "is_active": False}, ada.token)
+        await users.make("student")
+        with pytest.raises(asyncio.TimeoutError):
+            await next_event(ws, timeout=1.0)
+        err = await call(ws, "user.me", {}, rid=3)
+        assert err["error"]["data"]["reason"] == "account_inactive"
+        await ws.close()
