@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import aiohttp
 import psycopg
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from rpc import events as delivery
 from tests.conftest import make_settings
@@ -205,7 +205,7 @@ async def test_signed_delivery_retried_in_order_with_the_same_webhook_id(rpc, us
     delivered = bodies[2:]
     assert [b["type"] for b in delivered] == ["enrollment.created"] * 3 + ["enrollment.dropped"]
     assert [b["id"] for b in delivered] == sorted(b["id"] for b in delivered)  # in order
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 43 + "=").verify(r.received[-1][1], r.received[-1][0])
 
     log = await rpc.ok("webhook.deliveries", {"webhook_id": hook["webhook_id"]}, ada.token)
@@ -264,6 +264,12 @@ async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, d
     assert deliver(db)["subscriptions"] == 0  # disabled: nothing is tried
     back = await rpc.ok("webhook.update", {"webhook_id": hook["webhook_id"], "is_active": True}, ada.token)
     assert back["is_active"] is True and back["disabled_at"] is None and back["failing_since"] is None
+    gone = await rpc.ok("webhook.delete", {"webhook_id": hook["webhook_id"]}, ada.token)
+    assert gone == {"webhook_id": hook["webhook_id"], "deleted": True}
+    assert db.execute("select count(*) from app.webhook_deliveries where webhook_id = %s",
+                      [hook["webhook_id"]]) == [(0,)]
+    err = await rpc.error("webhook.delete", {"webhook_id": hook["webhook_id"]}, ada.token)
+    assert err["code"] == 404
 
 
 async def test_two_workers_never_deliver_a_subscription_twice(rpc, users, db, receiver):
