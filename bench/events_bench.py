@@ -1,0 +1,212 @@
+"""Events (issue 20): webhook delivery throughput and WebSocket fan-out latency.
+
+    python -m bench.events_bench [--events 2000] [--webhooks 4] [--sockets 1000] [--rounds 20]
+
+Starts a throw-away cluster. Delivery: `--webhooks` subscriptions to a local receiver (a threaded
+HTTP server in this process, answering 200), `--events` user.created events made by SQL, then
+`lms events deliver` as 1 and as 2 concurrent worker processes (fresh deliveries each time);
+prints deliveries/s and checks every subscription received every event once, in id order, each
+signature verified with the standardwebhooks library.
+
+Fan-out: `lms serve` as a separate process (one worker); `--sockets` WebSocket clients subscribe
+to user.created, then `--rounds` events are committed one at a time; for each, the time from the
+commit returning to the LAST socket receiving it. Two cases: every socket the same admin (one
+identity: one re-read per event), and every socket a different admin (`--sockets` identities:
+the re-read under each identity is one SQL call per batch). The clients run in this process on
+the same cores as the server and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from standardwebhooks.webhooks import Webhook
+
+from rpc.auth import TokenService
+from rpc.cluster import Cluster, free_port
+from rpc.migrate import Migrator
+
+JWT_SECRET = "bench-" + "x" * 40
+LMS = [sys.executable, "-c", "from rpc.cli import main; raise SystemExit(main())"]  # the `lms` command
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict, bytes]] = []
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    receiver.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def make_users(conn, n: int, role: str, prefix: str) -> list[str]:
+    rows = conn.execute("select internal.create_user(%s || g || '@example.test', 'bench-password-1', 'Bench ' || g, %s)"
+                        "::text from generate_series(1, %s) g", [prefix, role, n]).fetchall()
+    return [r[0] for r in rows]
+
+
+def delivery_bench(url: str, env: dict, args) -> bool:
+    receiver = Receiver()
+    secrets: dict[str, str] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(args.webhooks):
+            (wid, secret) = conn.execute(
+                "insert into app.webhooks (url, events, secret) values (%s, '{user.created}', "
+                "internal.new_webhook_secret()) returning id::text, secret", [f"{receiver.base}/hook{i}"]).fetchone()
+            secrets[f"/hook{i}"] = secret
+    ok = True
+    for workers in (1, 2):
+        receiver.received.clear()
+        with psycopg.connect(url, autocommit=True) as conn:
+            make_users(conn, args.events, "student", f"d{workers}-")
+        start = time.perf_counter()
+        procs = [subprocess.Popen([*LMS, "events", "deliver"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for _ in range(workers)]
+        for p in procs:
+            _, err = p.communicate()
+            if p.returncode:
+                print(f"lms events deliver exited {p.returncode}: {err[-2000:]}")
+        elapsed = time.perf_counter() - start
+        total = args.events * args.webhooks
+        per_hook: dict[str, list[int]] = {}
+        for path, headers, body in receiver.received:
+            Webhook(secrets[path]).verify(body, headers)
+            per_hook.setdefault(path, []).append(int(headers["webhook-id"]))
+        in_order = len(per_hook) == args.webhooks and all(
+            ids == sorted(ids) and len(set(ids)) == len(ids) == args.events for ids in per_hook.values())
+        ok &= in_order and len(receiver.received) == total
+        print(f"delivery, {workers} worker process(es): {len(receiver.received)}/{total} POSTs in {elapsed:.2f} s "
+              f"= {len(receiver.received) / elapsed:.0f} deliveries/s (process start included); "
+              f"signatures verified, once each, in id order per subscription: {in_order}")
+    receiver.server.shutdown()
+    return ok
+
+
+async def fan_out(base: str, url: str, tokens: list[str], rounds: int) -> list[float]:
+    received: dict[int, list[float]] = {}
+    ready = 0
+
+    async def client(session, token) -> None:
+        nonlocal ready
+        ws = await session.ws_connect(base.replace("http", "ws") + "/ws", headers={"Authorization": f"Bearer {token}"},
+                                      max_msg_size=0)
+        await ws.send_json({"jsonrpc": "2.0", "method": "event.subscribe", "params": {"types": ["user.created"]},
+                            "id": 1})
+        await ws.receive_json()
+        ready += 1
+        async for msg in ws:
+            data = msg.json()
+            if data.get("method") == "event":
+                received.setdefault(data["params"]["id"], []).append(time.perf_counter())
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = [asyncio.create_task(client(session, t)) for t in tokens]
+        while ready < len(tokens):
+            await asyncio.sleep(0.05)
+        latencies = []
+        with psycopg.connect(url, autocommit=True) as conn:
+            for i in range(rounds):
+                t0 = time.perf_counter()
+                (uid,) = conn.execute("select internal.create_user(%s, 'bench-password-1', 'Fan', 'student')",
+                                      [f"fan-{time.time_ns()}-{i}@example.test"]).fetchone()
+                (eid,) = conn.execute("select max(id) from app.events where user_id = %s", [uid]).fetchone()
+                deadline = time.perf_counter() + 30
+                while len(received.get(eid, ())) < len(tokens) and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.001)
+                got = received.get(eid, [])
+                latencies.append((max(got) - t0) if len(got) == len(tokens) else float("inf"))
+                await asyncio.sleep(0.05)
+        for t in tasks:
+            t.cancel()
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--webhooks", type=int, default=4)
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # two sockets per client on this machine
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.sockets + 1024)), hard))
+    workdir = Path(tempfile.mkdtemp(prefix="lms-events-bench-"))
+    workdir.chmod(0o755)
+    cluster = Cluster(workdir / "pg", durable=False)
+    cluster.init()
+    cluster.start()
+    server = None
+    try:
+        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+            conn.execute("create database bench")
+            conn.execute("alter database bench set lms.bcrypt_cost = '4'")
+        url = cluster.url("bench")
+        migrator = Migrator(url)
+        migrator.migrate()
+        migrator.close()
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": JWT_SECRET,
+               "LMS_HOME": str(workdir / "home"), "LMS_WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}
+        print(f"{os.cpu_count()} cores shared by PostgreSQL, the server, the workers and the clients")
+        ok = delivery_bench(url, env, args)
+
+        server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/ready"], capture_output=True).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready")
+            time.sleep(0.3)
+        tokens_service = TokenService(JWT_SECRET, 3600)
+        with psycopg.connect(url, autocommit=True) as conn:
+            admins = make_users(conn, args.sockets, "admin", "fan-admin-")
+        for label, ids in (("one identity", [admins[0]] * args.sockets),
+                           (f"{args.sockets} identities", admins)):
+            tokens = [tokens_service.sign({"sub": uid, "role": "admin"})[0] for uid in ids]
+            lat = sorted(asyncio.run(fan_out(f"http://127.0.0.1:{port}", url, tokens, args.rounds)))
+            ok &= all(x != float("inf") for x in lat)
+            print(f"fan-out to {args.sockets} sockets ({label}), {args.rounds} events: commit → last socket "
+                  f"p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+        return 0 if ok else 1
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+        cluster.stop("immediate")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
