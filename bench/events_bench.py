@@ -113,44 +113,67 @@ def delivery_bench(url: str, env: dict, args) -> bool:
     return ok
 
 
-async def fan_out(base: str, url: str, tokens: list[str], rounds: int) -> list[float]:
-    received: dict[int, list[float]] = {}
+async def fan_out(base: str, url: str, tokens: list[str], rounds: int, make_event) -> list[float]:
+    """Subscribe one socket per token; `rounds` times commit an event with make_event(conn, round) →
+    (event id, indexes of the sockets that must receive it), and time commit → the last of them."""
+    received: dict[int, dict[int, float]] = {}
     ready = 0
 
-    async def client(session, token) -> None:
+    async def client(session, index, token) -> None:
         nonlocal ready
         ws = await session.ws_connect(base.replace("http", "ws") + "/ws", headers={"Authorization": f"Bearer {token}"},
                                       max_msg_size=0)
-        await ws.send_json({"jsonrpc": "2.0", "method": "event.subscribe", "params": {"types": ["user.created"]},
-                            "id": 1})
+        await ws.send_json({"jsonrpc": "2.0", "method": "event.subscribe", "params": {}, "id": 1})
         await ws.receive_json()
         ready += 1
         async for msg in ws:
             data = msg.json()
             if data.get("method") == "event":
-                received.setdefault(data["params"]["id"], []).append(time.perf_counter())
+                received.setdefault(data["params"]["id"], {})[index] = time.perf_counter()
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [asyncio.create_task(client(session, t)) for t in tokens]
+        tasks = [asyncio.create_task(client(session, i, t)) for i, t in enumerate(tokens)]
         while ready < len(tokens):
             await asyncio.sleep(0.05)
         latencies = []
         with psycopg.connect(url, autocommit=True) as conn:
             for i in range(rounds):
                 t0 = time.perf_counter()
-                (uid,) = conn.execute("select internal.create_user(%s, 'bench-password-1', 'Fan', 'student')",
-                                      [f"fan-{time.time_ns()}-{i}@example.test"]).fetchone()
-                (eid,) = conn.execute("select max(id) from app.events where user_id = %s", [uid]).fetchone()
+                eid, expected = make_event(conn, i)
                 deadline = time.perf_counter() + 30
-                while len(received.get(eid, ())) < len(tokens) and time.perf_counter() < deadline:
+                while time.perf_counter() < deadline and not expected <= set(received.get(eid, {})):
                     await asyncio.sleep(0.001)
-                got = received.get(eid, [])
-                latencies.append((max(got) - t0) if len(got) == len(tokens) else float("inf"))
+                got = received.get(eid, {})
+                latencies.append(max(got[k] for k in expected) - t0 if expected <= set(got) else float("inf"))
                 await asyncio.sleep(0.05)
         for t in tasks:
             t.cancel()
     return latencies
+
+
+def new_user_event(sockets: int):
+    def make(conn, i):
+        (uid,) = conn.execute("select internal.create_user(%s, 'bench-password-1', 'Fan', 'student')",
+                              [f"fan-{time.time_ns()}-{i}@example.test"]).fetchone()
+        (eid,) = conn.execute("select max(id) from app.events where user_id = %s", [uid]).fetchone()
+        return eid, set(range(sockets))
+    return make
+
+
+def enrollment_event(students: list[str], course_id: str):
+    def make(conn, i):
+        conn.execute("insert into app.enrollments (user_id, course_id) values (%s, %s)", [students[i], course_id])
+        (eid,) = conn.execute("select max(id) from app.events where user_id = %s", [students[i]]).fetchone()
+        return eid, {i}
+    return make
+
+
+COURSE = """
+insert into app.courses (instructor_id, title, price_cents, is_published, published_at)
+values (internal.create_user('fan-teacher@example.test', 'bench-password-1', 'T', 'instructor'), 'Fan course', 0,
+        false, null) returning id::text
+"""
 
 
 def main() -> int:
@@ -159,6 +182,8 @@ def main() -> int:
     parser.add_argument("--webhooks", type=int, default=4)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--cases", type=int, nargs="*", help="fan-out cases to run (1 2 3; default all)")
+    parser.add_argument("--no-delivery", action="store_true", help="skip the delivery part")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # two sockets per client on this machine
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.sockets + 1024)), hard))
@@ -180,10 +205,10 @@ def main() -> int:
         env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": JWT_SECRET,
                "LMS_HOME": str(workdir / "home"), "LMS_WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}
         print(f"{os.cpu_count()} cores shared by PostgreSQL, the server, the workers and the clients")
-        ok = delivery_bench(url, env, args)
+        ok = True if args.no_delivery else delivery_bench(url, env, args)
 
-        server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server_log = open(workdir / "server.log", "w")  # noqa: SIM115 — closed with the process
+        server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=server_log, stderr=server_log)
         deadline = time.monotonic() + 60
         while subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/ready"], capture_output=True).returncode:
             if time.monotonic() > deadline:
@@ -192,13 +217,23 @@ def main() -> int:
         tokens_service = TokenService(JWT_SECRET, 3600)
         with psycopg.connect(url, autocommit=True) as conn:
             admins = make_users(conn, args.sockets, "admin", "fan-admin-")
-        for label, ids in (("one identity", [admins[0]] * args.sockets),
-                           (f"{args.sockets} identities", admins)):
-            tokens = [tokens_service.sign({"sub": uid, "role": "admin"})[0] for uid in ids]
-            lat = sorted(asyncio.run(fan_out(f"http://127.0.0.1:{port}", url, tokens, args.rounds)))
-            ok &= all(x != float("inf") for x in lat)
-            print(f"fan-out to {args.sockets} sockets ({label}), {args.rounds} events: commit → last socket "
-                  f"p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+            students = make_users(conn, args.sockets, "student", "fan-student-")
+            (course_id,) = conn.execute(COURSE).fetchone()  # lessons are not needed to enroll by SQL
+        base = f"http://127.0.0.1:{port}"
+        cases = (("every socket sees it, one admin identity", [admins[0]] * args.sockets, new_user_event(args.sockets)),
+                 (f"every socket sees it, {args.sockets} admin identities", admins, new_user_event(args.sockets)),
+                 (f"{args.sockets} student sockets, the event concerns one of them", students,
+                  enrollment_event(students, course_id)))
+        for number, (label, ids, make_event) in enumerate(cases, 1):
+            if args.cases and number not in args.cases:
+                continue
+            tokens = [tokens_service.sign({"sub": uid, "role": "x"})[0] for uid in ids]
+            lat = sorted(asyncio.run(fan_out(base, url, tokens, args.rounds, make_event)))
+            if any(x == float("inf") for x in lat):
+                ok = False
+                print("server log tail:\n" + "".join((workdir / "server.log").read_text().splitlines(True)[-20:]))
+            print(f"fan-out, {args.sockets} sockets subscribed ({label}), {args.rounds} events: commit → last "
+                  f"receiving socket p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
         return 0 if ok else 1
     finally:
         if server is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +77,25 @@ class Subscriber:
 
 
 class EventHub:
-    """One LISTEN connection per process; fans each new event out to the sockets that may see it."""
+    """One LISTEN connection per process; fans each new event out to the sockets that may see it.
+
+    If the connection is lost, nothing is skipped: on reconnecting the hub fans out the ids above
+    its resume point (ids it already sent are remembered and not sent twice). The resume point
+    advances every few seconds: the hub takes the events horizon H and NOTIFYs itself `mark:H`;
+    notifications arrive in commit order, so when the mark comes back every id up to H has come
+    through the stream."""
+
+    MARK_EVERY = 5.0       # seconds between resume-point marks while events flow
+    RECENT = 100_000       # ids remembered as sent (no duplicates after a reconnect)
+    CATCH_UP = 10_000      # at most this many ids fanned out after a reconnect
 
     def __init__(self, service: RpcService):
         self.service = service
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task | None = None
         self.listening = asyncio.Event()
+        self.resume_from: int | None = None
+        self._recent: dict[int, None] = {}  # insertion-ordered set
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -104,11 +117,32 @@ class EventHub:
                         await psycopg.AsyncConnection.connect(
                             self.service.db.pool.conninfo, autocommit=True, prepare_threshold=None) as reader:
                     await listen.execute("listen " + EVENTS_CHANNEL)
+                    horizon = await self._horizon(reader)
+                    if self.resume_from is not None:  # a reconnect: what we may have missed
+                        async with reader.transaction():
+                            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
+                            cur = await reader.execute("select internal.event_ids_after(%s, %s)",
+                                                       [self.resume_from, self.CATCH_UP])
+                            missed = [i for i in (await cur.fetchone())[0] if i not in self._recent]
+                        if missed:
+                            await self._fan_out(reader, missed)
+                    self.resume_from = horizon
                     self.listening.set()
                     delay = 0.5
+                    marked = time.monotonic()
                     while True:  # one batch: the first notification and any that came with it
-                        ids = [int(n.payload) async for n in listen.notifies(stop_after=1)]
-                        await self._fan_out(reader, ids)
+                        ids = []
+                        async for n in listen.notifies(stop_after=1):
+                            if n.payload.startswith("mark:"):
+                                self.resume_from = max(self.resume_from, int(n.payload[5:]))
+                            else:
+                                ids.append(int(n.payload))
+                        if ids:
+                            await self._fan_out(reader, ids)
+                        if time.monotonic() - marked > self.MARK_EVERY:
+                            marked = time.monotonic()
+                            await listen.execute("select pg_notify(%s, %s)",
+                                                 [EVENTS_CHANNEL, f"mark:{await self._horizon(reader)}"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — the database went away: listen again later
@@ -117,7 +151,18 @@ class EventHub:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    @staticmethod
+    async def _horizon(reader: psycopg.AsyncConnection) -> int:
+        async with reader.transaction():
+            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
+            cur = await reader.execute("select internal.events_horizon()")
+            return (await cur.fetchone())[0]
+
     async def _fan_out(self, reader: psycopg.AsyncConnection, ids: list[int]) -> None:
+        for i in ids:
+            self._recent[i] = None
+        while len(self._recent) > self.RECENT:
+            del self._recent[next(iter(self._recent))]
         if not self.subscribers:
             return
         by_user: dict[str, list[Subscriber]] = {}

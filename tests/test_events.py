@@ -14,6 +14,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from rpc import events as delivery
+from rpc import live
 from tests.conftest import make_settings
 from tests.test_catalog import make_course
 
@@ -368,4 +369,27 @@ async def test_websocket_subscriber_deactivated_hears_nothing_more(rpc, users, d
             await next_event(ws, timeout=1.0)
         err = await call(ws, "user.me", {}, rid=3)
         assert err["error"]["data"]["reason"] == "account_inactive"
+        await ws.close()
+
+
+async def test_listener_reconnects_without_losing_events(rpc, users, db):
+    """The server's LISTEN connection dies; an event committed meanwhile still reaches the socket
+    (the hub catches up from its resume point), once, and live delivery goes on."""
+    watcher = await users.make("admin")
+    url = rpc.base.replace("http", "ws") + "/ws"
+    hub = rpc.app[live.HUB]
+    await asyncio.wait_for(hub.listening.wait(), 10)
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url, headers={"Authorization": f"Bearer {watcher.token}"})
+        assert "result" in await call(ws, "event.subscribe", {"types": ["user.created"]})
+        killed = db.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                            "where datname = current_database() and usename = 'lms_authenticator' "
+                            "and (query ilike 'listen%%' or query ilike '%%pg_notify%%' or query ilike '%%events_%%')")
+        assert len(killed) >= 1
+        missed = await users.make("student")  # committed while the hub is (re)connecting
+        first = await next_event(ws, timeout=15)
+        assert first["data"]["user_id"] == missed.id
+        later = await users.make("student")
+        second = await next_event(ws)
+        assert second["data"]["user_id"] == later.id  # not a duplicate of the first
         await ws.close()

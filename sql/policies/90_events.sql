@@ -13,6 +13,7 @@ alter table app.webhook_deliveries enable row level security;
 alter table app.webhook_deliveries force row level security;
 
 grant select on app.events to lms_api, lms_analyst;
+-- internal.event_audience (sql/functions/90_events/04_live.sql) mirrors these arms as a superset: keep in step.
 create policy select_subject_instructor_admin on app.events for select to lms_api, lms_analyst
   using (user_id = (select app.current_user_id())
          or course_id in (select internal.my_course_ids())
@@ -22,6 +23,8 @@ grant execute on function internal.event_json(app.events) to lms_api, lms_define
 grant execute on function internal.check_event_types(text[]) to lms_api, lms_definer;
 grant execute on function internal.events_horizon() to lms_api;
 grant execute on function internal.events_visible_to(bigint[], uuid[]) to lms_api;
+grant execute on function internal.event_audience(bigint[], uuid[]) to lms_api;
+grant execute on function internal.event_ids_after(bigint, integer) to lms_api;
 -- What the SECURITY DEFINER webhook methods, triggers and the delivery worker's functions call.
 grant execute on function internal.emit_event(text, uuid, uuid, jsonb) to lms_definer;
 grant execute on function internal.check_webhook_url(text) to lms_definer;
