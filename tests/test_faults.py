@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +28,7 @@ import psycopg
 import pytest
 
 from rpc.auth import TokenService
-from rpc.cluster import free_port
+from rpc.cluster import find_bindir, free_port
 from rpc.service import SERVICE
 from tests.conftest import make_settings, start_server
 from tests.faultkit import CALL_TIMEOUT, Load, make_world, missing_writes, own_cluster, violations
@@ -64,7 +66,7 @@ async def stop_load(load: Load, tasks: list) -> None:
 
 
 # ---------------------------------------------------------------------------------------- PostgreSQL stopped
-@pytest.mark.parametrize("mode, outage", [("fast", 8.0), ("immediate", 3.0)])
+@pytest.mark.parametrize("mode, outage", [("fast", 8.0), ("immediate", 2.0)])
 async def test_postgres_stopped_under_write_load(mode, outage):
     """The outage of the fast case is long enough (8 s) that a pool backing off exponentially between
     reconnection attempts (1, 2, 4, 8 s …) would still be waiting when PostgreSQL is back."""
@@ -215,3 +217,163 @@ async def test_server_process_killed_mid_load_leaves_no_half_written_state(tmp_p
         assert broken["attempt counter differs from the attempts"] == 1, broken
         assert broken["order completed without a payment"] == 1, broken
         assert broken["progress differs from lesson_progress"] == 1, broken
+
+
+# ---------------------------------------------------------------------------------------- the pool exhausted
+async def test_pool_exhausted_by_slow_calls(db):
+    """Two lesson.complete calls wait on a row lock this test holds and so occupy the whole pool (2
+    connections); six other calls wait for a connection up to the pool's bound (LMS_POOL_TIMEOUT_MS,
+    1 s here) and get -32000; once the lock goes, the slow calls finish and everything is served again."""
+    world = make_world(db.url, students=7, free_courses=1)
+    course, lessons = world.free_courses[0]
+    slow_student, others = world.students[0], world.students[1:]
+    settings = make_settings(pool_min_size=2, pool_max_size=2, pool_timeout_ms=1000, lock_timeout_ms=10000,
+                             statement_timeout_ms=15000)
+    app, runner, base = await start_server(db.server_url, settings)
+    tokens = {s: app[SERVICE].tokens.sign({"sub": s, "role": "student"})[0] for s in world.students}
+    lock = psycopg.connect(db.url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            load = Load(base, session, world, tokens)
+            assert (await load.rpc("enrollment.enroll", {"course_id": course}, tokens[slow_student]))[0]
+            lock.execute("select 1 from app.enrollments where user_id = %s and course_id = %s for update",
+                         [slow_student, course])
+            slow = [asyncio.create_task(load.rpc("lesson.complete", {"lesson_id": lesson}, tokens[slow_student]))
+                    for lesson in lessons[:2]]
+            deadline = time.monotonic() + 10
+            while db.execute("select count(*) from pg_stat_activity where usename = 'lms_authenticator'"
+                             " and wait_event_type = 'Lock' and datname = current_database()") != [(2,)]:
+                assert time.monotonic() < deadline, "the slow calls did not start waiting on the lock"
+                await asyncio.sleep(0.05)
+
+            async def timed(user_id: str):
+                started = time.monotonic()
+                result, code = await load.rpc("user.me", {}, tokens[user_id])
+                return result, code, time.monotonic() - started
+
+            waited = await asyncio.gather(*(timed(u) for u in others))
+            async with session.get(base + "/health", timeout=CALL_TIMEOUT) as resp:
+                assert resp.status == 200
+            assert not any(s.done() for s in slow), "the slow calls are still waiting"
+            lock.rollback()
+            finished = await asyncio.wait_for(asyncio.gather(*slow), 15)
+            started = time.monotonic()
+            after = await asyncio.gather(*(timed(u) for u in others))
+            recovered = time.monotonic() - started
+    finally:
+        lock.close()
+        await runner.cleanup()
+    report(f"faults: pool of 2 held by 2 calls waiting on a lock: {len(waited)} other calls got "
+           f"{sorted({c for _, c, _ in waited})} after "
+           f"{min(t for *_, t in waited):.2f}–{max(t for *_, t in waited):.2f} s"
+           f" (pool timeout 1 s); after the lock went, the slow calls answered and {len(after)} calls were served in "
+           f"{recovered:.2f} s")
+    assert [code for _, code, _ in waited] == [-32000] * len(others), waited
+    assert all(0.9 <= t < 5.0 for *_, t in waited), waited  # the pool's bound (1 s), plus a busy machine's slack
+    assert all(result is not None for result, _ in finished), finished
+    assert all(result is not None for result, _, _ in after), after
+    assert not load.bad, load.bad
+    assert db.execute("select count(*) from pg_locks where not granted") == [(0,)]
+
+
+# ---------------------------------------------------------------------------------------- archiving a month
+ARCHIVE_HEADING = "**Archiving an old month of attempts**"
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_archive_steps() -> tuple[str, str, str]:
+    """The README's three blocks, as written: detach the month's partition (SQL), move the month's rows
+    out of DEFAULT (SQL), dump / check / drop (shell). Written for January 2025."""
+    text = README.read_text()
+    section = text[text.index(ARCHIVE_HEADING):]
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```(?:sql|sh)\n(.*?)^\s*```", section, re.S | re.M)[:3]]
+    assert len(blocks) == 3 and "detach partition" in blocks[0] and "quiz_attempts_default" in blocks[1] \
+        and "pg_dump" in blocks[2], blocks
+    return blocks[0], blocks[1], blocks[2]
+
+
+OLD_ATTEMPTS = """
+insert into app.quiz_attempts (user_id, quiz_id, attempt_number, status, started_at, submitted_at, score, passed,
+                               points_earned, points_total, answers, grading)
+select u, %(quiz)s, n + %(first)s - 1, 'submitted', %(month)s::timestamptz + make_interval(days => n, hours => 3),
+       %(month)s::timestamptz + make_interval(days => n, hours => 4), 100, true, 1, 1, '{}', '{}'
+from unnest(%(users)s::uuid[]) u, generate_series(1, 2) n
+"""
+
+
+def run_shell(step: str, db, cwd: Path) -> str:
+    env = {**os.environ, "DATABASE_URL": db.url, "PATH": f"{find_bindir()}:{os.environ['PATH']}"}
+    cwd.mkdir()
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", step], env=env, cwd=cwd, capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def test_archiving_an_old_month_as_the_readme_says(db, rpc, tmp_path):
+    """January 2025 archived twice with the README's blocks as written: first with a partition of its own
+    (detached), then — attempts of that month imported again, now landing in DEFAULT — moved out of
+    DEFAULT. Both dumps restore with their rows; the rest of the table and the API keep working."""
+    world = make_world(db.url, students=3, free_courses=0)
+    tokens = {s: rpc.service.tokens.sign({"sub": s, "role": "student"})[0] for s in world.students}
+    detach, move, dump = readme_archive_steps()
+    january = ("select tableoid::regclass::text, count(*) from app.quiz_attempts where started_at < '2026-01-01'"
+               " group by 1")
+    old = {"quiz": world.quiz, "month": "2025-01-01 00:00+00", "users": world.students}
+    db.execute("set role lms_owner; create table partitions.quiz_attempts_y2025m01 partition of app.quiz_attempts"
+               " for values from ('2025-01-01 00:00+00') to ('2025-02-01 00:00+00');"
+               " alter table partitions.quiz_attempts_y2025m01 enable row level security")
+    db.execute(OLD_ATTEMPTS, {**old, "first": 1})
+    db.execute("insert into app.quiz_attempt_counters (user_id, quiz_id, attempts_used)"
+               " select u, %s, 4 from unnest(%s::uuid[]) u", [world.quiz, world.students])
+    student = world.students[0]
+    current = await rpc.ok("attempt.start", {"quiz_id": world.quiz}, tokens[student])
+    assert current["attempt_number"] == 5
+    assert db.execute(january) == [("partitions.quiz_attempts_y2025m01", 6)]
+
+    started = time.monotonic()
+    db.execute(detach)
+    listed = run_shell(dump, db, tmp_path / "own-partition")
+    took = [time.monotonic() - started]
+    assert "TABLE DATA partitions quiz_attempts_y2025m01" in listed and db.execute(january) == []
+
+    db.execute(OLD_ATTEMPTS, {**old, "first": 3})  # the same month imported again: no partition now, so DEFAULT
+    assert db.execute(january) == [("partitions.quiz_attempts_default", 6)]
+    started = time.monotonic()
+    db.execute(move)
+    listed = run_shell(dump, db, tmp_path / "in-default")
+    took.append(time.monotonic() - started)
+    assert "TABLE DATA partitions quiz_attempts_y2025m01" in listed and db.execute(january) == []
+    assert db.execute("select count(*) from pg_class where relname = 'quiz_attempts_y2025m01'") == [(0,)]
+    assert db.execute("select count(*) from app.quiz_attempts") == [(1,)]  # the current attempt, untouched
+
+    # The files hold the rows (README step 3): each restores with its 6 attempts; the first attaches again.
+    restore = ["pg_restore", f"--dbname={db.url}", "attempts-2025-01.dump"]
+    numbers = "select array_agg(distinct attempt_number order by attempt_number) from partitions.quiz_attempts_y2025m01"
+    for where, expected in (("in-default", [3, 4]), ("own-partition", [1, 2])):
+        out = subprocess.run([str(find_bindir() / restore[0]), *restore[1:]], cwd=tmp_path / where,
+                             capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+        assert db.execute(numbers) == [(expected,)] and db.execute(
+            "select count(*) from partitions.quiz_attempts_y2025m01") == [(6,)]
+        if where == "in-default":
+            db.execute("drop table partitions.quiz_attempts_y2025m01")
+    db.execute("alter table app.quiz_attempts attach partition partitions.quiz_attempts_y2025m01"
+               " for values from ('2025-01-01 00:00+00') to ('2025-02-01 00:00+00')")
+    assert db.execute(january) == [("partitions.quiz_attempts_y2025m01", 6)]
+    db.execute(detach)
+    db.execute("drop table partitions.quiz_attempts_y2025m01")
+
+    # Everything else still works: submit, a new attempt (archived ones still count: number 6), lists, upkeep.
+    graded = await rpc.ok("attempt.submit", {"attempt_id": current["attempt_id"],
+                                             "answers": {current["questions"][0]["id"]: "true"}}, tokens[student])
+    assert graded["passed"] is True
+    again = await rpc.ok("attempt.start", {"quiz_id": world.quiz}, tokens[student])
+    assert again["attempt_number"] == 6
+    mine = await rpc.ok("attempt.list_mine", {"quiz_id": world.quiz}, tokens[student])
+    assert sorted(a["attempt_number"] for a in mine) == [5, 6]
+    assert await rpc.ok("gradebook.mine", {"course_id": world.quiz_course}, tokens[student])
+    db.execute("select internal.maintain_partitions()")
+    report(f"faults: January 2025 archived with the README's steps, 6 attempts each time: own partition detached + "
+           f"dumped + dropped in {took[0]:.2f} s; rows moved out of DEFAULT + dumped + dropped in {took[1]:.2f} s; "
+           f"both dumps restore their 6 rows")
