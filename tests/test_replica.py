@@ -131,6 +131,8 @@ def test_analysts_on_a_streaming_replica_see_what_rls_allows_on_the_primary(tmp_
                     if user_id:
                         assert conn.execute("select app.current_user_id()::text").fetchone() == (user_id,)
                     assert conn.execute("show transaction_read_only").fetchone() == ("on",)
+                    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # no temporary tables on a standby
+                        conn.execute("create temporary table scratch (n integer)")
             # RLS is really at work on the standby: the student sees less than the instructor, who sees
             # less than the admin; the admin's link sees every enrollment, as the superuser does.
             total = sum(len(v) for v in everything.values())
