@@ -7,9 +7,8 @@ identity comes from the login), and the analyst path writes nothing. Replication
 
 from __future__ import annotations
 
+import io
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from rpc.cli import build_parser
 from rpc.cluster import Cluster, find_bindir, free_port
+from rpc.config import Settings
 from rpc.demo import seed
 from tests.faultkit import make_world, own_cluster
 
@@ -75,14 +76,15 @@ def snapshot(url: str, relations) -> dict[str, list[str]]:
     return out
 
 
-def grant_analyst(url: str, login: str, email: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from rpc.cli import main; raise SystemExit(main())", "analyst",
-                           "grant", login, "--user", email],
-                          input=ANALYST_PASSWORD + "\n", env={**os.environ, "DATABASE_URL": url},
-                          capture_output=True, text=True, check=False)
+def grant_analyst(url: str, login: str, email: str, monkeypatch, capsys) -> tuple[int, str]:
+    """`lms analyst grant LOGIN --user EMAIL` (the password on stdin), run in this process → (exit code, stderr)."""
+    args = build_parser().parse_args(["analyst", "grant", login, "--user", email])
+    monkeypatch.setattr("sys.stdin", io.StringIO(ANALYST_PASSWORD + "\n"))
+    code = args.func(args, Settings(_env_file=None, database_url=url))
+    return code, capsys.readouterr().err
 
 
-def test_analysts_on_a_streaming_replica_see_what_rls_allows_on_the_primary(tmp_path):
+def test_analysts_on_a_streaming_replica_see_what_rls_allows_on_the_primary(monkeypatch, capsys):
     with own_cluster() as primary:
         url = primary.url()
         seed(url)
@@ -106,8 +108,8 @@ def test_analysts_on_a_streaming_replica_see_what_rls_allows_on_the_primary(tmp_
                   "instructor": (f"ana_teacher_{tag}", emails[world.instructor], world.instructor),
                   "admin": (f"ana_admin_{tag}", admin_email, None)}
         for login, email, _ in logins.values():
-            out = grant_analyst(url, login, email)
-            assert out.returncode == 0, out.stderr
+            code, err = grant_analyst(url, login, email, monkeypatch, capsys)
+            assert code == 0, err
 
         standby = start_standby(primary, Path(str(primary.root) + "-standby"))
         try:
@@ -143,16 +145,16 @@ def test_analysts_on_a_streaming_replica_see_what_rls_allows_on_the_primary(tmp_
             assert len(student_view["app.enrollments"]) == 1 < len(everything["app.enrollments"])
 
             # What a standby refuses: any write — a new analyst login, the RPC server's calls.
-            out = grant_analyst(standby.url(), f"ana_nope_{tag}", admin_email)
-            assert out.returncode == 1 and "read-only transaction" in out.stderr, out.stderr
+            code, err = grant_analyst(standby.url(), f"ana_nope_{tag}", admin_email, monkeypatch, capsys)
+            assert code == 1 and "read-only transaction" in err, err
             with psycopg.connect(standby.url(), autocommit=True) as conn:
                 with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                     conn.execute("select internal.rate_take('address:127.0.0.1', 1)")
 
-            # Lag: a bulk write of ~20 MB of WAL on the primary, then the time until the standby replayed it.
+            # Lag: a bulk write of ~10 MB of WAL on the primary, then the time until the standby replayed it.
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("create table public.lag_probe as select g, md5(g::text) as h"
-                             " from generate_series(1, 200000) g")
+                             " from generate_series(1, 100000) g")
                 (sent,) = conn.execute("select pg_current_wal_lsn()::text").fetchone()
                 rows = conn.execute("select state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
                                     " replay_lag::text from pg_stat_replication").fetchall()
