@@ -27,7 +27,9 @@ insert into plan values
   -- distributed by their own key, not co-located with anything
   ('rate_counters', 'distributed', 'bucket', 'bucket'), ('payment_events', 'distributed', 'event_id', 'event'),
   -- local tables on the coordinator
-  ('login_attempts', 'local', null, null), ('outbox', 'local', null, null), ('storage_pending', 'local', null, null);
+  ('login_attempts', 'local', null, null), ('outbox', 'local', null, null), ('storage_pending', 'local', null, null),
+  -- the event stream (ids must increase: one sequence) and its webhook subscriptions
+  ('events', 'local', null, null), ('webhooks', 'local', null, null), ('webhook_deliveries', 'local', null, null);
 
 \echo '== tables of app not in the plan'
 select c.relname as "table" from pg_class c
@@ -96,5 +98,11 @@ where f.prosecdef and n.nspname in ('api', 'internal', 'app', 'analytics') group
 \echo '== triggers on reference tables (they run where the catalog row is written; those reading or writing students'' rows become multi-shard statements)'
 select c.relname as "table", t.tgname as "trigger", t.tgfoid::regproc as "function"
 from pg_trigger t join pg_class c on c.oid = t.tgrelid join plan p on p.tbl = c.relname and p.kind = 'reference'
+where not t.tgisinternal and t.tgname !~ 'set_updated_at'
+order by 1, 2;
+
+\echo '== triggers on distributed tables (each runs on the shard''s node; those writing the event stream, a local table, make every such write a distributed transaction)'
+select c.relname as "table", t.tgname as "trigger", t.tgfoid::regproc as "function"
+from pg_trigger t join pg_class c on c.oid = t.tgrelid join plan p on p.tbl = c.relname and p.kind = 'distributed'
 where not t.tgisinternal and t.tgname !~ 'set_updated_at'
 order by 1, 2;
