@@ -270,7 +270,7 @@ async def test_pool_exhausted_by_slow_calls(db):
            f"{recovered:.2f} s")
     assert [code for _, code, _ in waited] == [-32000] * len(others), waited
     assert all(0.9 <= t < 5.0 for *_, t in waited), waited  # the pool's bound (1 s), plus a busy machine's slack
-    assert all(result is not None for result, _ in finished), finished
+    assert all(result is not None for result, _ in finished), (finished, load.bad)
     assert all(result is not None for result, _, _ in after), after
     assert not load.bad, load.bad
     assert db.execute("select count(*) from pg_locks where not granted") == [(0,)]
