@@ -167,12 +167,15 @@ class Load:
     async def student(self, user_id: str) -> None:
         token = self.tokens[user_id]
         work: collections.deque = collections.deque()
+        buys = collections.deque(self.world.paid_courses if self.webhook_secret else [])
         for i, (course, lessons) in enumerate(self.world.free_courses):
             work.append(("enroll", course))
             work.extend(("complete", lesson) for lesson in lessons)
             if i % 2 == 0:
                 work.append(("attempt", None))
-        work.extend(("buy", course) for course in (self.world.paid_courses if self.webhook_secret else []))
+            if buys and i % 3 == 0:  # purchases all along, not only at the end
+                work.append(("buy", buys.popleft()))
+        work.extend(("buy", course) for course in buys)
         while not self.stop.is_set():
             item = work.popleft() if work else ("attempt", None)
             done = await self.do(user_id, token, item)
