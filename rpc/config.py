@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     pool_min_size: int = Field(default=4, ge=1)
     pool_max_size: int = Field(default=8, ge=1)
+    pool_timeout_ms: int = Field(default=5000, ge=100)
+    """How long a call waits for a pooled connection when all are busy; then -32000 (retry)."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)
     statement_timeout_ms: int = Field(default=5000, ge=100)

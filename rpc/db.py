@@ -43,6 +43,7 @@ log = logging.getLogger("rpc.db")
 API_ROLE = "lms_api"
 AUTHENTICATOR = "lms_authenticator"
 RATE_TAKE = "select internal.rate_take(%s, %s)"
+RECONNECT_TIMEOUT = 2.0  # seconds a failed connection is retried (with back-off) before the pool gives up on it
 SET_CALLER = ("select set_config('role', %s, true), set_config('statement_timeout', %s, true), "
               "set_config('lock_timeout', %s, true), internal.set_caller(%s, %s, %s)")
 
@@ -126,9 +127,14 @@ class Database:
         # No server-side prepared statements, ever: the call is one simple-protocol Query (fine
         # behind PgBouncer), and psycopg skips its prepare bookkeeping (~5% of a call's CPU).
         kwargs = {"autocommit": True, "prepare_threshold": None}
+        # Reconnecting: psycopg_pool retries a failed connection with exponential back-off (1, 2, 4,
+        # 8 s … until reconnect_timeout), so after a long outage the next attempt could come minutes
+        # after PostgreSQL is back. A short reconnect_timeout caps the back-off: the attempt gives up,
+        # and the next call that finds the pool empty grows it again at once (issue 21: serving again
+        # within 5 s of a restart, tests/test_faults.py).
         self.pool = AsyncConnectionPool(
             url, min_size=settings.pool_min_size, max_size=settings.pool_max_size, kwargs=kwargs,
-            open=False, timeout=5.0, reconnect_timeout=3600 * 24 * 365,
+            open=False, timeout=settings.pool_timeout_ms / 1000, reconnect_timeout=RECONNECT_TIMEOUT,
             name="lms",
         )
         self.statement_timeout = f"{settings.statement_timeout_ms}ms"

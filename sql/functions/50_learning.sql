@@ -370,8 +370,12 @@ begin
   select l.id, l.course_id, l.is_published, c.is_published as course_published into v_lesson
   from app.lessons l join app.courses c on c.id = l.course_id
   where l.id = lesson_complete.lesson_id;
+  -- Lock the enrollment first: the insert below takes a key-share lock on it (foreign key) and
+  -- refresh_progress then wants it for update, so two of this student's calls at once (a batch)
+  -- would otherwise deadlock, each waiting for the other's key-share lock.
   select e.id into v_enrollment from app.enrollments e
-  where e.user_id = v_user_id and e.course_id = v_lesson.course_id and e.is_active;
+  where e.user_id = v_user_id and e.course_id = v_lesson.course_id and e.is_active
+  for update;
   if v_lesson.id is null
      or not ((v_lesson.is_published and (v_lesson.course_published or v_enrollment is not null))
              or internal.can_manage_course(v_lesson.course_id)) then
