@@ -1,10 +1,12 @@
 """GET /ws: JSON-RPC 2.0 over a WebSocket, with live event notifications.
 
-Authentication: `Authorization: Bearer <token>` on the upgrade request, or a
-`Sec-WebSocket-Protocol` entry `bearer.<token>` (browsers cannot set headers; offer `jsonrpc`
-too and the server answers with it), or a first message `{"jsonrpc": "2.0", "method": "auth",
-"params": {"token": "<token>"}, "id": 1}`. Without one the socket is anonymous (public methods
-only). The token is checked again on every message, so an expired one stops working.
+Authentication: `Authorization: Bearer <token>` on the upgrade request, or
+`Sec-WebSocket-Protocol` entries `bearer.<token>` (or `bearer`, `<token>`) — browsers cannot set
+headers; offer `jsonrpc` too and the server answers with it — or a message `{"jsonrpc": "2.0",
+"method": "auth", "params": {"token": "<token>"}, "id": 1}` (any time: a fresh token for a
+long-lived socket; as the very first message a bare `{"token": "<token>"}` works too). Without one
+the socket is anonymous (public methods only). The token is checked again on every message, so
+an expired one stops working.
 
 Every ordinary JSON-RPC call (or batch) is answered exactly as POST /rpc answers it
 (views.respond). Two more methods exist only here:
@@ -184,17 +186,34 @@ def _json(obj: Any) -> str:
 
 
 def bearer_from_protocols(request: web.Request) -> str | None:
+    """A token offered as a subprotocol: `bearer.<token>`, or `bearer` followed by `<token>`."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    for value in offered:
-        if value.lower().startswith("bearer."):
+    for i, value in enumerate(offered):
+        if value.lower().startswith("bearer.") and len(value) > 7:
             return "Bearer " + value[len("bearer."):]
+        if value.lower() == "bearer" and i + 1 < len(offered):
+            return "Bearer " + offered[i + 1]
     return None
+
+
+AUTH_METHODS = ("auth", "authenticate", "auth.authenticate")
+
+
+def is_auth_message(payload: Any, first: bool) -> bool:
+    """`{"method": "auth", "params": {"token": …}}` at any time (a fresh token for a long-lived
+    socket), or, as the very first message, a bare `{"token": …}` / `{"access_token": …}`."""
+    if not isinstance(payload, dict):
+        return False
+    if payload.get("method") in AUTH_METHODS:
+        return True
+    return first and "method" not in payload and any(k in payload for k in ("token", "access_token"))
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     service: RpcService = request.app[SERVICE]
     hub: EventHub = request.app[HUB]
-    ws = web.WebSocketResponse(protocols=("jsonrpc",), heartbeat=30.0, max_msg_size=service.settings.max_body_bytes)
+    ws = web.WebSocketResponse(protocols=("jsonrpc", "bearer"), heartbeat=30.0,
+                               max_msg_size=service.settings.max_body_bytes)
     await ws.prepare(request)
     authorization = request.headers.get("Authorization") or bearer_from_protocols(request)
     address = views.client_address(request, service.proxies)
@@ -213,7 +232,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             except RpcError as exc:
                 await ws.send_str(_json(error_response(None, exc)))
                 continue
-            if first and isinstance(payload, dict) and payload.get("method") == "auth":
+            if is_auth_message(payload, first):
                 first = False
                 authorization, answer = _authenticate(service, payload)
                 if answer is not None:
@@ -243,8 +262,10 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
 
 
 def _authenticate(service: RpcService, payload: dict) -> tuple[str | None, dict | None]:
-    params = payload.get("params") if isinstance(payload.get("params"), dict) else {}
+    params = payload.get("params") if isinstance(payload.get("params"), dict) else payload
     token = params.get("token") or params.get("access_token")
+    if isinstance(token, str) and token.lower().startswith("bearer "):
+        token = token[7:]
     rid = request_id(payload)
     if not isinstance(token, str) or not token:
         err = RpcError(INVALID_PARAMS, "auth needs params.token", {"reason": "missing_param", "field": "token"})

@@ -317,6 +317,9 @@ async def test_websocket_delivers_to_who_may_see_and_replays_on_reconnect(rpc, u
         assert ws_b.protocol == "jsonrpc"
         ws_i = await session.ws_connect(url)
         assert (await call(ws_i, "auth", {"token": ina.token}))["result"] == {"user_id": ina.id}
+        ws_x = await session.ws_connect(url, protocols=("bearer", ina.token))  # the other subprotocol form
+        assert (await call(ws_x, "user.me", {}))["result"]["id"] == ina.id
+        await ws_x.close()
         for ws in (ws_a, ws_b, ws_i):
             answer = await call(ws, "event.subscribe", {"types": ["enrollment.created", "lesson.completed"]})
             assert answer["result"]["subscribed"] is True
