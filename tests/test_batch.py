@@ -1,0 +1,79 @@
+"""A JSON-RPC batch runs its plain calls on one connection in one pipeline, each call its own
+transaction: an error rolls back that call alone, the others commit; every security rule of a single
+call still holds per call (the caller's identity, a deactivated user, the address budget)."""
+
+from __future__ import annotations
+
+SETUP = """
+set role lms_owner;
+create function api.test_note(label text) returns jsonb language plpgsql volatile as $$
+begin
+  insert into app.audit_log (action, details) values ('test.note', jsonb_build_object('label', label));
+  return jsonb_build_object('label', label, 'backend', pg_backend_pid(), 'user_id', app.current_user_id(),
+                            'role', current_user, 'xid', txid_current()::text);
+end $$;
+create function api.test_note_then_fail(label text) returns jsonb language plpgsql volatile as $$
+begin
+  insert into app.audit_log (action, details) values ('test.note', jsonb_build_object('label', label));
+  raise exception 'rolled back' using errcode = 'LM409', detail = 'conflict';
+end $$;
+grant execute on all functions in schema api to lms_api;
+grant insert on app.audit_log to lms_api;
+create policy insert_test on app.audit_log for insert to lms_api with check (true);
+reset role;
+"""
+
+
+def notes(db) -> list[str]:
+    rows = db.execute("select details->>'label' from app.audit_log where action = 'test.note' order by id")
+    return [r[0] for r in rows]
+
+
+def call(i: int, method: str, **params) -> dict:
+    return {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+
+
+async def test_an_error_in_a_batch_rolls_back_that_call_alone(db, rpc, users):
+    db.execute(SETUP)
+    await rpc.service.reload()
+    user = await users.make()
+    batch = [call(1, "test.note", label="a"), call(2, "test.note_then_fail", label="b"),
+             call(3, "test.note", label="c"), call(4, "test.note_then_fail", label="d"),
+             call(5, "test.note", label="e"), call(6, "no.such_method"), call(7, "test.note", label=7)]
+    status, answers = await rpc.post(batch, user.token)
+    assert status == 200
+    by_id = {a["id"]: a for a in answers}
+    assert [by_id[i]["result"]["label"] for i in (1, 3, 5)] == ["a", "c", "e"]
+    assert by_id[2]["error"]["code"] == 409 and by_id[4]["error"]["code"] == 409
+    assert by_id[6]["error"]["code"] == -32601 and by_id[7]["error"]["code"] == -32602
+    assert notes(db) == ["a", "c", "e"], "the failed calls' writes were rolled back, the others committed"
+    results = [by_id[i]["result"] for i in (1, 3, 5)]
+    assert len({r["backend"] for r in results}) == 1, "the batch ran on one connection"
+    assert len({r["xid"] for r in results}) == 3, "each call in a transaction of its own"
+    assert {(r["user_id"], r["role"]) for r in results} == {(user.id, "lms_api")}
+    # The connection is clean afterwards: back to the authenticator, no caller left behind.
+    async with rpc.service.db.pool.connection() as conn:
+        row = await (await conn.execute("select current_user, current_setting('lms.user_id', true)")).fetchone()
+    assert row[0] == "lms_authenticator" and not row[1]
+
+
+async def test_a_deactivated_user_is_refused_in_every_call_of_a_batch(db, rpc, users):
+    db.execute(SETUP)
+    await rpc.service.reload()
+    user = await users.make()
+    db.execute("update app.users set is_active = false where id = %s", [user.id])
+    status, answers = await rpc.post([call(i, "test.note", label=str(i)) for i in range(4)], user.token)
+    assert status == 200
+    assert [a["error"]["data"]["reason"] for a in answers] == ["account_inactive"] * 4
+    assert notes(db) == []
+
+
+async def test_a_batch_spends_the_address_budget_per_call(db, rpc):
+    db.execute("update app.rate_limits set max_cost = 3 where name = 'address'")
+    status, answers = await rpc.post([call(i, "course.list") for i in range(5)])
+    assert status == 200
+    assert sum(1 for a in answers if "result" in a) == 3, "three calls fit a budget of three"
+    refused = [a["error"] for a in answers if "error" in a]
+    assert [(e["code"], e["data"]["reason"]) for e in refused] == [(429, "rate_limited")] * 2
+    status, _ = await rpc.post([call(i, "course.list") for i in range(2)])
+    assert status == 429, "a batch refused as a whole is HTTP 429"
