@@ -6,10 +6,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -177,7 +178,7 @@ async def respond(service: RpcService, payload: Any, context: CallContext | None
 async def rpc_handler(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     started = time.perf_counter()
-    request_id_ = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id_ = request.headers.get("X-Request-Id") or os.urandom(16).hex()  # as uuid4().hex, cheaper
     outcomes: list = []
     status = 200
     try:
@@ -206,13 +207,23 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         response = web.json_response(error_response(None, exc), status=status, dumps=_dumps)
         outcomes.append(("invalid", exc.code))
     response.headers["X-Request-Id"] = request_id_
-    access_log.info(json.dumps({
-        "request_id": request_id_, "path": "/rpc", "status": response.status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        "calls": [{"method": o[0], "code": o[1], **({"ms": o[2], "params": o[3]} if len(o) > 2 else {})}
-                  for o in outcomes],
-    }, default=str))
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(log_line({
+            "request_id": request_id_, "path": "/rpc", "status": response.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "calls": [{"method": o[0], "code": o[1], **({"ms": o[2], "params": o[3]} if len(o) > 2 else {})}
+                      for o in outcomes],
+        }))
     return response
+
+
+def log_line(entry: dict) -> str:
+    """An access-log entry as one line of JSON: orjson, or json for what orjson refuses (integers past
+    64 bits, lone surrogates in the logged params)."""
+    try:
+        return orjson.dumps(entry, default=str).decode()
+    except TypeError:
+        return json.dumps(entry, default=str)
 
 
 def _dumps(obj: Any) -> str:
