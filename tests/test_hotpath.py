@@ -9,28 +9,30 @@ import json
 import logging
 import uuid
 
-SETUP = """
+from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
+
+# test.write_then_fail (audit row 'test.write', then LM409) and the grants come from the PgBouncer test.
+NOTE = """
 set role lms_owner;
 create function api.test_note(label text) returns jsonb language plpgsql volatile as $$
 begin
-  insert into app.audit_log (action, details) values ('test.note', jsonb_build_object('label', label));
+  insert into app.audit_log (action, details) values ('test.write', jsonb_build_object('label', label));
   return jsonb_build_object('label', label, 'backend', pg_backend_pid(), 'user_id', app.current_user_id(),
                             'role', current_user, 'xid', txid_current()::text);
 end $$;
-create function api.test_note_then_fail(label text) returns jsonb language plpgsql volatile as $$
-begin
-  insert into app.audit_log (action, details) values ('test.note', jsonb_build_object('label', label));
-  raise exception 'rolled back' using errcode = 'LM409', detail = 'conflict';
-end $$;
-grant execute on all functions in schema api to lms_api;
-grant insert on app.audit_log to lms_api;
-create policy insert_test on app.audit_log for insert to lms_api with check (true);
+grant execute on function api.test_note(text) to lms_api;
 reset role;
 """
 
 
+async def setup(db, rpc) -> None:
+    db.execute(PGBOUNCER_SETUP)
+    db.execute(NOTE)
+    await rpc.service.reload()
+
+
 def notes(db) -> list[str]:
-    rows = db.execute("select details->>'label' from app.audit_log where action = 'test.note' order by id")
+    rows = db.execute("select details->>'label' from app.audit_log where action = 'test.write' order by id")
     return [r[0] for r in rows]
 
 
@@ -39,11 +41,10 @@ def call(i: int, method: str, **params) -> dict:
 
 
 async def test_an_error_in_a_batch_rolls_back_that_call_alone(db, rpc, users):
-    db.execute(SETUP)
-    await rpc.service.reload()
+    await setup(db, rpc)
     user = await users.make()
-    batch = [call(1, "test.note", label="a"), call(2, "test.note_then_fail", label="b"),
-             call(3, "test.note", label="c"), call(4, "test.note_then_fail", label="d"),
+    batch = [call(1, "test.note", label="a"), call(2, "test.write_then_fail", label="b"),
+             call(3, "test.note", label="c"), call(4, "test.write_then_fail", label="d"),
              call(5, "test.note", label="e"), call(6, "no.such_method"), call(7, "test.note", label=7)]
     status, answers = await rpc.post(batch, user.token)
     assert status == 200
@@ -63,8 +64,7 @@ async def test_an_error_in_a_batch_rolls_back_that_call_alone(db, rpc, users):
 
 
 async def test_a_deactivated_user_is_refused_in_every_call_of_a_batch(db, rpc, users):
-    db.execute(SETUP)
-    await rpc.service.reload()
+    await setup(db, rpc)
     user = await users.make()
     db.execute("update app.users set is_active = false where id = %s", [user.id])
     status, answers = await rpc.post([call(i, "test.note", label=str(i)) for i in range(4)], user.token)
