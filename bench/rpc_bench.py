@@ -12,8 +12,8 @@ server's CPU µs per call (/proc), RPC ÷ pgbench. Then a batch of 10 `user.me` 
 same calls unbatched, and the protocol round trips per call and per batch (libpq trace: each run of
 messages to the server answered by a run from it is one round trip).
 
---baseline REF also serves commit REF (`git archive`) and measures it right after this tree, run by run:
-before/after in one run. --deployments adds `user.me` at 32 clients with 1 and 2 server processes,
+--baseline REF[,REF…] also serves those commits (`git archive`) and measures each right after this tree,
+run by run: before/after in one run. --deployments adds `user.me` at 32 clients with 1 and 2 server processes,
 straight to PostgreSQL and through PgBouncer (transaction mode). Everything shares this machine's cores:
 quote ratios from one run.
 """
@@ -108,7 +108,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=10, help="calls per batch in the batch run")
     parser.add_argument("--pool-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="server processes (lms serve --workers)")
-    parser.add_argument("--baseline", help="a commit to measure side by side (e.g. main, HEAD~1)")
+    parser.add_argument("--baseline", help="commits to measure side by side, comma-separated (e.g. main,HEAD~1)")
     parser.add_argument("--deployments", action="store_true",
                         help="also 1 and 2 server processes, direct and through PgBouncer (user.me, 32 clients)")
     args = parser.parse_args()
@@ -120,9 +120,10 @@ def main() -> int:
         asyncio.run(create_data(bench, setup.url, 1))
         bench.stop_server(setup)
         servers = [bench.start_server("this tree", workers=args.workers, pool_size=args.pool_size)]
-        if args.baseline:
-            servers.append(bench.start_server(args.baseline, source_tree(args.baseline, bench.workdir),
-                                              workers=args.workers, pool_size=args.pool_size))
+        for ref in (args.baseline or "").split(","):
+            if ref:
+                servers.append(bench.start_server(ref, source_tree(ref, bench.workdir), workers=args.workers,
+                                                  pool_size=args.pool_size))
         first = args.methods.split(",")[0]
         one, batched, transactions = asyncio.run(count_round_trips(bench, first, args.batch))
         print(f"{args.seconds}s per run; {args.workers} server process(es), pool {args.pool_size} each; "
@@ -143,7 +144,7 @@ def main() -> int:
                 line = (f"{clients:>7} | {cells} | {p['rate']:>11.0f} {p['p50']:>7.2f} {p['p99']:>7.2f} | "
                         f"{ratios:>11}")
                 if args.baseline:
-                    line += f" | {runs[0]['calls'] / runs[1]['calls']:>9.2f}"
+                    line += " | " + "/".join(f"{runs[0]['calls'] / r['calls']:.2f}" for r in runs[1:])
                 print(line, flush=True)
         print(f"\nbatch of {args.batch} `{first}` per request vs one call per request, 32 clients")
         for server in servers:
