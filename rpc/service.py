@@ -11,7 +11,7 @@ import ipaddress
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -172,7 +172,7 @@ class RpcService:
         values = method.validate(params)
         names = tuple(values)
         return PreparedCall(method, method.text_query(names), [values[n] for n in names],
-                            replace(context, given=names, cost=method.cost))
+                            CallContext(context.user_id, context.client_addr, names, method.cost, context.server_url))
 
     def failure(self, exc: BaseException) -> RpcError:
         """The RpcError for a call that failed in the database or on the way to it."""

@@ -235,6 +235,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     too_large = RpcError(INVALID_REQUEST, f"Request body larger than {limit} bytes", {"reason": "body_too_large"})
     if request.content_length is not None and request.content_length > limit:
         raise too_large
+    if request.content_length is not None:  # the common case: aiohttp reads exactly that much
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     while True:
