@@ -1,6 +1,6 @@
 """A realistic mix through POST /rpc, next to pgbench running the same SQL mix, in one run.
 
-    python -m bench.mix [--seconds 20 | --minutes 10] [--clients 32] [--workers 1] [--pgbouncer]
+    python -m bench.mix [--seconds 20 [--rounds 2] | --minutes 10] [--clients 32] [--workers 1,2] [--pgbouncer]
 
 Data first (through the API): an instructor, 10 free published courses of 5 lessons, a quiz of 3
 questions and an assignment each; one student per client, enrolled everywhere, each with a submission
@@ -180,6 +180,7 @@ def pgbench_mix(bench: Bench, data: dict, clients: int, seconds: int) -> dict:
     # Each pgbench client is one student, as each RPC client is (an attempt is per student): the
     # caller is picked from a literal array by pgbench's client_id, no extra statement.
     ids = ",".join(s["id"] for s in data["students"])
+    submissions = ",".join(data["submissions"])  # one per client, as the RPC clients spread their grading
     me = ident(None).replace("internal.set_caller(null", f"internal.set_caller(('{{{ids}}}'::uuid[])[:client_id + 1]")
     teacher_id = json.loads(__import__("base64").urlsafe_b64decode(data["teacher"].split(".")[1] + "=="))["sub"]
     scripts = {
@@ -193,7 +194,7 @@ def pgbench_mix(bench: Bench, data: dict, clients: int, seconds: int) -> dict:
                 "->>'refresh_token' as rt \\gset\n"
                 + ident(None) + "select api.auth_refresh(refresh_token => ':rt')::text;\n",
         "submission.grade": ident(teacher_id) + f"select api.submission_grade(submission_id => "
-                            f"'{data['submissions'][0]}', grade => 50, feedback => 'ok')::text;\n",
+                            f"('{{{submissions}}}'::uuid[])[:client_id + 1], grade => 50, feedback => 'ok')::text;\n",
     }
     files = []
     for name, weight, _ in MIX:
@@ -219,54 +220,57 @@ def print_mix(label: str, figures: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--minutes", type=float, help="run the mix this long instead (RSS checked each minute)")
+    parser.add_argument("--seconds", type=float, default=20, help="mix time per deployment (and for pgbench)")
+    parser.add_argument("--rounds", type=int, default=2, help="the time is cut in rounds, deployments in turn")
+    parser.add_argument("--minutes", type=int, help="run the mix this long instead, in rounds of a minute")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", default="1", help="server processes, e.g. 1,2: one run each")
-    parser.add_argument("--pgbouncer", action="store_true", help="also run each through PgBouncer (transaction)")
+    parser.add_argument("--workers", default="1", help="server processes, e.g. 1,2: one deployment each")
+    parser.add_argument("--pgbouncer", action="store_true", help="also each through PgBouncer (transaction mode)")
     parser.add_argument("--pool-size", type=int, default=8)
     args = parser.parse_args()
-    seconds = args.minutes * 60 if args.minutes else args.seconds
+    rounds, chunk = (args.minutes, 60.0) if args.minutes else (args.rounds, args.seconds / args.rounds)
     with bench_database() as bench:
         setup = bench.start_server("setup")
         data = asyncio.run(create_data(bench, setup.url, args.clients))
         bench.stop_server(setup)
-        print(f"realistic mix: {args.clients} clients, {seconds:.0f}s per run, pool {args.pool_size} per process; "
-              f"bcrypt cost 4 for this database's logins (cost 10 would make login CPU-bound: ~1000× the rest)")
-        results = {}
-        for via in ["direct", *(["pgbouncer"] if args.pgbouncer else [])]:
-            target = bench.start_pgbouncer(args.pool_size) if via == "pgbouncer" else None
-            for workers in [int(w) for w in args.workers.split(",")]:
-                server = bench.start_server(f"{workers}w {via}", workers=workers, pool_size=args.pool_size,
-                                            server_url=target)
-                rss_start = server.rss_kib()
-                samples = []
-                if args.minutes:
-                    figures = {"latencies": defaultdict(list), "errors": 0, "requests": 0}
-                    before = server.cpu()
-                    for _ in range(int(args.minutes)):
-                        part = asyncio.run(run_mix(bench, server.url, data, 60))
-                        for k, v in part["latencies"].items():
-                            figures["latencies"][k] += v
-                        figures["errors"] += part["errors"]
-                        figures["requests"] += part["requests"]
-                        samples.append(server.rss_kib())
-                    figures["rate"] = figures["requests"] / (int(args.minutes) * 60)
-                    figures["cpu_us"] = (server.cpu() - before) / max(figures["requests"], 1) * 1e6
-                else:
-                    figures = measure(server, lambda s=server: asyncio.run(run_mix(bench, s.url, data, seconds)))
-                rss_end = server.rss_kib()
-                print_mix(f"RPC, {workers} server process(es), {via}", figures)
-                print(f"  server RSS: {rss_start / 1024:.0f} MiB at start, {rss_end / 1024:.0f} MiB at the end"
-                      + (f" (each minute: {', '.join(f'{s / 1024:.0f}' for s in samples)})" if samples else ""))
-                results[(workers, via)] = figures
-                bench.stop_server(server)
-        p = pgbench_mix(bench, data, args.clients, int(min(seconds, 20)))
-        print(f"pgbench, same SQL mix: {p['rate']:.0f} SQL calls/s, errors {p['errors']}")
+        print(f"realistic mix: {args.clients} clients, {rounds * chunk:.0f}s per deployment in {rounds} round(s), "
+              f"deployments in turn; pool {args.pool_size} per process; bcrypt cost 4 for this database's "
+              f"logins (at the default 10, login is bcrypt-bound)")
+        bouncer = bench.start_pgbouncer(args.pool_size) if args.pgbouncer else None
+        servers = [bench.start_server(f"{workers} process(es), {via}", workers=workers, pool_size=args.pool_size,
+                                      server_url=target)
+                   for via, target in (("direct", None), *((("pgbouncer", bouncer),) if bouncer else ()))
+                   for workers in [int(w) for w in args.workers.split(",")]]
+        figures = {s.label: {"latencies": defaultdict(list), "errors": 0, "requests": 0, "cpu": 0.0,
+                             "rss": [s.rss_kib()]} for s in servers}
+        pgbench_runs = []
+        for _ in range(rounds):
+            for server in servers:
+                f = figures[server.label]
+                part = measure(server, lambda s=server: asyncio.run(run_mix(bench, s.url, data, chunk)))
+                for k, v in part["latencies"].items():
+                    f["latencies"][k] += v
+                f["errors"] += part["errors"]
+                f["requests"] += part["requests"]
+                f["cpu"] += part["cpu_us"] * part["requests"]
+                f["rss"].append(server.rss_kib())
+            pgbench_runs.append(pgbench_mix(bench, data, args.clients, max(1, int(min(chunk, 20)))))
+        p_rate = sorted(r["rate"] for r in pgbench_runs)[len(pgbench_runs) // 2]
+        for server in servers:
+            f = figures[server.label]
+            f["rate"] = f["requests"] / (rounds * chunk)
+            f["cpu_us"] = f["cpu"] / max(f["requests"], 1)
+            print_mix(f"RPC, {server.label}", f)
+            rss = [f"{r / 1024:.0f}" for r in f["rss"]]
+            print(f"  server RSS (all its processes, shared pages counted in each): {rss[0]} MiB at start, "
+                  f"{rss[-1]} MiB at the end (after each round: {', '.join(rss[1:])})")
+        p = pgbench_runs[-1]
+        print(f"pgbench, same SQL mix: {p_rate:.0f} SQL calls/s (median of {len(pgbench_runs)} run(s)), "
+              f"errors {sum(r['errors'] for r in pgbench_runs)}; last run by script:")
         for name, (p50, p99) in p["scripts"].items():
             print(f"  {name:<18} p50 {p50:.2f} ms  p99 {p99:.2f} ms (whole script)")
-        for (workers, via), figures in results.items():
-            print(f"RPC ÷ pgbench, {workers} process(es) {via}: {figures['rate'] / p['rate']:.2f}")
+        for server in servers:
+            print(f"RPC ÷ pgbench, {server.label}: {figures[server.label]['rate'] / p_rate:.2f}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """RPC throughput, latency and server CPU against the database-only limit, in one run.
 
-    python -m bench.rpc_bench [--seconds 8] [--clients 1,8,32,64] [--methods user.me,course.list]
+    python -m bench.rpc_bench [--seconds 8] [--rounds 1] [--clients 1,8,32,64] [--methods user.me,course.list]
                               [--baseline REF] [--deployments]
 
 Starts a throw-away PostgreSQL cluster, migrates it, creates a student and a small catalog (10 published
@@ -95,8 +95,18 @@ def pgbench_script(user_id: str, function: str) -> str:
 
 def wrk_run(bench: Bench, server: Server, body: str, clients: int, seconds: int, calls_per_request: int = 1) -> dict:
     figures = measure(server, lambda: run_wrk(server.url, bench.token, body, clients, seconds, bench.workdir))
-    figures["calls"] = figures["rate"] * calls_per_request
+    figures["rate"] *= calls_per_request  # calls/s
     figures["cpu_us"] /= calls_per_request
+    return figures
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median rate (its p50/p99), with the median CPU per call of all runs."""
+    ordered = sorted(runs, key=lambda r: r["rate"])
+    figures = dict(ordered[len(ordered) // 2])
+    if "cpu_us" in figures:
+        figures["cpu_us"] = sorted(r["cpu_us"] for r in runs)[len(runs) // 2]
+    figures["errors"] = sum(r["errors"] for r in runs)
     return figures
 
 
@@ -105,6 +115,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--clients", default="1,8,32,64")
     parser.add_argument("--methods", default="user.me,course.list")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs per figure, interleaved across variants; the median is printed")
     parser.add_argument("--batch", type=int, default=10, help="calls per batch in the batch run")
     parser.add_argument("--pool-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="server processes (lms serve --workers)")
@@ -136,24 +148,33 @@ def main() -> int:
             print(f"\n{method}\nclients | {head} | pgbench tps  p50 ms  p99 ms | RPC/pgbench"
                   + (" | this/base" if args.baseline else ""))
             for clients in [int(c) for c in args.clients.split(",")]:
-                runs = [wrk_run(bench, s, call_body(method), clients, args.seconds) for s in servers]
-                p = bench.pgbench(pgbench_script(bench.user_id, function), clients, args.seconds, f"call-{function}")
-                cells = " | ".join(f"{r['calls']:>22.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['cpu_us']:>7.0f}"
+                rounds: list[list[dict]] = [[] for _ in range(len(servers) + 1)]
+                for _ in range(args.rounds):  # interleaved: the machine's drift hits every variant alike
+                    for i, server in enumerate(servers):
+                        rounds[i].append(wrk_run(bench, server, call_body(method), clients, args.seconds))
+                    rounds[-1].append(bench.pgbench(pgbench_script(bench.user_id, function), clients, args.seconds,
+                                                    f"call-{function}"))
+                *runs, p = [median_run(r) for r in rounds]
+                cells = " | ".join(f"{r['rate']:>22.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['cpu_us']:>7.0f}"
                                    + (f" ({r['errors']} non-2xx)" if r["errors"] else "") for r in runs)
-                ratios = "/".join(f"{r['calls'] / p['rate']:.2f}" for r in runs)
+                ratios = "/".join(f"{r['rate'] / p['rate']:.2f}" for r in runs)
                 line = (f"{clients:>7} | {cells} | {p['rate']:>11.0f} {p['p50']:>7.2f} {p['p99']:>7.2f} | "
                         f"{ratios:>11}")
                 if args.baseline:
-                    line += " | " + "/".join(f"{runs[0]['calls'] / r['calls']:.2f}" for r in runs[1:])
+                    line += " | " + "/".join(f"{runs[0]['rate'] / r['rate']:.2f}" for r in runs[1:])
                 print(line, flush=True)
         print(f"\nbatch of {args.batch} `{first}` per request vs one call per request, 32 clients")
-        for server in servers:
-            single = wrk_run(bench, server, call_body(first), 32, args.seconds)
-            batch = wrk_run(bench, server, call_body(first, args.batch), 32, args.seconds, args.batch)
-            print(f"  {server.label:>14}: unbatched {single['calls']:.0f} calls/s (p99 {single['p99']:.1f} ms, "
-                  f"{single['cpu_us']:.0f} µs CPU/call); batched {batch['calls']:.0f} calls/s "
+        pairs = [([], []) for _ in servers]
+        for _ in range(args.rounds):
+            for server, (singles, batches) in zip(servers, pairs, strict=True):
+                singles.append(wrk_run(bench, server, call_body(first), 32, args.seconds))
+                batches.append(wrk_run(bench, server, call_body(first, args.batch), 32, args.seconds, args.batch))
+        for server, (singles, batches) in zip(servers, pairs, strict=True):
+            single, batch = median_run(singles), median_run(batches)
+            print(f"  {server.label:>14}: unbatched {single['rate']:.0f} calls/s (p99 {single['p99']:.1f} ms, "
+                  f"{single['cpu_us']:.0f} µs CPU/call); batched {batch['rate']:.0f} calls/s "
                   f"(p99 {batch['p99']:.1f} ms a batch, {batch['cpu_us']:.0f} µs CPU/call): "
-                  f"{batch['calls'] / single['calls']:.2f}×"
+                  f"{batch['rate'] / single['rate']:.2f}×"
                   + (" ERRORS" if single["errors"] + batch["errors"] else ""), flush=True)
         if args.deployments:
             for server in list(bench.servers):
@@ -166,16 +187,19 @@ def deployments(bench: Bench, method: str, args) -> None:
     print(f"\n`{method}` at 32 clients by deployment (pool {args.pool_size} per process; PgBouncer pool "
           f"{args.pool_size}, transaction mode)")
     bouncer = bench.start_pgbouncer(args.pool_size)
-    for via, target in (("direct", None), ("pgbouncer", bouncer)):
-        for workers in (1, 2):
-            server = bench.start_server(f"{workers}w {via}", workers=workers, pool_size=args.pool_size,
-                                        server_url=target)
-            r = wrk_run(bench, server, call_body(method), 32, args.seconds)
-            b = wrk_run(bench, server, call_body(method, args.batch), 32, args.seconds, args.batch)
-            print(f"  {workers} process(es), {via:>9}: {r['calls']:>6.0f} calls/s p99 {r['p99']:>5.1f} ms "
-                  f"{r['cpu_us']:>4.0f} µs CPU/call; batches of {args.batch}: {b['calls']:>6.0f} calls/s"
-                  + (" ERRORS" if r["errors"] + b["errors"] else ""), flush=True)
-            bench.stop_server(server)
+    servers = [bench.start_server(f"{workers} process(es), {via:>9}", workers=workers, pool_size=args.pool_size,
+                                  server_url=target)
+               for via, target in (("direct", None), ("pgbouncer", bouncer)) for workers in (1, 2)]
+    runs: list[tuple[list, list]] = [([], []) for _ in servers]
+    for _ in range(args.rounds):  # all four served at once, measured in turn
+        for server, (singles, batches) in zip(servers, runs, strict=True):
+            singles.append(wrk_run(bench, server, call_body(method), 32, args.seconds))
+            batches.append(wrk_run(bench, server, call_body(method, args.batch), 32, args.seconds, args.batch))
+    for server, (singles, batches) in zip(servers, runs, strict=True):
+        r, b = median_run(singles), median_run(batches)
+        print(f"  {server.label}: {r['rate']:>6.0f} calls/s p99 {r['p99']:>5.1f} ms {r['cpu_us']:>4.0f} µs CPU/call; "
+              f"batches of {args.batch}: {b['rate']:>6.0f} calls/s {b['cpu_us']:>4.0f} µs CPU/call"
+              + (" ERRORS" if r["errors"] + b["errors"] else ""), flush=True)
 
 
 if __name__ == "__main__":
