@@ -164,13 +164,8 @@ def main() -> int:
                     line += " | " + "/".join(f"{runs[0]['rate'] / r['rate']:.2f}" for r in runs[1:])
                 print(line, flush=True)
         print(f"\nbatch of {args.batch} `{first}` per request vs one call per request, 32 clients")
-        pairs = [([], []) for _ in servers]
-        for _ in range(args.rounds):
-            for server, (singles, batches) in zip(servers, pairs, strict=True):
-                singles.append(wrk_run(bench, server, call_body(first), 32, args.seconds))
-                batches.append(wrk_run(bench, server, call_body(first, args.batch), 32, args.seconds, args.batch))
-        for server, (singles, batches) in zip(servers, pairs, strict=True):
-            single, batch = median_run(singles), median_run(batches)
+        measured = singles_and_batches(bench, servers, first, args)
+        for server, (single, batch) in zip(servers, measured, strict=True):
             print(f"  {server.label:>14}: unbatched {single['rate']:.0f} calls/s (p99 {single['p99']:.1f} ms, "
                   f"{single['cpu_us']:.0f} µs CPU/call); batched {batch['rate']:.0f} calls/s "
                   f"(p99 {batch['p99']:.1f} ms a batch, {batch['cpu_us']:.0f} µs CPU/call): "
@@ -183,6 +178,17 @@ def main() -> int:
     return 0
 
 
+def singles_and_batches(bench: Bench, servers: list[Server], method: str, args) -> list[tuple[dict, dict]]:
+    """Per server, the median run of one call per request and of a batch per request at 32 clients, the
+    servers measured in turn, round after round."""
+    runs: list[tuple[list, list]] = [([], []) for _ in servers]
+    for _ in range(args.rounds):
+        for server, (singles, batches) in zip(servers, runs, strict=True):
+            singles.append(wrk_run(bench, server, call_body(method), 32, args.seconds))
+            batches.append(wrk_run(bench, server, call_body(method, args.batch), 32, args.seconds, args.batch))
+    return [(median_run(singles), median_run(batches)) for singles, batches in runs]
+
+
 def deployments(bench: Bench, method: str, args) -> None:
     print(f"\n`{method}` at 32 clients by deployment (pool {args.pool_size} per process; PgBouncer pool "
           f"{args.pool_size}, transaction mode)")
@@ -190,13 +196,7 @@ def deployments(bench: Bench, method: str, args) -> None:
     servers = [bench.start_server(f"{workers} process(es), {via:>9}", workers=workers, pool_size=args.pool_size,
                                   server_url=target)
                for via, target in (("direct", None), ("pgbouncer", bouncer)) for workers in (1, 2)]
-    runs: list[tuple[list, list]] = [([], []) for _ in servers]
-    for _ in range(args.rounds):  # all four served at once, measured in turn
-        for server, (singles, batches) in zip(servers, runs, strict=True):
-            singles.append(wrk_run(bench, server, call_body(method), 32, args.seconds))
-            batches.append(wrk_run(bench, server, call_body(method, args.batch), 32, args.seconds, args.batch))
-    for server, (singles, batches) in zip(servers, runs, strict=True):
-        r, b = median_run(singles), median_run(batches)
+    for server, (r, b) in zip(servers, singles_and_batches(bench, servers, method, args), strict=True):
         print(f"  {server.label}: {r['rate']:>6.0f} calls/s p99 {r['p99']:>5.1f} ms {r['cpu_us']:>4.0f} µs CPU/call; "
               f"batches of {args.batch}: {b['rate']:>6.0f} calls/s {b['cpu_us']:>4.0f} µs CPU/call"
               + (" ERRORS" if r["errors"] + b["errors"] else ""), flush=True)
