@@ -101,3 +101,19 @@ async def test_the_access_log_has_one_json_line_per_request_with_secrets_masked(
     assert lines[0]["calls"][0]["params"]["password"] == "***"
     assert secret not in caplog.text
     assert lines[1]["calls"][0]["params"]["limit"] == 99999999999999999999999
+
+
+async def test_a_batch_mixes_piped_calls_with_single_ones_and_notifications(db, rpc, users):
+    await setup(db, rpc)
+    user = await users.make()
+    login = {"jsonrpc": "2.0", "id": "login", "method": "auth.login",
+             "params": {"email": user.email, "password": user.password}}  # takes a secret: runs alone
+    notification = {"jsonrpc": "2.0", "method": "test.note", "params": {"label": "quiet"}}
+    batch = [call(1, "test.note", label="one"), login, notification, call(2, "user.me"), call(3, "rpc.discover")]
+    status, answers = await rpc.post(batch, user.token)
+    assert status == 200
+    by_id = {a["id"]: a for a in answers}
+    assert set(by_id) == {1, "login", 2, 3}, "no answer to the notification"
+    assert by_id["login"]["result"]["token_type"] == "bearer"
+    assert by_id[2]["result"]["id"] == user.id and by_id[3]["result"]["openrpc"]
+    assert sorted(notes(db)) == ["one", "quiet"], "the notification ran too"
