@@ -159,7 +159,7 @@ class RpcService:
                 return
             for (i, _), text in zip(piped, texts, strict=True):
                 try:
-                    answers[i] = self.finish_text(text) if isinstance(text, str) else self.failure(text)
+                    answers[i] = self.failure(text) if isinstance(text, psycopg.Error) else self.finish_text(text)
                 except RpcError as exc:
                     answers[i] = exc
 

@@ -20,7 +20,8 @@ begin
   return jsonb_build_object('label', label, 'backend', pg_backend_pid(), 'user_id', app.current_user_id(),
                             'role', current_user, 'xid', txid_current()::text);
 end $$;
-grant execute on function api.test_note(text) to lms_api;
+create function api.test_nothing() returns jsonb language sql volatile as $$ select null::jsonb $$;
+grant execute on function api.test_note(text), api.test_nothing() to lms_api;
 reset role;
 """
 
@@ -109,11 +110,13 @@ async def test_a_batch_mixes_piped_calls_with_single_ones_and_notifications(db, 
     login = {"jsonrpc": "2.0", "id": "login", "method": "auth.login",
              "params": {"email": user.email, "password": user.password}}  # takes a secret: runs alone
     notification = {"jsonrpc": "2.0", "method": "test.note", "params": {"label": "quiet"}}
-    batch = [call(1, "test.note", label="one"), login, notification, call(2, "user.me"), call(3, "rpc.discover")]
+    batch = [call(1, "test.note", label="one"), login, notification, call(2, "user.me"), call(3, "rpc.discover"),
+             call(4, "test.nothing")]
     status, answers = await rpc.post(batch, user.token)
     assert status == 200
     by_id = {a["id"]: a for a in answers}
-    assert set(by_id) == {1, "login", 2, 3}, "no answer to the notification"
+    assert set(by_id) == {1, "login", 2, 3, 4}, "no answer to the notification"
+    assert by_id[4] == {"jsonrpc": "2.0", "result": None, "id": 4}, "SQL NULL is a null result"
     assert by_id["login"]["result"]["token_type"] == "bearer"
     assert by_id[2]["result"]["id"] == user.id and by_id[3]["result"]["openrpc"]
     assert sorted(notes(db)) == ["one", "quiet"], "the notification ran too"
