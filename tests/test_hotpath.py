@@ -5,11 +5,16 @@ access log stays one JSON line per request, secrets masked, whatever the params 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 
+import aiohttp
+
+from tests.conftest import RpcClient, make_settings, start_server
 from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
+from tests.test_pgbouncer import pgbouncer  # noqa: F401 — the fixture
 
 # test.write_then_fail (audit row 'test.write', then LM409) and the grants come from the PgBouncer test.
 NOTE = """
@@ -120,3 +125,29 @@ async def test_a_batch_mixes_piped_calls_with_single_ones_and_notifications(db, 
     assert by_id["login"]["result"]["token_type"] == "bearer"
     assert by_id[2]["result"]["id"] == user.id and by_id[3]["result"]["openrpc"]
     assert sorted(notes(db)) == ["one", "quiet"], "the notification ran too"
+
+
+async def test_batches_through_pgbouncer_in_transaction_mode(db, pgbouncer, users):  # noqa: F811 — the fixture
+    """PgBouncer may hand each transaction of a pipelined batch to another server connection: every
+    call still runs as its own caller, and a failed call still rolls back alone."""
+    await setup(db, users.rpc)
+    app, runner, base = await start_server(pgbouncer, make_settings(pool_min_size=4, pool_max_size=4))
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = RpcClient(base, session, app)
+            people = [await users.make() for _ in range(6)]
+
+            async def batch_of(person, n: int):
+                body = [call(i, "test.whoami") for i in range(8)]
+                body += [call(8, "test.note", label=f"{n}-kept"), call(9, "test.write_then_fail", label=f"{n}-gone")]
+                status, answers = await client.post(body, person.token)
+                assert status == 200
+                return {a["id"]: a for a in answers}
+
+            results = await asyncio.gather(*(batch_of(p, n) for n, p in enumerate(people * 3)))
+            for n, (person, by_id) in enumerate(zip(people * 3, results, strict=True)):
+                assert {by_id[i]["result"]["user_id"] for i in range(8)} == {person.id}
+                assert by_id[8]["result"]["label"] == f"{n}-kept" and by_id[9]["error"]["code"] == 409
+            assert sorted(notes(db)) == sorted(f"{n}-kept" for n in range(18))
+    finally:
+        await runner.cleanup()
