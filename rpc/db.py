@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import AsyncClientCursor
+from psycopg import AsyncClientCursor, generators, pq
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from rpc.config import Settings
@@ -193,6 +193,40 @@ class Database:
                 pass
         return await cur.fetchone()
 
+    async def call_batch(self, calls: list[tuple[str, list, CallContext]]) -> list[str | psycopg.Error] | None:
+        """Several calls without secrets (values bound client-side, as for one call) on ONE connection in
+        ONE round trip: pipeline mode, each call `set…` + `select api.fn(…)` closed by its own Sync, so
+        each is its own transaction — an error rolls back that call alone and the next ones run. Their
+        values (first column, first row) or errors, in order. The budget for all of them is spent first,
+        in one statement (a round trip only when the reservations ahead do not cover it); None when
+        that is refused, so each call can be judged alone."""
+        units = 0
+        for _, _, caller in calls:
+            units += self.leases.units_to_reserve(caller.bucket, caller.cost)
+        async with self.pool.connection(timeout=0.5 if self.suspect_down else None) as conn:
+            if units:
+                bucket = calls[0][2].bucket
+                try:
+                    await conn.execute(RATE_TAKE, [bucket, units])
+                except psycopg.Error as exc:
+                    if exc.sqlstate != "LM429":
+                        raise
+                    self.leases.refused(bucket)
+                    return None
+            cur = AsyncClientCursor(conn)
+            statements = []
+            for query, values, caller in calls:
+                identity = [API_ROLE, self.statement_timeout, self.lock_timeout,
+                            caller.user_id, caller.client_addr, list(caller.given)]
+                statements.append((cur.mogrify(SET_CALLER, identity).encode(), cur.mogrify(query, values).encode()))
+            try:
+                answers = await _pipeline(conn, statements)
+            except BaseException:
+                await conn.close()  # results may be left unread: the pool replaces this connection
+                raise
+        self.suspect_down = False
+        return answers
+
     async def ready(self) -> bool:
         try:
             async with self.pool.connection(timeout=2.0) as conn:
@@ -220,3 +254,32 @@ class Database:
 
 
 __all__ = ["CallContext", "Database", "server_url", "PoolTimeout"]
+
+
+async def _pipeline(conn: psycopg.AsyncConnection, statements: list[tuple[bytes, bytes]]) -> list:
+    """Send every (identity, call) pair with a Sync after each, all at once; then read the answers: the
+    call's text value, or the psycopg.Error of whichever of the two statements failed."""
+    pg = conn.pgconn
+    pg.enter_pipeline_mode()
+    for identity, call in statements:
+        pg.send_query_params(identity, None)
+        pg.send_query_params(call, None)
+        pg.pipeline_sync()
+    await conn.wait(generators.send(pg))
+    answers: list = []
+    for _ in statements:
+        error = None
+        value = None
+        for index in range(2):
+            for result in await conn.wait(generators.fetch_many(pg)):
+                if result.status == pq.ExecStatus.FATAL_ERROR and error is None:
+                    error = psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+                elif result.status == pq.ExecStatus.TUPLES_OK and result.ntuples and index:
+                    raw = result.get_value(0, 0)
+                    value = None if raw is None else bytes(raw).decode(conn.info.encoding)
+        sync = await conn.wait(generators.fetch_many(pg))
+        if not sync or sync[0].status != pq.ExecStatus.PIPELINE_SYNC:
+            raise psycopg.InterfaceError("pipeline out of step")
+        answers.append(error if error is not None else value)
+    pg.exit_pipeline_mode()
+    return answers

@@ -263,10 +263,13 @@ class Method:
     def __post_init__(self) -> None:
         self._names = frozenset(p.name for p in self.params)
         self._jsonb = frozenset(p.name for p in self.params if p.pg_type == "jsonb")
+        self._required = any(p.required for p in self.params)
 
     def validate(self, params: Any) -> dict:
         """Named params (object; an array is taken positionally) → values for the SQL call: exactly the
         params present in the request (explicit nulls included), so an update can tell omitted from null."""
+        if not params and not self._required:  # nothing given, nothing needed: no model to run
+            return {}
         if isinstance(params, list):
             if len(params) > len(self.params):
                 raise RpcError(INVALID_PARAMS, "Invalid params", {"reason": "too_many_params"})
@@ -305,13 +308,20 @@ class Method:
         """`select api.fn(a => %s, …)` for the given param names; cached per combination."""
         q = self._queries.get(names)
         if q is None:
-            args = sql.SQL(", ").join(
-                sql.SQL("{} => {}").format(sql.Identifier(n), sql.Placeholder()) for n in names
-            )
-            q = sql.SQL("select {}.{}({})").format(sql.Identifier("api"), sql.Identifier(self.function), args)
-            q = q.as_string(None)
-            self._queries[names] = q
+            q = self._queries[names] = self._call(names).as_string(None)
         return q
+
+    def text_query(self, names: tuple[str, ...]) -> str:
+        """`select api.fn(a => %s, …)::text`: the result as PostgreSQL's JSON text, to pass through."""
+        key = ("::text", *names)
+        q = self._queries.get(key)
+        if q is None:
+            q = self._queries[key] = sql.SQL("{}::text").format(self._call(names)).as_string(None)
+        return q
+
+    def _call(self, names: tuple[str, ...]) -> sql.Composed:
+        args = sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(n), sql.Placeholder()) for n in names)
+        return sql.SQL("select {}.{}({})").format(sql.Identifier("api"), sql.Identifier(self.function), args)
 
 
 CATALOG_QUERY = """

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -19,6 +22,9 @@ _MISSING = object()
 # A body nested deeper than this (arrays/objects inside each other) is refused (-32600 too_deep):
 # nothing legitimate needs it, and deep values cost recursion in every layer that walks them.
 MAX_DEPTH = 64
+# 19 digits in a row may be an integer past 64 bits somewhere in the body: such bodies go to json.
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
+LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
 
 
 class RpcError(Exception):
@@ -52,19 +58,30 @@ def too_deep() -> RpcError:
     return RpcError(INVALID_REQUEST, f"Invalid Request: nested deeper than {MAX_DEPTH} levels", {"reason": "too_deep"})
 
 
-def parse_body(body: bytes) -> Any:
+def parse_body(body: bytes | str) -> Any:
     """The JSON value of a body, or RpcError: -32700 when unparsable, -32600 too_deep when nested deeper
     than MAX_DEPTH. The literals NaN/Infinity (and numbers like 1e999, which overflow to infinity) are
     parsed, and refused where they are used: as an id (-32600) or in params (-32602 naming the field)."""
+    long_digits = LONG_DIGITS if isinstance(body, bytes | bytearray) else LONG_DIGITS_TEXT
+    if long_digits.search(body) is None:
+        try:
+            value = orjson.loads(body)  # the common case, ~10× faster than json
+        except orjson.JSONDecodeError:  # NaN, 1e999, lone surrogates, not UTF-8, very deep: json decides
+            value = _loads(body)
+    else:  # orjson would read an integer past 64 bits as a float: json keeps it exact
+        value = _loads(body)
+    if depth_exceeds(value, MAX_DEPTH):
+        raise too_deep()
+    return value
+
+
+def _loads(body: bytes | str) -> Any:
     try:
-        value = json.loads(body)
+        return json.loads(body)
     except RecursionError:  # the C decoder's own limit (about 1000 levels): deeper than we allow anyway
         raise too_deep() from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits, …
         raise RpcError(PARSE_ERROR, "Parse error", {"reason": "invalid_json"}) from None
-    if depth_exceeds(value, MAX_DEPTH):
-        raise too_deep()
-    return value
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -23,11 +24,21 @@ from rpc.auth import TokenService
 from rpc.config import Settings
 from rpc.db import CallContext, Database
 from rpc.dispatch import SECRET_HINTS, Method, load_methods
-from rpc.protocol import METHOD_NOT_FOUND, RpcError
+from rpc.protocol import METHOD_NOT_FOUND, RpcError, dumps
 
 log = logging.getLogger("rpc.service")
 
 EXPENSIVE_COST = 10
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A validated call: its method, SQL (result as text), values and the caller's context."""
+
+    method: Method
+    query: str
+    values: list
+    context: CallContext
 
 
 class Metrics:
@@ -39,6 +50,17 @@ class Metrics:
         self.latency = Histogram("lms_rpc_call_seconds", "Latency of one JSON-RPC call", ["method"],
                                  registry=self.registry,
                                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self._children: dict[str, tuple] = {}  # method → its (calls, latency) series, looked up once
+
+    def observe(self, method: str, seconds: float, code: int) -> None:
+        """Count one call of method that took seconds and ended with code (0: a result)."""
+        children = self._children.get(method)
+        if children is None:
+            children = self._children[method] = (self.calls.labels(method), self.latency.labels(method))
+        children[0].inc()
+        children[1].observe(seconds)
+        if code:
+            self.errors.labels(method, str(code)).inc()
 
 
 class RpcService:
@@ -77,34 +99,104 @@ class RpcService:
         return method
 
     async def invoke(self, name: str, params: Any, context: CallContext) -> Any:
+        """One call; its result as a Python value (the certificate handler's use)."""
+        return json.loads(await self.invoke_json(name, params, context))
+
+    async def invoke_json(self, name: str, params: Any, context: CallContext) -> str:
+        """One call; its result as JSON text. PostgreSQL's own text of the jsonb result passes through
+        undecoded unless it has to be looked at (a returned error, claims to sign, a payment hook)."""
         if name == "rpc.discover":
-            return openrpc.document(self.methods, context.server_url or self.settings.rpc_url())
+            return dumps(openrpc.document(self.methods, context.server_url or self.settings.rpc_url()))
+        call = await self.prepare(name, params, context)
+        try:
+            if call.method.cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest keeps flowing
+                async with self.hashing:
+                    text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret)
+            else:
+                text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret)
+            if (hook := payments.HOOKS.get(call.method.name)) is not None:  # the provider between two SQL calls
+                return dumps(self.finish(await hook(self, json.loads(text), call.context)))
+        except (PoolTimeout, psycopg.Error, OSError) as exc:
+            raise self.failure(exc) from None
+        return self.finish_text(text)
+
+    async def invoke_many_json(self, calls: list[tuple[str, Any]], context: CallContext) -> list[str | RpcError]:
+        """The calls of a batch, each its own transaction: their JSON texts or RpcErrors, in order. Plain
+        calls share one connection and one round trip (rpc/db.py call_batch); rpc.discover, password
+        hashing, secret-taking and payment methods go one by one, concurrently, as single calls do."""
+        answers: list[str | RpcError | None] = [None] * len(calls)
+        piped: list[tuple[int, PreparedCall]] = []
+        alone: list[int] = []
+        for i, (name, params) in enumerate(calls):
+            method = self.methods.get(name)
+            if method is None or method.takes_secret or method.cost >= EXPENSIVE_COST or name in payments.HOOKS:
+                alone.append(i)
+                continue
+            try:
+                piped.append((i, await self.prepare(name, params, context)))
+            except RpcError as exc:
+                answers[i] = exc
+        if len(piped) == 1:
+            alone.append(piped.pop()[0])
+
+        async def one(i: int) -> None:
+            try:
+                answers[i] = await self.invoke_json(calls[i][0], calls[i][1], context)
+            except RpcError as exc:
+                answers[i] = exc
+
+        async def pipelined() -> None:
+            try:
+                texts = await self.db.call_batch([(c.query, c.values, c.context) for _, c in piped])
+            except (PoolTimeout, psycopg.Error, OSError) as exc:
+                error = self.failure(exc)
+                for i, _ in piped:
+                    answers[i] = error
+                return
+            if texts is None:  # the batch's budget did not fit as a whole: each call is judged alone, in
+                for i, _ in piped:  # turn (concurrent ones would spend a reservation before it is granted)
+                    await one(i)
+                return
+            for (i, _), text in zip(piped, texts, strict=True):
+                try:
+                    answers[i] = self.failure(text) if isinstance(text, psycopg.Error) else self.finish_text(text)
+                except RpcError as exc:
+                    answers[i] = exc
+
+        await asyncio.gather(*(one(i) for i in alone), *([pipelined()] if piped else []))
+        return answers  # type: ignore[return-value]
+
+    async def prepare(self, name: str, params: Any, context: CallContext) -> PreparedCall:
+        """Find and validate a call (RpcError if it is not one): its SQL, values and context."""
         method = await self.find(name)
         values = method.validate(params)
         names = tuple(values)
-        cost = method.cost
-        context = replace(context, given=names, cost=cost)
-        secret = method.takes_secret
-        try:
-            if cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest of the API keeps flowing
-                async with self.hashing:
-                    result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
-            else:
-                result = await self.db.call(method.query(names), [values[n] for n in names], context, secret)
-            if (hook := payments.HOOKS.get(method.name)) is not None:  # the provider between two SQL calls
-                result = await hook(self, result, context)
-        except PoolTimeout:
-            raise errors.unavailable() from None
-        except psycopg.Error as exc:
+        return PreparedCall(method, method.text_query(names), [values[n] for n in names],
+                            CallContext(context.user_id, context.client_addr, names, method.cost, context.server_url))
+
+    def failure(self, exc: BaseException) -> RpcError:
+        """The RpcError for a call that failed in the database or on the way to it."""
+        if isinstance(exc, PoolTimeout):
+            return errors.unavailable()
+        if isinstance(exc, psycopg.Error):
             if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and exc.sqlstate is None:
                 self.db.connection_lost()
             if exc.sqlstate == "42883":  # undefined function: the catalog changed under us
                 self._last_reload = 0.0
-            raise errors.from_database(exc) from None
-        except OSError:
+            return errors.from_database(exc)
+        if isinstance(exc, OSError):
             self.db.connection_lost()
-            raise errors.unavailable() from None
-        return self.finish(result)
+            return errors.unavailable()
+        raise exc
+
+    def finish_text(self, text: str | None) -> str:
+        """finish() on PostgreSQL's JSON text, decoding it only when it may need it: a returned error is
+        an object whose only key is "error" (jsonb writes `{"error": ` first then), claims are named."""
+        if text is None:
+            return "null"
+        if text.startswith('{"error": ') or '"access_token_claims"' in text:
+            return dumps(self.finish(json.loads(text)))
+        return text
 
     def finish(self, result: Any) -> Any:
         """Returned errors (effects committed) and access-token signing."""

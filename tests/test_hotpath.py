@@ -1,0 +1,153 @@
+"""The hot path. A JSON-RPC batch runs its plain calls on one connection in one pipeline, each call its own
+transaction: an error rolls back that call alone, the others commit; every security rule of a single
+call still holds per call (the caller's identity, a deactivated user, the address budget). The
+access log stays one JSON line per request, secrets masked, whatever the params hold."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+
+import aiohttp
+
+from tests.conftest import RpcClient, make_settings, start_server
+from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
+from tests.test_pgbouncer import pgbouncer  # noqa: F401 — the fixture
+
+# test.write_then_fail (audit row 'test.write', then LM409) and the grants come from the PgBouncer test.
+NOTE = """
+set role lms_owner;
+create function api.test_note(label text) returns jsonb language plpgsql volatile as $$
+begin
+  insert into app.audit_log (action, details) values ('test.write', jsonb_build_object('label', label));
+  return jsonb_build_object('label', label, 'backend', pg_backend_pid(), 'user_id', app.current_user_id(),
+                            'role', current_user, 'xid', txid_current()::text);
+end $$;
+create function api.test_nothing() returns jsonb language sql volatile as $$ select null::jsonb $$;
+grant execute on function api.test_note(text), api.test_nothing() to lms_api;
+reset role;
+"""
+
+
+async def setup(db, rpc) -> None:
+    db.execute(PGBOUNCER_SETUP)
+    db.execute(NOTE)
+    await rpc.service.reload()
+
+
+def notes(db) -> list[str]:
+    rows = db.execute("select details->>'label' from app.audit_log where action = 'test.write' order by id")
+    return [r[0] for r in rows]
+
+
+def call(i: int, method: str, **params) -> dict:
+    return {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+
+
+async def test_an_error_in_a_batch_rolls_back_that_call_alone(db, rpc, users):
+    await setup(db, rpc)
+    user = await users.make()
+    batch = [call(1, "test.note", label="a"), call(2, "test.write_then_fail", label="b"),
+             call(3, "test.note", label="c"), call(4, "test.write_then_fail", label="d"),
+             call(5, "test.note", label="e"), call(6, "no.such_method"), call(7, "test.note", label=7)]
+    status, answers = await rpc.post(batch, user.token)
+    assert status == 200
+    by_id = {a["id"]: a for a in answers}
+    assert [by_id[i]["result"]["label"] for i in (1, 3, 5)] == ["a", "c", "e"]
+    assert by_id[2]["error"]["code"] == 409 and by_id[4]["error"]["code"] == 409
+    assert by_id[6]["error"]["code"] == -32601 and by_id[7]["error"]["code"] == -32602
+    assert notes(db) == ["a", "c", "e"], "the failed calls' writes were rolled back, the others committed"
+    results = [by_id[i]["result"] for i in (1, 3, 5)]
+    assert len({r["backend"] for r in results}) == 1, "the batch ran on one connection"
+    assert len({r["xid"] for r in results}) == 3, "each call in a transaction of its own"
+    assert {(r["user_id"], r["role"]) for r in results} == {(user.id, "lms_api")}
+    # The connection is clean afterwards: back to the authenticator, no caller left behind.
+    async with rpc.service.db.pool.connection() as conn:
+        row = await (await conn.execute("select current_user, current_setting('lms.user_id', true)")).fetchone()
+    assert row[0] == "lms_authenticator" and not row[1]
+
+
+async def test_a_deactivated_user_is_refused_in_every_call_of_a_batch(db, rpc, users):
+    await setup(db, rpc)
+    user = await users.make()
+    db.execute("update app.users set is_active = false where id = %s", [user.id])
+    status, answers = await rpc.post([call(i, "test.note", label=str(i)) for i in range(4)], user.token)
+    assert status == 200
+    assert [a["error"]["data"]["reason"] for a in answers] == ["account_inactive"] * 4
+    assert notes(db) == []
+
+
+async def test_a_batch_spends_the_address_budget_per_call(db, rpc):
+    db.execute("update app.rate_limits set max_cost = 3 where name = 'address'")
+    status, answers = await rpc.post([call(i, "course.list") for i in range(5)])
+    assert status == 200
+    assert sum(1 for a in answers if "result" in a) == 3, "three calls fit a budget of three"
+    refused = [a["error"] for a in answers if "error" in a]
+    assert [(e["code"], e["data"]["reason"]) for e in refused] == [(429, "rate_limited")] * 2
+    status, _ = await rpc.post([call(i, "course.list") for i in range(2)])
+    assert status == 429, "a batch refused as a whole is HTTP 429"
+
+
+async def test_the_access_log_has_one_json_line_per_request_with_secrets_masked(rpc, users, caplog):
+    caplog.set_level(logging.INFO, logger="rpc.access")
+    user = await users.make()
+    secret = "not-my-password-" + uuid.uuid4().hex
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "auth.login", "params": {"email": user.email, "password": secret}},
+             call(2, "user.me")]
+    await rpc.post(batch, user.token)
+    # What orjson cannot write (an integer past 64 bits, a lone surrogate) is still logged, by json.
+    status, answer = await rpc.post('{"jsonrpc": "2.0", "id": 3, "method": "course.list", '
+                                     '"params": {"limit": 99999999999999999999999, "search": "\\ud800"}}')
+    assert status == 200 and answer["error"]["code"] == -32602
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "rpc.access"]
+    assert len(lines) == 2 and all(line["status"] == 200 and len(line["request_id"]) == 32 for line in lines)
+    assert [(c["method"], c["code"]) for c in lines[0]["calls"]] == [("auth.login", 401), ("user.me", 0)]
+    assert lines[0]["calls"][0]["params"]["password"] == "***"
+    assert secret not in caplog.text
+    assert lines[1]["calls"][0]["params"]["limit"] == 99999999999999999999999
+
+
+async def test_a_batch_mixes_piped_calls_with_single_ones_and_notifications(db, rpc, users):
+    await setup(db, rpc)
+    user = await users.make()
+    login = {"jsonrpc": "2.0", "id": "login", "method": "auth.login",
+             "params": {"email": user.email, "password": user.password}}  # takes a secret: runs alone
+    notification = {"jsonrpc": "2.0", "method": "test.note", "params": {"label": "quiet"}}
+    batch = [call(1, "test.note", label="one"), login, notification, call(2, "user.me"), call(3, "rpc.discover"),
+             call(4, "test.nothing")]
+    status, answers = await rpc.post(batch, user.token)
+    assert status == 200
+    by_id = {a["id"]: a for a in answers}
+    assert set(by_id) == {1, "login", 2, 3, 4}, "no answer to the notification"
+    assert by_id[4] == {"jsonrpc": "2.0", "result": None, "id": 4}, "SQL NULL is a null result"
+    assert by_id["login"]["result"]["token_type"] == "bearer"
+    assert by_id[2]["result"]["id"] == user.id and by_id[3]["result"]["openrpc"]
+    assert sorted(notes(db)) == ["one", "quiet"], "the notification ran too"
+
+
+async def test_batches_through_pgbouncer_in_transaction_mode(db, pgbouncer, users):  # noqa: F811 — the fixture
+    """PgBouncer may hand each transaction of a pipelined batch to another server connection: every
+    call still runs as its own caller, and a failed call still rolls back alone."""
+    await setup(db, users.rpc)
+    app, runner, base = await start_server(pgbouncer, make_settings(pool_min_size=4, pool_max_size=4))
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = RpcClient(base, session, app)
+            people = [await users.make() for _ in range(6)]
+
+            async def batch_of(person, n: int):
+                body = [call(i, "test.whoami") for i in range(8)]
+                body += [call(8, "test.note", label=f"{n}-kept"), call(9, "test.write_then_fail", label=f"{n}-gone")]
+                status, answers = await client.post(body, person.token)
+                assert status == 200
+                return {a["id"]: a for a in answers}
+
+            results = await asyncio.gather(*(batch_of(p, n) for n, p in enumerate(people * 3)))
+            for n, (person, by_id) in enumerate(zip(people * 3, results, strict=True)):
+                assert {by_id[i]["result"]["user_id"] for i in range(8)} == {person.id}
+                assert by_id[8]["result"]["label"] == f"{n}-kept" and by_id[9]["error"]["code"] == 409
+            assert sorted(notes(db)) == sorted(f"{n}-kept" for n in range(18))
+    finally:
+        await runner.cleanup()
