@@ -6,58 +6,75 @@
 -- Gradebook: one set-based query per call
 -- ---------------------------------------------------------------------------------------
 drop function if exists internal.gradebook(uuid, uuid);  -- before paging (limit/offset) was added
+-- plpgsql (it was one SQL function): the page of students is found first, by its own statement per
+-- case (a course page or one student), so each is planned with its real values — a SQL function's
+-- statements are planned generically, `(p_user_id is null or …)` for 3 rows whatever the course.
 create or replace function internal.gradebook(p_course_id uuid, p_user_id uuid default null,
                                               p_limit integer default null, p_offset integer default 0)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-  with students as (
-    select e.user_id, e.is_active, e.progress_percentage, e.completed_at
-    from app.enrollments e
-    join app.users u0 on u0.id = e.user_id
-    where e.course_id = p_course_id and (p_user_id is null or e.user_id = p_user_id)
-    order by u0.full_name, e.user_id
-    limit p_limit offset coalesce(p_offset, 0)
-  ), quizzes as (
-    -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
-    select z.id, z.title, z.passing_score_percentage from app.quizzes z
-    where z.course_id = p_course_id and (p_user_id is null or z.is_published)
-  ), best as (
-    select a.user_id, a.quiz_id, max(a.score) as best_score, bool_or(a.passed) as passed, count(*) as attempts
-    from app.quiz_attempts a
-    where a.quiz_id in (select q.id from quizzes q) and a.status <> 'in_progress'
-      and (p_user_id is null or a.user_id = p_user_id)
-    group by a.user_id, a.quiz_id
-  ), quiz_cells as (
-    select st.user_id,
-           jsonb_agg(jsonb_build_object('quiz_id', q.id, 'title', q.title, 'best_score', b.best_score,
-                                        'passed', coalesce(b.passed, false), 'attempts', coalesce(b.attempts, 0))
-                     order by q.title, q.id) as cells
-    from students st cross join quizzes q
-    left join best b on b.user_id = st.user_id and b.quiz_id = q.id
-    group by st.user_id
-  ), assignments as (
-    select a.id, a.title, a.points, a.late_penalty_percentage from app.assignments a where a.course_id = p_course_id
-  ), assignment_cells as (
-    select st.user_id,
-           jsonb_agg(jsonb_build_object('assignment_id', a.id, 'title', a.title, 'points', a.points,
-                                        'submitted', s.id is not null, 'is_late', s.is_late, 'grade', s.grade,
-                                        'effective_grade', internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage))
-                     order by a.title, a.id) as cells
-    from students st cross join assignments a
-    left join app.submissions s on s.assignment_id = a.id and s.user_id = st.user_id
-    group by st.user_id
-  )
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'user_id', st.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', st.is_active,
-           'progress_percentage', st.progress_percentage, 'completed_at', st.completed_at,
-           'quizzes', coalesce(qc.cells, '[]'), 'assignments', coalesce(ac.cells, '[]'))
-         order by u.full_name, st.user_id), '[]')
-  from students st
-  join app.users u on u.id = st.user_id
-  left join quiz_cells qc on qc.user_id = st.user_id
-  left join assignment_cells ac on ac.user_id = st.user_id
+declare
+  v_students uuid[];
+  v_quizzes  uuid[];
+begin
+  if p_user_id is null then
+    v_students := array(
+      select e.user_id from app.enrollments e join app.users u on u.id = e.user_id
+      where e.course_id = p_course_id
+      order by u.full_name, e.user_id
+      limit p_limit offset coalesce(p_offset, 0));
+  else
+    v_students := array(select e.user_id from app.enrollments e
+                        where e.course_id = p_course_id and e.user_id = p_user_id);
+  end if;
+  -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
+  v_quizzes := array(select z.id from app.quizzes z
+                     where z.course_id = p_course_id and (p_user_id is null or z.is_published));
+  return (
+    with students as (
+      select e.user_id, e.is_active, e.progress_percentage, e.completed_at, u.full_name, u.email
+      from unnest(v_students) s (user_id)
+      join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
+      join app.users u on u.id = s.user_id
+    ), quizzes as (
+      select z.id, z.title from app.quizzes z where z.id = any (v_quizzes)
+    ), best as (
+      -- Only the page's students at only this course's quizzes: a few index probes per partition.
+      select a.user_id, a.quiz_id, max(a.score) as best_score, bool_or(a.passed) as passed, count(*) as attempts
+      from app.quiz_attempts a
+      where a.user_id = any (v_students) and a.quiz_id = any (v_quizzes) and a.status <> 'in_progress'
+      group by a.user_id, a.quiz_id
+    ), quiz_cells as (
+      select st.user_id,
+             jsonb_agg(jsonb_build_object('quiz_id', q.id, 'title', q.title, 'best_score', b.best_score,
+                                          'passed', coalesce(b.passed, false), 'attempts', coalesce(b.attempts, 0))
+                       order by q.title, q.id) as cells
+      from students st cross join quizzes q
+      left join best b on b.user_id = st.user_id and b.quiz_id = q.id
+      group by st.user_id
+    ), assignments as (
+      select a.id, a.title, a.points, a.late_penalty_percentage from app.assignments a where a.course_id = p_course_id
+    ), assignment_cells as (
+      select st.user_id,
+             jsonb_agg(jsonb_build_object('assignment_id', a.id, 'title', a.title, 'points', a.points,
+                                          'submitted', s.id is not null, 'is_late', s.is_late, 'grade', s.grade,
+                                          'effective_grade', internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage))
+                       order by a.title, a.id) as cells
+      from students st cross join assignments a
+      left join app.submissions s on s.assignment_id = a.id and s.user_id = st.user_id
+      group by st.user_id
+    )
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'user_id', st.user_id, 'full_name', st.full_name, 'email', st.email, 'is_active', st.is_active,
+             'progress_percentage', st.progress_percentage, 'completed_at', st.completed_at,
+             'quizzes', coalesce(qc.cells, '[]'), 'assignments', coalesce(ac.cells, '[]'))
+           order by st.full_name, st.user_id), '[]')
+    from students st
+    left join quiz_cells qc on qc.user_id = st.user_id
+    left join assignment_cells ac on ac.user_id = st.user_id);
+end
 $$;
 comment on function internal.gradebook(uuid, uuid, integer, integer) is
   'Gradebook rows of a course (all enrolled students — one page by full_name, user_id when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
