@@ -1,0 +1,153 @@
+# ruff: noqa: E501  (SQL text: long lines read better than wrapped ones)
+"""Database-side timings of the issue-21 calls on generated data (`lms bench generate --scale S`).
+
+    DATABASE_URL=postgresql://postgres@/bench1?host=…&port=… python -m bench.scale [--runs 7]
+
+Each call runs as the API role exactly as the server does it — connected as lms_authenticator, in one
+transaction `set_config('role', 'lms_api', true), set_config('lms.user_id', <real user id>, true)`, then
+`explain (analyze, format json) select api.<fn>(…)`; the figure is planning + execution time, the
+median of --runs runs after two warm-up runs. Writes (attempt.start) are rolled back.
+Analysts: the same query on analytics.quiz_best_scores as a login linked to an admin (RLS) and as
+the superuser (no RLS), medians; the ratio is analyst ÷ owner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+
+def as_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.split("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def explain_ms(conn: psycopg.Connection, query: sql.Composable, params: list, user_id: str | None) -> float:
+    with conn.transaction(force_rollback=True):
+        conn.execute("select set_config('role', 'lms_api', true), set_config('lms.user_id', %s, true)",
+                     [user_id or ""])
+        (plan,) = conn.execute(sql.SQL("explain (analyze, format json) ") + query, params).fetchone()
+    p = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+    return p["Planning Time"] + p["Execution Time"]
+
+
+def plan_ms(conn: psycopg.Connection, q: sql.Composable, p: list) -> float:
+    (plan,) = conn.execute(sql.SQL("explain (analyze, format json) ") + q, p).fetchone()
+    return plan[0]["Planning Time"] + plan[0]["Execution Time"]
+
+
+def median_ms(fn, runs: int) -> float:
+    for _ in range(2):
+        fn()
+    return round(statistics.median(fn() for _ in range(runs)), 2)
+
+
+def call(fn: str, **params) -> tuple[sql.Composable, list]:
+    args = sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(k)) for k in params)
+    return sql.SQL("select api.{}({})").format(sql.Identifier(fn), args), list(params.values())
+
+
+def cases(su: psycopg.Connection) -> dict:
+    """Real ids from the generated data: the 10,000- and 1,000-student courses and their people."""
+    big = su.execute("select c.id, c.instructor_id, count(*) n from app.courses c join app.enrollments e on e.course_id = c.id "
+                     "group by c.id order by n desc limit 1").fetchone()
+    small = su.execute("select c.id, c.instructor_id, count(*) n from app.courses c join app.enrollments e on e.course_id = c.id "
+                       "group by c.id having count(*) between 900 and 1100 order by abs(count(*) - 1000) limit 1").fetchone()
+    out = {"big": big, "small": small}
+    for key, (cid, _, _) in (("big", big), ("small", small)):
+        out[key + "_quiz"] = su.execute("select z.id from app.quizzes z left join app.quiz_attempts a on a.quiz_id = z.id "
+                                        "where z.course_id = %s group by z.id order by count(a.*) desc limit 1",
+                                        [cid]).fetchone()[0]
+        out[key + "_assignment"] = su.execute("select id from app.assignments where course_id = %s limit 1",
+                                              [cid]).fetchone()[0]
+    out["lessons20"] = su.execute(
+        "select l.course_id, (select e.user_id from app.enrollments e where e.course_id = l.course_id and e.is_active limit 1) "
+        "from app.lessons l group by l.course_id order by count(*) desc limit 1").fetchone()
+    out["student"] = su.execute("select e.user_id from app.enrollments e where e.is_active "
+                                "and e.course_id = %s limit 1", [out["lessons20"][0]]).fetchone()[0]
+    # attempt.start: an active enrollee of the big course with attempts left at its quiz
+    out["starter"] = su.execute(
+        "select e.user_id from app.enrollments e left join app.quiz_attempt_counters c "
+        "on c.user_id = e.user_id and c.quiz_id = %s where e.course_id = %s and e.is_active "
+        "and coalesce(c.attempts_used, 0) < 3 limit 1", [out["big_quiz"], big[0]]).fetchone()[0]
+    out["admin"] = su.execute("select user_id from app.admins order by user_id limit 1").fetchone()[0]
+    return out
+
+
+def run(url: str, runs: int) -> dict:
+    results: dict = {}
+    with psycopg.connect(url, autocommit=True) as su, \
+            psycopg.connect(as_user(url, "lms_authenticator"), autocommit=True) as api:
+        c = cases(su)
+        results["sizes"] = {"big_course_students": c["big"][2], "small_course_students": c["small"][2],
+                            "courses": su.execute("select count(*) from app.courses").fetchone()[0],
+                            "attempt_partitions": su.execute("select count(*) from pg_inherits where inhparent = "
+                                                             "'app.quiz_attempts'::regclass").fetchone()[0],
+                            "course_get_lessons": su.execute("select count(*) from app.lessons where course_id = %s",
+                                                             [c["lessons20"][0]]).fetchone()[0]}
+
+        def timed(fn: str, user, **params) -> float:
+            q, p = call(fn, **params)
+            return median_ms(lambda: explain_ms(api, q, p, str(user)), runs)
+
+        for key in ("big", "small"):
+            cid, inst, _ = c[key]
+            results[f"enrollment.list_for_course limit 100 ({key})"] = timed(
+                "enrollment_list_for_course", inst, course_id=cid, limit=100)
+            results[f"gradebook.course limit 100 ({key})"] = timed("gradebook_course", inst, course_id=cid, limit=100)
+            results[f"attempt.list_for_quiz limit 100 ({key})"] = timed(
+                "attempt_list_for_quiz", inst, quiz_id=c[key + "_quiz"], limit=100)
+            results[f"submission.list_for_assignment limit 100 ({key})"] = timed(
+                "submission_list_for_assignment", inst, assignment_id=c[key + "_assignment"], limit=100)
+        results["course.get (enrolled student)"] = timed("course_get", c["student"], course_id=c["lessons20"][0])
+        results["course.list (first page)"] = timed("course_list", c["student"])
+        results["course.list (search)"] = timed("course_list", c["student"], search="practical statistics")
+        results["attempt.start (rolled back)"] = timed("attempt_start", c["starter"], quiz_id=c["big_quiz"])
+        for name in ("enrollment.list_for_course", "gradebook.course", "attempt.list_for_quiz",
+                     "submission.list_for_assignment"):
+            results[f"ratio big/small {name}"] = round(
+                results[f"{name} limit 100 (big)"] / results[f"{name} limit 100 (small)"], 2)
+        results.update(analyst(su, url, c, runs))
+    return results
+
+
+def analyst(su: psycopg.Connection, url: str, c: dict, runs: int) -> dict:
+    """analytics.quiz_best_scores as an analyst linked to an admin vs as the superuser (RLS bypassed)."""
+    su.execute("do $$ begin if not exists (select from pg_roles where rolname = 'bench_analyst') then "
+               "create role bench_analyst login in role lms_analyst; end if; end $$")
+    su.execute("insert into app.analyst_logins (login_name, user_id) values ('bench_analyst', %s) "
+               "on conflict (login_name) do update set user_id = excluded.user_id", [c["admin"]])
+    out = {}
+    queries = {
+        "one course": (sql.SQL("select count(*), avg(best_score) from analytics.quiz_best_scores where course_id = %s"),
+                       [c["big"][0]]),
+        "whole view": (sql.SQL("select count(*), avg(best_score) from analytics.quiz_best_scores"), []),
+    }
+    with psycopg.connect(as_user(url, "bench_analyst"), autocommit=True) as an:
+        for label, (q, p) in queries.items():
+            r = 3 if label == "whole view" else runs
+            a = median_ms(lambda q=q, p=p: plan_ms(an, q, p), r)
+            o = median_ms(lambda q=q, p=p: plan_ms(su, q, p), r)
+            out[f"analyst quiz_best_scores {label}: analyst ms"] = a
+            out[f"analyst quiz_best_scores {label}: owner ms"] = o
+            out[f"analyst quiz_best_scores {label}: ratio"] = round(a / o, 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    for k, v in run(os.environ["DATABASE_URL"], args.runs).items():
+        print(f"{k:60} {v}")
+
+
+if __name__ == "__main__":
+    main()
