@@ -196,8 +196,11 @@ STEPS: list[tuple[str, str]] = [
                    'correct', q.question_order <= a.earned,
                    'points_earned', case when q.question_order <= a.earned then 1 else 0 end, 'points', 1)) as grading
           from app.questions q where q.quiz_id = a.quiz_id) g;
-        insert into app.quiz_attempt_counters (user_id, quiz_id, attempts_used, last_started_at)
-        select user_id, quiz_id, count(*), max(started_at) from g_attempts group by user_id, quiz_id;
+        insert into app.quiz_attempt_counters (user_id, quiz_id, attempts_used, last_started_at, closed_attempts,
+                                               best_score, passed)
+        select user_id, quiz_id, count(*), max(started_at), count(*), round(100.0 * max(earned) / 8),
+               bool_or(round(100.0 * earned / 8) >= 60)
+        from g_attempts group by user_id, quiz_id;
     """),
     ("completion fix-up", """
         -- A finished enrollment is complete only if every quiz of its course was passed (true by
@@ -244,9 +247,12 @@ CHECKS: list[tuple[str, str]] = [
      "select count(*) from app.lesson_progress lp join app.enrollments e on e.id = lp.enrollment_id "
      "join app.lessons l on l.id = lp.lesson_id where l.course_id <> e.course_id or lp.user_id <> e.user_id"),
     ("counters = attempts",
-     "select count(*) from app.quiz_attempt_counters c full join (select user_id, quiz_id, count(*) n, max(started_at) m "
+     "select count(*) from app.quiz_attempt_counters c full join (select user_id, quiz_id, count(*) n, max(started_at) m, "
+     "count(*) filter (where status <> 'in_progress') closed, max(score) filter (where status <> 'in_progress') best, "
+     "coalesce(bool_or(passed) filter (where status <> 'in_progress'), false) passed "
      "from app.quiz_attempts group by 1, 2) a using (user_id, quiz_id) "
-     "where c.attempts_used is distinct from a.n or c.last_started_at is distinct from a.m"),
+     "where c.attempts_used is distinct from a.n or c.last_started_at is distinct from a.m "
+     "or (c.closed_attempts, c.best_score, c.passed) is distinct from (a.closed, a.best, a.passed)"),
     ("attempts: one row per attempt number",
      "select count(*) from (select user_id, quiz_id, attempt_number from app.quiz_attempts group by 1, 2, 3 "
      "having count(*) > 1) x"),

@@ -76,15 +76,23 @@ create table app.quiz_attempt_counters (
   quiz_id       uuid not null,
   attempts_used integer not null default 0,
   last_started_at timestamptz,
+  closed_attempts integer not null default 0,
+  best_score    integer,
+  passed        boolean not null default false,
   constraint pk_quiz_attempt_counters primary key (user_id, quiz_id),
   constraint fk_quiz_attempt_counters_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
   constraint fk_quiz_attempt_counters_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
-  constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0)
+  constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0),
+  constraint ck_quiz_attempt_counters_closed_attempts check (closed_attempts >= 0),
+  constraint ck_quiz_attempt_counters_best_score check (best_score between 0 and 100)
 );
 create index ix_quiz_attempt_counters_quiz_id on app.quiz_attempt_counters (quiz_id);
 comment on table app.quiz_attempt_counters is 'Attempts started per student and quiz; its row lock serialises concurrent attempt.start calls.';
 comment on column app.quiz_attempt_counters.attempts_used is 'Attempts started so far, never decremented; attempt.start refuses a new one at quizzes.max_attempts.';
 comment on column app.quiz_attempt_counters.last_started_at is 'started_at of the student''s latest attempt at the quiz (attempt_number = attempts_used), null before the first: attempt.start finds the open attempt, if any, in that one partition.';
+comment on column app.quiz_attempt_counters.closed_attempts is 'Closed (submitted or expired) attempts of the student at the quiz; kept by a trigger on quiz_attempts.';
+comment on column app.quiz_attempt_counters.best_score is 'Highest score of the closed attempts, null without one; kept by a trigger on quiz_attempts.';
+comment on column app.quiz_attempt_counters.passed is 'True when a closed attempt passed; kept by a trigger on quiz_attempts.';
 
 create table app.quiz_attempts (
   id             uuid not null default gen_random_uuid(),

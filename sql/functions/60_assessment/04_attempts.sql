@@ -343,9 +343,11 @@ comment on function internal.maintain_attempts() is
   'Upkeep (lms db maintain): closes unsubmitted attempts past deadline + grace as expired with score 0. SECURITY DEFINER: runs for no particular user.';
 
 /*
- * quiz_attempt_counters.last_started_at follows its attempt: attempt.start sets it with the insert;
- * should an attempt's started_at ever be rewritten (a data fix, an import, tests travelling in time),
- * this trigger moves the counter along, so attempt.start still finds the open attempt.
+ * quiz_attempt_counters.last_started_at follows the latest attempt (attempt_number = attempts_used):
+ * attempt.start sets it with the insert; should an attempt's started_at ever be rewritten (a data fix,
+ * an import, tests travelling in time) this trigger moves the counter along, so attempt.start still
+ * finds the open attempt. A rewrite that moves the row to another partition arrives as an insert into
+ * that partition (PostgreSQL 15 fires no UPDATE row trigger for it), hence INSERT as well.
  */
 create or replace function internal.tg_quiz_attempts__follow_started_at()
 returns trigger
@@ -356,13 +358,68 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
   update app.quiz_attempt_counters c set last_started_at = new.started_at
-  where c.user_id = new.user_id and c.quiz_id = new.quiz_id and c.last_started_at = old.started_at;
+  where c.user_id = new.user_id and c.quiz_id = new.quiz_id and c.attempts_used = new.attempt_number
+    and c.last_started_at is distinct from new.started_at;
   return null;
 end
 $$;
 comment on function internal.tg_quiz_attempts__follow_started_at() is
-  'AFTER UPDATE OF started_at on quiz_attempts: keeps quiz_attempt_counters.last_started_at pointing at the latest attempt. SECURITY DEFINER: counters are written by definer functions only (RLS).';
+  'AFTER INSERT / UPDATE OF started_at on quiz_attempts: keeps quiz_attempt_counters.last_started_at on the latest attempt''s started_at. SECURITY DEFINER: counters are written by definer functions only (RLS).';
 drop trigger if exists _100_follow_started_at on app.quiz_attempts;
-create trigger _100_follow_started_at after update of started_at on app.quiz_attempts
-  for each row when (old.started_at is distinct from new.started_at)
-  execute function internal.tg_quiz_attempts__follow_started_at();
+create trigger _100_follow_started_at after insert or update of started_at on app.quiz_attempts
+  for each row execute function internal.tg_quiz_attempts__follow_started_at();
+
+/*
+ * The gradebook's cells on the counter row (closed_attempts, best_score, passed), recomputed from the
+ * student's attempts at that quiz whenever one of them is closed, changed or deleted. Recomputing (not
+ * adding up) makes it idempotent: whatever order row triggers fire in (a cross-partition move is a
+ * delete plus an insert), the last one leaves the truth.
+ */
+create or replace function internal.refresh_attempt_summary(p_user_id uuid, p_quiz_id uuid)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  update app.quiz_attempt_counters c
+  set closed_attempts = s.closed, best_score = s.best, passed = s.passed
+  from (select count(*)::integer as closed, max(a.score) as best, coalesce(bool_or(a.passed), false) as passed
+        from app.quiz_attempts a
+        where a.user_id = p_user_id and a.quiz_id = p_quiz_id and a.status <> 'in_progress') s
+  where c.user_id = p_user_id and c.quiz_id = p_quiz_id
+    and (c.closed_attempts, c.best_score, c.passed) is distinct from (s.closed, s.best, s.passed)
+$$;
+comment on function internal.refresh_attempt_summary(uuid, uuid) is
+  'Recomputes closed_attempts, best_score and passed of one counter row from the attempts. SECURITY DEFINER: counters are written by definer functions only (RLS); called by the trigger below.';
+
+create or replace function internal.tg_quiz_attempts__summary()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if tg_op in ('UPDATE', 'DELETE') then
+    perform internal.refresh_attempt_summary(old.user_id, old.quiz_id);
+  end if;
+  if tg_op in ('UPDATE', 'INSERT') and (tg_op = 'INSERT' or (new.user_id, new.quiz_id) <> (old.user_id, old.quiz_id)) then
+    perform internal.refresh_attempt_summary(new.user_id, new.quiz_id);
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_quiz_attempts__summary() is
+  'AFTER INSERT/UPDATE/DELETE of closed attempts: keeps the counter row''s gradebook cells (internal.refresh_attempt_summary). SECURITY DEFINER like the function it calls.';
+drop trigger if exists _110_summary_insert on app.quiz_attempts;
+create trigger _110_summary_insert after insert on app.quiz_attempts
+  for each row when (new.status <> 'in_progress') execute function internal.tg_quiz_attempts__summary();
+drop trigger if exists _110_summary_update on app.quiz_attempts;
+create trigger _110_summary_update after update of status, score, passed, user_id, quiz_id on app.quiz_attempts
+  for each row when ((old.status, old.score, old.passed, old.user_id, old.quiz_id)
+                     is distinct from (new.status, new.score, new.passed, new.user_id, new.quiz_id))
+  execute function internal.tg_quiz_attempts__summary();
+drop trigger if exists _110_summary_delete on app.quiz_attempts;
+create trigger _110_summary_delete after delete on app.quiz_attempts
+  for each row when (old.status <> 'in_progress') execute function internal.tg_quiz_attempts__summary();

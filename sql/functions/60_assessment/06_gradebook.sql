@@ -20,10 +20,13 @@ declare
   v_quizzes  uuid[];
 begin
   if p_user_id is null then
+    -- In enrollment order, like enrollment.list_for_course: a page is read off
+    -- ix_enrollments_course_id_enrolled_at. (Alphabetical order needed every student's name sorted
+    -- for every page: 18 ms for 10,000 students. The CSV export lists the whole course by name.)
     v_students := array(
-      select e.user_id from app.enrollments e join app.users u on u.id = e.user_id
+      select e.user_id from app.enrollments e
       where e.course_id = p_course_id
-      order by u.full_name, e.user_id
+      order by e.enrolled_at, e.id
       limit p_limit offset coalesce(p_offset, 0));
   else
     v_students := array(select e.user_id from app.enrollments e
@@ -34,18 +37,18 @@ begin
                      where z.course_id = p_course_id and (p_user_id is null or z.is_published));
   return (
     with students as (
-      select e.user_id, e.is_active, e.progress_percentage, e.completed_at, u.full_name, u.email
-      from unnest(v_students) s (user_id)
+      select e.user_id, e.is_active, e.progress_percentage, e.completed_at, u.full_name, u.email, s.ord
+      from unnest(v_students) with ordinality s (user_id, ord)
       join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
       join app.users u on u.id = s.user_id
     ), quizzes as (
       select z.id, z.title from app.quizzes z where z.id = any (v_quizzes)
     ), best as (
-      -- Only the page's students at only this course's quizzes: a few index probes per partition.
-      select a.user_id, a.quiz_id, max(a.score) as best_score, bool_or(a.passed) as passed, count(*) as attempts
-      from app.quiz_attempts a
-      where a.user_id = any (v_students) and a.quiz_id = any (v_quizzes) and a.status <> 'in_progress'
-      group by a.user_id, a.quiz_id
+      -- The cells kept on the counter rows (internal.refresh_attempt_summary): one primary-key probe per
+      -- student and quiz of the page, however many attempts and partitions there are.
+      select c.user_id, c.quiz_id, c.best_score, c.passed, c.closed_attempts as attempts
+      from app.quiz_attempt_counters c
+      where c.user_id = any (v_students) and c.quiz_id = any (v_quizzes)
     ), quiz_cells as (
       select st.user_id,
              jsonb_agg(jsonb_build_object('quiz_id', q.id, 'title', q.title, 'best_score', b.best_score,
@@ -70,14 +73,14 @@ begin
              'user_id', st.user_id, 'full_name', st.full_name, 'email', st.email, 'is_active', st.is_active,
              'progress_percentage', st.progress_percentage, 'completed_at', st.completed_at,
              'quizzes', coalesce(qc.cells, '[]'), 'assignments', coalesce(ac.cells, '[]'))
-           order by st.full_name, st.user_id), '[]')
+           order by st.ord), '[]')
     from students st
     left join quiz_cells qc on qc.user_id = st.user_id
     left join assignment_cells ac on ac.user_id = st.user_id);
 end
 $$;
 comment on function internal.gradebook(uuid, uuid, integer, integer) is
-  'Gradebook rows of a course (all enrolled students — one page by full_name, user_id when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
+  'Gradebook rows of a course (all enrolled students — one page in enrollment order when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
 best_score is null for a quiz without closed attempts; is_late, grade and effective_grade are null without a submission (grades: until graded).
 @shape gradebook_row {user_id: uuid, full_name: text, email: text, is_active: bool, progress_percentage: int,
   completed_at: timestamptz?,
@@ -106,7 +109,9 @@ students after checking the caller manages the course.
 @result gradebook_row[]
 @param limit minimum=1 maximum=500
 @param offset minimum=0
-Ordered by full_name, then user_id. limit: default 50, at most 500; offset: default 0.$$;
+In enrollment order (enrolled_at, then enrollment id), like enrollment.list_for_course: each page
+costs the same in a course of 10,000 as of 100. limit: default 50, at most 500; offset: default 0.
+The whole course by name: GET /export/courses/{course_id}/gradebook.csv.$$;
 
 create or replace function api.gradebook_mine(course_id uuid)
 returns jsonb
