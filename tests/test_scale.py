@@ -150,3 +150,39 @@ def test_generated_data_obeys_every_rule(db):
     assert counts["enrollments"] > 10_000 and counts["quiz_attempts"] > 1_000, counts
     with db.connect() as conn:
         assert [(label, n) for label, n in verify(conn) if n] == []
+
+
+async def test_gradebook_csv_export_streams_for_the_course_manager_only(rpc, db, users):
+    """GET /export/courses/{id}/gradebook.csv: the instructor gets every student × item as CSV (by
+    name); a student 403, an outsider of an unpublished course 404, no token 401 — decided in SQL."""
+    import csv
+    import io
+
+    inst = await users.make("instructor")
+    other = await users.make("instructor")
+    students = [await users.make("student") for _ in range(3)]
+    course_id = make_course(db, inst.id, [s.id for s in students])
+    quiz = await make_quiz(rpc, inst.token, course_id, [mc()])
+    a = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, students[0].token)
+    await rpc.ok("attempt.submit", {"attempt_id": a["attempt_id"], "answers": {quiz.question_ids[0]: "b"}},
+                 students[0].token)
+    url = f"{rpc.base}/export/courses/{course_id}/gradebook.csv"
+
+    async def get(token):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with rpc.session.get(url, headers=headers) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
+
+    status, ctype, body = await get(inst.token)
+    assert status == 200 and ctype.startswith("text/csv"), (status, body)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == 3 and {r["item_type"] for r in rows} == {"quiz"}
+    assert [r["full_name"] for r in rows] == sorted(r["full_name"] for r in rows)
+    mine = next(r for r in rows if r["user_id"] == students[0].id)
+    assert (mine["best_score"], mine["passed"], mine["attempts"]) == ("100", "t", "1")
+    assert (await get(students[0].token))[0] == 403
+    assert (await get(other.token))[0] == 403  # a published course: visible, not theirs
+    db.execute("update app.courses set is_published = false where id = %s", [course_id])
+    status, _, body = await get(other.token)
+    assert status == 404 and '"not_found"' in body
+    assert (await get(None))[0] == 401

@@ -148,7 +148,7 @@ grant execute on function
   internal.quiz_attempts_graded(uuid, integer, integer), internal.assignment_json(app.assignments),
   internal.submission_json(app.submissions, integer),
   internal.require_course_manager(uuid), internal.managed_row(anyelement, uuid, text, boolean),
-  internal.managed_quiz(uuid, boolean)
+  internal.managed_quiz(uuid, boolean), internal.gradebook_export(uuid)
 to lms_api;
 -- What the SECURITY DEFINER functions (owned by lms_definer) call.
 grant execute on function

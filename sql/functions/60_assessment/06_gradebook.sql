@@ -139,3 +139,46 @@ comment on function api.gradebook_mine(uuid) is
 $$The caller's own gradebook row of a course they are (or were) enrolled in: best quiz scores
 (published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.
 @result gradebook_row$$;
+
+/*
+ * The whole gradebook of a course as rows for CSV (GET /export/courses/{course_id}/gradebook.csv,
+ * rpc/exports.py, which COPYs it to the client as it comes): one row per student and quiz or
+ * assignment, students by name. The caller is checked once, before the first row.
+ */
+create or replace function internal.gradebook_export(p_course_id uuid)
+returns table (user_id uuid, full_name text, email text, is_active boolean, progress_percentage integer,
+               completed_at timestamptz, item_type text, item_id uuid, item_title text, best_score integer,
+               passed boolean, attempts integer, submitted boolean, is_late boolean, grade numeric,
+               effective_grade numeric)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_course_manager(p_course_id);
+  return query
+    select e.user_id, u.full_name, u.email, e.is_active, e.progress_percentage, e.completed_at,
+           i.item_type, i.item_id, i.item_title, i.best_score, i.passed, i.attempts, i.submitted, i.is_late,
+           i.grade, i.effective_grade
+    from app.enrollments e
+    join app.users u on u.id = e.user_id
+    cross join lateral (
+      select 'quiz'::text as item_type, z.id as item_id, z.title as item_title, c.best_score,
+             coalesce(c.passed, false) as passed, coalesce(c.closed_attempts, 0) as attempts,
+             null::boolean as submitted, null::boolean as is_late, null::numeric as grade, null::numeric as effective_grade
+      from app.quizzes z
+      left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = z.id
+      where z.course_id = p_course_id
+      union all
+      select 'assignment', a.id, a.title, null, null, null, s.id is not null, s.is_late, s.grade,
+             internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage)
+      from app.assignments a
+      left join app.submissions s on s.assignment_id = a.id and s.user_id = e.user_id
+      where a.course_id = p_course_id) i
+    where e.course_id = p_course_id
+    order by u.full_name, e.user_id, i.item_type desc, i.item_title, i.item_id;
+end
+$$;
+comment on function internal.gradebook_export(uuid) is
+  'Every enrolled student''s gradebook of a course, one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';
