@@ -35,48 +35,36 @@ begin
   -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
   v_quizzes := array(select z.id from app.quizzes z
                      where z.course_id = p_course_id and (p_user_id is null or z.is_published));
+  -- One statement; per student of the page, its cells by primary key (counter rows, submissions):
+  -- correlated lookups whose count is the page's size, not the course's.
   return (
-    with students as (
-      select e.user_id, e.is_active, e.progress_percentage, e.completed_at, u.full_name, u.email, s.ord
-      from unnest(v_students) with ordinality s (user_id, ord)
-      join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
-      join app.users u on u.id = s.user_id
-    ), quizzes as (
+    with quizzes as materialized (
       select z.id, z.title from app.quizzes z where z.id = any (v_quizzes)
-    ), best as (
-      -- The cells kept on the counter rows (internal.refresh_attempt_summary): one primary-key probe per
-      -- student and quiz of the page, however many attempts and partitions there are.
-      select c.user_id, c.quiz_id, c.best_score, c.passed, c.closed_attempts as attempts
-      from app.quiz_attempt_counters c
-      where c.user_id = any (v_students) and c.quiz_id = any (v_quizzes)
-    ), quiz_cells as (
-      select st.user_id,
-             jsonb_agg(jsonb_build_object('quiz_id', q.id, 'title', q.title, 'best_score', b.best_score,
-                                          'passed', coalesce(b.passed, false), 'attempts', coalesce(b.attempts, 0))
-                       order by q.title, q.id) as cells
-      from students st cross join quizzes q
-      left join best b on b.user_id = st.user_id and b.quiz_id = q.id
-      group by st.user_id
-    ), assignments as (
+    ), assignments as materialized (
       select a.id, a.title, a.points, a.late_penalty_percentage from app.assignments a where a.course_id = p_course_id
-    ), assignment_cells as (
-      select st.user_id,
-             jsonb_agg(jsonb_build_object('assignment_id', a.id, 'title', a.title, 'points', a.points,
-                                          'submitted', s.id is not null, 'is_late', s.is_late, 'grade', s.grade,
-                                          'effective_grade', internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage))
-                       order by a.title, a.id) as cells
-      from students st cross join assignments a
-      left join app.submissions s on s.assignment_id = a.id and s.user_id = st.user_id
-      group by st.user_id
     )
     select coalesce(jsonb_agg(jsonb_build_object(
-             'user_id', st.user_id, 'full_name', st.full_name, 'email', st.email, 'is_active', st.is_active,
-             'progress_percentage', st.progress_percentage, 'completed_at', st.completed_at,
-             'quizzes', coalesce(qc.cells, '[]'), 'assignments', coalesce(ac.cells, '[]'))
-           order by st.ord), '[]')
-    from students st
-    left join quiz_cells qc on qc.user_id = st.user_id
-    left join assignment_cells ac on ac.user_id = st.user_id);
+             'user_id', e.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', e.is_active,
+             'progress_percentage', e.progress_percentage, 'completed_at', e.completed_at,
+             'quizzes', (
+               select coalesce(jsonb_agg(jsonb_build_object(
+                        'quiz_id', q.id, 'title', q.title, 'best_score', c.best_score,
+                        'passed', coalesce(c.passed, false), 'attempts', coalesce(c.closed_attempts, 0))
+                        order by q.title, q.id), '[]')
+               from quizzes q
+               left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = q.id),
+             'assignments', (
+               select coalesce(jsonb_agg(jsonb_build_object(
+                        'assignment_id', a.id, 'title', a.title, 'points', a.points,
+                        'submitted', sb.id is not null, 'is_late', sb.is_late, 'grade', sb.grade,
+                        'effective_grade', internal.effective_grade(sb.grade, sb.is_late, a.late_penalty_percentage))
+                        order by a.title, a.id), '[]')
+               from assignments a
+               left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id))
+           order by s.ord), '[]')
+    from unnest(v_students) with ordinality s (user_id, ord)
+    join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
+    cross join lateral (select u0.full_name, u0.email from app.users u0 where u0.id = s.user_id offset 0) u);
 end
 $$;
 comment on function internal.gradebook(uuid, uuid, integer, integer) is
