@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rpc import analystcli, events, outbox, paymentscli, usercli
+from rpc import analystcli, benchcli, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
 
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="rollback: every migration")
     d.set_defaults(func=cmd_db)
 
-    for module in (usercli, analystcli, outbox, paymentscli, events):  # each registers its own subcommand
+    for module in (usercli, analystcli, outbox, paymentscli, events, benchcli):  # each registers its own
         module.add_parser(sub)
     return p
 

@@ -327,18 +327,23 @@ begin
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
   perform internal.check_page(enrollment_list_for_course."limit", enrollment_list_for_course."offset", 500);
-  return coalesce((
-    select jsonb_agg(internal.enrollment_json(e.id)
-                     || jsonb_build_object('student', jsonb_build_object('id', u.id, 'full_name', u.full_name,
-                                                                          'email', u.email))
-                     order by e.enrolled_at, e.id)
-    from (select e0.id from app.enrollments e0
+  -- Checked once above; one statement below: the page by ix_enrollments_course_id_enrolled_at, then
+  -- the students' names by primary key — no per-row helper re-checking the caller.
+  return (
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'id', e.id, 'user_id', e.user_id, 'course_id', e.course_id, 'course_title', c.title,
+             'payment_id', e.payment_id, 'is_active', e.is_active, 'progress_percentage', e.progress_percentage,
+             'enrolled_at', e.enrolled_at, 'completed_at', e.completed_at, 'dropped_at', e.dropped_at,
+             'last_accessed_at', e.last_accessed_at,
+             'student', jsonb_build_object('id', u.id, 'full_name', u.full_name, 'email', u.email))
+             order by e.enrolled_at, e.id), '[]'::jsonb)
+    from (select e0.* from app.enrollments e0
           where e0.course_id = enrollment_list_for_course.course_id
           order by e0.enrolled_at, e0.id
           limit coalesce(enrollment_list_for_course."limit", 50)
-          offset coalesce(enrollment_list_for_course."offset", 0)) x
-    join app.enrollments e on e.id = x.id
-    join app.users u on u.id = e.user_id), '[]'::jsonb);
+          offset coalesce(enrollment_list_for_course."offset", 0)) e
+    join app.courses c on c.id = e.course_id
+    join app.users u on u.id = e.user_id);
 end
 $$;
 comment on function api.enrollment_list_for_course(uuid, integer, integer) is

@@ -33,6 +33,7 @@ grant execute on function internal.instructor_name(uuid) to lms_api, lms_analyst
 grant execute on function internal.course_json(app.courses) to lms_api;
 grant execute on function internal.can_read_lesson_content(uuid, boolean) to lms_api, lms_analyst;
 grant execute on function internal.lesson_content(uuid) to lms_api, lms_analyst;
+grant execute on function internal.course_lesson_contents(uuid) to lms_api;
 grant execute on function internal.lesson_json(uuid, boolean) to lms_api;
 grant execute on function internal.syllabus_json(uuid, boolean) to lms_api;
 grant execute on function internal.lock_course_for_change(uuid) to lms_api;

@@ -27,7 +27,7 @@ create table app.enrollments (
 );
 create index ix_enrollments_course_id_active on app.enrollments (course_id) where is_active;
 create index ix_enrollments_course_id_completed on app.enrollments (course_id, completed_at) where completed_at is not null;
-create index ix_enrollments_course_id on app.enrollments (course_id);
+create index ix_enrollments_course_id_enrolled_at on app.enrollments (course_id, enrolled_at, id);
 create index ix_enrollments_payment_id on app.enrollments (payment_id) where payment_id is not null;
 comment on table app.enrollments is 'A student''s enrollment in a course; one row per student and course.';
 comment on column app.enrollments.payment_id is 'The payment that bought a paid course; null for free courses.';

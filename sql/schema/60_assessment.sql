@@ -75,14 +75,24 @@ create table app.quiz_attempt_counters (
   user_id       uuid not null,
   quiz_id       uuid not null,
   attempts_used integer not null default 0,
+  last_started_at timestamptz,
+  closed_attempts integer not null default 0,
+  best_score    integer,
+  passed        boolean not null default false,
   constraint pk_quiz_attempt_counters primary key (user_id, quiz_id),
   constraint fk_quiz_attempt_counters_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
   constraint fk_quiz_attempt_counters_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
-  constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0)
+  constraint ck_quiz_attempt_counters_nonnegative check (attempts_used >= 0),
+  constraint ck_quiz_attempt_counters_closed_attempts check (closed_attempts >= 0),
+  constraint ck_quiz_attempt_counters_best_score check (best_score between 0 and 100)
 );
 create index ix_quiz_attempt_counters_quiz_id on app.quiz_attempt_counters (quiz_id);
 comment on table app.quiz_attempt_counters is 'Attempts started per student and quiz; its row lock serialises concurrent attempt.start calls.';
 comment on column app.quiz_attempt_counters.attempts_used is 'Attempts started so far, never decremented; attempt.start refuses a new one at quizzes.max_attempts.';
+comment on column app.quiz_attempt_counters.last_started_at is 'started_at of the student''s latest attempt at the quiz (attempt_number = attempts_used), null before the first: attempt.start finds the open attempt, if any, in that one partition.';
+comment on column app.quiz_attempt_counters.closed_attempts is 'Closed (submitted or expired) attempts of the student at the quiz; kept by a trigger on quiz_attempts.';
+comment on column app.quiz_attempt_counters.best_score is 'Highest score of the closed attempts, null without one; kept by a trigger on quiz_attempts.';
+comment on column app.quiz_attempt_counters.passed is 'True when a closed attempt passed; kept by a trigger on quiz_attempts.';
 
 create table app.quiz_attempts (
   id             uuid not null default gen_random_uuid(),
@@ -111,9 +121,12 @@ create table app.quiz_attempts (
   constraint ck_quiz_attempts_deadline check (deadline_at > started_at)
 ) partition by range (started_at);
 create index ix_quiz_attempts_user_id_quiz_id on app.quiz_attempts (user_id, quiz_id);
-create index ix_quiz_attempts_quiz_id on app.quiz_attempts (quiz_id);
+create index ix_quiz_attempts_quiz_id_started_at on app.quiz_attempts (quiz_id, started_at, id);
 create index ix_quiz_attempts_open on app.quiz_attempts (deadline_at) where status = 'in_progress';
 create table partitions.quiz_attempts_default partition of app.quiz_attempts default;
+-- lz4 (on the parent and every partition; new monthly partitions copy it) for rows PostgreSQL compresses.
+alter table app.quiz_attempts alter column answers set compression lz4;
+alter table app.quiz_attempts alter column grading set compression lz4;
 comment on table app.quiz_attempts is 'A student''s attempt at a quiz; partitioned by month of started_at (partitions live in schema partitions).';
 comment on column app.quiz_attempts.id is 'The attempt''s id; the primary key is (id, started_at) because started_at is the partition key.';
 comment on column app.quiz_attempts.attempt_number is '1 for the student''s first attempt at the quiz, then 2, 3 …';
@@ -185,6 +198,7 @@ create table app.submissions (
   constraint ck_submissions_not_self_graded check (graded_by is null or graded_by <> user_id)
 );
 create index ix_submissions_user_id on app.submissions (user_id);
+create index ix_submissions_assignment_id_submitted_at on app.submissions (assignment_id, submitted_at, id);
 create index ix_submissions_graded_by on app.submissions (graded_by) where graded_by is not null;
 create index ix_submissions_file_id on app.submissions (file_id) where file_id is not null;
 comment on table app.submissions is 'A student''s (latest) submission for an assignment; replaced on resubmission before grading.';

@@ -25,6 +25,7 @@ create or replace function app.current_user_id()
 returns uuid
 language plpgsql
 stable
+parallel safe
 as $$
 begin
   if session_user = 'lms_authenticator' then
@@ -40,6 +41,7 @@ create or replace function internal.analyst_user_id()
 returns uuid
 language sql
 stable
+parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$

@@ -19,6 +19,7 @@ create or replace function internal.current_user_role()
 returns text
 language sql
 stable
+parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -31,6 +32,7 @@ create or replace function internal.is_admin()
 returns boolean
 language sql
 stable
+parallel safe
 as $$
   select coalesce(internal.current_user_role() = 'admin', false)
 $$;

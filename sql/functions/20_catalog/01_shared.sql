@@ -25,6 +25,7 @@ create or replace function internal.my_course_ids()
 returns setof uuid
 language sql
 stable
+parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -38,6 +39,7 @@ create or replace function internal.can_manage_course(p_course_id uuid)
 returns boolean
 language sql
 stable
+parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -76,6 +78,7 @@ create or replace function internal.my_enrolled_course_ids()
 returns setof uuid
 language sql
 stable
+parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$

@@ -96,13 +96,48 @@ comment on function internal.lesson_json(uuid, boolean) is
 @shape lesson {id: uuid, course_id: uuid, title: text, lesson_order: int, duration_minutes: int, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, content?: text?, video_url?: text?}';
 
+/*
+ * Lesson content of a whole course in one call: the caller's right is decided once (manager, or
+ * active enrollee for the published lessons), not once per lesson.
+ */
+create or replace function internal.course_lesson_contents(p_course_id uuid)
+returns table (lesson_id uuid, content text, video_url text)
+language sql
+stable
+rows 20
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with caller as materialized (
+    select internal.can_manage_course(p_course_id) as manages,
+           exists (select from app.enrollments e
+                   where e.user_id = app.current_user_id() and e.course_id = p_course_id and e.is_active) as enrolled
+  )
+  select l.id, l.content, l.video_url
+  from caller w join app.lessons l on l.course_id = p_course_id
+  where w.manages or (w.enrolled and l.is_published)
+$$;
+comment on function internal.course_lesson_contents(uuid) is
+  'Content and video URL of the lessons of a course the caller may read (internal.can_read_lesson_content, decided once for the course: instructor/admin all, active enrollees the published ones). SECURITY DEFINER because lms_api/lms_analyst have no SELECT on these columns.';
+
 create or replace function internal.syllabus_json(p_course_id uuid, p_with_content boolean)
 returns jsonb
 language sql
 stable
 as $$
-  select coalesce(jsonb_agg(internal.lesson_json(l.id, p_with_content) order by l.lesson_order), '[]'::jsonb)
-  from app.lessons l where l.course_id = p_course_id
+  select coalesce(jsonb_agg(
+           jsonb_build_object(
+             'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
+             'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
+             'created_at', l.created_at, 'updated_at', l.updated_at)
+           || case when lc.lesson_id is not null
+                   then jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
+                   else '{}'::jsonb end
+           order by l.lesson_order), '[]'::jsonb)
+  from app.lessons l
+  left join (select x.lesson_id, x.content, x.video_url
+             from internal.course_lesson_contents(p_course_id) x where p_with_content) lc on lc.lesson_id = l.id
+  where l.course_id = p_course_id
 $$;
 comment on function internal.syllabus_json(uuid, boolean) is
-  'The lessons of a course the caller can see (RLS), in order; content only where allowed.';
+  'The lessons of a course the caller can see (RLS), in order (the lesson shape); content only where allowed. One statement: the content right is decided once per course (internal.course_lesson_contents).';

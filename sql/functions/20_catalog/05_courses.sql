@@ -241,14 +241,22 @@ as $$
 declare
   v_limit  integer := coalesce(course_list."limit", 20);
   v_offset integer := coalesce(course_list."offset", 0);
+  v_ids    uuid[];
+  v_ranks  real[];
 begin
   perform internal.check_page(v_limit, v_offset, 100);
+  select coalesce(array_agg(fc.course_id order by fc.n), '{}'), coalesce(array_agg(fc.rank order by fc.n), '{}')
+  into v_ids, v_ranks
+  from internal.find_courses(course_list.search, nullif(btrim(course_list.category), ''),
+                             course_list.tag, course_list.instructor_id, v_limit, v_offset)
+       with ordinality fc (course_id, rank, n);
+  -- The page's rows by primary key (`c.id = any (v_ids)`): at 2,000 courses a join to the function's
+  -- rows was still planned as a seq scan of the catalog under its policy.
   return coalesce((
-    select jsonb_agg(internal.course_json(c) || jsonb_build_object('rank', f.rank) order by f.ord)
-    from (select fc.course_id, fc.rank, row_number() over () as ord
-          from internal.find_courses(course_list.search, nullif(btrim(course_list.category), ''),
-                                     course_list.tag, course_list.instructor_id, v_limit, v_offset) fc) f
-    join app.courses c on c.id = f.course_id), '[]'::jsonb);
+    select jsonb_agg(internal.course_json(c) || jsonb_build_object('rank', u.rank) order by u.ord)
+    from unnest(v_ids, v_ranks) with ordinality u (id, rank, ord)
+    join app.courses c on c.id = u.id
+    where c.id = any (v_ids)), '[]'::jsonb);
 end
 $$;
 comment on function api.course_list(text, text, text, uuid, integer, integer) is

@@ -133,3 +133,32 @@ comment on function internal.tg_questions__validate() is
 drop trigger if exists _010_validate on app.questions;
 create trigger _010_validate before insert or update on app.questions
   for each row execute function internal.tg_questions__validate();
+
+-- ---------------------------------------------------------------------------------------
+-- Policy helpers: computed once per query (an InitPlan), not once per row or per partition scan
+-- ---------------------------------------------------------------------------------------
+create or replace function internal.my_managed_quiz_ids()
+returns uuid[]
+language sql
+stable
+parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(array_agg(z.id), '{}') from app.quizzes z where z.course_id in (select internal.my_course_ids())
+$$;
+comment on function internal.my_managed_quiz_ids() is
+  'Ids of the quizzes of the courses the caller teaches (internal.my_course_ids), as one array: the attempts policy reads it as `quiz_id = any ((select …)::uuid[])`, one small lookup per query instead of the quizzes table under its own policy for every attempt partition. SECURITY DEFINER: reveals only the caller''s own courses'' quizzes; parallel safe (reads tables, writes nothing).';
+
+create or replace function internal.my_managed_assignment_ids()
+returns uuid[]
+language sql
+stable
+parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(array_agg(a.id), '{}') from app.assignments a where a.course_id in (select internal.my_course_ids())
+$$;
+comment on function internal.my_managed_assignment_ids() is
+  'Ids of the assignments of the courses the caller teaches, as one array, for the submissions policy (like internal.my_managed_quiz_ids). SECURITY DEFINER; parallel safe.';

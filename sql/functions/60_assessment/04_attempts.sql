@@ -30,6 +30,7 @@ declare
   v_user_id uuid := internal.require_user();
   v_quiz    app.quizzes;
   v_used    integer;
+  v_last    timestamptz;
   v_attempt app.quiz_attempts;
   v_resumed boolean := false;
 begin
@@ -50,12 +51,17 @@ begin
   insert into app.quiz_attempt_counters as c (user_id, quiz_id, attempts_used)
   values (v_user_id, v_quiz.id, 0)
   on conflict on constraint pk_quiz_attempt_counters do update set attempts_used = c.attempts_used
-  returning c.attempts_used into v_used;
+  returning c.attempts_used, c.last_started_at into v_used, v_last;
 
-  -- An open attempt is returned instead of a new one; an open one past its grace is closed.
-  select a.* into v_attempt from app.quiz_attempts a
-  where a.user_id = v_user_id and a.quiz_id = v_quiz.id and a.status = 'in_progress'
-  order by a.started_at desc limit 1;
+  -- An open attempt is returned instead of a new one; an open one past its grace is closed. Only the
+  -- latest attempt can be open (a new one is started only when none is), and the counter row knows
+  -- its started_at: the lookup prunes to that one partition.
+  if v_last is not null then
+    select a.* into v_attempt from app.quiz_attempts a
+    where a.user_id = v_user_id and a.quiz_id = v_quiz.id and a.started_at = v_last
+      and a.status = 'in_progress'
+    order by a.attempt_number desc limit 1;
+  end if;
   if v_attempt.id is not null then
     if v_attempt.deadline_at is null or now() <= v_attempt.deadline_at + internal.attempt_grace() then
       v_resumed := true;
@@ -71,7 +77,7 @@ begin
       return internal.error(422, 'attempt_limit_reached',
                             format('no attempts left for this quiz (%s allowed)', v_quiz.max_attempts));
     end if;
-    update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1
+    update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1, last_started_at = now()
     where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
     insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at)
     values (v_user_id, v_quiz.id, v_used + 1, now(),
@@ -248,12 +254,11 @@ begin
                      where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
-  return (select coalesce(jsonb_agg(internal.attempt_json(a) order by a.attempt_number, a.id), '[]')
-          from (select a0.id from app.quiz_attempts a0
+  return (select coalesce(jsonb_agg(internal.attempt_json(x.a) order by (x.a).attempt_number, (x.a).id), '[]')
+          from (select a0 as a from app.quiz_attempts a0
                 where a0.quiz_id = attempt_list_mine.quiz_id and a0.user_id = v_user_id
                 order by a0.attempt_number, a0.id
-                limit coalesce(attempt_list_mine."limit", 50) offset coalesce(attempt_list_mine."offset", 0)) x
-          join app.quiz_attempts a on a.id = x.id);
+                limit coalesce(attempt_list_mine."limit", 50) offset coalesce(attempt_list_mine."offset", 0)) x);
 end
 $$;
 comment on function api.attempt_list_mine(uuid, integer, integer) is
@@ -281,12 +286,13 @@ begin
   if v_course_id is null or not internal.can_manage_course(v_course_id) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
-  return (select coalesce(jsonb_agg(internal.attempt_json(a) || jsonb_build_object('grading', a.grading)
-                                    order by a.started_at, a.id), '[]')
-          from (select a0.id from app.quiz_attempts a0 where a0.quiz_id = p_quiz_id
+  -- One statement: the page by ix_quiz_attempts_quiz_id_started_at (merged across partitions), the
+  -- JSON built from the page's rows themselves (no second lookup by id, which would probe every partition).
+  return (select coalesce(jsonb_agg(internal.attempt_json(x.a) || jsonb_build_object('grading', (x.a).grading)
+                                    order by (x.a).started_at, (x.a).id), '[]')
+          from (select a0 as a from app.quiz_attempts a0 where a0.quiz_id = p_quiz_id
                 order by a0.started_at, a0.id
-                limit p_limit offset coalesce(p_offset, 0)) x
-          join app.quiz_attempts a on a.id = x.id);
+                limit p_limit offset coalesce(p_offset, 0)) x);
 end
 $$;
 comment on function internal.quiz_attempts_graded(uuid, integer, integer) is
@@ -335,3 +341,85 @@ end
 $$;
 comment on function internal.maintain_attempts() is
   'Upkeep (lms db maintain): closes unsubmitted attempts past deadline + grace as expired with score 0. SECURITY DEFINER: runs for no particular user.';
+
+/*
+ * quiz_attempt_counters.last_started_at follows the latest attempt (attempt_number = attempts_used):
+ * attempt.start sets it with the insert; should an attempt's started_at ever be rewritten (a data fix,
+ * an import, tests travelling in time) this trigger moves the counter along, so attempt.start still
+ * finds the open attempt. A rewrite that moves the row to another partition arrives as an insert into
+ * that partition (PostgreSQL 15 fires no UPDATE row trigger for it), hence INSERT as well.
+ */
+create or replace function internal.tg_quiz_attempts__follow_started_at()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  update app.quiz_attempt_counters c set last_started_at = new.started_at
+  where c.user_id = new.user_id and c.quiz_id = new.quiz_id and c.attempts_used = new.attempt_number
+    and c.last_started_at is distinct from new.started_at;
+  return null;
+end
+$$;
+comment on function internal.tg_quiz_attempts__follow_started_at() is
+  'AFTER INSERT / UPDATE OF started_at on quiz_attempts: keeps quiz_attempt_counters.last_started_at on the latest attempt''s started_at. SECURITY DEFINER: counters are written by definer functions only (RLS).';
+drop trigger if exists _100_follow_started_at on app.quiz_attempts;
+create trigger _100_follow_started_at after insert or update of started_at on app.quiz_attempts
+  for each row execute function internal.tg_quiz_attempts__follow_started_at();
+
+/*
+ * The gradebook's cells on the counter row (closed_attempts, best_score, passed), recomputed from the
+ * student's attempts at that quiz whenever one of them is closed, changed or deleted. Recomputing (not
+ * adding up) makes it idempotent: whatever order row triggers fire in (a cross-partition move is a
+ * delete plus an insert), the last one leaves the truth.
+ */
+create or replace function internal.refresh_attempt_summary(p_user_id uuid, p_quiz_id uuid)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  update app.quiz_attempt_counters c
+  set closed_attempts = s.closed, best_score = s.best, passed = s.passed
+  from (select count(*)::integer as closed, max(a.score) as best, coalesce(bool_or(a.passed), false) as passed
+        from app.quiz_attempts a
+        where a.user_id = p_user_id and a.quiz_id = p_quiz_id and a.status <> 'in_progress') s
+  where c.user_id = p_user_id and c.quiz_id = p_quiz_id
+    and (c.closed_attempts, c.best_score, c.passed) is distinct from (s.closed, s.best, s.passed)
+$$;
+comment on function internal.refresh_attempt_summary(uuid, uuid) is
+  'Recomputes closed_attempts, best_score and passed of one counter row from the attempts. SECURITY DEFINER: counters are written by definer functions only (RLS); called by the trigger below.';
+
+create or replace function internal.tg_quiz_attempts__summary()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if tg_op in ('UPDATE', 'DELETE') then
+    perform internal.refresh_attempt_summary(old.user_id, old.quiz_id);
+  end if;
+  if tg_op in ('UPDATE', 'INSERT') and (tg_op = 'INSERT' or (new.user_id, new.quiz_id) <> (old.user_id, old.quiz_id)) then
+    perform internal.refresh_attempt_summary(new.user_id, new.quiz_id);
+  end if;
+  return null;
+end
+$$;
+comment on function internal.tg_quiz_attempts__summary() is
+  'AFTER INSERT/UPDATE/DELETE of closed attempts: keeps the counter row''s gradebook cells (internal.refresh_attempt_summary). SECURITY DEFINER like the function it calls.';
+drop trigger if exists _110_summary_insert on app.quiz_attempts;
+create trigger _110_summary_insert after insert on app.quiz_attempts
+  for each row when (new.status <> 'in_progress') execute function internal.tg_quiz_attempts__summary();
+drop trigger if exists _110_summary_update on app.quiz_attempts;
+create trigger _110_summary_update after update of status, score, passed, user_id, quiz_id on app.quiz_attempts
+  for each row when ((old.status, old.score, old.passed, old.user_id, old.quiz_id)
+                     is distinct from (new.status, new.score, new.passed, new.user_id, new.quiz_id))
+  execute function internal.tg_quiz_attempts__summary();
+drop trigger if exists _110_summary_delete on app.quiz_attempts;
+create trigger _110_summary_delete after delete on app.quiz_attempts
+  for each row when (old.status <> 'in_progress') execute function internal.tg_quiz_attempts__summary();

@@ -230,12 +230,13 @@ begin
     raise exception 'assignment not found' using errcode = 'LM404', detail = 'not_found', hint = 'assignment_id';
   end if;
   perform internal.require_course_manager(v_assignment.course_id);
-  return (select coalesce(jsonb_agg(internal.submission_json(s, v_assignment.late_penalty_percentage)
-                                    order by s.submitted_at, s.id), '[]')
-          from (select s0.id from app.submissions s0 where s0.assignment_id = v_assignment.id
+  -- One statement, the page by ix_submissions_assignment_id_submitted_at; submission_json is plain
+  -- SQL over the row (inlined), so nothing is re-checked per row.
+  return (select coalesce(jsonb_agg(internal.submission_json(x.s, v_assignment.late_penalty_percentage)
+                                    order by (x.s).submitted_at, (x.s).id), '[]')
+          from (select s0 as s from app.submissions s0 where s0.assignment_id = v_assignment.id
                 order by s0.submitted_at, s0.id
-                limit coalesce(submission_list_for_assignment."limit", 50) offset coalesce(submission_list_for_assignment."offset", 0)) x
-          join app.submissions s on s.id = x.id);
+                limit coalesce(submission_list_for_assignment."limit", 50) offset coalesce(submission_list_for_assignment."offset", 0)) x);
 end
 $$;
 comment on function api.submission_list_for_assignment(uuid, integer, integer) is 'The submissions for an assignment (instructor of the course, admin), one page.
