@@ -86,8 +86,9 @@ class BudgetLeases:
     writing transaction per call. An address calling slowly (under ~20 calls/s in this process)
     reserves exactly each call's cost, so the limit is exact across processes and servers; a busy
     one reserves what it is expected to use in the next 50 ms (at most 64 units) and spends it
-    locally for up to a second. Reserved-but-unused units only ever refuse early, never let more
-    through than the limit."""
+    locally for up to a second. A reservation is spent locally only once the database has granted
+    it (`granted`): concurrent calls meanwhile reserve for themselves, so reserved-but-unused units
+    only ever refuse early, never let more through than the limit."""
 
     HORIZON = 0.05  # seconds of expected use reserved at once
     MAX_UNITS = 64
@@ -114,9 +115,18 @@ class BudgetLeases:
         if lease[1] > now and lease[0] >= cost:
             lease[0] -= cost
             return 0
-        units = max(cost, min(self.MAX_UNITS, int(lease[2] * self.HORIZON) * cost))
-        lease[0], lease[1] = units - cost, now + self.LIFETIME
-        return units
+        return max(cost, min(self.MAX_UNITS, int(lease[2] * self.HORIZON) * cost))
+
+    def granted(self, bucket: str, surplus: int) -> None:
+        """The database granted a reservation: its units beyond the calls that asked may now be spent here."""
+        lease = self._leases.get(bucket)
+        if lease is None or surplus <= 0:
+            return
+        now = time.monotonic()
+        if lease[1] > now:
+            lease[0] += surplus
+        else:
+            lease[0], lease[1] = surplus, now + self.LIFETIME
 
     def refused(self, bucket: str) -> None:
         self._leases.pop(bucket, None)
@@ -162,6 +172,8 @@ class Database:
                     row = await self._run(conn, query, values, caller, identity, units, secret)
                 except psycopg.Error as exc:
                     if exc.sqlstate != "LM429":
+                        if exc.sqlstate and units:  # the server ran the message: the budget was spent first
+                            self.leases.granted(caller.bucket, units - caller.cost)
                         raise
                     self.leases.refused(caller.bucket)
                     if units <= caller.cost:
@@ -172,6 +184,8 @@ class Database:
             self.suspect_down = True
             raise
         self.suspect_down = False
+        if units > caller.cost:
+            self.leases.granted(caller.bucket, units - caller.cost)
         return row[0] if row else None
 
     @staticmethod
@@ -200,9 +214,11 @@ class Database:
         values (first column, first row) or errors, in order. The budget for all of them is spent first,
         in one statement (a round trip only when the reservations ahead do not cover it); None when
         that is refused, so each call can be judged alone."""
-        units = 0
+        units = surplus = 0
         for _, _, caller in calls:
-            units += self.leases.units_to_reserve(caller.bucket, caller.cost)
+            reserved = self.leases.units_to_reserve(caller.bucket, caller.cost)
+            units += reserved
+            surplus += reserved - caller.cost if reserved else 0
         async with self.pool.connection(timeout=0.5 if self.suspect_down else None) as conn:
             if units:
                 bucket = calls[0][2].bucket
@@ -213,6 +229,7 @@ class Database:
                         raise
                     self.leases.refused(bucket)
                     return None
+                self.leases.granted(bucket, surplus)
             cur = AsyncClientCursor(conn)
             statements = []
             for query, values, caller in calls:

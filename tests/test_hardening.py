@@ -285,6 +285,20 @@ async def test_mfa_codes_are_throttled_like_passwords(rpc, users):
     assert later["code"] == 423, "the sixth try is refused even with a right code"
 
 
+async def test_concurrent_calls_of_one_address_never_pass_the_budget(db, rpc):
+    """Many calls at once from one address: a reservation ahead may be refused, and no call may spend
+    it locally before the database granted it — at most the budget passes, never more."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "course.list", "params": {}}
+    for _ in range(30):  # a busy address: it reserves ahead (20 units or so at a time)
+        await rpc.post(body)
+    await asyncio.sleep(1.1)  # what was reserved and granted has expired; the busy rate is remembered
+    db.execute("update app.rate_limits set max_cost = 5 where name = 'address'")
+    db.execute("delete from app.rate_counters")  # a fresh, small budget: reservations ahead do not fit
+    answers = await asyncio.gather(*(rpc.post(body) for _ in range(60)))
+    passed = sum("result" in a for _, a in answers)
+    assert 0 < passed <= 5, passed
+
+
 async def test_address_budget_holds_across_two_servers(db, rpc, users):
     db.execute("update app.rate_limits set max_cost = 10 where name = 'address'")
     app2, runner2, base2 = await start_server(db.server_url, make_settings())
@@ -314,7 +328,10 @@ def test_a_busy_address_reserves_its_budget_ahead_and_a_slow_one_exactly():
     from rpc.db import BudgetLeases
 
     leases = BudgetLeases()
-    reserved = [leases.units_to_reserve("address:busy", 1) for _ in range(2000)]  # as fast as Python goes
+    reserved = []
+    for _ in range(2000):  # as fast as Python goes; the database grants each reservation
+        reserved.append(leases.units_to_reserve("address:busy", 1))
+        leases.granted("address:busy", reserved[-1] - 1 if reserved[-1] else 0)
     assert sum(reserved) >= 2000 and sum(1 for r in reserved if r) < 200, "a busy address rarely asks the database"
     assert max(reserved) <= BudgetLeases.MAX_UNITS
     slow = BudgetLeases()
@@ -325,6 +342,17 @@ def test_a_busy_address_reserves_its_budget_ahead_and_a_slow_one_exactly():
     assert units == [1, 1, 1, 1, 1], "a slow address reserves each call exactly"
     leases.refused("address:busy")
     assert leases.units_to_reserve("address:busy", 20) >= 20
+    # A reservation not yet granted is not spent by the calls arriving meanwhile: they reserve too.
+    pending = BudgetLeases()
+    for _ in range(50):
+        first = pending.units_to_reserve("address:x", 1)
+        pending.granted("address:x", first - 1)
+    while pending.units_to_reserve("address:x", 1) == 0:  # use up what was granted
+        pass
+    asked = pending.units_to_reserve("address:x", 1)
+    assert asked > 1, "busy: reserves ahead"
+    assert all(pending.units_to_reserve("address:x", 1) > 0 for _ in range(10)), "nothing local before the grant"
+    pending.refused("address:x")
 
 
 async def test_a_class_behind_one_address_logs_in_and_a_flood_is_refused(rpc, users, db):
