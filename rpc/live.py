@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from rpc import views
 from rpc.db import API_ROLE, CallContext
@@ -57,25 +57,58 @@ HUB = web.AppKey("event_hub", object)
 
 @dataclass(eq=False)
 class Subscriber:
+    """One subscribed socket. Events are queued (at most OUTBOX_LIMIT) and sent by the socket's own
+    sender task, so a client that stops reading never holds up the fan-out to the others; one that
+    falls that far behind is closed (1013, "too slow") and resumes with `since`."""
+
+    OUTBOX_LIMIT = 1000
+
     ws: web.WebSocketResponse
     user_id: str
     types: frozenset[str] | None
     live: bool = False
     held: list[dict] = field(default_factory=list)  # live events that arrive during the replay
     sent: set[int] = field(default_factory=set)     # ids sent by the replay (not sent twice)
+    outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(Subscriber.OUTBOX_LIMIT))
+    dropped: bool = False
+    _sender: asyncio.Task | None = None
 
     async def send_event(self, event: dict) -> None:
-        if self.types is not None and event["type"] not in self.types:
+        """Queue an event for this socket (never waits for the client)."""
+        if self.dropped or (self.types is not None and event["type"] not in self.types):
             return
         if not self.live:
             self.held.append(event)
+            if len(self.held) > self.OUTBOX_LIMIT:
+                self._drop()
             return
         if event["id"] in self.sent:
             return
         try:
-            await self.ws.send_str(_json({"jsonrpc": "2.0", "method": "event", "params": event}))
+            self.outbox.put_nowait(_json({"jsonrpc": "2.0", "method": "event", "params": event}))
+        except asyncio.QueueFull:
+            self._drop()
+            return
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_all())
+
+    async def _send_all(self) -> None:
+        try:
+            while True:
+                await self.ws.send_str(await self.outbox.get())
         except (ConnectionError, RuntimeError):
             pass  # the socket is closing; its handler removes the subscription
+
+    def _drop(self) -> None:
+        self.dropped = True
+        log.warning("a subscriber of user %s fell %d events behind: closing its socket", self.user_id,
+                    self.OUTBOX_LIMIT)
+        asyncio.get_running_loop().create_task(
+            self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow: reconnect and subscribe with since"))
+
+    def stop(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
 
 
 class EventHub:
@@ -258,6 +291,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     finally:
         if subscriber is not None:
             hub.subscribers.discard(subscriber)
+            subscriber.stop()
     return ws
 
 
@@ -292,6 +326,7 @@ async def _subscription(service: RpcService, hub: EventHub, ws: web.WebSocketRes
             raise RpcError(INVALID_REQUEST, "params must be an object", {"reason": "params_must_be_object_or_array"})
         if current is not None:
             hub.subscribers.discard(current)
+            current.stop()
             current = None
         if payload["method"] == "event.unsubscribe":
             if not notify:

@@ -396,3 +396,41 @@ async def test_listener_reconnects_without_losing_events(rpc, users, db):
         second = await next_event(ws)
         assert second["data"]["user_id"] == later.id  # not a duplicate of the first
         await ws.close()
+
+
+async def test_a_subscriber_that_stops_reading_is_closed_not_waited_for():
+    """The fan-out never waits for a client: a socket whose peer stopped reading (its sends never
+    finish) is closed with 1013 once OUTBOX_LIMIT events are queued; the others get every event."""
+    class StuckPeer:
+        closed_with = None
+
+        async def send_str(self, text):
+            await asyncio.Event().wait()  # the peer never reads: the send never completes
+
+        async def close(self, code, message):
+            self.closed_with = code
+
+    class ReadingPeer:
+        def __init__(self):
+            self.got: list[str] = []
+
+        async def send_str(self, text):
+            self.got.append(text)
+
+        async def close(self, code, message):
+            raise AssertionError("a reading peer is never closed")
+
+    stuck = live.Subscriber(StuckPeer(), "u-stuck", None, live=True)
+    fine = live.Subscriber(ReadingPeer(), "u-fine", None, live=True)
+    n = live.Subscriber.OUTBOX_LIMIT + 200
+    for i in range(1, n + 1):
+        event = {"id": i, "type": "user.created", "occurred_at": "2026-01-01T00:00:00+00:00", "data": {}}
+        await asyncio.wait_for(stuck.send_event(event), 0.5)  # returns at once even though nothing is sent
+        await fine.send_event(event)
+        if i % 100 == 0:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    assert stuck.dropped and stuck.ws.closed_with == 1013
+    assert len(fine.ws.got) == n and '"id":1,' in fine.ws.got[0]
+    stuck.stop()
+    fine.stop()
