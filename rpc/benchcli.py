@@ -23,18 +23,19 @@ import psycopg
 
 from rpc.config import Settings, database_url
 
-# (label, SQL). %(s)s is the scale factor. Temp tables g_* carry ordinals for set-based picking.
+# (label, SQL), run without client-side parameters: the scale factor is the session setting
+# lms.bench_scale (set once, bound). Temp tables g_* carry ordinals for set-based picking.
 STEPS: list[tuple[str, str]] = [
     ("users", """
         create temp table g_users as
         select n, gen_random_uuid() as id,
-               case when n <= 5 then 'admin' when n <= 5 + greatest(20, (1000 * %(s)s)::int) then 'instructor'
+               case when n <= 5 then 'admin' when n <= 5 + greatest(20, (1000 * current_setting('lms.bench_scale')::numeric)::int) then 'instructor'
                     else 'student' end as role
-        from generate_series(1, greatest(11000, (100000 * %(s)s)::int)) n;
+        from generate_series(1, greatest(11000, (100000 * current_setting('lms.bench_scale')::numeric)::int)) n;
         insert into app.users (id, email, password_hash, full_name, role, email_verified_at, created_at, updated_at)
         select id, 'user' || n || '@bench.example', '!bench-no-login',
-               (array['Ada','Ben','Chloé','Dev','Eva','Femi','Gus','Hana','Ivo','Jun'])[1 + n %% 10] || ' '
-                 || (array['Smith','Okafor','Müller','Tanaka','Silva','Novak','Khan','Rossi','Berg','Lee'])[1 + (n / 10) %% 10]
+               (array['Ada','Ben','Chloé','Dev','Eva','Femi','Gus','Hana','Ivo','Jun'])[1 + n % 10] || ' '
+                 || (array['Smith','Okafor','Müller','Tanaka','Silva','Novak','Khan','Rossi','Berg','Lee'])[1 + (n / 10) % 10]
                  || ' ' || n,
                role, now() - interval '800 days', now() - interval '800 days', now() - interval '800 days'
         from g_users;
@@ -46,23 +47,23 @@ STEPS: list[tuple[str, str]] = [
     ("courses", """
         create temp table g_courses as
         select n, gen_random_uuid() as id,
-               (select u.id from g_users u where u.n = 6 + (gs.n %% greatest(20, (1000 * %(s)s)::int))) as instructor_id,
-               case when n %% 5 in (1, 2) then 1900 + (n %% 7) * 1000 else 0 end as price_cents,
-               case when n = 3 then 20 else 5 + (n * 7) %% 11 end as n_lessons,
-               1 + n %% 3 as n_quizzes,
+               (select u.id from g_users u where u.n = 6 + (gs.n % greatest(20, (1000 * current_setting('lms.bench_scale')::numeric)::int))) as instructor_id,
+               case when n % 5 in (1, 2) then 1900 + (n % 7) * 1000 else 0 end as price_cents,
+               case when n = 3 then 20 else 5 + (n * 7) % 11 end as n_lessons,
+               1 + n % 3 as n_quizzes,
                case when n = 1 then least(10000, (select count(*) from g_users where role = 'student'))::int
                     when n = 2 then 1000 else 0 end as big
-        from generate_series(1, greatest(40, (2000 * %(s)s)::int)) gs (n);
+        from generate_series(1, greatest(40, (2000 * current_setting('lms.bench_scale')::numeric)::int)) gs (n);
         insert into app.courses (id, instructor_id, title, short_description, description, price_cents, category, tags,
                                  is_published, published_at, created_at, updated_at)
         select id, instructor_id,
-               (array['Intro to','Advanced','Practical','Applied','History of'])[1 + n %% 5] || ' '
-                 || (array['databases','statistics','French','guitar','economics','biology','design','Rust'])[1 + n %% 8]
+               (array['Intro to','Advanced','Practical','Applied','History of'])[1 + n % 5] || ' '
+                 || (array['databases','statistics','French','guitar','economics','biology','design','Rust'])[1 + n % 8]
                  || ' ' || n,
                'A course about ' || n, repeat('Learn things step by step. ', 8), price_cents,
-               (array['tech','languages','music','science','business'])[1 + n %% 5],
-               array[(array['beginner','advanced','project'])[1 + n %% 3]],
-               true, now() - interval '760 days' + (n %% 30) * interval '1 day',
+               (array['tech','languages','music','science','business'])[1 + n % 5],
+               array[(array['beginner','advanced','project'])[1 + n % 3]],
+               true, now() - interval '760 days' + (n % 30) * interval '1 day',
                now() - interval '770 days', now() - interval '760 days'
         from g_courses;
         create index on g_courses (n);
@@ -72,7 +73,7 @@ STEPS: list[tuple[str, str]] = [
         insert into app.lessons (course_id, title, content, video_url, duration_minutes, lesson_order, is_published,
                                  created_at, updated_at)
         select c.id, 'Lesson ' || k, repeat('Lesson text. ', 40), 'https://video.example/' || c.n || '/' || k,
-               5 + k %% 20, k, true, now() - interval '770 days', now() - interval '770 days'
+               5 + k % 20, k, true, now() - interval '770 days', now() - interval '770 days'
         from g_courses c cross join generate_series(1, c.n_lessons) k;
     """),
     ("quizzes and questions", """
@@ -83,7 +84,7 @@ STEPS: list[tuple[str, str]] = [
         insert into app.questions (quiz_id, question_text, question_type, options, correct_answer, points,
                                    question_order, created_at, updated_at)
         select z.id, 'Question ' || k || ': which option is right?', 'multiple_choice',
-               '["alpha", "beta", "gamma", "delta"]'::jsonb, (array['alpha','beta','gamma','delta'])[1 + k %% 4], 1, k,
+               '["alpha", "beta", "gamma", "delta"]'::jsonb, (array['alpha','beta','gamma','delta'])[1 + k % 4], 1, k,
                z.created_at, z.created_at
         from app.quizzes z cross join generate_series(1, 8) k;
     """),
@@ -100,7 +101,7 @@ STEPS: list[tuple[str, str]] = [
         with picks as (
           select u.id as user_id, 3 + floor(power(random(), 1.5) * (nc.n - 2))::int as cn
           from g_users u cross join (select count(*)::int as n from g_courses) nc
-          cross join lateral generate_series(1, 4 + (u.n * 13) %% 14) k
+          cross join lateral generate_series(1, 4 + (u.n * 13) % 14) k
           where u.role = 'student'
         )
         select distinct on (p.user_id, c.id) gen_random_uuid() as id, p.user_id, c.id as course_id,
@@ -108,7 +109,7 @@ STEPS: list[tuple[str, str]] = [
         from picks p join g_courses c on c.n = p.cn
         union all
         select gen_random_uuid(), u.id, c.id, c.price_cents, c.n
-        from g_courses c join g_users u on u.role = 'student' and u.n <= 5 + greatest(20, (1000 * %(s)s)::int) + c.big
+        from g_courses c join g_users u on u.role = 'student' and u.n <= 5 + greatest(20, (1000 * current_setting('lms.bench_scale')::numeric)::int) + c.big
         where c.big > 0;
         -- de-duplicate the union (a random id each side)
         delete from g_enrol a using g_enrol b
@@ -170,7 +171,7 @@ STEPS: list[tuple[str, str]] = [
         -- (f = 1) pass their last attempt; the others pass or fail at random.
         create temp table g_tries as
         select e.user_id, z.id as quiz_id, e.enrolled_at, e.f, e.refunded,
-               1 + (abs(hashtext(e.id::text || z.id::text)) %% 3) as n_attempts
+               1 + (abs(hashtext(e.id::text || z.id::text)) % 3) as n_attempts
         from g_enrol e join app.quizzes z on z.course_id = e.course_id
         where e.f > 0 and random() < 0.85 or e.f = 1;
         create temp table g_attempts as
@@ -221,9 +222,9 @@ STEPS: list[tuple[str, str]] = [
     ("submissions", """
         insert into app.submissions (assignment_id, user_id, content, submitted_at, is_late, grade, feedback,
                                      graded_at, graded_by)
-        select a.id, e.user_id, 'My project, version ' || (abs(hashtext(e.id::text)) %% 9),
+        select a.id, e.user_id, 'My project, version ' || (abs(hashtext(e.id::text)) % 9),
                e.enrolled_at + interval '15 days', false,
-               case when g then (40 + abs(hashtext(e.id::text)) %% 61)::numeric end,
+               case when g then (40 + abs(hashtext(e.id::text)) % 61)::numeric end,
                case when g then 'Good work.' end, case when g then e.enrolled_at + interval '18 days' end,
                case when g then c.instructor_id end
         from g_enrol e join g_courses c on c.id = e.course_id join app.assignments a on a.course_id = e.course_id
@@ -301,7 +302,8 @@ def generate(url: str, scale: float, check: bool = True, out=sys.stdout) -> dict
         conn.execute("set maintenance_work_mem = '512MB'")
         conn.execute("set work_mem = '256MB'")
         conn.execute("select setseed(0.21)")
-        if conn.execute("select count(*) from app.users where email like '%%@bench.example'").fetchone()[0]:
+        conn.execute("select set_config('lms.bench_scale', %s, false)", [str(scale)])
+        if conn.execute("select count(*) from app.users where email like '%@bench.example'").fetchone()[0]:
             raise SystemExit("this database already holds generated data; use a fresh one")
         for i, (label, script) in enumerate(STEPS, 1):
             t0 = time.monotonic()
@@ -311,7 +313,7 @@ def generate(url: str, scale: float, check: bool = True, out=sys.stdout) -> dict
             else:
                 with conn.transaction():
                     for stmt in split(script):
-                        conn.execute(stmt, {"s": scale})
+                        conn.execute(stmt)
             print(bar(i, len(STEPS), label, time.monotonic() - t0) + " " * 10, file=out, flush=True)
         conn.execute("set session_replication_role = origin")
         counts = dict(conn.execute(
