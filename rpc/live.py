@@ -154,11 +154,9 @@ class EventHub:
                     await listen.execute("listen " + EVENTS_CHANNEL)
                     horizon = await self._horizon(reader)
                     if self.resume_from is not None:  # a reconnect: what we may have missed
-                        async with reader.transaction():
-                            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
-                            cur = await reader.execute("select internal.event_ids_after(%s, %s)",
-                                                       [self.resume_from, self.CATCH_UP])
-                            missed = [i for i in (await cur.fetchone())[0] if i not in self._recent]
+                        (after,), = await _as_api(reader, "select internal.event_ids_after(%s, %s)",
+                                                  [self.resume_from, self.CATCH_UP])
+                        missed = [i for i in after if i not in self._recent]
                         if missed:
                             await self._fan_out(reader, missed)
                     self.resume_from = horizon
@@ -188,10 +186,8 @@ class EventHub:
 
     @staticmethod
     async def _horizon(reader: psycopg.AsyncConnection) -> int:
-        async with reader.transaction():
-            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
-            cur = await reader.execute("select internal.events_horizon()")
-            return (await cur.fetchone())[0]
+        (horizon,), = await _as_api(reader, "select internal.events_horizon()")
+        return horizon
 
     async def _fan_out(self, reader: psycopg.AsyncConnection, ids: list[int]) -> None:
         for i in ids:
@@ -203,15 +199,20 @@ class EventHub:
         by_user: dict[str, list[Subscriber]] = {}
         for sub in self.subscribers:
             by_user.setdefault(sub.user_id, []).append(sub)
-        async with reader.transaction():
-            await reader.execute("select set_config('role', %s, true)", [API_ROLE])
-            cur = await reader.execute("select user_id::text, events from internal.events_visible_to(%s, %s::uuid[])",
-                                       [ids, list(by_user)])
-            rows = await cur.fetchall()
+        rows = await _as_api(reader, "select user_id::text, events from internal.events_visible_to(%s, %s::uuid[])",
+                             [ids, list(by_user)])
         for user_id, events in rows:
             for sub in by_user.get(user_id, ()):
                 for event in events:
                     await sub.send_event(event)
+
+
+async def _as_api(conn: psycopg.AsyncConnection, query: str, params: list | None = None) -> list[tuple]:
+    """The rows of one statement run as lms_api, in a transaction of its own (the hub's reader)."""
+    async with conn.transaction():
+        await conn.execute("select set_config('role', %s, true)", [API_ROLE])
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()
 
 
 def _json(obj: Any) -> str:

@@ -18,10 +18,11 @@ as $$
         select c.instructor_id from app.events e join app.courses c on c.id = e.course_id where e.id = any (p_ids)
         union
         select x.id from app.users x where x.role = 'admin' and x.id = any (p_users)) a
+  join app.users u on u.id = a.u and u.is_active  -- a deactivated user hears nothing more
   where a.u = any (p_users)
 $$;
 comment on function internal.event_audience(bigint[], uuid[]) is
-  'Those of p_users who could see any of the events p_ids: the users they are about, the instructors of their courses, admins — the arms of the events select policy, as a cheap superset (events_visible_to then re-reads under each candidate''s identity, so the policy still decides). Keeps a fan-out proportional to its audience, not to every connected user. SECURITY DEFINER: reads courses and users regardless of the caller. Keep in step with sql/policies/90_events.sql.';
+  'Those of p_users, active, who could see any of the events p_ids: the users they are about, the instructors of their courses, admins — the arms of the events select policy, as a cheap superset (events_visible_to then re-reads under each candidate''s identity, so the policy still decides). Keeps a fan-out proportional to its audience, not to every connected user. SECURITY DEFINER: reads courses and users regardless of the caller. Keep in step with sql/policies/90_events.sql.';
 
 create or replace function internal.events_visible_to(p_ids bigint[], p_users uuid[])
 returns table (user_id uuid, events jsonb)
@@ -33,7 +34,6 @@ declare
   v_user uuid;
 begin
   foreach v_user in array internal.event_audience(p_ids, p_users) loop
-    continue when not internal.user_is_active(v_user);  -- a deactivated user hears nothing more
     perform internal.set_caller(v_user, null, null);
     return query
       select v_user, jsonb_agg(internal.event_json(e) order by e.id)
@@ -45,7 +45,7 @@ begin
 end
 $$;
 comment on function internal.events_visible_to(bigint[], uuid[]) is
-  'For live notifications: for each active user in p_users who could see one of them (internal.event_audience), the events among p_ids that user may see, read under that user''s identity (internal.set_caller), so the events table''s row-level security decides. Invoker: runs as lms_api in the server''s listener transaction. Not for analysts.';
+  'For live notifications: for each user in p_users who could see one of them (internal.event_audience: active ones only), the events among p_ids that user may see, read under that user''s identity (internal.set_caller), so the events table''s row-level security decides. Invoker: runs as lms_api in the server''s listener transaction. Not for analysts.';
 
 create or replace function internal.event_ids_after(p_after bigint, p_limit integer)
 returns bigint[]
