@@ -28,6 +28,7 @@ grant execute on function internal.event_ids_after(bigint, integer) to lms_api;
 -- What the SECURITY DEFINER webhook methods, triggers and the delivery worker's functions call.
 grant execute on function internal.emit_event(text, uuid, uuid, jsonb) to lms_definer;
 grant execute on function internal.check_webhook_url(text) to lms_definer;
+grant execute on function internal.check_webhook_events(text[]) to lms_definer;
 grant execute on function internal.webhook_json(app.webhooks) to lms_definer;
 grant execute on function internal.new_webhook_secret() to lms_definer;
 grant execute on function internal.managed_webhook(uuid) to lms_definer;

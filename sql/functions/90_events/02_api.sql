@@ -100,6 +100,21 @@ end
 $$;
 comment on function internal.managed_webhook(uuid) is 'The webhook, locked, for an active admin; LM403 forbidden for anyone else, LM404 not_found when there is none. Runs inside the SECURITY DEFINER webhook methods.';
 
+create or replace function internal.check_webhook_events(p_events text[])
+returns void
+language plpgsql
+immutable
+as $$
+begin
+  perform internal.check_event_types(p_events);
+  if p_events is not null and cardinality(p_events) = 0 then
+    raise exception 'events must name at least one event type' using errcode = 'LM422',
+      detail = 'invalid_event_type', hint = 'events';
+  end if;
+end
+$$;
+comment on function internal.check_webhook_events(text[]) is 'LM422 invalid_event_type unless a subscription''s events name at least one type, every one known.';
+
 create or replace function internal.check_webhook_url(p_url text)
 returns void
 language plpgsql
@@ -125,7 +140,7 @@ declare
   v_admin   uuid := internal.require_role('admin');
   v_webhook app.webhooks;
 begin
-  perform internal.check_event_types(webhook_create.events);
+  perform internal.check_webhook_events(webhook_create.events);
   perform internal.check_webhook_url(webhook_create.url);
   insert into app.webhooks (url, events, description, secret, created_by)
   values (btrim(webhook_create.url), (select array_agg(distinct t order by t) from unnest(webhook_create.events) t),
@@ -177,7 +192,7 @@ as $$
 declare
   v_webhook app.webhooks := internal.managed_webhook(webhook_update.webhook_id);
 begin
-  perform internal.check_event_types(webhook_update.events);
+  perform internal.check_webhook_events(webhook_update.events);
   perform internal.check_webhook_url(webhook_update.url);
   update app.webhooks w set
     url = case when internal.given('url', webhook_update.url) then btrim(webhook_update.url) else w.url end,
