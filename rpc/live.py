@@ -268,7 +268,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
                 continue
             if is_auth_message(payload, first):
                 first = False
-                authorization, answer = _authenticate(service, payload)
+                fresh, answer = _authenticate(service, payload)
+                authorization = fresh or authorization  # a refused token leaves the socket as it was
                 if answer is not None:
                     await ws.send_str(_json(answer))
                 continue

@@ -324,6 +324,9 @@ async def test_websocket_delivers_to_who_may_see_and_replays_on_reconnect(rpc, u
         for ws in (ws_a, ws_b, ws_i):
             answer = await call(ws, "event.subscribe", {"types": ["enrollment.created", "lesson.completed"]})
             assert answer["result"]["subscribed"] is True
+        bad_auth = await call(ws_b, "auth", {"token": "garbage"}, rid=9)
+        assert bad_auth["error"]["data"]["reason"] == "token_invalid"
+        assert (await call(ws_b, "user.me", {}, rid=10))["result"]["id"] == b.id  # still B after a refused auth
         # ordinary calls work over the socket too
         me = await call(ws_a, "user.me", {}, rid=7)
         assert me["result"]["id"] == a.id
