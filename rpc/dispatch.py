@@ -258,6 +258,9 @@ class Method:
     shared: ApiShared | None = None
     takes_secret: bool = False
     """A param is named like a password, token or code (SECRET_HINTS): bound server-side, never logged."""
+    read_only: bool = False
+    """The function is declared STABLE or IMMUTABLE: it writes nothing, so it takes no row lock to wait on
+    and has no commit to flush — concurrent calls of such methods may share a pipeline (rpc/db.py)."""
     _queries: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -331,7 +334,8 @@ select p.proname,
        array(select format_type(t, null) from unnest(p.proargtypes) with ordinality as a(t, n) order by n) as argtypes,
        p.pronargdefaults,
        format_type(p.prorettype, null) as returns,
-       coalesce(obj_description(p.oid, 'pg_proc'), '') as description
+       coalesce(obj_description(p.oid, 'pg_proc'), '') as description,
+       p.provolatile <> 'v' as read_only
 from pg_proc p
 where p.pronamespace = 'api'::regnamespace and p.prokind = 'f'
 order by p.proname
@@ -372,7 +376,7 @@ SECRET_HINTS = ("password", "token", "secret", "code")
 
 
 def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) -> Method | None:
-    proname, argnames, argmodes, argtypes, ndefaults, returns, description = row
+    proname, argnames, argmodes, argtypes, ndefaults, returns, description, read_only = row
     if argmodes and any(m not in ("i",) for m in argmodes):
         return None  # OUT/INOUT/VARIADIC parameters are not part of the convention
     if len(argnames) < len(argtypes) or any(t not in TYPES for t in argtypes):
@@ -403,7 +407,8 @@ def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) ->
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     takes_secret = any(h in p.name.lower() for p in params for h in SECRET_HINTS)
     return Method(method_name(proname), proname, params, text, public, model, returns, patch,
-                  int(cost.group(1)) if cost else 1, result, result_text or "", takes_secret=takes_secret)
+                  int(cost.group(1)) if cost else 1, result, result_text or "", takes_secret=takes_secret,
+                  read_only=bool(read_only))
 
 
 SHAPES_QUERY = """

@@ -50,6 +50,10 @@ class Metrics:
         self.latency = Histogram("lms_rpc_call_seconds", "Latency of one JSON-RPC call", ["method"],
                                  registry=self.registry,
                                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.pipeline_calls = Histogram(
+            "lms_db_pipeline_calls", "Calls of read-only methods sent to PostgreSQL together in one pipeline "
+            "(rpc/db.py CallGroups): 1 on a quiet server, more while calls wait for a connection",
+            registry=self.registry, buckets=(1, 2, 4, 8, 16))
         self._children: dict[str, tuple] = {}  # method → its (calls, latency) series, looked up once
 
     def observe(self, method: str, seconds: float, code: int) -> None:
@@ -72,6 +76,7 @@ class RpcService:
         self.tokens = TokenService(settings.jwt_key(), settings.access_token_ttl_seconds)
         self.methods: dict[str, Method] = {}
         self.metrics = Metrics()
+        self.db.groups.observe = self.metrics.pipeline_calls.observe
         self._last_reload = 0.0
         self._reload_lock = asyncio.Lock()
         self.hashing = asyncio.Semaphore(settings.password_hash_concurrency)
@@ -113,7 +118,8 @@ class RpcService:
                 async with self.hashing:
                     text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret)
             else:
-                text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret)
+                text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret,
+                                          shared=call.method.read_only and not call.method.takes_secret)
             if (hook := payments.HOOKS.get(call.method.name)) is not None:  # the provider between two SQL calls
                 return dumps(self.finish(await hook(self, json.loads(text), call.context)))
         except (PoolTimeout, psycopg.Error, OSError) as exc:

@@ -6,13 +6,15 @@ access log stays one JSON line per request, secrets masked, whatever the params 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 
 import aiohttp
 
-from tests.conftest import RpcClient, make_settings, start_server
+from rpc.service import SERVICE
+from tests.conftest import RpcClient, Users, make_settings, start_server
 from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
 from tests.test_pgbouncer import pgbouncer  # noqa: F401 — the fixture
 
@@ -151,3 +153,100 @@ async def test_batches_through_pgbouncer_in_transaction_mode(db, pgbouncer, user
             assert sorted(notes(db)) == sorted(f"{n}-kept" for n in range(18))
     finally:
         await runner.cleanup()
+
+
+PEEK = """
+set role lms_owner;
+create function api.test_peek(fail boolean default false) returns jsonb language plpgsql stable as $$
+begin
+  if fail then
+    raise exception 'no such thing' using errcode = 'LM404', detail = 'not_found';
+  end if;
+  return jsonb_build_object('user_id', app.current_user_id(), 'backend', pg_backend_pid(), 'role', current_user,
+                            'xid', txid_current()::text);
+end $$;
+grant execute on function api.test_peek(boolean) to lms_api;
+reset role;
+"""
+
+
+@contextlib.asynccontextmanager
+async def peek_server(db):
+    """A server with a pool of 4 (one pipeline lane) and api.test_peek, the address budget lifted; yields
+    (service, client, sizes): sizes collects the number of calls of each shared pipeline."""
+    db.execute(PEEK)
+    db.execute("update app.rate_limits set max_cost = 1000000 where name = 'address'")
+    app, runner, base = await start_server(db.server_url, make_settings(pool_min_size=4, pool_max_size=4))
+    sizes: list[int] = []
+    try:
+        service = app[SERVICE]
+        await service.reload()
+        service.db.groups.observe = sizes.append
+        async with aiohttp.ClientSession() as session:
+            yield service, RpcClient(base, session, app), sizes
+    finally:
+        await runner.cleanup()
+
+
+async def test_concurrent_single_calls_of_many_callers_share_pipelines_each_as_its_caller(db):
+    """Under load, single calls of read-only methods from different requests go down one connection
+    together (rpc/db.py CallGroups): every call still runs as its own caller in its own transaction, a
+    failing call fails alone, a deactivated user is still refused, and what waits is all answered."""
+    async with peek_server(db) as (service, client, sizes):
+        assert service.methods["test.peek"].read_only and not service.methods["lesson.complete"].read_only
+        people = [await Users(db, client).make() for _ in range(8)]
+        gone = people.pop()
+        db.execute("update app.users set is_active = false where id = %s", [gone.id])
+        for person in people:  # reserve each a budget ahead: later calls need no budget statement
+            await client.ok("test.peek", {}, person.token)
+        sizes.clear()
+
+        async def one(n: int):
+            person = gone if n % 17 == 0 else people[n % len(people)]
+            status, answer = await client.post(call(n, "test.peek", fail=n % 5 == 0), person.token)
+            assert status == 200
+            return person, n, answer
+
+        answers = await asyncio.gather(*(one(n) for n in range(1, 241)))
+        for person, n, answer in answers:
+            if person is gone:
+                assert answer["error"]["data"]["reason"] == "account_inactive", answer
+            elif n % 5 == 0:
+                assert answer["error"]["code"] == 404 and answer["error"]["data"]["reason"] == "not_found", answer
+            else:
+                result = answer["result"]
+                assert (result["user_id"], result["role"]) == (person.id, "lms_api"), (n, person.id, result)
+        xids = [a["result"]["xid"] for *_, a in answers if "result" in a]
+        assert len(set(xids)) == len(xids), "each call in a transaction of its own"
+        # (The rest went alone: a call that must first reserve its address's budget goes alone.)
+        assert max(sizes) > 1 and sum(sizes) > 120, f"most calls went down shared pipelines: {sizes}"
+        assert len({a["result"]["backend"] for *_, a in answers if "result" in a}) <= 4
+        async with service.db.pool.connection() as conn:  # connections come back clean
+            row = await (await conn.execute("select current_user, current_setting('lms.user_id', true)")).fetchone()
+        assert row[0] == "lms_authenticator" and not row[1]
+
+
+async def test_connections_killed_under_shared_pipelines_leave_no_call_unanswered(db):
+    """PostgreSQL ends the server's connections while shared pipelines are in flight: every call is
+    answered — its result, or -32000 database_unavailable — and the next calls are served again."""
+    async with peek_server(db) as (_, client, sizes):
+        person = await Users(db, client).make()
+        await client.ok("test.peek", {}, person.token)
+
+        async def flood(n: int):
+            status, answer = await client.post(call(n, "test.peek"), person.token)
+            assert status == 200
+            return answer
+
+        async def kill():
+            while not sizes:
+                await asyncio.sleep(0.001)
+            db.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'lms_authenticator'")
+
+        answers, _ = await asyncio.wait_for(
+            asyncio.gather(asyncio.gather(*(flood(n) for n in range(400))), kill()), timeout=30)
+        errors = [a["error"] for a in answers if "error" in a]
+        assert all((e["code"], e["data"]["reason"]) == (-32000, "database_unavailable") for e in errors), errors
+        assert errors and len(answers) > len(errors), "the kill cut some calls in flight, not all"
+        again = await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(20)))
+        assert {r["user_id"] for r in again} == {person.id}, "served again"
