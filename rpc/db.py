@@ -303,7 +303,7 @@ class CallGroups:
     calls are waiting anyway. Only read-only methods (STABLE functions): a write could wait on a row
     lock, and its commit's WAL flush, with the calls behind it in the pipeline waiting too."""
 
-    MAX_GROUP = 16
+    MAX_GROUP = 8  # measured: 16 gave course.list at 32 clients a p99 of 42 ms against 27 ms, for ~3% more calls/s
 
     def __init__(self, db: Database, lanes: int):
         self.db = db

@@ -53,7 +53,7 @@ class Metrics:
         self.pipeline_calls = Histogram(
             "lms_db_pipeline_calls", "Calls of read-only methods sent to PostgreSQL together in one pipeline "
             "(rpc/db.py CallGroups): 1 on a quiet server, more while calls wait for a connection",
-            registry=self.registry, buckets=(1, 2, 4, 8, 16))
+            registry=self.registry, buckets=(1, 2, 3, 4, 6, 8))
         self._children: dict[str, tuple] = {}  # method → its (calls, latency) series, looked up once
 
     def observe(self, method: str, seconds: float, code: int) -> None:
