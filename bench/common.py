@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,12 +225,28 @@ def run_wrk(url: str, token: str, body: str, clients: int, seconds: int, workdir
             "errors": int(errors.group(1)) if errors else 0}
 
 
+def shared_pipelines(server: Server) -> tuple[float, float]:
+    """(calls, pipelines) the server has sent in shared pipelines so far (its lms_db_pipeline_calls
+    histogram; zeros for a server without one, e.g. an older commit)."""
+    try:
+        with urllib.request.urlopen(server.url.replace("/rpc", "/metrics"), timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0.0, 0.0
+    found = dict(re.findall(r"^lms_db_pipeline_calls_(sum|count) (\S+)$", text, re.M))
+    return float(found.get("sum", 0)), float(found.get("count", 0))
+
+
 def measure(server: Server, run) -> dict:
-    """run() → its figures, plus the server's CPU µs per request over that run."""
-    before = server.cpu()
+    """run() → its figures, plus the server's CPU µs per request and its round trips to PostgreSQL per
+    call (a shared pipeline is one round trip for its calls; every other call one) over that run."""
+    before, shared_before = server.cpu(), shared_pipelines(server)
     figures = run()
     used = server.cpu() - before
-    figures["cpu_us"] = used / max(figures.get("requests", 0), 1) * 1e6
+    requests = max(figures.get("requests", 0), 1)
+    figures["cpu_us"] = used / requests * 1e6
+    calls, pipelines = (after - earlier for after, earlier in zip(shared_pipelines(server), shared_before, strict=True))
+    figures["trips_per_call"] = (pipelines + max(requests - calls, 0)) / requests
     return figures
 
 

@@ -8,9 +8,10 @@ courses), starts `lms serve` as a separate process and drives `POST /rpc` with w
 `wrk`); then runs the same SQL the server runs for the method (role + timeouts + caller, `select
 api.fn()::text` — a busy address's budget is reserved ahead, so no per-call budget statement — one
 round trip, `\\;`-joined) with pgbench as lms_authenticator. Per client count: calls/s, p50/p99, the
-server's CPU µs per call (/proc), RPC ÷ pgbench. Then a batch of 10 `user.me` per request against the
-same calls unbatched, and the protocol round trips per call and per batch (libpq trace: each run of
-messages to the server answered by a run from it is one round trip).
+server's CPU µs per call (/proc), its round trips to PostgreSQL per call ("trips": below 1 when calls
+shared pipelines, from its lms_db_pipeline_calls metric), RPC ÷ pgbench. Then a batch of 10 `user.me`
+per request against the same calls unbatched, and the protocol round trips per call and per batch
+(libpq trace: each run of messages to the server answered by a run from it is one round trip).
 
 --baseline REF[,REF…] also serves those commits (`git archive`) and measures each right after this tree,
 run by run: before/after in one run. --deployments adds `user.me` at 32 clients with 1 and 2 server processes,
@@ -104,8 +105,9 @@ def median_run(runs: list[dict]) -> dict:
     """The run of median rate (its p50/p99), with the median CPU per call of all runs."""
     ordered = sorted(runs, key=lambda r: r["rate"])
     figures = dict(ordered[len(ordered) // 2])
-    if "cpu_us" in figures:
-        figures["cpu_us"] = sorted(r["cpu_us"] for r in runs)[len(runs) // 2]
+    for key in ("cpu_us", "trips_per_call"):
+        if key in figures:
+            figures[key] = sorted(r[key] for r in runs)[len(runs) // 2]
     figures["errors"] = sum(r["errors"] for r in runs)
     return figures
 
@@ -142,7 +144,7 @@ def main() -> int:
               f"2 cores shared by server, PostgreSQL and load generator")
         print(f"round trips to PostgreSQL (libpq trace, this tree): {one} per `{first}` call; {batched} per "
               f"batch of {args.batch} ({transactions} transactions: one per call)")
-        head = " | ".join(f"{s.label[:14]:>14} calls/s  p50 ms  p99 ms  µs CPU" for s in servers)
+        head = " | ".join(f"{s.label[:14]:>14} calls/s  p50 ms  p99 ms  µs CPU  trips" for s in servers)
         for method in args.methods.split(","):
             function = method.replace(".", "_", 1)
             print(f"\n{method}\nclients | {head} | pgbench tps  p50 ms  p99 ms | RPC/pgbench"
@@ -155,7 +157,8 @@ def main() -> int:
                     rounds[-1].append(bench.pgbench(pgbench_script(bench.user_id, function), clients, args.seconds,
                                                     f"call-{function}"))
                 *runs, p = [median_run(r) for r in rounds]
-                cells = " | ".join(f"{r['rate']:>22.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['cpu_us']:>7.0f}"
+                cells = " | ".join(f"{r['rate']:>22.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['cpu_us']:>7.0f} "
+                                   f"{r['trips_per_call']:>6.2f}"
                                    + (f" ({r['errors']} non-2xx)" if r["errors"] else "") for r in runs)
                 ratios = "/".join(f"{r['rate'] / p['rate']:.2f}" for r in runs)
                 line = (f"{clients:>7} | {cells} | {p['rate']:>11.0f} {p['p50']:>7.2f} {p['p99']:>7.2f} | "

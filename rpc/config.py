@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=8, ge=1)
     pool_timeout_ms: int = Field(default=5000, ge=100)
     """How long a call waits for a pooled connection when all are busy; then -32000 (retry)."""
+    pipeline_lanes: int | None = Field(default=None, ge=1)
+    """Pooled connections that may carry shared pipelines of read-only calls at once (rpc/db.py CallGroups).
+    Unset: a quarter of LMS_POOL_MAX_SIZE (at least 1). About PostgreSQL's cores: more lanes than cores
+    only leave backends waiting for a CPU with whole pipelines in hand (the p99 grows)."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)
     statement_timeout_ms: int = Field(default=5000, ge=100)

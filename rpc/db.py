@@ -150,7 +150,7 @@ class Database:
         self.statement_timeout = f"{settings.statement_timeout_ms}ms"
         self.lock_timeout = f"{settings.lock_timeout_ms}ms"
         self.leases = BudgetLeases()
-        self.groups = CallGroups(self, max(1, settings.pool_max_size // 4))
+        self.groups = CallGroups(self, settings.pipeline_lanes or max(1, settings.pool_max_size // 4))
         self._checking = False
         self.suspect_down = False  # set when a call lost its connection; cleared by a success
 
@@ -296,12 +296,14 @@ class CallGroups:
     different requests queue here and go to PostgreSQL together: one connection, one message and one
     Sync per call — each call still its own transaction under its own identity (an error rolls back that
     call alone) — so a busy server makes one send and one receive for many calls instead of one each.
-    At most `lanes` pipelines run at once (a quarter of the pool: the other connections stay free for
-    writes and single calls; measured on 2 cores, more lanes only added PostgreSQL processes competing
-    for the CPU and p99 stalls); each takes every call waiting (up to MAX_GROUP) when it gets a
-    connection, so a quiet server sends each call on its own, as before, and groups grow only while
-    calls are waiting anyway. Only read-only methods (STABLE functions): a write could wait on a row
-    lock, and its commit's WAL flush, with the calls behind it in the pipeline waiting too."""
+    At most `lanes` pipelines run at once (LMS_PIPELINE_LANES, by default a quarter of the pool: the other
+    connections stay free for writes and single calls). Measured on 2 cores (`user.me`, 32 clients), 2, 4
+    and 8 lanes gave the same calls/s but a p99 of 15, 50 and 150 ms: the backends' time spent waiting
+    for a CPU (/proc schedstat) grew 3.2 → 6.6 → 11.4 s per 5 s run, whole pipelines in hand. Each lane
+    takes every call waiting (up to MAX_GROUP) when it gets a connection, so a quiet server sends each
+    call on its own, as before, and groups grow only while calls are waiting anyway.
+    Only read-only methods (STABLE functions): a write could wait on a row lock, and its commit's WAL
+    flush, with the calls behind it in the pipeline waiting too."""
 
     MAX_GROUP = 8  # measured: 16 gave course.list at 32 clients a p99 of 42 ms against 27 ms, for ~3% more calls/s
 
