@@ -373,6 +373,7 @@ async def _pipeline(conn: psycopg.AsyncConnection, statements: list[tuple[bytes,
     call's text value, or the psycopg.Error of whichever of the two statements failed — each also set
     as the result of its future (when given, and not cancelled) as soon as it is read."""
     pg = conn.pgconn
+    encoding = conn.info.encoding
     pg.enter_pipeline_mode()
     for identity, call in statements:
         pg.send_query_params(identity, None)
@@ -383,14 +384,14 @@ async def _pipeline(conn: psycopg.AsyncConnection, statements: list[tuple[bytes,
     for _ in statements:
         error = None
         value = None
-        for index in range(2):
-            for result in await conn.wait(generators.fetch_many(pg)):
+        identity_results, call_results, sync = await conn.wait(_one_call(pg))
+        for index, results in enumerate((identity_results, call_results)):
+            for result in results:
                 if result.status == pq.ExecStatus.FATAL_ERROR and error is None:
-                    error = psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+                    error = psycopg.errors.error_from_result(result, encoding=encoding)
                 elif result.status == pq.ExecStatus.TUPLES_OK and result.ntuples and index:
                     raw = result.get_value(0, 0)
-                    value = None if raw is None else bytes(raw).decode(conn.info.encoding)
-        sync = await conn.wait(generators.fetch_many(pg))
+                    value = None if raw is None else bytes(raw).decode(encoding)
         if not sync or sync[0].status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.InterfaceError("pipeline out of step")
         answers.append(error if error is not None else value)
@@ -398,3 +399,12 @@ async def _pipeline(conn: psycopg.AsyncConnection, statements: list[tuple[bytes,
             futures[len(answers) - 1].set_result(answers[-1])
     pg.exit_pipeline_mode()
     return answers
+
+
+def _one_call(pg: pq.abc.PGconn):
+    """psycopg generator: one pipelined call's results — its identity statement's, its function call's,
+    and its Sync — waiting on the socket only for what has not arrived yet (one wait for all three)."""
+    identity = yield from generators.fetch_many(pg)
+    call = yield from generators.fetch_many(pg)
+    sync = yield from generators.fetch_many(pg)
+    return identity, call, sync
