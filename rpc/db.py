@@ -30,6 +30,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -150,7 +151,8 @@ class Database:
         self.statement_timeout = f"{settings.statement_timeout_ms}ms"
         self.lock_timeout = f"{settings.lock_timeout_ms}ms"
         self.leases = BudgetLeases()
-        self.groups = CallGroups(self, settings.pipeline_lanes or max(1, settings.pool_max_size // 4))
+        self.groups = CallGroups(self, settings.pipeline_lanes or max(1, settings.pool_max_size // 4),
+                                 settings.pool_max_size // 2)
         self._checking = False
         self.suspect_down = False  # set when a call lost its connection; cleared by a success
 
@@ -163,7 +165,7 @@ class Database:
     async def call(self, query: str, values: list, caller: CallContext, secret: bool = False,
                    shared: bool = False):
         """Run one api function as lms_api for the caller in one transaction; return its value. A `shared`
-        call (a read-only method, no secret, its budget already reserved) may go down a pipeline
+        call (a cheap read-only method, no secret, its budget already reserved) may go down a pipeline
         together with other callers' calls made at the same time (CallGroups)."""
         # While the database is known to be unreachable, answer fast instead of queueing.
         timeout = 0.5 if self.suspect_down else None
@@ -291,6 +293,16 @@ def statements_of(cur: AsyncClientCursor, query: str, values: list, identity: li
     return cur.mogrify(SET_CALLER, identity).encode(), cur.mogrify(query, values).encode()
 
 
+class Waiting(NamedTuple):
+    """A call queued for a shared pipeline."""
+
+    query: str
+    values: list
+    identity: list
+    future: asyncio.Future
+    since: float  # loop time it was queued
+
+
 class CallGroups:
     """Concurrent single calls that may share a pipeline. Under load, calls of read-only methods from
     different requests queue here and go to PostgreSQL together: one connection, one message and one
@@ -303,47 +315,71 @@ class CallGroups:
     takes every call waiting (up to MAX_GROUP) when it gets a connection, so a quiet server sends each
     call on its own, as before, and groups grow only while calls are waiting anyway.
     Only read-only methods (STABLE functions): a write could wait on a row lock, and its commit's WAL
-    flush, with the calls behind it in the pipeline waiting too."""
+    flush, with the calls behind it in the pipeline waiting too. And only cheap ones: a call waits for
+    the calls ahead of it in its pipeline, so a read declared `cost 1000` or more (a whole course's
+    list) goes alone (rpc/dispatch.py Method.shareable). Should the lanes still stall (a call slow for
+    its arguments), a call that finds the oldest waiting one queued for STALL opens another lane, up
+    to half the pool: the queue does not wait on one slow call."""
 
     MAX_GROUP = 8  # measured: 16 gave course.list at 32 clients a p99 of 42 ms against 27 ms, for ~3% more calls/s
+    STALL = 0.05  # seconds the oldest queued call may wait before another lane opens
 
-    def __init__(self, db: Database, lanes: int):
+    def __init__(self, db: Database, lanes: int, most: int):
         self.db = db
         self.lanes = lanes
+        self.most = max(lanes, most)
         self.busy = 0
-        self.waiting: list[tuple[str, list, list, asyncio.Future]] = []
+        self.waiting: list[Waiting] = []
         self.tasks: set[asyncio.Task] = set()
+        self.watch: asyncio.TimerHandle | None = None  # the stall check, while calls wait behind busy lanes
         self.observe = lambda size: None  # told each pipeline's number of calls (the service's metrics)
 
     def submit(self, query: str, values: list, identity: list) -> asyncio.Future:
         """Queue a call; its future's value is the call's text value or its psycopg.Error."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.waiting.append((query, values, identity, future))
+        self.waiting.append(Waiting(query, values, identity, future, loop.time()))
         if self.busy < self.lanes:
-            self.busy += 1
-            task = loop.create_task(self._lane())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._open_lane(loop)
+        elif self.watch is None and self.busy < self.most:
+            self.watch = loop.call_later(self.STALL, self._stalled)
         return future
+
+    def _open_lane(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.busy += 1
+        task = loop.create_task(self._lane())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _stalled(self) -> None:
+        """STALL after calls queued behind busy lanes: if the oldest still waits that long, another lane."""
+        self.watch = None
+        if not self.waiting or self.busy >= self.most:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self.waiting[0].since
+        if waited >= self.STALL:
+            self._open_lane(loop)
+        if self.busy < self.most:
+            self.watch = loop.call_later(max(self.STALL - waited, 0.001) if waited < self.STALL else self.STALL,
+                                         self._stalled)
 
     async def _lane(self) -> None:
         """Send what is waiting, group after group, until nothing is."""
         db = self.db
         try:
             while self.waiting:
-                group: list = []
+                group: list[Waiting] = []
                 try:
                     async with db.pool.connection(timeout=0.5 if db.suspect_down else None) as conn:
                         group, self.waiting = self.waiting[:self.MAX_GROUP], self.waiting[self.MAX_GROUP:]
-                        group = [g for g in group if not g[3].done()]  # cancelled while waiting
+                        group = [call for call in group if not call.future.done()]  # cancelled while waiting
                         if not group:
                             continue
                         cur = AsyncClientCursor(conn)
-                        statements = [statements_of(cur, query, values, identity)
-                                      for query, values, identity, _ in group]
+                        statements = [statements_of(cur, call.query, call.values, call.identity) for call in group]
                         self.observe(len(group))
-                        await db.pipeline(conn, statements, [future for *_, future in group])
+                        await db.pipeline(conn, statements, [call.future for call in group])
                     db.suspect_down = False
                 except PoolTimeout as exc:
                     db.suspect_down = True
@@ -356,15 +392,15 @@ class CallGroups:
         finally:
             self.busy -= 1
 
-    def _take_all(self) -> list:
+    def _take_all(self) -> list[Waiting]:
         group, self.waiting = self.waiting, []
         return group
 
     @staticmethod
-    def _fail(group: list, exc: BaseException) -> None:
-        for *_, future in group:
-            if not future.done():
-                future.set_exception(exc)
+    def _fail(group: list[Waiting], exc: BaseException) -> None:
+        for call in group:
+            if not call.future.done():
+                call.future.set_exception(exc)
 
 
 async def _pipeline(conn: psycopg.AsyncConnection, statements: list[tuple[bytes, bytes]],

@@ -258,9 +258,10 @@ class Method:
     shared: ApiShared | None = None
     takes_secret: bool = False
     """A param is named like a password, token or code (SECRET_HINTS): bound server-side, never logged."""
-    read_only: bool = False
-    """The function is declared STABLE or IMMUTABLE: it writes nothing, so it takes no row lock to wait on
-    and has no commit to flush — concurrent calls of such methods may share a pipeline (rpc/db.py)."""
+    shareable: bool = False
+    """The function is declared STABLE or IMMUTABLE (it writes nothing, so it takes no row lock to wait on
+    and has no commit to flush) and cheap (its declared `cost` is under 1000): concurrent calls of such
+    methods may share a pipeline (rpc/db.py CallGroups)."""
     _queries: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -335,7 +336,7 @@ select p.proname,
        p.pronargdefaults,
        format_type(p.prorettype, null) as returns,
        coalesce(obj_description(p.oid, 'pg_proc'), '') as description,
-       p.provolatile <> 'v' as read_only
+       p.provolatile <> 'v' and p.procost < 1000 as shareable
 from pg_proc p
 where p.pronamespace = 'api'::regnamespace and p.prokind = 'f'
 order by p.proname
@@ -376,7 +377,7 @@ SECRET_HINTS = ("password", "token", "secret", "code")
 
 
 def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) -> Method | None:
-    proname, argnames, argmodes, argtypes, ndefaults, returns, description, read_only = row
+    proname, argnames, argmodes, argtypes, ndefaults, returns, description, shareable = row
     if argmodes and any(m not in ("i",) for m in argmodes):
         return None  # OUT/INOUT/VARIADIC parameters are not part of the convention
     if len(argnames) < len(argtypes) or any(t not in TYPES for t in argtypes):
@@ -408,7 +409,7 @@ def build_method(row: tuple, shapes: set[str] | frozenset[str] = frozenset()) ->
     takes_secret = any(h in p.name.lower() for p in params for h in SECRET_HINTS)
     return Method(method_name(proname), proname, params, text, public, model, returns, patch,
                   int(cost.group(1)) if cost else 1, result, result_text or "", takes_secret=takes_secret,
-                  read_only=bool(read_only))
+                  shareable=bool(shareable))
 
 
 SHAPES_QUERY = """

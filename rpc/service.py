@@ -119,7 +119,7 @@ class RpcService:
                     text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret)
             else:
                 text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret,
-                                          shared=call.method.read_only and not call.method.takes_secret)
+                                          shared=call.method.shareable and not call.method.takes_secret)
             if (hook := payments.HOOKS.get(call.method.name)) is not None:  # the provider between two SQL calls
                 return dumps(self.finish(await hook(self, json.loads(text), call.context)))
         except (PoolTimeout, psycopg.Error, OSError) as exc:

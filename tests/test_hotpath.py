@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 
 import aiohttp
@@ -157,15 +158,17 @@ async def test_batches_through_pgbouncer_in_transaction_mode(db, pgbouncer, user
 
 PEEK = """
 set role lms_owner;
-create function api.test_peek(fail boolean default false) returns jsonb language plpgsql stable as $$
+create function api.test_peek(fail boolean default false, pause integer default 0) returns jsonb
+language plpgsql stable as $$
 begin
+  perform pg_sleep(pause / 1000.0);
   if fail then
     raise exception 'no such thing' using errcode = 'LM404', detail = 'not_found';
   end if;
   return jsonb_build_object('user_id', app.current_user_id(), 'backend', pg_backend_pid(), 'role', current_user,
                             'xid', txid_current()::text);
 end $$;
-grant execute on function api.test_peek(boolean) to lms_api;
+grant execute on function api.test_peek(boolean, integer) to lms_api;
 reset role;
 """
 
@@ -193,7 +196,8 @@ async def test_concurrent_single_calls_of_many_callers_share_pipelines_each_as_i
     together (rpc/db.py CallGroups): every call still runs as its own caller in its own transaction, a
     failing call fails alone, a deactivated user is still refused, and what waits is all answered."""
     async with peek_server(db) as (service, client, sizes):
-        assert service.methods["test.peek"].read_only and not service.methods["lesson.complete"].read_only
+        assert service.methods["test.peek"].shareable and not service.methods["lesson.complete"].shareable
+        assert not service.methods["gradebook.course"].shareable, "a read declared cost 1000 goes alone"
         people = [await Users(db, client).make() for _ in range(8)]
         gone = people.pop()
         db.execute("update app.users set is_active = false where id = %s", [gone.id])
@@ -250,3 +254,25 @@ async def test_connections_killed_under_shared_pipelines_leave_no_call_unanswere
         assert errors and len(answers) > len(errors), "the kill cut some calls in flight, not all"
         again = await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(20)))
         assert {r["user_id"] for r in again} == {person.id}, "served again"
+
+
+async def test_a_slow_call_in_a_shared_pipeline_does_not_hold_up_the_queue(db):
+    """The only lane is busy with a slow call: the calls queued behind it get another lane after
+    CallGroups.STALL, instead of waiting for the slow one."""
+    async with peek_server(db) as (service, client, sizes):
+        assert service.db.groups.lanes == 1 and service.db.groups.most == 2
+        person = await Users(db, client).make()
+        # A busy address: its budget is reserved ahead, so the calls below need no budget statement (which
+        # a call makes alone, outside the pipelines).
+        await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(30)))
+        sizes.clear()
+        slow = asyncio.ensure_future(client.ok("test.peek", {"pause": 3000}, person.token))
+        async with asyncio.timeout(2):
+            while not sizes:
+                await asyncio.sleep(0.001)
+        started = time.monotonic()
+        quick = await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(10)))
+        waited = time.monotonic() - started
+        assert not slow.done() and waited < 2, f"the quick calls waited {waited:.2f} s for the slow one"
+        assert {r["user_id"] for r in quick} == {person.id}
+        assert (await slow)["user_id"] == person.id

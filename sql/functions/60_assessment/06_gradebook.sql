@@ -79,7 +79,7 @@ best_score is null for a quiz without closed attempts; is_late, grade and effect
 create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
