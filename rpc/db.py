@@ -169,8 +169,7 @@ class Database:
         together with other callers' calls made at the same time (CallGroups)."""
         # While the database is known to be unreachable, answer fast instead of queueing.
         timeout = 0.5 if self.suspect_down else None
-        identity = [API_ROLE, self.statement_timeout, self.lock_timeout,
-                    caller.user_id, caller.client_addr, list(caller.given)]
+        identity = self.identity(caller)
         units = self.leases.units_to_reserve(caller.bucket, caller.cost)
         if shared and not units:
             answer = await self.groups.submit(query, values, identity)
@@ -242,12 +241,15 @@ class Database:
                     return None
                 self.leases.granted(bucket, surplus)
             cur = AsyncClientCursor(conn)
-            statements = [statements_of(cur, query, values, [API_ROLE, self.statement_timeout, self.lock_timeout,
-                                                             caller.user_id, caller.client_addr, list(caller.given)])
-                          for query, values, caller in calls]
+            statements = [statements_of(cur, query, values, self.identity(caller)) for query, values, caller in calls]
             answers = await self.pipeline(conn, statements)
         self.suspect_down = False
         return answers
+
+    def identity(self, caller: CallContext) -> list:
+        """The values of SET_CALLER for a call: the API role, the timeouts, who calls, from where, with which params."""
+        return [API_ROLE, self.statement_timeout, self.lock_timeout, caller.user_id, caller.client_addr,
+                list(caller.given)]
 
     async def pipeline(self, conn: psycopg.AsyncConnection, statements: list[tuple[bytes, bytes]],
                        futures: list[asyncio.Future] | None = None) -> list:
@@ -360,9 +362,9 @@ class CallGroups:
         waited = loop.time() - self.waiting[0].since
         if waited >= self.STALL:
             self._open_lane(loop)
+            waited = 0.0
         if self.busy < self.most:
-            self.watch = loop.call_later(max(self.STALL - waited, 0.001) if waited < self.STALL else self.STALL,
-                                         self._stalled)
+            self.watch = loop.call_later(self.STALL - waited, self._stalled)
 
     async def _lane(self) -> None:
         """Send what is waiting, group after group, until nothing is."""
