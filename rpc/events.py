@@ -143,6 +143,9 @@ def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) ->
     posts = 0
     with psycopg.connect(database_url, autocommit=True) as conn:
         while posts < limit:
+            # number what committed (and queue its deliveries) in a transaction of its own: the
+            # claim's transaction lasts as long as the POSTs, and the sequencer must not
+            conn.execute("select internal.events_sequence()")
             with conn.transaction():
                 rows = conn.execute(
                     "select webhook_id, url, secret, delivery_id, event_id, event from internal.webhook_claim(%s)",

@@ -16,10 +16,11 @@ Every ordinary JSON-RPC call (or batch) is answered exactly as POST /rpc answers
   replay, at most 10,000; nothing between the replay and the live stream is lost or repeated).
 - `event.unsubscribe {}` → `{subscribed: false}`.
 
-One LISTEN connection per process (EventHub): a NOTIFY carries only the event id; for each batch
-of ids the hub asks PostgreSQL once which of them each subscribed user may see
-(internal.events_visible_to re-reads them under each user's identity: row-level security
-decides), then sends them.
+One polling connection per process (EventHub): every ~50 ms it asks for the ids after the last
+one it fanned out (gapless, in commit order); for each batch of ids it asks PostgreSQL once which
+of them each subscribed user may see (internal.events_visible_to re-reads them under each user's
+identity: row-level security decides), then sends them. No LISTEN/NOTIFY: a channel any session
+may send on is never trusted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +49,8 @@ from rpc.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.live")
 
-EVENTS_CHANNEL = "lms_events"
 REPLAY_PAGE = 1000
+HUB_APPLICATION_NAME = "lms event hub"  # how a DBA tells the hub's connection in pg_stat_activity
 REPLAY_PAGES = 10  # a replay sends at most 10,000 events
 HUB = web.AppKey("event_hub", object)
 
@@ -112,17 +112,17 @@ class Subscriber:
 
 
 class EventHub:
-    """One LISTEN connection per process; fans each new event out to the sockets that may see it.
+    """One database connection per process; fans each new event out to the sockets that may see it.
 
-    If the connection is lost, nothing is skipped: on reconnecting the hub fans out the ids above
-    its resume point (ids it already sent are remembered and not sent twice). The resume point
-    advances every few seconds: the hub takes the events horizon H and NOTIFYs itself `mark:H`;
-    notifications arrive in commit order, so when the mark comes back every id up to H has come
-    through the stream."""
+    It polls (POLL_SECONDS while sockets are subscribed, IDLE_SECONDS otherwise) for the ids after
+    the last one it fanned out: internal.event_ids_after numbers what committed since the last
+    reader first (internal.events_sequence), and ids are gapless in commit order, so the hub's
+    position alone says what it has sent — a lost connection resumes from it, and nothing a session
+    sends on a channel (a NOTIFY) is trusted or even heard. No writer waits for the hub."""
 
-    MARK_EVERY = 5.0       # seconds between resume-point marks while events flow
-    RECENT = 100_000       # ids remembered as sent (no duplicates after a reconnect)
-    CATCH_UP = 10_000      # at most this many ids fanned out after a reconnect
+    POLL_SECONDS = 0.05    # a new event reaches a socket within ~50 ms
+    IDLE_SECONDS = 0.25    # with no subscriber, keep numbering (webhooks, analysts) at a slower pace
+    BATCH = 10_000         # at most this many ids fanned out per poll
 
     def __init__(self, service: RpcService):
         self.service = service
@@ -130,7 +130,7 @@ class EventHub:
         self._task: asyncio.Task | None = None
         self.listening = asyncio.Event()
         self.resume_from: int | None = None
-        self._recent: dict[int, None] = {}  # insertion-ordered set
+        self.wake = asyncio.Event()  # set to poll at once (tests, a subscribe)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -148,52 +148,40 @@ class EventHub:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.service.db.pool.conninfo, autocommit=True) as listen, \
-                        await psycopg.AsyncConnection.connect(
-                            self.service.db.pool.conninfo, autocommit=True, prepare_threshold=None) as reader:
-                    await listen.execute("listen " + EVENTS_CHANNEL)
-                    horizon = await self._horizon(reader)
-                    if self.resume_from is not None:  # a reconnect: what we may have missed
-                        (after,), = await _as_api(reader, "select internal.event_ids_after(%s, %s)",
-                                                  [self.resume_from, self.CATCH_UP])
-                        missed = [i for i in after if i not in self._recent]
-                        if missed:
-                            await self._fan_out(reader, missed)
-                    self.resume_from = horizon
+                        self.service.db.pool.conninfo, autocommit=True, prepare_threshold=None,
+                        application_name=HUB_APPLICATION_NAME) as reader:
+                    if self.resume_from is None:  # a start: from the newest id on
+                        self.resume_from = await self._last_id(reader)
                     self.listening.set()
                     delay = 0.5
-                    marked = time.monotonic()
-                    while True:  # one batch: the first notification and any that came with it
-                        ids = []
-                        async for n in listen.notifies(stop_after=1):
-                            if n.payload.startswith("mark:"):
-                                self.resume_from = max(self.resume_from, int(n.payload[5:]))
-                            else:
-                                ids.append(int(n.payload))
+                    while True:
+                        (ids,), = await _as_api(reader, "select internal.event_ids_after(%s, %s)",
+                                                [self.resume_from, self.BATCH])
                         if ids:
                             await self._fan_out(reader, ids)
-                        if time.monotonic() - marked > self.MARK_EVERY:
-                            marked = time.monotonic()
-                            await listen.execute("select pg_notify(%s, %s)",
-                                                 [EVENTS_CHANNEL, f"mark:{await self._horizon(reader)}"])
+                            self.resume_from = ids[-1]
+                            if len(ids) == self.BATCH:
+                                continue  # more are waiting
+                        self.wake.clear()
+                        pause = self.POLL_SECONDS if self.subscribers else self.IDLE_SECONDS
+                        try:
+                            await asyncio.wait_for(self.wake.wait(), pause)
+                        except TimeoutError:
+                            pass
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — the database went away: listen again later
+            except Exception as exc:  # noqa: BLE001 — the database went away: poll again later
                 self.listening.clear()
-                log.warning("event listener lost its connection (%s); retrying in %.1fs", exc, delay)
+                log.warning("event hub lost its connection (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
     @staticmethod
-    async def _horizon(reader: psycopg.AsyncConnection) -> int:
-        (horizon,), = await _as_api(reader, "select internal.events_horizon()")
-        return horizon
+    async def _last_id(reader: psycopg.AsyncConnection) -> int:
+        (last,), = await _as_api(reader, "select internal.events_sequence()")
+        return last
 
     async def _fan_out(self, reader: psycopg.AsyncConnection, ids: list[int]) -> None:
-        for i in ids:
-            self._recent[i] = None
-        while len(self._recent) > self.RECENT:
-            del self._recent[next(iter(self._recent))]
         if not self.subscribers:
             return
         by_user: dict[str, list[Subscriber]] = {}

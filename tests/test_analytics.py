@@ -315,6 +315,7 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.events": (OWN_OR_TAUGHT,) * 2,  # issue 20: the subject, the course's instructor, admins
     "app.webhooks": (None, None),
     "app.webhook_deliveries": (None, None),
+    "app.event_sequencer": (None, None),
     # Views: analysts only; their rows are the exact numbers of the tests above.
     **{f"analytics.{v}": (None, "view") for v in (
         "quiz_best_scores", "assignment_grades", "course_stats", "enrollment_funnel", "assignment_stats",

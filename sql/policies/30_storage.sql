@@ -55,7 +55,8 @@ grant execute on function
   internal.file_json(app.files), internal.file_target_check(uuid, uuid), internal.file_quota_used(uuid),
   internal.file_upload_begin(uuid, uuid, text, text, bigint),
   internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text, bigint),
-  internal.file_upload_abandon(uuid), internal.file_for_download(uuid), internal.file_managed(uuid, uuid)
+  internal.file_upload_abandon(uuid), internal.file_for_download(uuid), internal.file_managed(uuid, uuid),
+  internal.lock_user_storage(uuid)
 to lms_api;
 -- Upkeep runs as lms_owner (`lms db maintain`).
 grant execute on function internal.storage_pending_due(interval), internal.storage_pending_done(uuid[]) to lms_owner;

@@ -10,6 +10,8 @@ alter table app.events force row level security;
 alter table app.webhooks enable row level security;
 alter table app.webhooks force row level security;
 alter table app.webhook_deliveries enable row level security;
+alter table app.event_sequencer enable row level security;  -- no policy, no grant: lms_definer's only
+alter table app.event_sequencer force row level security;
 alter table app.webhook_deliveries force row level security;
 
 grant select on app.events to lms_api, lms_analyst;
@@ -21,7 +23,7 @@ create policy select_subject_instructor_admin on app.events for select to lms_ap
 
 grant execute on function internal.event_json(app.events) to lms_api, lms_definer;
 grant execute on function internal.check_event_types(text[]) to lms_api, lms_definer;
-grant execute on function internal.events_horizon() to lms_api;
+grant execute on function internal.events_sequence(integer) to lms_api, lms_definer;
 grant execute on function internal.events_visible_to(bigint[], uuid[]) to lms_api;
 grant execute on function internal.event_audience(bigint[], uuid[]) to lms_api;
 grant execute on function internal.event_ids_after(bigint, integer) to lms_api;

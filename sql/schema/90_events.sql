@@ -5,13 +5,15 @@
 set local role lms_owner;
 
 create table app.events (
-  id          bigint generated always as identity,
+  seq         bigint generated always as identity,
   type        text not null,
   occurred_at timestamptz not null default now(),
   user_id     uuid,
   course_id   uuid,
   data        jsonb not null default '{}',
-  constraint pk_events primary key (id),
+  id          bigint,
+  constraint pk_events primary key (seq),
+  constraint uq_events_id unique (id),
   constraint ck_events_type check (type in (
     'enrollment.created', 'enrollment.dropped', 'lesson.completed', 'course.completed',
     'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
@@ -21,13 +23,29 @@ create table app.events (
 create index ix_events_user_id on app.events (user_id, id) where user_id is not null;
 create index ix_events_course_id on app.events (course_id, id) where course_id is not null;
 create index ix_events_occurred_at on app.events using brin (occurred_at);
-comment on table app.events is 'What happened, written by triggers in the same transaction as the change that causes it (it exists exactly when the change does). Append-only; pruned after LMS_EVENT_RETENTION_DAYS by lms db maintain.';
-comment on column app.events.id is 'Increasing event id: the replay cursor of event.list/event.subscribe and the webhook-id of its deliveries. Readers see ids only up to the point every lower id is settled (internal.events_horizon).';
+create index ix_events_unsequenced on app.events (seq) where id is null;
+comment on table app.events is 'What happened, written by triggers in the same transaction as the change that causes it (it exists exactly when the change does). Append-only but for the id the sequencer gives it after commit; pruned after LMS_EVENT_RETENTION_DAYS by lms db maintain.';
+comment on column app.events.seq is 'Write order (identity): the row''s key from the moment it is written. Not shown to clients; ids are given in commit order by the sequencer.';
+comment on column app.events.id is 'The event id: 1, 2, 3 … without gaps, given after the event''s transaction committed (internal.events_sequence), so ids follow commit order. The replay cursor of event.list/event.subscribe and the webhook-id of its deliveries. Null for a moment after commit, until a reader or the server''s event hub sequences it.';
 comment on column app.events.type is 'What happened: enrollment.created, enrollment.dropped, lesson.completed, course.completed, certificate.issued, certificate.revoked, attempt.submitted, submission.submitted, submission.graded, order.completed, order.refunded, user.created, user.deactivated.';
 comment on column app.events.occurred_at is 'When the change was made (the time of its transaction).';
 comment on column app.events.user_id is 'The user the event is about (the learner, buyer or account): they may see it. No foreign key: an event outlives the rows it names.';
 comment on column app.events.course_id is 'The course the event concerns, if any: its instructor may see it.';
 comment on column app.events.data is 'Event payload: the subject''s ids and a small summary (never a secret, a token or a certificate number).';
+
+create table app.event_sequencer (
+  singleton    boolean not null default true,
+  last_id      bigint not null,
+  sequenced_at timestamptz not null default now(),
+  constraint pk_event_sequencer primary key (singleton),
+  constraint ck_event_sequencer_singleton check (singleton),
+  constraint ck_event_sequencer_last_id check (last_id >= 0)
+);
+comment on table app.event_sequencer is 'One row: the last event id given. Its row lock serialises the sequencer (taken with SKIP LOCKED: a reader never waits for another); only lms_definer may read or lock it, so no client''s or analyst''s session can hold it.';
+comment on column app.event_sequencer.singleton is 'Always true: the primary key that keeps the table at one row.';
+comment on column app.event_sequencer.last_id is 'The highest event id given so far (every id up to it is taken, none above).';
+comment on column app.event_sequencer.sequenced_at is 'When the sequencer last numbered events.';
+insert into app.event_sequencer (last_id) values (0);
 
 create table app.webhooks (
   id              uuid not null default gen_random_uuid(),

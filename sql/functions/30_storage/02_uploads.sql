@@ -63,6 +63,18 @@ $$;
 comment on function internal.file_quota_used(uuid) is
   'Bytes of the files p_user_id uploaded (under RLS: the caller''s own uploads count; others'' as far as the caller sees them).';
 
+create or replace function internal.lock_user_storage(p_user_id uuid)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select from app.users u where u.id = p_user_id for no key update
+$$;
+comment on function internal.lock_user_storage(uuid) is
+  'Serialises one user''s uploads until the transaction ends: locks the user''s row FOR NO KEY UPDATE (foreign-key checks, which take KEY SHARE, are not held up). No session of another role can hold that lock: analysts have no UPDATE privilege, and the API''s own updates of a user row last one call. Replaces an advisory lock, whose key space every role shares. SECURITY DEFINER: locks the row whatever the caller''s row-level security.';
+
 create or replace function internal.file_upload_begin(
   p_course_id uuid, p_assignment_id uuid, p_storage_provider text, p_storage_path text, p_quota_bytes bigint)
 returns jsonb
@@ -102,7 +114,7 @@ declare
 begin
   perform internal.file_target_check(p_course_id, p_assignment_id);
   -- One upload at a time per user from here to the commit: the quota cannot be overrun by a race.
-  perform pg_advisory_xact_lock(30, hashtext(v_user_id::text));
+  perform internal.lock_user_storage(v_user_id);
   if internal.file_quota_used(v_user_id) + p_file_size > p_quota_bytes then
     raise exception 'the file does not fit in your storage quota' using errcode = 'LM422', detail = 'quota_exceeded';
   end if;

@@ -1,17 +1,18 @@
 /*
  * Events — written by triggers on the tables whose changes they tell, in the same transaction,
- * so an event exists exactly when its change does (a rollback takes both away). Each event also
- * queues one delivery per active webhook subscribed to its type, and NOTIFYs lms_events with its
- * id (delivered at commit, so live listeners never hear of a change that did not commit).
+ * so an event exists exactly when its change does (a rollback takes both away).
  *
- * Ids come from the identity's sequence, so two concurrent transactions may commit their ids out
- * of order. So that a reader can resume from the last id it saw and miss nothing, each writing
- * transaction fences its first id: it holds the advisory lock (bigint key = that id) until it
- * ends. internal.events_horizon returns the highest id below every fence (and at most the
- * sequence's last value): every id at or below it belongs to a finished transaction. The instant
- * between taking an id and fencing it is guarded by the session-level gate (90, 1), held shared
- * by writers for those microseconds and exclusively by the reader while it looks.
+ * A writer only inserts its row: no lock, no NOTIFY, nothing that serialises writers or that a
+ * session of another role could hold. The public id is given after commit by the sequencer
+ * (internal.events_sequence), called by every reader before it reads (event.list, the server's
+ * event hub, the webhook worker): under the row lock of app.event_sequencer — which only
+ * lms_definer may take, with SKIP LOCKED so a reader never waits for another — it numbers the
+ * committed events still without an id, last_id + 1, + 2 …, and queues their webhook deliveries.
+ * Ids so follow commit order without gaps: a late commit simply gets a later id, and a reader
+ * that resumes from the last id it saw misses nothing.
  */
+
+drop function if exists internal.events_horizon();  -- replaced by internal.events_sequence (0016)
 
 create or replace function internal.emit_event(p_type text, p_user_id uuid, p_course_id uuid, p_data jsonb)
 returns bigint
@@ -21,34 +22,18 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_id bigint;
+  v_seq bigint;
 begin
-  if coalesce(current_setting('lms.event_fence', true), '') = '' then
-    begin  -- the transaction's first event: take an id and fence it, inside the gate
-      perform pg_advisory_lock_shared(90, 1);
-      v_id := nextval('app.events_id_seq');
-      perform pg_advisory_xact_lock_shared(v_id);
-      perform set_config('lms.event_fence', v_id::text, true);
-      perform pg_advisory_unlock_shared(90, 1);
-    exception when others or query_canceled then
-      perform pg_advisory_unlock_shared(90, 1);  -- never leave the session-level gate held
-      raise;
-    end;
-  else
-    v_id := nextval('app.events_id_seq');  -- above this transaction's fence: covered by it
-  end if;
-  insert into app.events (id, type, user_id, course_id, data) overriding system value
-  values (v_id, p_type, p_user_id, p_course_id, p_data);
-  insert into app.webhook_deliveries (webhook_id, event_id)
-  select w.id, v_id from app.webhooks w where w.is_active and p_type = any (w.events);
-  perform pg_notify('lms_events', v_id::text);
-  return v_id;
+  insert into app.events (type, user_id, course_id, data)
+  values (p_type, p_user_id, p_course_id, p_data)
+  returning seq into v_seq;
+  return v_seq;
 end
 $$;
 comment on function internal.emit_event(text, uuid, uuid, jsonb) is
-  'Appends an event (and its webhook deliveries) in the calling transaction and notifies lms_events with its id at commit; the transaction''s first event fences its id until the transaction ends (see the file header). SECURITY DEFINER: clients may not write app.events or app.webhook_deliveries; called only by the event triggers. Not granted to clients.';
+  'Appends an event in the calling transaction (without an id: internal.events_sequence gives it one after commit) and returns its write-order seq. SECURITY DEFINER: clients may not write app.events; called only by the event triggers. Not granted to clients.';
 
-create or replace function internal.events_horizon()
+create or replace function internal.events_sequence(p_limit integer default 10000)
 returns bigint
 language plpgsql
 volatile
@@ -57,25 +42,35 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_last  bigint;
-  v_fence bigint;
+  v_seqs  bigint[];
 begin
-  begin
-    perform pg_advisory_lock(90, 1);  -- waits only for writers between taking an id and fencing it
-    select case when s.is_called then s.last_value else 0 end into v_last from app.events_id_seq s;
-    select min((l.classid::bigint << 32) | l.objid::bigint) into v_fence
-    from pg_locks l
-    where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
-      and l.database = (select d.oid from pg_database d where d.datname = current_database());
-    perform pg_advisory_unlock(90, 1);
-  exception when others or query_canceled then
-    perform pg_advisory_unlock(90, 1);  -- never leave the session-level gate held in a pooled connection
-    raise;
-  end;
-  return least(v_last, v_fence - 1);
+  if not exists (select from app.events e where e.id is null)
+     or current_setting('transaction_read_only') = 'on' then  -- nothing to number, or a replica
+    return (select s.last_id from app.event_sequencer s);
+  end if;
+  select s.last_id into v_last from app.event_sequencer s for update skip locked;
+  if not found then  -- another reader is numbering right now: its ids appear when it commits
+    return (select s.last_id from app.event_sequencer s);
+  end if;
+  select array_agg(x.seq order by x.seq) into v_seqs
+  from (select e.seq from app.events e where e.id is null order by e.seq limit p_limit for update skip locked) x;
+  if v_seqs is null then
+    return v_last;
+  end if;
+  update app.events e set id = v_last + n.ord
+  from unnest(v_seqs) with ordinality as n(seq, ord)
+  where e.seq = n.seq;
+  insert into app.webhook_deliveries (webhook_id, event_id)
+  select w.id, e.id
+  from app.events e join app.webhooks w on w.is_active and e.type = any (w.events)
+  where e.seq = any (v_seqs);
+  v_last := v_last + cardinality(v_seqs);
+  update app.event_sequencer s set last_id = v_last, sequenced_at = now();
+  return v_last;
 end
 $$;
-comment on function internal.events_horizon() is
-  'The highest event id at or below which every id is settled (its transaction committed or rolled back): the sequence''s last value, or just below the lowest id still fenced by a running transaction. Readers never return an id above it, so resuming from the last id seen misses nothing; they never wait for a running transaction. SECURITY DEFINER: reads the events sequence, which clients may not.';
+comment on function internal.events_sequence(integer) is
+  'Numbers the committed events that have no id yet (at most p_limit, in write order) after the last id given, queues their webhook deliveries, and returns the highest id given. Serialised by the row lock of app.event_sequencer taken with SKIP LOCKED: when another session is numbering, returns at once with the last committed id (that session''s ids appear when it commits). In a read-only transaction (a replica) it only reads. Every id at or below the result is taken and none will ever be given below it, so a reader resuming from the last id it saw misses nothing. SECURITY DEFINER: only lms_definer may update events or lock the sequencer. Granted to lms_api (readers call it first).';
 
 -- ---------------------------------------------------------------------------------------------
 -- The triggers: one per table, AFTER ROW (they see the row as written).

@@ -40,7 +40,7 @@ begin
   perform internal.require_user();
   perform internal.check_page(event_list."limit", 0, 1000);
   perform internal.check_event_types(event_list.types);
-  v_horizon := internal.events_horizon();
+  v_horizon := internal.events_sequence();  -- number what committed since the last reader
   return coalesce((
     select jsonb_agg(internal.event_json(e) order by e.id)
     from (select * from app.events e
@@ -51,7 +51,7 @@ begin
 end
 $$;
 comment on function api.event_list(bigint, integer, text[]) is
-  'Events you may see, ascending by id: your own, those of the courses you teach, all for admins (row-level security decides). A client that was offline resumes with since = the last id it saw; no event that commits later can have a lower id than one already returned.
+  'Events you may see, ascending by id: your own, those of the courses you teach, all for admins (row-level security decides). A client that was offline resumes with since = the last id it saw; ids are given in commit order without gaps, so no event that commits later can have a lower id than one already returned.
 @result event[]
 @param since minimum=0
 @param limit minimum=1 maximum=1000

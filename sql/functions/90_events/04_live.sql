@@ -1,6 +1,7 @@
 /*
- * Events — live notifications. The server LISTENs on lms_events (one connection per process);
- * a NOTIFY carries only an event id. For each batch of new ids it asks, in one call, which of
+ * Events — live notifications. The server's event hub (one connection per process) polls for
+ * new ids (internal.event_ids_after, which sequences first); nothing is taken from a NOTIFY
+ * payload, which any session could send. For each batch of new ids it asks, in one call, which of
  * them each connected user may see: the events are re-read under each user's identity, so the
  * same row-level security as event.list decides what every socket receives.
  */
@@ -49,14 +50,18 @@ comment on function internal.events_visible_to(bigint[], uuid[]) is
 
 create or replace function internal.event_ids_after(p_after bigint, p_limit integer)
 returns bigint[]
-language sql
+language plpgsql
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(array_agg(x.id order by x.id), '{}')
-  from (select e.id from app.events e where e.id > p_after and e.id <= internal.events_horizon()
-        order by e.id limit p_limit) x
+declare
+  v_last bigint := internal.events_sequence();  -- its own statement: the next one sees its ids
+begin
+  return (select coalesce(array_agg(x.id order by x.id), '{}')
+          from (select e.id from app.events e where e.id > p_after and e.id <= v_last
+                order by e.id limit p_limit) x);
+end
 $$;
 comment on function internal.event_ids_after(bigint, integer) is
-  'Ids of the events after p_after (up to the horizon, at most p_limit): what a server''s listener re-reads after it lost its connection. Only ids: events_visible_to decides who sees each. SECURITY DEFINER: ids of events the server''s role could not list unfiltered.';
+  'Ids of the events after p_after (at most p_limit, after numbering what committed since the last reader): what the server''s event hub fans out to its sockets. Only ids: events_visible_to decides who sees each. SECURITY DEFINER: ids of events the server''s role could not list unfiltered.';
