@@ -9,6 +9,7 @@ import sys
 from rpc import analystcli, benchcli, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
+from rpc.migrate import MigrationBlocked
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -30,11 +31,12 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         print(database_url(settings, start=False))
         return 0
     url = database_url(settings)
-    migrator = Migrator(url)
+    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds)
     try:
         if args.action == "migrate":
-            applied = migrator.migrate()
-            print(f"applied {len(applied)} migration(s); repeatable SQL re-applied")
+            applied = migrator.migrate(force_repeatable=args.repeatable)
+            print(f"applied {len(applied)} migration(s); repeatable SQL "
+                  + ("re-applied" if migrator.repeatable_applied else "unchanged (--repeatable re-applies it)"))
         elif args.action == "rollback":
             done = migrator.rollback(None if args.all else args.count)
             print("rolled back: " + (", ".join(done) or "nothing"))
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["up", "down", "url", "migrate", "rollback", "status", "reset", "maintain", "seed"])
     d.add_argument("--count", type=int, default=1, help="rollback: how many migrations (default 1)")
     d.add_argument("--all", action="store_true", help="rollback: every migration")
+    d.add_argument("--repeatable", action="store_true",
+                   help="migrate: re-apply sql/functions and sql/policies even when unchanged")
     d.set_defaults(func=cmd_db)
 
     for module in (usercli, analystcli, outbox, paymentscli, events, benchcli):  # each registers its own
@@ -102,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MigrationBlocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     """A subscription failing for this long (no success since) is disabled and its creator emailed."""
     event_retention_days: int = Field(default=90, ge=1, le=36500)
     """`lms db maintain` deletes events (and their deliveries) older than this."""
+    migrate_lock_wait_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """`lms db migrate` (and `lms serve`'s) gives up after this long waiting for locks other sessions
+    hold, naming them; meanwhile it never keeps an API call waiting more than 100 ms at a time."""
 
     def rpc_url(self) -> str:
         """The absolute URL of POST /rpc when no request tells better."""

@@ -1,12 +1,22 @@
 """Migrations (yoyo) and the repeatable SQL (sql/functions, sql/policies).
 
-`migrate` applies pending versioned migrations and then, every time, re-applies the
-repeatable SQL in one transaction while holding yoyo's lock, and runs the upkeep functions
-(`internal.maintain_*`). yoyo's own post-apply hook would skip that when nothing is pending.
+`migrate` applies pending versioned migrations and then re-applies the repeatable SQL — when it
+changed since it was last applied (internal.repeatable_sql), or when forced — in one transaction
+while holding yoyo's lock, and runs the upkeep functions (`internal.maintain_*`).
+
+Migrate never keeps the API waiting behind another session: every statement runs with a short
+lock_timeout (LOCK_TIMEOUT), so while it waits for a lock held elsewhere (an analyst's open
+transaction) it holds the locks it took for at most that long before its transaction rolls back
+and is tried again with back-off; after `lock_wait` seconds it gives up with MigrationBlocked,
+naming the sessions that hold locks on the project's tables (pid, role, state, transaction start,
+query) so a DBA can end them (`select pg_terminate_backend(<pid>)`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,15 +41,71 @@ def repeatable_files() -> list[Path]:
     return in_order(SQL / "functions") + in_order(SQL / "policies")
 
 
+LOCK_TIMEOUT = "100ms"  # the longest an API call waits behind a lock migrate holds, per try
+
+
+class MigrationBlocked(RuntimeError):
+    """Migrate gave up waiting for locks other sessions hold; the message names them."""
+
+
+def repeatable_sha256() -> str:
+    digest = hashlib.sha256()
+    for path in repeatable_files():
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def applied_repeatable_sha256(conn: psycopg.Connection) -> str | None:
+    with conn.transaction():
+        row = conn.execute("select case when to_regclass('internal.repeatable_sql') is not null "
+                           "then 1 end").fetchone()
+        if not row or row[0] is None:
+            return None
+        row = conn.execute("select sha256 from internal.repeatable_sql").fetchone()
+    return row[0] if row else None
+
+
 def apply_repeatable(conn: psycopg.Connection) -> None:
     """Re-apply sql/functions then sql/policies, all or nothing, as the owner role."""
+    sha256 = repeatable_sha256()
     with conn.transaction():
         conn.execute("select set_config('role', 'lms_owner', true)")
         for path in repeatable_files():
             try:
                 conn.execute(path.read_text())
+            except psycopg.errors.LockNotAvailable:
+                raise
             except psycopg.Error as exc:
                 raise RuntimeError(f"{path.relative_to(ROOT)}: {exc}") from exc
+        conn.execute("reset role")
+        if conn.execute("select to_regclass('internal.repeatable_sql')").fetchone()[0] is not None:
+            conn.execute("insert into internal.repeatable_sql (sha256) values (%s) on conflict (singleton) "
+                         "do update set sha256 = excluded.sha256, applied_at = now()", [sha256])
+
+
+def lock_holders(conn: psycopg.Connection) -> list[str]:
+    """Other sessions holding locks on the project's relations, oldest transaction first."""
+    rows = conn.execute(
+        """
+        select a.pid, a.usename, a.state, a.xact_start, left(regexp_replace(a.query, '[[:space:]]+', ' ', 'g'), 120)
+        from pg_stat_activity a
+        where a.pid <> pg_backend_pid() and a.datname = current_database()
+          and exists (select from pg_locks l join pg_class c on c.oid = l.relation
+                      where l.pid = a.pid and l.granted
+                        and c.relnamespace::regnamespace::text
+                            in ('app', 'api', 'internal', 'analytics', 'partitions'))
+        order by a.xact_start nulls last, a.pid
+        """).fetchall()
+    return [f"pid {pid} (role {user}, {state}, transaction since {start:%Y-%m-%d %H:%M:%S%z}): {query}"
+            if start else f"pid {pid} (role {user}, {state}): {query}" for pid, user, state, start, query in rows]
+
+
+def _lock_not_available(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def maintain(conn: psycopg.Connection, event_retention_days: int = 90) -> dict:
@@ -89,27 +155,71 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
                        order by p.pronamespace = 'internal'::regnamespace loop
                 execute format('drop function if exists %s', v.fn);
               end loop;
+              if to_regclass('internal.repeatable_sql') is not null then
+                delete from internal.repeatable_sql;  -- the next migrate applies the repeatable SQL again
+              end if;
             end $$
             """
         )
 
 
 class Migrator:
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, event_retention_days: int = 90, lock_wait: float = 60.0):
         self.database_url = database_url
+        self.event_retention_days = event_retention_days
+        self.lock_wait = lock_wait
         self.backend = get_backend(yoyo_url(database_url))
         self.migrations = read_migrations(str(MIGRATIONS))
+        self.repeatable_applied = False
+        with self.backend.connection.transaction():
+            self.backend.connection.execute("select set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
 
-    def migrate(self) -> list[str]:
+    def migrate(self, force_repeatable: bool = False) -> list[str]:
+        """Apply what is pending (retrying while another session holds a lock it needs, at most
+        lock_wait seconds: then MigrationBlocked names the holders) → the ids applied."""
+        applied: list[str] = []
+
+        def once() -> list[str]:
+            applied.extend(self._migrate_once(force_repeatable))  # a migration that landed stays landed
+            return applied
+        return self._retrying(once)
+
+    def _retrying(self, step):
+        deadline = time.monotonic() + self.lock_wait
+        delay = 0.1
+        while True:
+            try:
+                return step()
+            except Exception as exc:
+                if not _lock_not_available(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    holders = lock_holders(self.backend.connection) or ["(none left: try again)"]
+                    raise MigrationBlocked(
+                        f"migrate waited {self.lock_wait:.0f}s for locks that other sessions hold on the "
+                        "project's tables (nothing was changed by the step that waited; the API was never "
+                        f"held up more than {LOCK_TIMEOUT} at a time). Holding: " + "; ".join(holders)
+                        + ". End one with: select pg_terminate_backend(<pid>); then migrate again.") from exc
+                time.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 2.0)
+
+    def _migrate_once(self, force_repeatable: bool) -> list[str]:
         with self.backend.lock():
             pending = self.backend.to_apply(self.migrations)
-            self.backend.apply_migrations_only(pending)
-            apply_repeatable(self.backend.connection)
-            maintain(self.backend.connection)
+            self.backend.apply_migrations_only(pending)  # one transaction per migration
+            conn = self.backend.connection
+            self.repeatable_applied = bool(pending) or force_repeatable \
+                or applied_repeatable_sha256(conn) != repeatable_sha256()
+            if self.repeatable_applied:
+                apply_repeatable(conn)
+            maintain(conn, self.event_retention_days)
         return [m.id for m in pending]
 
     def rollback(self, count: int | None = 1) -> list[str]:
-        """Roll back the last `count` migrations (all when None)."""
+        """Roll back the last `count` migrations (all when None), retrying on locks like migrate."""
+        return self._retrying(lambda: self._rollback_once(count))
+
+    def _rollback_once(self, count: int | None) -> list[str]:
         with self.backend.lock():
             applied = self.backend.to_rollback(self.migrations)
             todo = applied if count is None else applied[:count]

@@ -32,9 +32,9 @@ def serve(settings: Settings, demo: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("yoyo").setLevel(logging.WARNING)
     url = database_url(settings)
-    migrator = Migrator(url)
+    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds)
     try:
-        applied = migrator.migrate()
+        applied = migrator.migrate()  # bounded: MigrationBlocked names the blockers (lms exits 3)
     finally:
         migrator.close()
     print(f"database migrated ({len(applied)} new migration(s))", file=sys.stderr)

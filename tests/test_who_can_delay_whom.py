@@ -5,6 +5,7 @@ LISTEN/NOTIFY on any channel — delays no client call beyond its own timeout, a
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -126,3 +127,63 @@ async def test_an_instructor_or_student_session_cannot_stall_the_event_sequencer
         (api_sees,), = su.execute("select has_table_privilege('lms_api', 'app.event_sequencer', 'select')").fetchall()
         assert not api_sees
 
+
+
+async def test_migrate_waits_behind_an_analyst_without_holding_up_the_api(rpc, users, db, analyst):
+    """An analyst keeps a transaction open that read app.events and app.users; `lms db migrate`
+    (repeatable SQL forced, as after an upgrade) needs ACCESS EXCLUSIVE on them. While it retries,
+    no API call fails or waits beyond its own timeout; after its bound it gives up naming the
+    analyst's session, and once the analyst is gone it completes."""
+    from rpc.migrate import MigrationBlocked, Migrator
+
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    sam = await users.make("student")
+    login = analyst(sam.id)
+    with db.connect(user=login, autocommit=False) as hostile:
+        hostile.execute("select count(*) from app.events")
+        hostile.execute("select count(*) from app.users")
+        (pid,), = hostile.execute("select pg_backend_pid()").fetchall()
+        migrator = Migrator(db.url, lock_wait=4.0)
+        try:
+            blocked = asyncio.get_running_loop().run_in_executor(
+                None, lambda: migrator.migrate(force_repeatable=True))
+            answers, slowest = [], 0.0
+            while not blocked.done():
+                started = time.monotonic()
+                answers.append(await rpc.call("user.me", {}, sam.token))
+                answers.append(await rpc.call("course.get", {"course_id": course_id}, sam.token))
+                slowest = max(slowest, time.monotonic() - started)
+            try:
+                await blocked
+                raise AssertionError("migrate did not wait for the analyst's locks")
+            except MigrationBlocked as exc:
+                message = str(exc)
+        finally:
+            migrator.close()
+        assert len(answers) > 20 and all("result" in a for a in answers), [a for a in answers if "error" in a][:3]
+        assert slowest < 1.5, slowest
+        assert f"pid {pid} (role {login}" in message and "pg_terminate_backend" in message, message
+        hostile.rollback()
+    migrator = Migrator(db.url, lock_wait=10.0)
+    try:
+        assert migrator.migrate(force_repeatable=True) == [] and migrator.repeatable_applied
+        migrator.migrate()
+        assert not migrator.repeatable_applied  # unchanged: a server start takes no lock at all
+    finally:
+        migrator.close()
+
+
+def test_migrate_keeps_events_for_the_configured_retention(db):
+    """Issue 35's first defect: migrate (also every server start) purged events older than the
+    default 90 days whatever LMS_EVENT_RETENTION_DAYS said."""
+    from rpc.migrate import Migrator
+
+    db.execute("insert into app.events (type, occurred_at, data) values ('user.created', now() - interval '200 days', "
+               "'{\"probe\": true}')")
+    migrator = Migrator(db.url, event_retention_days=365)
+    try:
+        migrator.migrate()
+    finally:
+        migrator.close()
+    assert db.execute("select count(*) from app.events where data ? 'probe'") == [(1,)]

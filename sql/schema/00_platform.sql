@@ -117,3 +117,20 @@ comment on column app.rate_counters.shard is 'Which of 16 rows of the bucket thi
 comment on column app.rate_counters.window_start is 'Start of the current fixed window (a multiple of window_seconds since the epoch). Counters idle for two days are deleted by lms db maintain.';
 comment on column app.rate_counters.used is 'Units spent in the current window.';
 comment on column app.rate_counters.prev_used is 'Units spent in the previous window; weighted by how much of it the sliding window still covers.';
+
+/*
+ * What repeatable SQL is applied: lms db migrate skips re-applying sql/functions and sql/policies
+ * while unchanged.
+ */
+create table internal.repeatable_sql (
+  singleton  boolean not null default true,
+  sha256     text not null,
+  applied_at timestamptz not null default now(),
+  constraint pk_repeatable_sql primary key (singleton),
+  constraint ck_repeatable_sql_singleton check (singleton),
+  constraint ck_repeatable_sql_sha256 check (sha256 ~ '^[0-9a-f]{64}$')
+);
+comment on table internal.repeatable_sql is 'One row: the SHA-256 of the repeatable SQL (sql/functions, sql/policies: paths and contents) last applied by lms db migrate, which skips re-applying it while unchanged (lms db migrate --repeatable forces it). Emptied by a rollback.';
+comment on column internal.repeatable_sql.singleton is 'Always true: the primary key that keeps the table at one row.';
+comment on column internal.repeatable_sql.sha256 is 'Hex SHA-256 over the repeatable files, in the order they are applied.';
+comment on column internal.repeatable_sql.applied_at is 'When they were last applied.';
