@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, settings) -> int:
         with psycopg.connect(database_url(settings), autocommit=True) as conn:
             quiet_logging(conn)
             if args.action == "grant":
-                return grant(conn, args, password or "")
+                return grant(conn, args, password or "", settings)
             if args.action == "revoke":
                 return revoke(conn, args.login)
             return show(conn)
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, settings) -> int:
         return 1
 
 
-def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str) -> int:
+def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str, settings) -> int:
     if len(password) < 12:
         print("error: the password needs at least 12 characters", file=sys.stderr)
         return 1
@@ -87,10 +87,15 @@ def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str) -> 
             login, sql.Literal(args.statement_timeout)))
         conn.execute(sql.SQL("alter role {} set idle_in_transaction_session_timeout = {}").format(
             login, sql.Literal(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT)))
+        # superuser-only: the analyst cannot lift it (statement and transaction age: rpc/watchdog.py)
+        conn.execute(sql.SQL("alter role {} set temp_file_limit = {}").format(
+            login, sql.Literal(settings.analyst_temp_file_limit)))
         conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s) "
                      "on conflict (login_name) do update set user_id = excluded.user_id", [args.login, user_id])
     print(f"{'updated' if exists else 'created'} analyst login {args.login} → {args.user} ({role}); "
-          f"connection limit {args.connection_limit}, statement_timeout {args.statement_timeout}")
+          f"connection limit {args.connection_limit}, statement_timeout {args.statement_timeout}, "
+          f"temp_file_limit {settings.analyst_temp_file_limit}; transactions older than "
+          f"{settings.analyst_max_transaction_seconds} s are ended by the server's watchdog")
     return 0
 
 

@@ -11,7 +11,7 @@ import psycopg
 from aiohttp import web
 from psycopg_pool import PoolTimeout
 
-from rpc import certificates, exports, files, live, views, webhooks
+from rpc import certificates, exports, files, live, views, watchdog, webhooks
 from rpc.config import Settings
 from rpc.service import SERVICE, RpcService
 
@@ -46,5 +46,6 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
     app.router.add_post("/webhooks/stripe", webhooks.stripe_webhook)
     files.setup(app, settings)  # POST /files, GET /files/{file_id}
     live.setup(app, service)  # GET /ws: JSON-RPC over a WebSocket, live events
+    watchdog.setup(app, service)  # ends runaway analyst sessions
     exports.setup(app)  # GET /export/courses/{course_id}/gradebook.csv
     return app

@@ -31,7 +31,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         print(database_url(settings, start=False))
         return 0
     url = database_url(settings)
-    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds)
+    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds,
+                        settings.analyst_max_transaction_seconds)
     try:
         if args.action == "migrate":
             applied = migrator.migrate(force_repeatable=args.repeatable)
@@ -50,7 +51,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "maintain":
             from rpc.storage import sweep
 
-            report = maintain(migrator.backend.connection, settings.event_retention_days)
+            report = maintain(migrator.backend.connection, settings.event_retention_days,
+                              settings.analyst_max_transaction_seconds)
             report["storage"] = sweep(migrator.backend.connection, settings)  # bytes follow the rows
             print(json.dumps(report, indent=2, default=str))
         elif args.action == "seed":

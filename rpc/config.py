@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     """A subscription failing for this long (no success since) is disabled and its creator emailed."""
     event_retention_days: int = Field(default=90, ge=1, le=36500)
     """`lms db maintain` deletes events (and their deliveries) older than this."""
+    analyst_max_transaction_seconds: int = Field(default=900, ge=10, le=7 * 86400)
+    """An analyst session whose transaction (a query, or one left open) is older than this is ended by
+    each server process's watchdog (every 30 s) and by `lms db maintain`: analysts may lift their own
+    statement_timeout, not this."""
+    analyst_temp_file_limit: str = Field(default="1GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$")
+    """temp_file_limit set on every analyst login by `lms analyst grant` (a superuser-only setting they
+    cannot lift): one sort cannot fill the data disk."""
     migrate_lock_wait_seconds: float = Field(default=60.0, gt=0, le=3600)
     """`lms db migrate` (and `lms serve`'s) gives up after this long waiting for locks other sessions
     hold, naming them; meanwhile it never keeps an API call waiting more than 100 ms at a time."""

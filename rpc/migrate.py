@@ -108,12 +108,16 @@ def _lock_not_available(exc: BaseException | None) -> bool:
     return False
 
 
-def maintain(conn: psycopg.Connection, event_retention_days: int = 90) -> dict:
-    """Run every internal.maintain_*() function (partitions ahead, purges, expiries)."""
+def maintain(conn: psycopg.Connection, event_retention_days: int = 90,
+             analyst_max_transaction_seconds: int = 900) -> dict:
+    """Run every internal.maintain_*() function (partitions ahead, purges, expiries, runaway
+    analyst sessions)."""
     report: dict = {}
     with conn.transaction():
         conn.execute("select set_config('role', 'lms_owner', true), "
-                     "set_config('lms.event_retention_days', %s, true)", [str(event_retention_days)])
+                     "set_config('lms.event_retention_days', %s, true), "
+                     "set_config('lms.analyst_max_transaction_seconds', %s, true)",
+                     [str(event_retention_days), str(analyst_max_transaction_seconds)])
         names = conn.execute(
             "select p.oid::regprocedure::text, p.proname from pg_proc p "
             "where p.pronamespace = 'internal'::regnamespace and p.proname like 'maintain\\_%' "
@@ -164,9 +168,11 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
 
 
 class Migrator:
-    def __init__(self, database_url: str, event_retention_days: int = 90, lock_wait: float = 60.0):
+    def __init__(self, database_url: str, event_retention_days: int = 90, lock_wait: float = 60.0,
+                 analyst_max_transaction_seconds: int = 900):
         self.database_url = database_url
         self.event_retention_days = event_retention_days
+        self.analyst_max_transaction_seconds = analyst_max_transaction_seconds
         self.lock_wait = lock_wait
         self.backend = get_backend(yoyo_url(database_url))
         self.migrations = read_migrations(str(MIGRATIONS))
@@ -212,7 +218,7 @@ class Migrator:
                 or applied_repeatable_sha256(conn) != repeatable_sha256()
             if self.repeatable_applied:
                 apply_repeatable(conn)
-            maintain(conn, self.event_retention_days)
+            maintain(conn, self.event_retention_days, self.analyst_max_transaction_seconds)
         return [m.id for m in pending]
 
     def rollback(self, count: int | None = 1) -> list[str]:

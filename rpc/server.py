@@ -32,7 +32,8 @@ def serve(settings: Settings, demo: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("yoyo").setLevel(logging.WARNING)
     url = database_url(settings)
-    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds)
+    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds,
+                        settings.analyst_max_transaction_seconds)
     try:
         applied = migrator.migrate()  # bounded: MigrationBlocked names the blockers (lms exits 3)
     finally:

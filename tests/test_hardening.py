@@ -447,6 +447,9 @@ def test_analyst_grant_creates_a_limited_linked_login_and_revoke_removes_it(db, 
     with db.connect(user=login) as conn:
         assert conn.execute("select email from app.users").fetchall() == [(email,)]
         assert conn.execute("show statement_timeout").fetchone()[0] == "30s"
+        assert conn.execute("show temp_file_limit").fetchone()[0] == "1GB"  # one sort cannot fill the disk
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("set temp_file_limit = -1")  # superuser-only: the analyst cannot lift it
     assert "a long analyst password" not in " ".join(config)
     listed = lms("analyst", "list").stdout
     assert login in listed and "postgres" not in listed, "superusers are not analyst logins"

@@ -187,3 +187,33 @@ def test_migrate_keeps_events_for_the_configured_retention(db):
     finally:
         migrator.close()
     assert db.execute("select count(*) from app.events where data ? 'probe'") == [(1,)]
+
+
+async def test_a_runaway_analyst_session_is_ended_by_the_watchdog(rpc, users, db, analyst):
+    """An analyst lifts their own timeouts and keeps a transaction open; the server's watchdog
+    (rpc/watchdog.py, every 30 s in each process) ends it past LMS_ANALYST_MAX_TRANSACTION_SECONDS.
+    A fresh analyst session and a superuser's long transaction are left alone."""
+    from rpc import watchdog
+
+    sam = await users.make("student")
+    login = analyst(sam.id)
+    with db.connect(user=login, autocommit=False) as runaway, db.connect(autocommit=False) as dba:
+        runaway.execute("set statement_timeout = 0")
+        runaway.execute("set idle_in_transaction_session_timeout = 0")
+        runaway.execute("select count(*) from app.events")
+        dba.execute("select count(*) from app.events")
+        await asyncio.sleep(2.2)
+        with db.connect(user=login) as fresh:
+            fresh.execute("begin")
+            rpc.service.settings.analyst_max_transaction_seconds = 2  # (the setting's floor is 10 s)
+            try:
+                assert await watchdog.end_runaway_analyst_sessions(rpc.service) == 1
+            finally:
+                rpc.service.settings.analyst_max_transaction_seconds = 900
+            assert fresh.execute("select 1").fetchone() == (1,)
+        try:
+            runaway.execute("select 1")
+            raise AssertionError("the runaway analyst session is still alive")
+        except psycopg.OperationalError:
+            pass
+        assert dba.execute("select 1").fetchone() == (1,)

@@ -1,0 +1,54 @@
+"""The analyst watchdog: every WATCH_EVERY seconds each server process ends analyst sessions whose
+transaction is older than LMS_ANALYST_MAX_TRANSACTION_SECONDS (internal.end_runaway_analyst_sessions).
+
+Analysts may lift their own statement_timeout and idle_in_transaction_session_timeout (ordinary
+settings); this is the bound they cannot lift. temp_file_limit (set on each login by `lms analyst
+grant`, superuser-only) bounds the disk one of their statements may use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+from aiohttp import web
+
+from rpc.db import API_ROLE
+from rpc.service import RpcService
+
+log = logging.getLogger("rpc.watchdog")
+
+WATCH_EVERY = 30.0
+
+
+async def end_runaway_analyst_sessions(service: RpcService) -> int:
+    async with service.db.pool.connection(timeout=5.0) as conn, conn.transaction():
+        await conn.execute("select set_config('role', %s, true)", [API_ROLE])
+        cur = await conn.execute("select internal.end_runaway_analyst_sessions(make_interval(secs => %s))",
+                                 [service.settings.analyst_max_transaction_seconds])
+        (ended,) = await cur.fetchone()
+    if ended:
+        log.warning("ended %d analyst session(s) whose transaction was older than %d s", ended,
+                    service.settings.analyst_max_transaction_seconds)
+    return ended
+
+
+async def _watch(service: RpcService) -> None:
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        try:
+            await end_runaway_analyst_sessions(service)
+        except (psycopg.Error, OSError, TimeoutError) as exc:  # the database is away: next round
+            log.warning("analyst watchdog: %s", exc)
+        except Exception as exc:  # noqa: BLE001 — never let the watchdog die silently
+            log.exception("analyst watchdog failed: %s", exc)
+
+
+def setup(app: web.Application, service: RpcService) -> None:
+    async def lifecycle(app: web.Application):
+        task = asyncio.get_running_loop().create_task(_watch(service))
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(lifecycle)
