@@ -36,6 +36,7 @@ from urllib.parse import quote
 import filetype
 import psycopg
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from psycopg_pool import PoolTimeout
 
 from rpc import errors
@@ -150,7 +151,10 @@ async def upload(request: web.Request) -> web.StreamResponse:
         targets = {k: request.query.get(k) for k in ("course_id", "assignment_id")}
         part = None
         while True:
-            part = await reader.next()
+            try:
+                part = await reader.next()
+            except (ValueError, LookupError, AssertionError, HttpProcessingError) as exc:  # InvalidHeader (a NUL)…
+                raise HttpError(400, "invalid_upload", "the multipart body is malformed") from exc
             if part is None:
                 raise HttpError(400, "invalid_upload", "no `file` part (course_id/assignment_id go before it)")
             if not isinstance(part, BodyPartReader):
@@ -228,7 +232,7 @@ def content_disposition(kind: str, filename: str) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")  # longer numbers: not a range we can serve (ignored)
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:

@@ -243,6 +243,28 @@ async def test_download_headers_and_ranges(db, frpc, fusers):
     assert got == 304
 
 
+async def test_hostile_range_and_multipart_headers_are_4xx_with_a_json_error(db, frpc, fusers):
+    """Issue 26 §4: a Range with more than 4,300 digits (Python's int-string limit) and a NUL byte
+    in a multipart part header were answered 500."""
+    w = await world(db, fusers)
+    data = pdf(5000, b"range")
+    _, f = await upload(frpc, w["instructor"].token, data, course_id=w["course"])
+    for rng in ("bytes=" + "9" * 5000 + "-", "bytes=-" + "1" * 4400, "bytes=0-" + "7" * 4301):
+        got, h, body = await download(frpc, w["enrolled"].token, f["file_id"], {"Range": rng})
+        assert got == 200 and body == data, (got, rng[:20])  # not a range we can serve: the whole file
+    boundary = "xXx"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"course_id\"\r\n\r\n{w['course']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\x00b.pdf\"\r\n"
+            f"X-Evil: a\x00b\r\nContent-Type: application/pdf\r\n\r\n").encode() \
+        + data + f"\r\n--{boundary}--\r\n".encode()
+    headers = {"Authorization": f"Bearer {w['instructor'].token}",
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    async with frpc.session.post(frpc.base + "/files", data=body, headers=headers) as resp:
+        assert 400 <= resp.status < 500, resp.status
+        answer = await resp.json()
+    assert answer["error"]["data"]["reason"] == "invalid_upload"
+
+
 def h_etag(data: bytes) -> str:
     return f'"{hashlib.sha256(data).hexdigest()}"'
 

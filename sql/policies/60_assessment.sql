@@ -154,6 +154,7 @@ grant execute on function
   internal.require_course_manager(uuid), internal.managed_row(anyelement, uuid, text, boolean),
   internal.managed_quiz(uuid, boolean), internal.gradebook_export(uuid)
 to lms_api;
+grant execute on function internal.csv_cell(text) to lms_api, lms_definer;  -- every CSV export's text cells
 -- What the SECURITY DEFINER functions (owned by lms_definer) call.
 grant execute on function
   internal.is_admin(), internal.refresh_progress(uuid, uuid),

@@ -128,6 +128,17 @@ $$The caller's own gradebook row of a course they are (or were) enrolled in: bes
 (published quizzes only), effective assignment grades, progress. SECURITY DEFINER: reads only the caller's rows.
 @result gradebook_row$$;
 
+create or replace function internal.csv_cell(p_text text)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select case when p_text ~ '^[=+\-@\t\r]' then '''' || p_text else p_text end
+$$;
+comment on function internal.csv_cell(text) is
+  'A text value made safe for a spreadsheet (OWASP CSV injection): one that begins with = + - @, a tab or a carriage return gets a leading apostrophe, so it is shown as text and never run as a formula. Every text column of every CSV export goes through it.';
+
 /*
  * The whole gradebook of a course as rows for CSV (GET /export/courses/{course_id}/gradebook.csv,
  * rpc/exports.py, which COPYs it to the client as it comes): one row per student and quiz or
@@ -146,8 +157,8 @@ as $$
 begin
   perform internal.require_course_manager(p_course_id);
   return query
-    select e.user_id, u.full_name, u.email, e.is_active, e.progress_percentage, e.completed_at,
-           i.item_type, i.item_id, i.item_title, i.best_score, i.passed, i.attempts, i.submitted, i.is_late,
+    select e.user_id, internal.csv_cell(u.full_name), internal.csv_cell(u.email), e.is_active,
+           e.progress_percentage, e.completed_at, i.item_type, i.item_id, internal.csv_cell(i.item_title), i.best_score, i.passed, i.attempts, i.submitted, i.is_late,
            i.grade, i.effective_grade
     from app.enrollments e
     join app.users u on u.id = e.user_id
@@ -169,4 +180,4 @@ begin
 end
 $$;
 comment on function internal.gradebook_export(uuid) is
-  'Every enrolled student''s gradebook of a course, one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';
+  'Every enrolled student''s gradebook of a course (text cells through internal.csv_cell: no spreadsheet formula), one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';
