@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,8 @@ class Subscriber:
     ws: web.WebSocketResponse
     user_id: str
     types: frozenset[str] | None
+    authorization: str | None = None  # the socket's bearer token, checked again at every fan-out
+    started: float = field(default_factory=time.time)  # sessions ended after this end the subscription
     live: bool = False
     held: list[dict] = field(default_factory=list)  # live events that arrive during the replay
     sent: set[int] = field(default_factory=set)     # ids sent by the replay (not sent twice)
@@ -109,6 +112,19 @@ class Subscriber:
     def stop(self) -> None:
         if self._sender is not None:
             self._sender.cancel()
+
+    def end(self, reason: str) -> None:
+        """The caller may no longer receive events (token expired, sessions ended, deactivated):
+        tell the client once and stop; it re-authenticates and subscribes again with `since`."""
+        self.dropped = True
+        note = _json({"jsonrpc": "2.0", "method": "event.unsubscribed", "params": {"reason": reason}})
+        asyncio.get_running_loop().create_task(self._send_quietly(note))
+
+    async def _send_quietly(self, text: str) -> None:
+        try:
+            await self.ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            pass
 
 
 class EventHub:
@@ -182,6 +198,7 @@ class EventHub:
         return last
 
     async def _fan_out(self, reader: psycopg.AsyncConnection, ids: list[int]) -> None:
+        await self._end_lapsed(reader)
         if not self.subscribers:
             return
         by_user: dict[str, list[Subscriber]] = {}
@@ -193,6 +210,33 @@ class EventHub:
             for sub in by_user.get(user_id, ()):
                 for event in events:
                     await sub.send_event(event)
+
+
+    async def _end_lapsed(self, reader: psycopg.AsyncConnection) -> None:
+        """End the subscriptions whose token expired, and those of users who ended their sessions
+        (auth.logout_all, a reused refresh token, deactivation) since they subscribed."""
+        for sub in list(self.subscribers):
+            try:
+                self.service.tokens.verify(sub.authorization)
+            except RpcError as exc:
+                self._end(sub, (exc.data or {}).get("reason", "token_invalid"))
+        if not self.subscribers:
+            return
+        subs = list(self.subscribers)
+        (ended,), = await _as_api(reader, "select internal.sessions_ended_since(%s::uuid[], %s::timestamptz[])",
+                                  [[s.user_id for s in subs], [_utc(s.started) for s in subs]])
+        for sub in subs:
+            if sub.user_id in {str(u) for u in ended}:
+                self._end(sub, "session_ended")
+
+    def _end(self, sub: Subscriber, reason: str) -> None:
+        self.subscribers.discard(sub)
+        sub.end(reason)
+
+
+def _utc(ts: float):
+    from datetime import UTC, datetime
+    return datetime.fromtimestamp(ts, UTC)
 
 
 async def _as_api(conn: psycopg.AsyncConnection, query: str, params: list | None = None) -> list[tuple]:
@@ -258,6 +302,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
                 first = False
                 fresh, answer = _authenticate(service, payload)
                 authorization = fresh or authorization  # a refused token leaves the socket as it was
+                if subscriber is not None and fresh:
+                    subscriber.authorization = fresh  # a fresh token keeps a long-lived subscription going
                 if answer is not None:
                     await ws.send_str(_json(answer))
                 continue
@@ -270,7 +316,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             except RpcError as exc:
                 auth_error = exc
             if isinstance(payload, dict) and payload.get("method") in ("event.subscribe", "event.unsubscribe"):
-                subscriber = await _subscription(service, hub, ws, payload, context, auth_error, subscriber)
+                subscriber = await _subscription(service, hub, ws, payload, context, auth_error, subscriber,
+                                                 authorization)
                 continue
             try:
                 text, _ = await views.respond(service, payload, context, auth_error, outcomes)
@@ -304,7 +351,7 @@ def _authenticate(service: RpcService, payload: dict) -> tuple[str | None, dict 
 
 async def _subscription(service: RpcService, hub: EventHub, ws: web.WebSocketResponse, payload: dict,
                         context: CallContext | None, auth_error: RpcError | None,
-                        current: Subscriber | None) -> Subscriber | None:
+                        current: Subscriber | None, authorization: str | None = None) -> Subscriber | None:
     """Handle event.subscribe / event.unsubscribe: answer, replay (with `since`), then go live."""
     rid = request_id(payload)
     notify = "id" not in payload
@@ -338,7 +385,7 @@ async def _subscription(service: RpcService, hub: EventHub, ws: web.WebSocketRes
         if not notify:
             await ws.send_str(_json(error_response(rid, exc)))
         return None
-    sub = Subscriber(ws, context.user_id, frozenset(types) if types is not None else None)
+    sub = Subscriber(ws, context.user_id, frozenset(types) if types is not None else None, authorization)
     hub.subscribers.add(sub)  # from here on live events are held until the replay is done
     if not notify:
         await ws.send_str(_json(result_response(rid, {"subscribed": True, "types": types, "since": since})))

@@ -27,6 +27,7 @@ grant execute on function internal.events_sequence(integer) to lms_api, lms_defi
 grant execute on function internal.events_visible_to(bigint[], uuid[]) to lms_api;
 grant execute on function internal.event_audience(bigint[], uuid[]) to lms_api;
 grant execute on function internal.event_ids_after(bigint, integer) to lms_api;
+grant execute on function internal.sessions_ended_since(uuid[], timestamptz[]) to lms_api;
 -- What the SECURITY DEFINER webhook methods, triggers and the delivery worker's functions call.
 grant execute on function internal.emit_event(text, uuid, uuid, jsonb) to lms_definer;
 grant execute on function internal.check_webhook_url(text) to lms_definer;

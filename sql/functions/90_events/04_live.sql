@@ -65,3 +65,21 @@ end
 $$;
 comment on function internal.event_ids_after(bigint, integer) is
   'Ids of the events after p_after (at most p_limit, after numbering what committed since the last reader): what the server''s event hub fans out to its sockets. Only ids: events_visible_to decides who sees each. SECURITY DEFINER: ids of events the server''s role could not list unfiltered.';
+
+create or replace function internal.sessions_ended_since(p_users uuid[], p_since timestamptz[])
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(array_agg(distinct x.u), '{}')
+  from unnest(p_users, p_since) as x(u, t)
+  where exists (select from app.audit_log a  -- every session-ending act is audited, refresh tokens or not
+                where a.subject_type = 'user' and a.subject_id = x.u and a.occurred_at >= x.t
+                  and a.action in ('auth.logout_all', 'auth.refresh_token_reused', 'auth.password_change',
+                                   'auth.password_reset'))
+     or not internal.user_is_active(x.u)
+$$;
+comment on function internal.sessions_ended_since(uuid[], timestamptz[]) is
+  'Those of p_users (paired with p_since) who ended every session since that time — auth.logout_all, a reused refresh token, a password change, deactivation — or are no longer active: the server ends their live subscriptions (a single auth.logout or a rotation does not). SECURITY DEFINER: the audit log is admins'' only.';

@@ -1,0 +1,54 @@
+"""A live subscription lasts only as long as the right to it (issue 26 §3b): a socket stops
+receiving events when its token expires, and when its user ends their sessions (auth.logout_all)
+or is deactivated — told once with an `event.unsubscribed` notification — and a fresh `auth`
+message keeps a long-lived subscription going."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from rpc.auth import TokenService
+from tests.test_events import call
+
+
+async def messages_until_quiet(ws, quiet: float = 1.5) -> list[dict]:
+    got = []
+    while True:
+        try:
+            got.append(await asyncio.wait_for(ws.receive_json(), quiet))
+        except TimeoutError:
+            return got
+
+
+def kinds(messages: list[dict]) -> list[str]:
+    return [m["method"] + (":" + m["params"]["reason"] if m["method"] == "event.unsubscribed" else "")
+            for m in messages if "method" in m]
+
+
+async def test_a_subscription_ends_with_the_token_and_with_logout_all(rpc, users):
+    url = rpc.base.replace("http", "ws") + "/ws"
+    watcher, leaver = await users.make("admin"), await users.make("admin")
+    short, _ = TokenService(rpc.service.tokens.key, 2).sign({"sub": watcher.id, "role": "admin"})
+    async with aiohttp.ClientSession() as session:
+        expiring = await session.ws_connect(url, headers={"Authorization": f"Bearer {short}"})
+        renewed = await session.ws_connect(url, headers={"Authorization": f"Bearer {short}"})
+        leaving = await session.ws_connect(url, headers={"Authorization": f"Bearer {leaver.token}"})
+        for ws in (expiring, renewed, leaving):
+            assert "result" in await call(ws, "event.subscribe", {"types": ["user.created"]})
+        await users.make("student")
+        for ws in (expiring, renewed, leaving):
+            assert kinds(await messages_until_quiet(ws, 1.0)) == ["event"]
+
+        await rpc.ok("auth.logout_all", {}, leaver.token)
+        assert "result" in await call(renewed, "auth", {"token": watcher.token}, rid=7)  # a fresh token
+        await asyncio.sleep(2.2)  # the short token has expired
+        await users.make("student")
+        assert kinds(await messages_until_quiet(expiring)) == ["event.unsubscribed:token_expired"]
+        assert kinds(await messages_until_quiet(leaving)) == ["event.unsubscribed:session_ended"]
+        assert kinds(await messages_until_quiet(renewed)) == ["event"]
+        await users.make("student")
+        assert await messages_until_quiet(expiring, 1.0) == [] and await messages_until_quiet(leaving, 1.0) == []
+        for ws in (expiring, renewed, leaving):
+            await ws.close()
