@@ -28,6 +28,7 @@ from rpc.cluster import Cluster, find_bindir, free_port
 from rpc.migrate import Migrator
 
 SECRET = "bench-secret-" + uuid.uuid4().hex
+METRICS_TOKEN = "bench-metrics-" + uuid.uuid4().hex
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -113,7 +114,7 @@ class Bench:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": self.url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
                "LMS_POOL_MIN_SIZE": str(pool_size), "LMS_POOL_MAX_SIZE": str(pool_size),
-               "LMS_WORKERS": str(workers)}
+               "LMS_WORKERS": str(workers), "LMS_METRICS_TOKEN": METRICS_TOKEN}
         if server_url:
             env["LMS_SERVER_DATABASE_URL"] = server_url
         if source is not None:
@@ -232,7 +233,9 @@ def shared_pipelines(server: Server) -> tuple[float, float]:
     """(calls, pipelines) the server has sent in shared pipelines so far (its lms_db_pipeline_calls
     histogram; zeros for a server without one, e.g. an older commit)."""
     try:
-        with urllib.request.urlopen(server.url.replace("/rpc", "/metrics"), timeout=5) as resp:
+        scrape = urllib.request.Request(server.url.replace("/rpc", "/metrics"),
+                                        headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        with urllib.request.urlopen(scrape, timeout=5) as resp:
             text = resp.read().decode()
     except OSError:
         return 0.0, 0.0

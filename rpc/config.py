@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     analyst_temp_file_limit: str = Field(default="1GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$")
     """temp_file_limit set on every analyst login by `lms analyst grant` (a superuser-only setting they
     cannot lift): one sort cannot fill the data disk."""
+    metrics_token: SecretStr | None = None
+    """Bearer token a Prometheus scraper sends to GET /metrics. Unset (or another token): only an
+    active admin's access token may read it — the counts per method are nobody else's business."""
     migrate_lock_wait_seconds: float = Field(default=60.0, gt=0, le=3600)
     """`lms db migrate` (and `lms serve`'s) gives up after this long waiting for locks other sessions
     hold, naming them; meanwhile it never keeps an API call waiting more than 100 ms at a time."""

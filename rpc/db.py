@@ -162,6 +162,23 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
 
+    async def charge(self, caller: CallContext, units: int) -> None:
+        """Spend `units` of the caller's address budget for work done outside the database (the
+        OpenRPC document, the HTML reference, WebSocket frames): LM429 (psycopg error) when it is
+        spent, like any call."""
+        reserve = self.leases.units_to_reserve(caller.bucket, units)
+        if not reserve:
+            return
+        try:
+            async with self.pool.connection(timeout=2.0) as conn:
+                await conn.execute(RATE_TAKE, [caller.bucket, reserve])
+        except psycopg.Error as exc:
+            if exc.sqlstate == "LM429":
+                self.leases.refused(caller.bucket)
+            raise
+        if reserve > units:
+            self.leases.granted(caller.bucket, reserve - units)
+
     async def call(self, query: str, values: list, caller: CallContext, secret: bool = False,
                    shared: bool = False):
         """Run one api function as lms_api for the caller in one transaction; return its value. A `shared`

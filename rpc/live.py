@@ -263,6 +263,8 @@ def bearer_from_protocols(request: web.Request) -> str | None:
 
 
 AUTH_METHODS = ("auth", "authenticate", "auth.authenticate")
+AUTH_MESSAGE_COST = 2  # a signature check, and what a token-guessing client spends per try
+SUBSCRIPTIONS_PER_USER = 50  # per process: one user's further event.subscribe calls get 429
 
 
 def is_auth_message(payload: Any, first: bool) -> bool:
@@ -289,16 +291,20 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 if msg.type == WSMsgType.BINARY:
-                    await ws.send_str(json.dumps(error_response(None, RpcError(
+                    refused = await _charged(service, address)
+                    await ws.send_str(json.dumps(error_response(None, refused or RpcError(
                         -32700, "Send JSON-RPC as text frames", {"reason": "invalid_json"}))))
                 continue
             outcomes: list = []
             try:
                 payload = parse_body(msg.data.encode())
             except RpcError as exc:
-                await ws.send_str(_json(error_response(None, exc)))
+                await ws.send_str(_json(error_response(None, await _charged(service, address) or exc)))
                 continue
             if is_auth_message(payload, first):
+                if (refused := await _charged(service, address, AUTH_MESSAGE_COST)) is not None:
+                    await ws.send_str(_json(error_response(request_id(payload), refused)))
+                    continue
                 first = False
                 fresh, answer = _authenticate(service, payload)
                 authorization = fresh or authorization  # a refused token leaves the socket as it was
@@ -330,6 +336,15 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             hub.subscribers.discard(subscriber)
             subscriber.stop()
     return ws
+
+
+async def _charged(service: RpcService, address: str | None, units: int = 1) -> RpcError | None:
+    """Spend budget for a frame the server answers itself (garbage, auth): None, or the 429 to send."""
+    try:
+        await service.charge(CallContext(None, address), units)
+    except RpcError as exc:
+        return exc
+    return None
 
 
 def _authenticate(service: RpcService, payload: dict) -> tuple[str | None, dict | None]:
@@ -375,6 +390,9 @@ async def _subscription(service: RpcService, hub: EventHub, ws: web.WebSocketRes
                            {"reason": "unknown_param", "field": unknown[0]})
         if context is None or context.user_id is None:
             raise RpcError(401, "Not authenticated", {"reason": "not_authenticated"})
+        if sum(1 for s in hub.subscribers if s.user_id == context.user_id) >= SUBSCRIPTIONS_PER_USER:
+            raise RpcError(429, f"at most {SUBSCRIPTIONS_PER_USER} live subscriptions per user",
+                           {"reason": "too_many_subscriptions"})
         types, since = params.get("types"), params.get("since")
         # event.list decides in SQL: the caller (active), the types, since; the replay's first page
         args = {"types": types, "limit": REPLAY_PAGE if since is not None else 1}

@@ -29,6 +29,7 @@ from rpc.protocol import METHOD_NOT_FOUND, RpcError, dumps
 log = logging.getLogger("rpc.service")
 
 EXPENSIVE_COST = 10
+DISCOVER_COST = 5  # the document is cached, but still ~100 KB to send: more than a plain call
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,13 @@ class RpcService:
         self.hashing = asyncio.Semaphore(settings.password_hash_concurrency)
         self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.provider = payments.make_provider(settings)  # order.create / order.refund (payments.HOOKS)
+        self._documents: dict[str, str] = {}  # the OpenRPC document per server URL, the HTML reference
 
     async def reload(self) -> int:
         async with self._reload_lock:
             async with self.db.pool.connection() as conn:
                 self.methods = await load_methods(conn)
+                self._documents = {}
             self._last_reload = time.monotonic()
             log.info("loaded %d methods", len(self.methods))
             return len(self.methods)
@@ -111,7 +114,8 @@ class RpcService:
         """One call; its result as JSON text. PostgreSQL's own text of the jsonb result passes through
         undecoded unless it has to be looked at (a returned error, claims to sign, a payment hook)."""
         if name == "rpc.discover":
-            return dumps(openrpc.document(self.methods, context.server_url or self.settings.rpc_url()))
+            await self.charge(context, DISCOVER_COST)
+            return self.discover_text(context.server_url or self.settings.rpc_url())
         call = await self.prepare(name, params, context)
         try:
             if call.method.cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest keeps flowing
@@ -179,6 +183,28 @@ class RpcService:
         names = tuple(values)
         return PreparedCall(method, method.text_query(names), [values[n] for n in names],
                             CallContext(context.user_id, context.client_addr, names, method.cost, context.server_url))
+
+    async def charge(self, context: CallContext, units: int) -> None:
+        """Spend budget for work the server does itself (rpc/db.py Database.charge) → RpcError 429."""
+        try:
+            await self.db.charge(context, units)
+        except (PoolTimeout, psycopg.Error, OSError) as exc:
+            raise self.failure(exc) from None
+
+    def discover_text(self, server_url: str) -> str:
+        """The OpenRPC document as JSON text, built once per server URL and catalog."""
+        text = self._documents.get(server_url)
+        if text is None:
+            if len(self._documents) >= 32:  # a client may name any Host: keep a few (the key "" is the HTML)
+                self._documents.clear()
+            text = self._documents[server_url] = dumps(openrpc.document(self.methods, server_url))
+        return text
+
+    def reference_html(self) -> str:
+        text = self._documents.get("")
+        if text is None:
+            text = self._documents[""] = openrpc.render_html(self.methods)
+        return text
 
     def failure(self, exc: BaseException) -> RpcError:
         """The RpcError for a call that failed in the database or on the way to it."""

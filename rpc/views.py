@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
@@ -14,7 +15,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from rpc import errors, openrpc
+from rpc import errors
 from rpc.db import CallContext
 from rpc.protocol import (
     INVALID_REQUEST,
@@ -28,6 +29,7 @@ from rpc.protocol import (
 from rpc.service import SERVICE, RpcService, safe_params
 
 access_log = logging.getLogger("rpc.access")
+REFERENCE_COST = 5  # GET /: the HTML reference (cached, still large), charged like rpc.discover
 
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -265,10 +267,30 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[SERVICE].metrics.registry)
+    """Prometheus text, for LMS_METRICS_TOKEN or an active admin's access token (401/403 otherwise)."""
+    service = request.app[SERVICE]
+    authorization = request.headers.get("Authorization", "")
+    configured = service.settings.metrics_token
+    if not (configured and hmac.compare_digest(authorization.encode(),
+                                               b"Bearer " + configured.get_secret_value().encode())):
+        try:
+            caller = service.tokens.verify(authorization)
+            if caller.user_id is None:
+                raise RpcError(401, "GET /metrics needs a bearer token", {"reason": "not_authenticated"})
+            me = await service.invoke("user.me", {}, CallContext(caller.user_id,
+                                                                 client_address(request, service.proxies)))
+            if me.get("role") != "admin":
+                raise RpcError(403, "GET /metrics is for admins (or LMS_METRICS_TOKEN)", {"reason": "forbidden"})
+        except RpcError as exc:
+            return web.json_response(error_response(None, exc), status=exc.code if 400 <= exc.code < 600 else 503)
+    body = generate_latest(service.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def reference(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    return web.Response(text=openrpc.render_html(service.methods), content_type="text/html")
+    try:
+        await service.charge(CallContext(None, client_address(request, service.proxies)), REFERENCE_COST)
+    except RpcError as exc:
+        return web.json_response(error_response(None, exc), status=exc.code if 400 <= exc.code < 600 else 503)
+    return web.Response(text=service.reference_html(), content_type="text/html")

@@ -52,3 +52,37 @@ async def test_a_subscription_ends_with_the_token_and_with_logout_all(rpc, users
         assert await messages_until_quiet(expiring, 1.0) == [] and await messages_until_quiet(leaving, 1.0) == []
         for ws in (expiring, renewed, leaving):
             await ws.close()
+
+
+async def test_socket_frames_the_server_answers_itself_are_charged(rpc, users, db):
+    """Garbage frames and `auth` messages cost budget like calls (they were free: 200 of 200 auth
+    messages passed a budget of 60), and one user's live subscriptions are capped."""
+    from rpc import live
+
+    db.execute("update app.rate_limits set max_cost = 30 where name = 'address'")
+    url = rpc.base.replace("http", "ws") + "/ws"
+    sam = await users.make("student")
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url)
+        answers = []
+        for i in range(40):
+            await ws.send_json({"jsonrpc": "2.0", "method": "auth", "params": {"token": sam.token}, "id": i})
+            answers.append(await asyncio.wait_for(ws.receive_json(), 5))
+        refused = [a for a in answers if "error" in a]
+        assert refused and all(a["error"]["data"]["reason"] == "rate_limited" for a in refused), answers[-1]
+        assert len(answers) - len(refused) <= 15
+        await ws.close()
+    db.execute("update app.rate_limits set max_cost = 20000 where name = 'address'")
+    db.execute("delete from app.rate_counters")
+    old, live.SUBSCRIPTIONS_PER_USER = live.SUBSCRIPTIONS_PER_USER, 2
+    try:
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(url, headers={"Authorization": f"Bearer {sam.token}"})
+                       for _ in range(3)]
+            got = [await call(ws, "event.subscribe", {}) for ws in sockets]
+            assert ["result" in g for g in got] == [True, True, False]
+            assert got[2]["error"]["data"]["reason"] == "too_many_subscriptions"
+            for ws in sockets:
+                await ws.close()
+    finally:
+        live.SUBSCRIPTIONS_PER_USER = old

@@ -11,6 +11,7 @@ import time
 import aiohttp
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import make_settings, start_server
 
@@ -82,12 +83,26 @@ async def test_tampered_payload_keeps_the_original_signature(server, users):
     assert err["code"] == 401 and err["data"]["reason"] == "token_invalid"
 
 
-async def test_health_ready_metrics_reference_and_discover(server):
+async def test_health_ready_metrics_reference_and_discover(server, users):
     assert (await server.get("/health"))[0] == 200
     status, body = await server.get("/ready")
     assert status == 200 and json.loads(body)["status"] == "ready"
     await server.ok("test.whoami")
-    status, body = await server.get("/metrics")
+    student, admin = await users.make("student"), await users.make("admin")
+
+    async def metrics(authorization: str | None):
+        headers = {"Authorization": authorization} if authorization else {}
+        async with server.session.get(server.base + "/metrics", headers=headers) as resp:
+            return resp.status, await resp.read()
+    assert (await metrics(None))[0] == 401  # per-method counts are not public (issue 26 §3b)
+    assert (await metrics(f"Bearer {student.token}"))[0] == 403
+    server.service.settings.metrics_token = SecretStr("scraper-token-0123456789")
+    try:
+        assert (await metrics("Bearer scraper-token-0123456789"))[0] == 200
+        assert (await metrics("Bearer scraper-token-wrong"))[0] == 401
+    finally:
+        server.service.settings.metrics_token = None
+    status, body = await metrics(f"Bearer {admin.token}")
     text = body.decode()
     assert status == 200 and 'lms_rpc_calls_total{method="test.whoami"}' in text
     assert 'lms_rpc_call_seconds_bucket{le="0.0005",method="test.whoami"}' in text
@@ -157,3 +172,22 @@ async def test_bounds_are_published_in_the_openrpc_schema(rpc):
     assert schemas["price_cents"]["minimum"] == 0
     assert (schemas["title"]["minLength"], schemas["title"]["maxLength"]) == (1, 200)
     assert "@param" not in create["description"]
+
+
+async def test_rpc_discover_and_the_reference_cost_budget(rpc, db):
+    """rpc.discover (and GET /) were free: anonymous batches of 50 discovers from 4 clients pushed
+    user.me p50 from 6 to 250 ms. Each now costs 5 units of the address's budget; the document is
+    built once per server URL."""
+    db.execute("update app.rate_limits set max_cost = 60 where name = 'address'")
+    batch = [{"jsonrpc": "2.0", "method": "rpc.discover", "id": i} for i in range(50)]
+    status, answers = await rpc.post(batch)
+    served = [a for a in answers if "result" in a]
+    refused = [a for a in answers if "error" in a]
+    assert 1 <= len(served) <= 12 and refused, (len(served), len(refused))
+    assert all(a["error"]["data"]["reason"] == "rate_limited" for a in refused)
+    assert len({json.dumps(a["result"], sort_keys=True) for a in served}) == 1
+    statuses = []
+    for _ in range(13):  # GET / draws on the same 60 units: at most 12 discovers and pages in all
+        async with rpc.session.get(rpc.base + "/") as resp:
+            statuses.append(resp.status)
+    assert statuses[-1] == 429 and len(served) + statuses.count(200) <= 12, (len(served), statuses)
