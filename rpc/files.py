@@ -25,6 +25,7 @@ Errors are JSON: {"error": {"code": <http status>, "message": …, "data": {"rea
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import hashlib
 import logging
@@ -50,7 +51,7 @@ log = logging.getLogger("rpc.files")
 
 HEAD_BYTES = 8192  # what the type is judged from
 STORAGE = web.AppKey("storage", Storage)
-BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s, %s)"
+BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s, %s, %s)"
 FINISH = "select internal.file_upload_finish(%s, %s, %s, %s, %s, %s, %s, %s)"
 ABANDON = "select internal.file_upload_abandon(%s)"
 LOOKUP = "select internal.file_for_download(%s)"
@@ -177,7 +178,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
 async def _store(request, service, storage: Storage, context, part, course_id, assignment_id) -> web.Response:
     settings = service.settings
     path = storage.new_path()
-    begun = await sql(service, BEGIN, [course_id, assignment_id, storage.provider, path, settings.file_quota_bytes],
+    begun = await sql(service, BEGIN, [course_id, assignment_id, storage.provider, path, settings.file_quota_bytes,
+                                       settings.max_upload_bytes],
                       context)
     upload_id, quota_left = begun["upload_id"], int(begun["quota_left"])
     filename = clean_filename(part.filename)
@@ -186,8 +188,15 @@ async def _store(request, service, storage: Storage, context, part, course_id, a
     try:
         writer = await storage.create(path)
         digest, size, head, kind = hashlib.sha256(), 0, b"", None
+        # The bytes must arrive within the upload grace: past it upkeep may claim the upload anyway.
+        deadline = asyncio.get_running_loop().time() + settings.upload_grace_seconds
         while True:
-            chunk = await part.read_chunk(CHUNK)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await part.read_chunk(CHUNK)
+            except TimeoutError:
+                raise HttpError(408, "upload_too_slow",
+                                f"an upload must arrive within {settings.upload_grace_seconds} s") from None
             if not chunk:
                 break
             size += len(chunk)

@@ -322,6 +322,25 @@ async def test_list_and_delete(db, frpc, fusers):
     assert stored(frpc) == [] and leftovers(db) == (0, 0)
 
 
+async def test_deleted_bytes_count_against_the_quota_until_they_are_removed(db, frpc, fusers):
+    """Issue 26 §3: file.delete freed quota at once while the bytes stayed until `lms db maintain`,
+    so an upload-delete loop wrote far past LMS_FILE_QUOTA_BYTES. Now bytes on disk count: deleted
+    ones until upkeep removes them, and an upload under way reserves what it may write."""
+    w = await world(db, fusers)
+    tok = w["instructor"].token
+    for i in range(3):  # 3 × 900 kB within a 3 MB quota, each deleted at once
+        got, f = await upload(frpc, tok, pdf(900_000, b"loop%d" % i), course_id=w["course"])
+        assert got == 201, f
+        await frpc.ok("file.delete", {"file_id": f["file_id"]}, tok)
+    got, body = await upload(frpc, tok, pdf(900_000, b"loop3"), course_id=w["course"])
+    assert got == 422 and body["error"]["data"]["reason"] == "quota_exceeded", body
+    assert sum(p.stat().st_size for p in stored(frpc)) <= QUOTA  # never more on disk than the quota
+    with db.connect() as conn:
+        assert sweep(conn, frpc.service.settings)["objects_removed"] == 3
+    got, body = await upload(frpc, tok, pdf(900_000, b"loop4"), course_id=w["course"])
+    assert got == 201, body
+
+
 async def test_deleting_a_course_takes_its_bytes_with_upkeep(db, frpc, fusers):
     w = await world(db, fusers)
     await upload(frpc, w["instructor"].token, pdf(), course_id=w["course"])
@@ -342,7 +361,7 @@ async def test_a_crash_between_storing_and_the_row_is_cleaned_by_upkeep(db, frpc
     path = storage.new_path()
     context = CallContext(w["instructor"].id, "127.0.0.1")
     begun = await files_module.sql(service, files_module.BEGIN,
-                                   [w["course"], None, storage.provider, path, QUOTA], context)
+                                   [w["course"], None, storage.provider, path, QUOTA, MAX], context)
     writer = await storage.create(path)
     await writer.write(pdf())
     await writer.close()  # … and the server dies here: bytes stored, no row

@@ -41,7 +41,7 @@ create policy delete_uploader_or_manager on app.files for delete to lms_api
          or course_id in (select internal.my_course_ids())
          or assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids())));
 
-grant select, insert (kind, storage_provider, storage_path, user_id), delete on app.storage_pending to lms_api;
+grant select, insert (kind, storage_provider, storage_path, user_id, bytes), delete on app.storage_pending to lms_api;
 create policy own_uploads on app.storage_pending for all to lms_api
   using (kind = 'upload' and user_id = (select app.current_user_id()))
   with check (kind = 'upload' and user_id = (select app.current_user_id()));
@@ -53,7 +53,7 @@ to lms_api;
 -- Called by the server (rpc/files.py) as lms_api for the caller, and by the invoker functions above.
 grant execute on function
   internal.file_json(app.files), internal.file_target_check(uuid, uuid), internal.file_quota_used(uuid),
-  internal.file_upload_begin(uuid, uuid, text, text, bigint),
+  internal.file_upload_begin(uuid, uuid, text, text, bigint, bigint),
   internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text, bigint),
   internal.file_upload_abandon(uuid), internal.file_for_download(uuid), internal.file_managed(uuid, uuid),
   internal.lock_user_storage(uuid)

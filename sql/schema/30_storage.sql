@@ -52,15 +52,18 @@ create table app.storage_pending (
   storage_path     text not null,
   user_id          uuid,
   created_at       timestamptz not null default now(),
+  bytes            bigint not null default 0,
   constraint pk_storage_pending primary key (id),
   constraint fk_storage_pending_user_id_users foreign key (user_id) references app.users (id) on delete set null,
   constraint uq_storage_pending_storage_path unique (storage_path),
   constraint ck_storage_pending_kind check (kind in ('upload', 'delete')),
-  constraint ck_storage_pending_provider check (storage_provider in ('local', 's3'))
+  constraint ck_storage_pending_provider check (storage_provider in ('local', 's3')),
+  constraint ck_storage_pending_bytes check (bytes >= 0)
 );
 create index ix_storage_pending_user_id on app.storage_pending (user_id) where user_id is not null;
 comment on table app.storage_pending is 'Stored objects that may have no app.files row: uploads under way and bytes of deleted files. `lms db maintain` removes the bytes and the row.';
 comment on column app.storage_pending.kind is 'upload = bytes being stored, the files row not written yet (a stray once older than the upload grace, LMS_UPLOAD_GRACE_SECONDS); delete = the files row is gone (file.delete, or a course/assignment/user deleted), the bytes are to be removed.';
 comment on column app.storage_pending.storage_provider is 'Where the bytes are: local (LMS_HOME/files) or s3.';
 comment on column app.storage_pending.storage_path is 'The object''s random name in its storage (app.files.storage_path).';
-comment on column app.storage_pending.user_id is 'The uploader of an upload under way (its row is theirs under RLS); null for deletions, or once the user is gone.';
+comment on column app.storage_pending.user_id is 'Whose quota the bytes count against: the uploader (of an upload under way, or of a deleted file whose bytes are not removed yet).';
+comment on column app.storage_pending.bytes is 'Bytes counted against user_id''s quota while the row exists: for an upload under way what it may still write (the smaller of the upload limit and the quota left when it began); for a deletion the deleted file''s size, until upkeep has removed the bytes.';

@@ -57,11 +57,14 @@ create or replace function internal.file_quota_used(p_user_id uuid)
 returns bigint
 language sql
 stable
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(sum(f.file_size), 0)::bigint from app.files f where f.uploaded_by = p_user_id
+  select (select coalesce(sum(f.file_size), 0) from app.files f where f.uploaded_by = p_user_id)::bigint
+       + (select coalesce(sum(p.bytes), 0) from app.storage_pending p where p.user_id = p_user_id)::bigint
 $$;
 comment on function internal.file_quota_used(uuid) is
-  'Bytes of the files p_user_id uploaded (under RLS: the caller''s own uploads count; others'' as far as the caller sees them).';
+  'Bytes p_user_id has on storage: their files, what their uploads under way may still write, and their deleted files'' bytes not yet removed by upkeep. SECURITY DEFINER: counts every such row whatever the caller''s row-level security (the callers pass the caller''s own id).';
 
 create or replace function internal.lock_user_storage(p_user_id uuid)
 returns void
@@ -75,8 +78,11 @@ $$;
 comment on function internal.lock_user_storage(uuid) is
   'Serialises one user''s uploads until the transaction ends: locks the user''s row FOR NO KEY UPDATE (foreign-key checks, which take KEY SHARE, are not held up). No session of another role can hold that lock: analysts have no UPDATE privilege, and the API''s own updates of a user row last one call. Replaces an advisory lock, whose key space every role shares. SECURITY DEFINER: locks the row whatever the caller''s row-level security.';
 
+drop function if exists internal.file_upload_begin(uuid, uuid, text, text, bigint);  -- before 0019
+
 create or replace function internal.file_upload_begin(
-  p_course_id uuid, p_assignment_id uuid, p_storage_provider text, p_storage_path text, p_quota_bytes bigint)
+  p_course_id uuid, p_assignment_id uuid, p_storage_provider text, p_storage_path text, p_quota_bytes bigint,
+  p_max_bytes bigint)
 returns jsonb
 language plpgsql
 volatile
@@ -87,18 +93,19 @@ declare
   v_id      uuid;
 begin
   perform internal.file_target_check(p_course_id, p_assignment_id);
-  v_left := p_quota_bytes - internal.file_quota_used(v_user_id);
+  perform internal.lock_user_storage(v_user_id);  -- reservations of one user, one at a time
+  v_left := least(p_quota_bytes - internal.file_quota_used(v_user_id), p_max_bytes);
   if v_left <= 0 then
     raise exception 'your storage quota is used up' using errcode = 'LM422', detail = 'quota_exceeded';
   end if;
-  insert into app.storage_pending as p (kind, storage_provider, storage_path, user_id)
-  values ('upload', p_storage_provider, p_storage_path, v_user_id)
+  insert into app.storage_pending as p (kind, storage_provider, storage_path, user_id, bytes)
+  values ('upload', p_storage_provider, p_storage_path, v_user_id, v_left)
   returning p.id into v_id;
   return jsonb_build_object('upload_id', v_id, 'quota_left', v_left);
 end
 $$;
-comment on function internal.file_upload_begin(uuid, uuid, text, text, bigint) is
-  'Step 1 of an upload (POST /files): checks the target (internal.file_target_check) and the quota (p_quota_bytes = LMS_FILE_QUOTA_BYTES), records the storage path as an upload under way → {upload_id, quota_left}. The server commits this before storing any byte.';
+comment on function internal.file_upload_begin(uuid, uuid, text, text, bigint, bigint) is
+  'Step 1 of an upload (POST /files): checks the target (internal.file_target_check) and the quota (p_quota_bytes = LMS_FILE_QUOTA_BYTES, counting files, uploads under way and deleted bytes not yet removed), records the storage path as an upload under way that reserves what it may write (at most p_max_bytes = LMS_MAX_UPLOAD_BYTES) → {upload_id, quota_left}. The server commits this before storing any byte and stops the upload at quota_left.';
 
 create or replace function internal.file_upload_finish(
   p_upload_id uuid, p_course_id uuid, p_assignment_id uuid, p_filename text, p_content_type text,
@@ -115,14 +122,14 @@ begin
   perform internal.file_target_check(p_course_id, p_assignment_id);
   -- One upload at a time per user from here to the commit: the quota cannot be overrun by a race.
   perform internal.lock_user_storage(v_user_id);
-  if internal.file_quota_used(v_user_id) + p_file_size > p_quota_bytes then
-    raise exception 'the file does not fit in your storage quota' using errcode = 'LM422', detail = 'quota_exceeded';
-  end if;
   delete from app.storage_pending p
   where p.id = p_upload_id and p.kind = 'upload' and p.user_id = v_user_id
   returning p.* into v_pending;
   if v_pending.id is null then
     raise exception 'the upload took too long and was cleaned up' using errcode = 'LM409', detail = 'upload_expired';
+  end if;
+  if internal.file_quota_used(v_user_id) + p_file_size > p_quota_bytes then  -- its reservation is gone now
+    raise exception 'the file does not fit in your storage quota' using errcode = 'LM422', detail = 'quota_exceeded';
   end if;
   insert into app.files as f (uploaded_by, course_id, assignment_id, original_filename, storage_provider,
                               storage_path, content_type, file_size, sha256)

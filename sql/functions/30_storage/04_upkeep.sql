@@ -13,14 +13,16 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  insert into app.storage_pending (kind, storage_provider, storage_path)
-  values ('delete', old.storage_provider, old.storage_path)
-  on conflict on constraint uq_storage_pending_storage_path do update set kind = 'delete', user_id = null;
+  insert into app.storage_pending (kind, storage_provider, storage_path, user_id, bytes)
+  values ('delete', old.storage_provider, old.storage_path,
+          (select u.id from app.users u where u.id = old.uploaded_by), old.file_size)  -- none: the user is being deleted
+  on conflict on constraint uq_storage_pending_storage_path do update
+    set kind = 'delete', user_id = excluded.user_id, bytes = excluded.bytes;
   return null;
 end
 $$;
 comment on function internal.tg_files_queue_removal() is
-  'AFTER DELETE (row) on app.files: queues the deleted row''s object for removal. SECURITY DEFINER: whoever deletes a file (or cascades to it) may not write app.storage_pending, yet the bytes must follow.';
+  'AFTER DELETE (row) on app.files: queues the deleted row''s object for removal; its bytes count against the uploader''s quota until upkeep has removed them. SECURITY DEFINER: whoever deletes a file (or cascades to it) may not write app.storage_pending, yet the bytes must follow.';
 
 drop trigger if exists _500_queue_removal on app.files;
 create trigger _500_queue_removal after delete on app.files
@@ -36,7 +38,7 @@ as $$
 begin
   -- An upload under way past the grace is a stray: claim it first (its finish now fails with
   -- 409 upload_expired), so no files row can appear for bytes about to be removed.
-  update app.storage_pending p set kind = 'delete', user_id = null
+  update app.storage_pending p set kind = 'delete'  -- still counted for its uploader until removed
   where p.kind = 'upload' and p.created_at < now() - p_upload_grace;
   return query select p.id, p.storage_provider, p.storage_path from app.storage_pending p
                where p.kind = 'delete' order by p.created_at;

@@ -127,4 +127,4 @@ begin
 end
 $$;
 comment on function internal.maintain_analyst_sessions() is
-  'Upkeep (`lms db maintain`): internal.end_runaway_analyst_sessions with lms.analyst_max_transaction_seconds (LMS_ANALYST_MAX_TRANSACTION_SECONDS, default 900).';
+  'Upkeep (`lms db maintain`): internal.end_runaway_analyst_sessions with lms.analyst_max_transaction_seconds (LMS_ANALYST_MAX_TRANSACTION_SECONDS, default 900). SECURITY DEFINER: like the function it calls, it signals other roles'' sessions.';
