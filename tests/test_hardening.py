@@ -460,3 +460,16 @@ def test_analyst_grant_creates_a_limited_linked_login_and_revoke_removes_it(db, 
     assert out.returncode == 0, out.stderr
     assert db.execute("select count(*) from pg_roles where rolname = %s", [login]) == [(0,)]
     assert db.execute("select count(*) from app.analyst_logins where login_name = %s", [login]) == [(0,)]
+
+
+async def test_profile_metadata_is_bounded_in_the_database(rpc, users, db):
+    """Issue 26 §3b: user.update_profile stored ~1 MiB of metadata per call. 16 KiB as JSON text,
+    checked by the function (with a reason) and by a constraint (for every other writer)."""
+    sam = await users.make("student")
+    fits = {"notes": "x" * 16000}
+    assert (await rpc.ok("user.update_profile", {"metadata": fits}, sam.token))["metadata"] == fits
+    err = await rpc.error("user.update_profile", {"metadata": {"notes": "x" * 17000}}, sam.token)
+    assert (err["code"], err["data"]["reason"]) == (422, "metadata_too_large")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("update app.users set metadata = jsonb_build_object('n', repeat('y', 20000)) where id = %s",
+                   [sam.id])

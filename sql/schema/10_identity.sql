@@ -26,7 +26,8 @@ create table app.users (
                                           and email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
   constraint ck_users_full_name_length check (length(btrim(full_name)) between 1 and 200),
   constraint ck_users_role check (role in ('student', 'instructor', 'admin')),
-  constraint ck_users_metadata_object check (jsonb_typeof(metadata) = 'object')
+  constraint ck_users_metadata_object check (jsonb_typeof(metadata) = 'object'),
+  constraint ck_users_metadata_size check (octet_length(metadata::text) <= 16384)
 );
 create unique index uq_users_email_lower on app.users (lower(email));
 comment on table app.users is 'Every person who uses the LMS: students, instructors and admins (role).';
@@ -35,7 +36,7 @@ comment on column app.users.password_hash is 'pgcrypto bcrypt hash. Secret: read
 comment on column app.users.role is 'student | instructor | admin; app.instructors / app.admins rows follow it (trigger).';
 comment on column app.users.is_active is 'False once an admin deactivates the account (admin.set_active): it can neither log in nor refresh, and its refresh tokens are revoked.';
 comment on column app.users.email_verified_at is 'When the address was first confirmed (auth.verify_email, or a completed password reset); null = unverified.';
-comment on column app.users.metadata is 'Free-form profile data the client keeps (a JSON object).';
+comment on column app.users.metadata is 'Free-form profile data the client keeps (a JSON object of at most 16 KiB as JSON text).';
 comment on column app.users.last_login_at is 'When auth.login last succeeded (auth.refresh does not change it); null = never.';
 
 create table app.admins (

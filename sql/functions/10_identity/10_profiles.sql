@@ -69,6 +69,10 @@ begin
     raise exception 'metadata must be a JSON object' using errcode = 'LM422', detail = 'invalid_metadata',
       hint = 'metadata';
   end if;
+  if octet_length(user_update_profile.metadata::text) > 16384 then  -- ck_users_metadata_size, with a reason
+    raise exception 'metadata is limited to 16 KiB (as JSON text)' using errcode = 'LM422', detail = 'metadata_too_large',
+      hint = 'metadata';
+  end if;
   if user_update_profile.full_name is not null and length(btrim(user_update_profile.full_name)) not between 1 and 200 then
     raise exception 'full_name must have 1 to 200 characters' using errcode = 'LM422', detail = 'invalid_full_name',
       hint = 'full_name';
