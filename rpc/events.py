@@ -13,8 +13,10 @@ Each POST: the event JSON as body; headers `webhook-id` (the event id: receivers
 verify it with any Standard Webhooks library. Only http(s); the host's addresses are resolved
 here and the connection goes to a checked address (no DNS rebinding): loopback, private,
 link-local, multicast and reserved addresses are refused unless LMS_WEBHOOKS_ALLOW_PRIVATE_URLS
-is true. Redirects are not followed; the answer is read up to 64 KiB; connect and read time out
-after LMS_WEBHOOK_TIMEOUT_SECONDS.
+is true — also when an IPv6 address carries one (IPv4-mapped, NAT64, 6to4, IPv4-compatible).
+Redirects are not followed; the answer is read up to 64 KiB. Each POST has one deadline,
+LMS_WEBHOOK_TIMEOUT_SECONDS for connect, TLS handshake, request and the whole answer together: a
+receiver that answers a byte at a time fails the attempt like one that does not answer.
 """
 
 from __future__ import annotations
@@ -42,6 +44,37 @@ class TargetRefused(Exception):
     """The URL's host resolves to an address deliveries may not go to."""
 
 
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291 §2.5.5.1), ::a.b.c.d
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052), 64:ff9b::a.b.c.d
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for, when something on the way turns the packet into
+    IPv4 to it: the socket itself (IPv4-mapped ::ffff:a.b.c.d), a NAT64 gateway (64:ff9b::a.b.c.d),
+    a 6to4 relay (2002:AABB:CCDD::/48) or a SIT tunnel (IPv4-compatible ::a.b.c.d). ipaddress calls
+    64:ff9b::7f00:1 and 2002:7f00:1:: global, yet they reach 127.0.0.1."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether deliveries may go to `ip`: global unicast, not multicast nor reserved. An IPv6 address
+    that carries an IPv4 one is judged by that IPv4 address, and the deprecated IPv4-compatible form
+    is refused whatever it carries (nothing legitimate resolves to it). Reserved IPv6 space holds the
+    forms whose IPv4 address cannot be found for sure (the local-use NAT64 64:ff9b:1::/48 puts it
+    where the operator's prefix length says, SIIT's ::ffff:0:a.b.c.d): refused too."""
+    if ip.version == 6:
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            return ip not in IPV4_COMPATIBLE and is_public(inner)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
 def checked_address(host: str, port: int, allow_private: bool) -> str:
     """The address to connect to: the first the host resolves to; every one must be public."""
     try:
@@ -52,32 +85,117 @@ def checked_address(host: str, port: int, allow_private: bool) -> str:
     if not allow_private:
         for text in addresses:
             ip = ipaddress.ip_address(text.split("%")[0])
-            if ip.version == 6 and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
-            if not ip.is_global or ip.is_multicast:
-                raise TargetRefused(f"target_not_allowed: {host} resolves to {ip}, a non-public address "
+            if not is_public(ip):
+                inner = embedded_ipv4(ip) if ip.version == 6 else None
+                shown = f"{ip} (carrying {inner})" if inner is not None else str(ip)
+                raise TargetRefused(f"target_not_allowed: {host} resolves to {shown}, a non-public address "
                                     "(LMS_WEBHOOKS_ALLOW_PRIVATE_URLS=true allows it)")
     return addresses[0]
 
 
+class Deadline:
+    """The moment (time.monotonic) one POST must be over by, shared by its connection's sockets."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic()  # until start(): no time left
+
+    def start(self) -> None:
+        self.at = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        """Seconds left; none: TimeoutError, an OSError, so the attempt fails like a socket timeout."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete answer within {self.seconds:g} s")
+        return left
+
+
+class _DeadlineIO:
+    """Before each connect, handshake, send and receive, sets the socket's timeout to the time left.
+
+    A socket timeout bounds one operation, not the exchange: a receiver sending a byte every second
+    never trips it, and holds the worker (and every subscription behind it) for as long as it likes.
+    Python waits at most the timeout in each call (sendall and the TLS calls included: one
+    deadline each, not per chunk), so no call outlives the POST's deadline. No signals: the worker
+    may run in any thread."""
+
+    clock: Deadline | None = None  # set right after the socket is made, before any exchange
+
+    def _arm(self) -> None:
+        if self.clock is not None:
+            self.settimeout(self.clock.remaining())
+
+    def connect(self, address) -> None:
+        self._arm()
+        super().connect(address)
+
+    def send(self, *args, **kwargs) -> int:
+        self._arm()
+        return super().send(*args, **kwargs)
+
+    def sendall(self, *args, **kwargs) -> None:
+        self._arm()
+        super().sendall(*args, **kwargs)
+
+    def recv(self, *args, **kwargs) -> bytes:
+        self._arm()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs) -> int:  # what http.client's makefile reads with
+        self._arm()
+        return super().recv_into(*args, **kwargs)
+
+
+class _DeadlineSocket(_DeadlineIO, socket.socket):
+    pass
+
+
+class _DeadlineSSLSocket(_DeadlineIO, ssl.SSLSocket):
+    def do_handshake(self, *args, **kwargs) -> None:
+        self._arm()
+        super().do_handshake(*args, **kwargs)
+
+
+def _open(address: str, port: int, clock: Deadline) -> _DeadlineSocket:
+    """A TCP connection to the checked (numeric) address, made in the time `clock` leaves."""
+    family, kind, proto, _, sockaddr = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_NUMERICHOST)[0]
+    sock = _DeadlineSocket(family, kind, proto)
+    sock.clock = clock
+    try:
+        sock.connect(sockaddr)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, address: str, clock: Deadline):
+        super().__init__(host, port, timeout=clock.seconds)
         self._address = address
+        self.clock = clock
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _open(self._address, self.port, self.clock)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, host: str, port: int, address: str, clock: Deadline):
+        context = ssl.create_default_context()
+        context.sslsocket_class = _DeadlineSSLSocket
+        super().__init__(host, port, timeout=clock.seconds, context=context)
         self._address = address
+        self.clock = clock
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        sock = _open(self._address, self.port, self.clock)
+        # the handshake after the clock is on the TLS socket: wrap_socket's own would run without it
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+        self.sock.clock = self.clock
+        self.sock.do_handshake()
 
 
 class Poster:
@@ -91,7 +209,7 @@ class Poster:
         self.host = parts.hostname
         self.port = parts.port or (443 if self.https else 80)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.timeout = timeout
+        self.clock = Deadline(timeout)
         self.allow_private = allow_private
         self.conn: http.client.HTTPConnection | None = None
 
@@ -99,10 +217,20 @@ class Poster:
         if self.conn is None:
             address = checked_address(self.host, self.port, self.allow_private)
             cls = _PinnedHTTPS if self.https else _PinnedHTTP
-            self.conn = cls(self.host, self.port, address, self.timeout)
+            self.conn = cls(self.host, self.port, address, self.clock)
         return self.conn
 
     def post(self, body: bytes, headers: dict) -> int:
+        """POST within one deadline (the retry on a fresh connection included) → the HTTP status."""
+        self.clock.start()
+        try:
+            return self._exchange(body, headers)
+        except TimeoutError as exc:
+            self.close()  # mid-answer: the connection cannot carry another request
+            raise TimeoutError(f"no complete answer within {self.clock.seconds:g} s "
+                               "(LMS_WEBHOOK_TIMEOUT_SECONDS)") from exc
+
+    def _exchange(self, body: bytes, headers: dict) -> int:
         for attempt in (1, 2):  # a kept-alive connection the receiver closed meanwhile: once more, fresh
             conn = self._connection()
             try:

@@ -5,7 +5,13 @@ pushed live over the WebSocket to exactly the sockets that may see them."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
+import socket
+import ssl
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import aiohttp
@@ -124,9 +130,9 @@ async def test_analyst_sees_events_as_their_user(rpc, users, db, analyst):
 # ---------------------------------------------------------------------------------------------
 
 class Receiver:
-    """A local HTTP receiver: records every POST; answers with the next scripted status (else 200)."""
+    """A local HTTP(S) receiver: records every POST; answers with the next scripted status (else 200)."""
 
-    def __init__(self, script: list[int] | None = None):
+    def __init__(self, script: list[int] | None = None, tls: ssl.SSLContext | None = None):
         self.script = list(script or [])
         self.received: list[tuple[dict, bytes]] = []
         receiver = self
@@ -147,7 +153,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -159,8 +167,114 @@ class Receiver:
 def receiver():
     made: list[Receiver] = []
 
-    def make(script=None) -> Receiver:
-        made.append(Receiver(script))
+    def make(script=None, tls=None) -> Receiver:
+        made.append(Receiver(script, tls))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files): the test receivers' HTTPS."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lms test receiver")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return str(folder / "cert.pem"), str(folder / "key.pem")
+
+
+@pytest.fixture
+def tls(tls_files, monkeypatch) -> ssl.SSLContext:
+    """The receivers' server context; the worker trusts their certificate (SSL_CERT_FILE, read by
+    ssl.create_default_context: the worker's own code path, nothing patched)."""
+    cert, key = tls_files
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class DripReceiver:
+    """A raw-socket receiver that reads the POST, sends `head` at once, then `drip` one byte every
+    `every` seconds, then closes: no single read waits long, the whole answer does."""
+
+    def __init__(self, head: bytes, drip: bytes, every: float = 0.5, tls: ssl.SSLContext | None = None):
+        self.head, self.drip, self.every, self.tls = head, drip, every, tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.requests = 0
+        self.hung_up = threading.Event()  # the worker closed the connection before the answer was over
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            with conn:
+                read_request(conn)
+                self.requests += 1
+                conn.sendall(self.head)
+                for i in range(len(self.drip)):
+                    conn.sendall(self.drip[i:i + 1])
+                    time.sleep(self.every)
+        except OSError:
+            self.hung_up.set()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """One HTTP request's body, its headers read up to the blank line and its Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("closed mid-request")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("closed mid-request")
+        body += chunk
+    return body
+
+
+@pytest.fixture
+def drip_receiver():
+    made: list[DripReceiver] = []
+
+    def make(head: bytes, drip: bytes, tls=None) -> DripReceiver:
+        made.append(DripReceiver(head, drip, tls=tls))
         return made[-1]
 
     yield make
@@ -233,12 +347,29 @@ async def test_private_targets_refused_by_default_and_admin_only(rpc, users, db,
     ina = await users.make("instructor")
     r = receiver()
     hook = await rpc.ok("webhook.create", {"url": r.url, "events": ["user.created"]}, ada.token)
+    # IPv6 literals that reach 127.0.0.1: IPv4-compatible, NAT64, IPv4-mapped, 6to4
+    port = r.url.split(":")[2].split("/")[0]
+    disguised = {f"http://[::127.0.0.1]:{port}/": "::7f00:1 (carrying 127.0.0.1)",
+                 "http://[64:ff9b::7f00:1]/": "64:ff9b::7f00:1 (carrying 127.0.0.1)",
+                 f"http://[::ffff:127.0.0.1]:{port}/": "::ffff:7f00:1 (carrying 127.0.0.1)",
+                 f"https://[2002:7f00:1::1]:{port}/hook": "2002:7f00:1::1 (carrying 127.0.0.1)"}
+    disguised_ids = {}
+    for url in disguised:
+        made = await rpc.ok("webhook.create", {"url": url, "events": ["user.created"]}, ada.token)
+        disguised_ids[made["webhook_id"]] = url
     await users.make("student")
     report = delivery.deliver(db.url, make_settings())  # LMS_WEBHOOKS_ALLOW_PRIVATE_URLS unset
-    assert report["gave_up"] == 1 and r.received == []
+    assert report["gave_up"] == 1 + len(disguised) and r.received == []
     (status, error), = db.execute("select status, last_error from app.webhook_deliveries where webhook_id = %s",
                                   [hook["webhook_id"]])
     assert status == "failed" and error.startswith("target_not_allowed")
+    rows = db.execute("select webhook_id::text, status, attempts, last_error from app.webhook_deliveries "
+                      "where webhook_id = any(%s::uuid[])", [list(disguised_ids)])
+    assert len(rows) == len(disguised)
+    for webhook_id, status, attempts, error in rows:
+        url = disguised_ids[webhook_id]
+        assert (status, attempts) == ("failed", 1), url  # given up at once: not retried
+        assert error.startswith("target_not_allowed") and f"resolves to {disguised[url]}" in error, (url, error)
 
     for bad in ("ftp://example.com/x", "http://user:pw@example.com/", "javascript:alert(1)"):
         err = await rpc.error("webhook.create", {"url": bad, "events": ["user.created"]}, ada.token)
@@ -250,6 +381,41 @@ async def test_private_targets_refused_by_default_and_admin_only(rpc, users, db,
     assert err["code"] == 403
     err = await rpc.error("webhook.deliveries", {"webhook_id": hook["webhook_id"]}, ina.token)
     assert err["code"] == 403
+
+
+# IPv6 forms that carry an IPv4 address: each is judged by the IPv4 address it reaches
+REFUSED = [
+    "127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1",
+    "::1", "::", "fe80::1", "fc00::1", "ff02::1", "2001:db8::1", "4000::1",
+    "::127.0.0.1", "::10.0.0.1", "::8.8.8.8",  # IPv4-compatible (deprecated): refused whatever it carries
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::c0a8:101",  # NAT64 to 127.0.0.1, the metadata IP, a LAN
+    "64:ff9b:1::a00:1", "64:ff9b:1:808:808::",  # local-use NAT64 (RFC 8215): where the IPv4 sits is unknown
+    "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254",  # IPv4-mapped
+    "::ffff:0:7f00:1", "::ffff:0:808:808",  # SIIT IPv4-translated: reserved, refused
+    "2002:7f00:1::1", "2002:a00:1::", "2002:a9fe:a9fe::1", "2002:e000:1::1",  # 6to4 to loopback, private, multicast
+]
+ALLOWED = ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_address_check_refuses_non_public_addresses_also_inside_ipv6(address):
+    with pytest.raises(delivery.TargetRefused, match="target_not_allowed"):
+        delivery.checked_address(address, 443, allow_private=False)
+    assert delivery.checked_address(address, 443, allow_private=True) == address  # development, tests
+
+
+@pytest.mark.parametrize("address", ALLOWED)
+def test_address_check_lets_public_addresses_through_also_inside_ipv6(address):
+    assert delivery.checked_address(address, 443, allow_private=False) == address
+
+
+@pytest.mark.parametrize("url", ["http://[::127.0.0.1]:8080/", "http://[64:ff9b::7f00:1]/",
+                                 "https://[::ffff:7f00:1]/hook", "http://[2002:7f00:1::]:9000/"])
+def test_a_literal_ipv6_url_carrying_loopback_is_refused_before_connecting(url):
+    poster = delivery.Poster(url, 1.5, allow_private=False)
+    with pytest.raises(delivery.TargetRefused, match=r"carrying 127\.0\.0\.1"):
+        poster.post(b"{}", {})
+    assert poster.conn is None  # no connection was made
 
 
 async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, db, receiver):
@@ -289,6 +455,42 @@ async def test_two_workers_never_deliver_a_subscription_twice(rpc, users, db, re
     for r in hooks:
         ids = [h["webhook-id"] for h, _ in r.received]
         assert len(ids) == 10 and len(set(ids)) == 10 and ids == sorted(ids, key=int)
+
+
+DRIPS = {  # (sent at once, then one byte every 0.5 s): 9.5 s and 6 s in all, far beyond the deadline
+    "status line": (b"", b"HTTP/1.0 200 OK\r\n\r\n"),
+    "body": (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", b"a" * 12),
+}
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("where", list(DRIPS))
+async def test_a_receiver_answering_byte_by_byte_fails_at_the_deadline(rpc, users, db, receiver, drip_receiver,
+                                                                       request, scheme, where):
+    """A receiver that answers one byte every 0.5 s never trips a 1.5 s per-read timeout; the POST's
+    deadline (LMS_WEBHOOK_TIMEOUT_SECONDS, connect + request + whole answer) fails the attempt at
+    1.5 s like a timeout: pending, retried later, and the next subscription is served meanwhile."""
+    tls = request.getfixturevalue("tls") if scheme == "https" else None
+    ada = await users.make("admin")
+    db.execute("select internal.events_sequence()")  # the admin's user.created: numbered before the hooks exist
+    slow = drip_receiver(*DRIPS[where], tls=tls)
+    fine = receiver(tls=tls)
+    slow_hook = await rpc.ok("webhook.create", {"url": slow.url, "events": ["user.created"]}, ada.token)
+    await rpc.ok("webhook.create", {"url": fine.url, "events": ["user.created"]}, ada.token)
+    await users.make("student")
+
+    started = time.monotonic()
+    report = deliver(db, webhook_timeout_seconds=1.5)
+    took = time.monotonic() - started
+    assert report == {"delivered": 1, "failed": 1, "gave_up": 0, "subscriptions": 2}
+    assert 1.4 < took < 1.5 + 1.5, took  # the deadline, plus slack for the database and the other POST
+    assert slow.requests == 1 and len(fine.received) == 1
+    (status, attempts, code, error), = db.execute(
+        "select status, attempts, last_response_code, last_error from app.webhook_deliveries "
+        "where webhook_id = %s", [slow_hook["webhook_id"]])
+    assert (status, attempts, code) == ("pending", 1, None)  # retried after the back-off
+    assert error == "TimeoutError: no complete answer within 1.5 s (LMS_WEBHOOK_TIMEOUT_SECONDS)"
+    assert await asyncio.to_thread(slow.hung_up.wait, 5)  # the worker closed the connection
 
 
 # ---------------------------------------------------------------------------------------------
