@@ -9,7 +9,7 @@ import sys
 from rpc import analystcli, benchcli, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
-from rpc.migrate import MigrationBlocked
+from rpc.migrate import MigrationBlocked, RollbackFailed, RollbackRefused
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except MigrationBlocked as exc:
+    except (MigrationBlocked, RollbackRefused, RollbackFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
 

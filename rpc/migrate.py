@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.types.json import Jsonb
 from yoyo import get_backend, read_migrations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,39 +49,65 @@ class MigrationBlocked(RuntimeError):
     """Migrate gave up waiting for locks other sessions hold; the message names them."""
 
 
-def repeatable_sha256() -> str:
+class RollbackRefused(RuntimeError):
+    """A rollback that would leave functions without their schema; nothing was changed."""
+
+
+class RollbackFailed(RuntimeError):
+    """A rollback script failed; its transaction rolled back, nothing was changed."""
+
+
+def repeatable_bundle() -> list[tuple[str, str]]:
+    """(path, SQL) of every repeatable file, in the order they are applied."""
+    return [(str(path.relative_to(ROOT)), path.read_text()) for path in repeatable_files()]
+
+
+def bundle_sha256(bundle: list[tuple[str, str]]) -> str:
     digest = hashlib.sha256()
-    for path in repeatable_files():
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path, text in bundle:
+        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
 
 
-def applied_repeatable_sha256(conn: psycopg.Connection) -> str | None:
+def repeatable_sha256() -> str:
+    return bundle_sha256(repeatable_bundle())
+
+
+def _has_bundles(conn: psycopg.Connection) -> bool:
+    return conn.execute("select to_regclass('internal.repeatable_sql') is not null").fetchone()[0]
+
+
+def recorded_bundle(conn: psycopg.Connection, head: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """(sha256, bundle) of the repeatable SQL last applied while `head` was the newest migration."""
     with conn.transaction():
-        row = conn.execute("select case when to_regclass('internal.repeatable_sql') is not null "
-                           "then 1 end").fetchone()
-        if not row or row[0] is None:
+        if not _has_bundles(conn):
             return None
-        row = conn.execute("select sha256 from internal.repeatable_sql").fetchone()
-    return row[0] if row else None
+        row = conn.execute("select sha256, bundle from internal.repeatable_sql where migration_id = %s",
+                           [head]).fetchone()
+    return (row[0], [tuple(f) for f in row[1]]) if row else None
 
 
-def apply_repeatable(conn: psycopg.Connection) -> None:
-    """Re-apply sql/functions then sql/policies, all or nothing, as the owner role."""
-    sha256 = repeatable_sha256()
+def apply_repeatable(conn: psycopg.Connection, head: str | None = None,
+                     bundle: list[tuple[str, str]] | None = None) -> None:
+    """Apply the repeatable SQL (today's files, or a recorded `bundle`), all or nothing, as the
+    owner role; with `head`, record what was applied for that newest migration (a later rollback
+    to `head` re-applies exactly this)."""
+    bundle = repeatable_bundle() if bundle is None else bundle
     with conn.transaction():
         conn.execute("select set_config('role', 'lms_owner', true)")
-        for path in repeatable_files():
+        for path, text in bundle:
             try:
-                conn.execute(path.read_text())
+                conn.execute(text)
             except psycopg.errors.LockNotAvailable:
                 raise
             except psycopg.Error as exc:
-                raise RuntimeError(f"{path.relative_to(ROOT)}: {exc}") from exc
+                raise RuntimeError(f"{path}: {exc}") from exc
         conn.execute("reset role")
-        if conn.execute("select to_regclass('internal.repeatable_sql')").fetchone()[0] is not None:
-            conn.execute("insert into internal.repeatable_sql (sha256) values (%s) on conflict (singleton) "
-                         "do update set sha256 = excluded.sha256, applied_at = now()", [sha256])
+        if head is not None and _has_bundles(conn):
+            conn.execute("insert into internal.repeatable_sql (migration_id, sha256, bundle) "
+                         "values (%s, %s, %s) on conflict (migration_id) do update set sha256 = excluded.sha256, "
+                         "bundle = excluded.bundle, applied_at = now()",
+                         [head, bundle_sha256(bundle), Jsonb(bundle)])
 
 
 def lock_holders(conn: psycopg.Connection) -> list[str]:
@@ -159,9 +186,6 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
                        order by p.pronamespace = 'internal'::regnamespace loop
                 execute format('drop function if exists %s', v.fn);
               end loop;
-              if to_regclass('internal.repeatable_sql') is not null then
-                delete from internal.repeatable_sql;  -- the next migrate applies the repeatable SQL again
-              end if;
             end $$
             """
         )
@@ -180,13 +204,14 @@ class Migrator:
         with self.backend.connection.transaction():
             self.backend.connection.execute("select set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
 
-    def migrate(self, force_repeatable: bool = False) -> list[str]:
-        """Apply what is pending (retrying while another session holds a lock it needs, at most
-        lock_wait seconds: then MigrationBlocked names the holders) → the ids applied."""
+    def migrate(self, force_repeatable: bool = False, target: str | None = None) -> list[str]:
+        """Apply what is pending (up to and including `target`; retrying while another session holds
+        a lock it needs, at most lock_wait seconds: then MigrationBlocked names the holders) → the
+        ids applied."""
         applied: list[str] = []
 
         def once() -> list[str]:
-            applied.extend(self._migrate_once(force_repeatable))  # a migration that landed stays landed
+            applied.extend(self._migrate_once(force_repeatable, target))  # a migration that landed stays
             return applied
         return self._retrying(once)
 
@@ -209,15 +234,20 @@ class Migrator:
                 time.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 2.0)
 
-    def _migrate_once(self, force_repeatable: bool) -> list[str]:
+    def _migrate_once(self, force_repeatable: bool, target: str | None = None) -> list[str]:
         with self.backend.lock():
             pending = self.backend.to_apply(self.migrations)
+            if target is not None:
+                ids = [m.id for m in pending]
+                pending = pending[:ids.index(target) + 1] if target in ids else []
             self.backend.apply_migrations_only(pending)  # one transaction per migration
             conn = self.backend.connection
+            head = self._head()
+            recorded = recorded_bundle(conn, head) if head else None
             self.repeatable_applied = bool(pending) or force_repeatable \
-                or applied_repeatable_sha256(conn) != repeatable_sha256()
+                or recorded is None or recorded[0] != repeatable_sha256()
             if self.repeatable_applied:
-                apply_repeatable(conn)
+                apply_repeatable(conn, head)
             maintain(conn, self.event_retention_days, self.analyst_max_transaction_seconds)
         return [m.id for m in pending]
 
@@ -226,18 +256,57 @@ class Migrator:
         return self._retrying(lambda: self._rollback_once(count))
 
     def _rollback_once(self, count: int | None) -> list[str]:
+        """One transaction: drop the repeatable SQL, run each rollback script, unmark the migrations,
+        re-apply the repeatable SQL recorded when the new newest migration was the newest. Without
+        such a record (that release was never migrated here, or before records were kept) a partial
+        rollback is refused before anything changes: today's functions need today's schema."""
         with self.backend.lock():
-            applied = self.backend.to_rollback(self.migrations)
+            applied = self.backend.to_rollback(self.migrations)  # newest first
             todo = applied if count is None else applied[:count]
             if not todo:
                 return []
-            if self._has_schema():
-                drop_repeatable(self.backend.connection)
-            self.backend.rollback_migrations(todo)
-            remaining = self.backend.to_rollback(self.migrations)
-            if remaining:
-                apply_repeatable(self.backend.connection)
+            remaining = applied[len(todo):]
+            head = remaining[0].id if remaining else None
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                conn.execute("select set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
+                bundle = recorded_bundle(conn, head) if head else None
+                if head and bundle is None:
+                    raise RollbackRefused(
+                        f"nothing was rolled back: no functions and policies are recorded for {head}, the "
+                        f"migration that would be the newest (today's need today's schema). Either roll "
+                        f"back from a checkout of the release whose newest migration is {head} after "
+                        f"`lms db migrate --repeatable` there once, or `lms db rollback --all`.")
+                with conn.transaction():
+                    if conn.execute("select to_regnamespace('app') is not null").fetchone()[0]:
+                        drop_repeatable(conn)
+                    for migration in todo:
+                        script = Path(migration.path).with_suffix(".rollback.sql")
+                        try:
+                            conn.execute(script.read_text())
+                        except psycopg.errors.LockNotAvailable:
+                            raise
+                        except psycopg.Error as exc:
+                            raise RollbackFailed(f"nothing was rolled back: {script.name} failed: "
+                                                 f"{exc.diag.message_primary or exc}") from exc
+                        conn.execute("reset role")
+                        self._unmark(conn, migration)
+                    if bundle is not None:
+                        apply_repeatable(conn, head, bundle[1])
         return [m.id for m in todo]
+
+    def _unmark(self, conn: psycopg.Connection, migration) -> None:
+        """yoyo's bookkeeping of a rolled-back migration, in our transaction."""
+        conn.execute(psycopg.sql.SQL("delete from {} where migration_hash = %s").format(
+            psycopg.sql.Identifier(self.backend.migration_table)), [migration.hash])
+        log = self.backend.get_log_data(migration, "rollback")
+        conn.execute(psycopg.sql.SQL("insert into {} ({}) values ({})").format(
+            psycopg.sql.Identifier(self.backend.log_table),
+            psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, log)),
+            psycopg.sql.SQL(", ").join([psycopg.sql.Placeholder()] * len(log))), list(log.values()))
+
+    def _head(self) -> str | None:
+        applied = self.backend.to_rollback(self.migrations)
+        return applied[0].id if applied else None
 
     def status(self) -> list[tuple[str, bool]]:
         applied = {m.id for m in self.backend.to_rollback(self.migrations)}

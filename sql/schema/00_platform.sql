@@ -123,14 +123,16 @@ comment on column app.rate_counters.prev_used is 'Units spent in the previous wi
  * while unchanged.
  */
 create table internal.repeatable_sql (
-  singleton  boolean not null default true,
-  sha256     text not null,
-  applied_at timestamptz not null default now(),
-  constraint pk_repeatable_sql primary key (singleton),
-  constraint ck_repeatable_sql_singleton check (singleton),
-  constraint ck_repeatable_sql_sha256 check (sha256 ~ '^[0-9a-f]{64}$')
+  migration_id text not null,
+  sha256       text not null,
+  bundle       jsonb not null,
+  applied_at   timestamptz not null default now(),
+  constraint pk_repeatable_sql primary key (migration_id),
+  constraint ck_repeatable_sql_sha256 check (sha256 ~ '^[0-9a-f]{64}$'),
+  constraint ck_repeatable_sql_bundle check (jsonb_typeof(bundle) = 'array')
 );
-comment on table internal.repeatable_sql is 'One row: the SHA-256 of the repeatable SQL (sql/functions, sql/policies: paths and contents) last applied by lms db migrate, which skips re-applying it while unchanged (lms db migrate --repeatable forces it). Emptied by a rollback.';
-comment on column internal.repeatable_sql.singleton is 'Always true: the primary key that keeps the table at one row.';
-comment on column internal.repeatable_sql.sha256 is 'Hex SHA-256 over the repeatable files, in the order they are applied.';
+comment on table internal.repeatable_sql is 'The repeatable SQL (sql/functions, sql/policies) last applied by lms db migrate while migration_id was the newest migration: lms db migrate skips re-applying it while unchanged (--repeatable forces it), and lms db rollback to that migration re-applies exactly this bundle in its transaction — the functions of that schema''s own time.';
+comment on column internal.repeatable_sql.migration_id is 'The newest applied migration (yoyo id) when the bundle was applied.';
+comment on column internal.repeatable_sql.sha256 is 'Hex SHA-256 over the bundle''s paths and contents, in order.';
+comment on column internal.repeatable_sql.bundle is 'The files as applied: a JSON array of [path, SQL text] in the order they run.';
 comment on column internal.repeatable_sql.applied_at is 'When they were last applied.';
