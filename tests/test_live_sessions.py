@@ -59,7 +59,7 @@ async def test_socket_frames_the_server_answers_itself_are_charged(rpc, users, d
     messages passed a budget of 60), and one user's live subscriptions are capped."""
     from rpc import live
 
-    db.execute("update app.rate_limits set max_cost = 30 where name = 'address'")
+    db.execute("update app.rate_limits set max_cost = 30, window_seconds = 3600 where name = 'address'")
     url = rpc.base.replace("http", "ws") + "/ws"
     sam = await users.make("student")
     async with aiohttp.ClientSession() as session:
@@ -72,7 +72,7 @@ async def test_socket_frames_the_server_answers_itself_are_charged(rpc, users, d
         assert refused and all(a["error"]["data"]["reason"] == "rate_limited" for a in refused), answers[-1]
         assert len(answers) - len(refused) <= 15
         await ws.close()
-    db.execute("update app.rate_limits set max_cost = 20000 where name = 'address'")
+    db.execute("update app.rate_limits set max_cost = 20000, window_seconds = 60 where name = 'address'")
     db.execute("delete from app.rate_counters")
     old, live.SUBSCRIPTIONS_PER_USER = live.SUBSCRIPTIONS_PER_USER, 2
     try:
