@@ -191,4 +191,6 @@ async def test_rpc_discover_and_the_reference_cost_budget(rpc, db):
     for _ in range(13):  # GET / draws on the same 60 units: at most 12 discovers and pages in all
         async with rpc.session.get(rpc.base + "/") as resp:
             statuses.append(resp.status)
-    assert statuses[-1] == 429 and len(served) + statuses.count(200) <= 12, (len(served), statuses)
+    # Not necessarily the last: a refused reservation (up to 64 units for a fast caller) leaves what
+    # was left, and a 5-unit page may still fit after it.
+    assert 429 in statuses and len(served) + statuses.count(200) <= 12, (len(served), statuses)
