@@ -69,10 +69,6 @@ def bundle_sha256(bundle: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def repeatable_sha256() -> str:
-    return bundle_sha256(repeatable_bundle())
-
-
 def _has_bundles(conn: psycopg.Connection) -> bool:
     return conn.execute("select to_regclass('internal.repeatable_sql') is not null").fetchone()[0]
 
@@ -193,8 +189,10 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
 
 class Migrator:
     def __init__(self, database_url: str, event_retention_days: int = 90, lock_wait: float = 60.0,
-                 analyst_max_transaction_seconds: int = 900):
+                 analyst_max_transaction_seconds: int = 900, bundle: list[tuple[str, str]] | None = None):
+        """`bundle`: the repeatable SQL this checkout applies (default: today's files under sql/)."""
         self.database_url = database_url
+        self.bundle = bundle
         self.event_retention_days = event_retention_days
         self.analyst_max_transaction_seconds = analyst_max_transaction_seconds
         self.lock_wait = lock_wait
@@ -244,10 +242,11 @@ class Migrator:
             conn = self.backend.connection
             head = self._head()
             recorded = recorded_bundle(conn, head) if head else None
+            bundle = repeatable_bundle() if self.bundle is None else self.bundle
             self.repeatable_applied = bool(pending) or force_repeatable \
-                or recorded is None or recorded[0] != repeatable_sha256()
+                or recorded is None or recorded[0] != bundle_sha256(bundle)
             if self.repeatable_applied:
-                apply_repeatable(conn, head)
+                apply_repeatable(conn, head, bundle)
             maintain(conn, self.event_retention_days, self.analyst_max_transaction_seconds)
         return [m.id for m in pending]
 

@@ -11,6 +11,14 @@ after the method's function returned (HOOKS, keyed by method name):
   provider call with the same idempotency key, so the provider returns the same intent.
 - `order.refund`: api.order_refund decides (admin, completed order) and audits; the provider is asked
   for the refund. The state changes only when the provider's charge.refunded event arrives.
+- `order.cancel`: api.order_cancel cancels the pending order; then its payment intent is canceled at
+  the provider, so it can no longer be paid.
+
+Canceled orders whose intent is still live at the provider (canceled by the buyer, or by a course
+unpublished, made free or re-priced — a trigger, whoever changed the course) are listed by
+internal.order_intents_to_cancel: the server cancels the buyer's own right after order.cancel and
+before order.create asks for a new intent, and everyone's every 30 s (sweep, run beside the analyst
+watchdog). A failed provider call leaves the order listed for the next round.
 
 Providers:
 - StripeProvider (LMS_STRIPE_API_KEY set): the official SDK (StripeClient; LMS_STRIPE_API_BASE moves its
@@ -35,12 +43,15 @@ from typing import Any, Protocol
 import stripe
 
 from rpc.config import Settings
+from rpc.db import CallContext
 from rpc.protocol import RpcError
 
 log = logging.getLogger("rpc.payments")
 
 UNAVAILABLE = -32000
 ATTACH_INTENT = "select internal.order_attach_intent(%s, %s, %s)"
+INTENTS_TO_CANCEL = "select internal.order_intents_to_cancel(%s, %s)"
+INTENT_CANCELED = "select internal.order_intent_canceled(%s, %s)"
 OUTCOMES = {"succeeded": "payment_intent.succeeded", "failed": "payment_intent.payment_failed",
             "refunded": "charge.refunded"}
 
@@ -57,6 +68,9 @@ class Provider(Protocol):
     async def create_intent(self, order_id: str, amount_cents: int, currency: str) -> Intent: ...
 
     async def refund(self, order_id: str, payment_intent_id: str) -> str: ...
+
+    async def cancel_intent(self, payment_intent_id: str) -> None:
+        """Cancel a payment intent; also done when the provider finds it settled (canceled or paid)."""
 
 
 class ProviderError(Exception):
@@ -78,6 +92,9 @@ class LocalProvider:
 
     async def refund(self, order_id: str, payment_intent_id: str) -> str:
         return "re_local_" + uuid.UUID(order_id).hex
+
+    async def cancel_intent(self, payment_intent_id: str) -> None:
+        return None  # nobody holds the local intents: `lms payments simulate` refuses canceled orders
 
 
 class StripeProvider:
@@ -108,6 +125,17 @@ class StripeProvider:
             raise ProviderError(str(exc)) from exc
         return refund.id
 
+    async def cancel_intent(self, payment_intent_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.client.v1.payment_intents.cancel, payment_intent_id,
+                                    params={"cancellation_reason": "abandoned"})
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "payment_intent_unexpected_state":  # canceled already, or paid: nothing to cancel
+                return
+            raise ProviderError(str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise ProviderError(str(exc)) from exc
+
 
 def make_provider(settings: Settings) -> Provider:
     if settings.stripe_api_key is not None:
@@ -122,12 +150,27 @@ def provider_unavailable(exc: Exception) -> RpcError:
 
 # --- the provider steps (service: rpc.service.RpcService; not imported here, no cycle) ---------------
 
+async def cancel_intents(service: Any, context: Any, user_id: str | None, limit: int = 100) -> int:
+    """Cancel at the provider the intents of canceled orders (one buyer's, or everyone's): how many.
+    Stops at the first provider failure (left for the next round)."""
+    ctx = replace(context, cost=0, given=())
+    listed = await service.db.call(INTENTS_TO_CANCEL, [user_id, limit], ctx)
+    done = 0
+    for item in json.loads(listed) if isinstance(listed, str) else listed:
+        await service.provider.cancel_intent(item["payment_intent_id"])
+        await service.db.call(INTENT_CANCELED, [item["order_id"], item["payment_intent_id"]], ctx)
+        done += 1
+    return done
+
+
 async def after_order_create(service: Any, order: Any, context: Any) -> Any:
     if not isinstance(order, dict) or order.get("status") != "pending":
         return order
     if order.get("payment_intent_id") and order.get("client_secret"):
         return order  # the pending order has its intent already
     try:
+        # A new intent only once the buyer's canceled ones (a re-priced order, say) cannot be paid.
+        await cancel_intents(service, context, context.user_id)
         intent = await service.provider.create_intent(order["order_id"], order["amount_cents"], order["currency"])
     except ProviderError as exc:
         raise provider_unavailable(exc) from None
@@ -146,7 +189,28 @@ async def after_order_refund(service: Any, order: Any, context: Any) -> Any:
     return {**order, "refund_id": refund_id}
 
 
-HOOKS = {"order.create": after_order_create, "order.refund": after_order_refund}
+async def after_order_cancel(service: Any, order: Any, context: Any) -> Any:
+    if isinstance(order, dict) and order.get("status") == "canceled" and order.get("payment_intent_id"):
+        try:
+            await service.provider.cancel_intent(order["payment_intent_id"])
+        except ProviderError as exc:  # canceled here; the sweep retries at the provider
+            log.warning("payment provider: intent of canceled order %s not canceled yet: %s", order["order_id"], exc)
+            return order
+        await service.db.call(INTENT_CANCELED, [order["order_id"], order["payment_intent_id"]],
+                              replace(context, cost=0, given=()))
+    return order
+
+
+async def sweep(service: Any) -> int:
+    """Everyone's canceled orders whose intent is still live at the provider (rpc/watchdog.py, every 30 s)."""
+    try:
+        return await cancel_intents(service, CallContext(None, None), None)
+    except ProviderError as exc:
+        log.warning("payment provider: canceling intents of canceled orders: %s", exc)
+        return 0
+
+
+HOOKS = {"order.create": after_order_create, "order.refund": after_order_refund, "order.cancel": after_order_cancel}
 
 
 # --- events as the provider sends them (local provider, tests, bench) ----------------------------

@@ -19,8 +19,8 @@ import psycopg
 
 from rpc import payments
 
-ORDER_QUERY = ("select o.provider_payment_intent_id, o.amount_cents, o.currency, o.status "
-               "from app.orders o where o.id = %s")
+ORDER_QUERY = ("select o.provider_payment_intent_id, o.amount_cents, o.currency, o.status, "
+               "o.provider_canceled_at is not null from app.orders o where o.id = %s")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,9 +45,12 @@ def run(args: argparse.Namespace, settings) -> int:
     if row is None:
         print(f"error: no order {args.order_id}", file=sys.stderr)
         return 1
-    intent, amount, currency, status = row
+    intent, amount, currency, status, intent_canceled = row
     if not intent:
         print("error: the order has no payment intent yet (order.create makes one)", file=sys.stderr)
+        return 1
+    if intent_canceled and args.outcome != "refunded":
+        print("error: the order's payment intent was canceled at the provider: it cannot be paid", file=sys.stderr)
         return 1
     event = payments.build_event(args.outcome, args.order_id, intent,
                                  amount if args.amount is None else args.amount, currency)

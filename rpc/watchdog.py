@@ -1,5 +1,6 @@
-"""The analyst watchdog: every WATCH_EVERY seconds each server process ends analyst sessions whose
-transaction is older than LMS_ANALYST_MAX_TRANSACTION_SECONDS (internal.end_runaway_analyst_sessions).
+"""The watchdog: every WATCH_EVERY seconds each server process ends analyst sessions whose
+transaction is older than LMS_ANALYST_MAX_TRANSACTION_SECONDS (internal.end_runaway_analyst_sessions),
+and cancels at the payment provider the intents of canceled orders (rpc/payments.py sweep).
 
 Analysts may lift their own statement_timeout and idle_in_transaction_session_timeout (ordinary
 settings); this is the bound they cannot lift. temp_file_limit (set on each login by `lms analyst
@@ -14,7 +15,9 @@ import logging
 import psycopg
 from aiohttp import web
 
+from rpc import payments
 from rpc.db import API_ROLE
+from rpc.protocol import RpcError
 from rpc.service import RpcService
 
 log = logging.getLogger("rpc.watchdog")
@@ -37,12 +40,13 @@ async def end_runaway_analyst_sessions(service: RpcService) -> int:
 async def _watch(service: RpcService) -> None:
     while True:
         await asyncio.sleep(WATCH_EVERY)
-        try:
-            await end_runaway_analyst_sessions(service)
-        except (psycopg.Error, OSError, TimeoutError) as exc:  # the database is away: next round
-            log.warning("analyst watchdog: %s", exc)
-        except Exception as exc:  # noqa: BLE001 — never let the watchdog die silently
-            log.exception("analyst watchdog failed: %s", exc)
+        for name, task in (("analyst watchdog", end_runaway_analyst_sessions), ("payments sweep", payments.sweep)):
+            try:
+                await task(service)
+            except (psycopg.Error, OSError, TimeoutError, RpcError) as exc:  # the database is away: next round
+                log.warning("%s: %s", name, exc)
+            except Exception as exc:  # noqa: BLE001 — never let the watchdog die silently
+                log.exception("%s failed: %s", name, exc)
 
 
 def setup(app: web.Application, service: RpcService) -> None:

@@ -257,12 +257,95 @@ async def test_order_rules_and_concurrent_create(rpc, users, db):
     assert (err["code"], err["data"]["reason"]) == (422, "order_not_refundable")
 
 
+def intent_state(db, order_id: str) -> tuple:
+    (row,) = db.execute("select status, canceled_at is not null, provider_canceled_at is not null "
+                        "from app.orders where id = %s", [order_id])
+    return row
+
+
+async def test_order_cancel_and_a_payment_under_way(rpc, users, db):
+    """order.cancel did not exist: a buyer stuck with a pending order could not get rid of it."""
+    course_id, lesson_id, ina = await paid_course(rpc, users)
+    sam, pia, ada = await users.make("student"), await users.make("student"), await users.make("admin")
+    first = await rpc.ok("order.create", {"course_id": course_id}, sam.token)
+    err = await rpc.error("order.cancel", {"order_id": first["order_id"]}, pia.token)
+    assert (err["code"], err["data"]["reason"]) == (404, "not_found")
+    err = await rpc.error("order.cancel", {"order_id": first["order_id"]}, ina.token)
+    assert (err["code"], err["data"]["reason"]) == (403, "forbidden")
+    canceled = await rpc.ok("order.cancel", {"order_id": first["order_id"]}, sam.token)
+    assert canceled["status"] == "canceled" and canceled["canceled_at"]
+    assert intent_state(db, first["order_id"]) == ("canceled", True, True)  # and at the provider
+    again = await rpc.ok("order.cancel", {"order_id": first["order_id"]}, sam.token)
+    assert again["status"] == "canceled"
+    assert db.execute("select count(*) from app.audit_log where subject_id = %s and action = 'order.canceled'",
+                      [first["order_id"]]) == [(1,)]
+
+    # A new order is a new order; a payment of the canceled one that was under way still buys the
+    # course (money taken) and cancels the new pending order.
+    second = await rpc.ok("order.create", {"course_id": course_id}, sam.token)
+    assert second["order_id"] != first["order_id"] and second["status"] == "pending"
+    status, _ = await deliver(rpc, event(first, "succeeded"))
+    assert status == 200
+    assert counts(db, first["order_id"])["order"] == "completed"
+    assert intent_state(db, second["order_id"])[:2] == ("canceled", True)
+    assert (await rpc.ok("lesson.get", {"lesson_id": lesson_id}, sam.token))["content"]
+    err = await rpc.error("order.cancel", {"order_id": first["order_id"]}, sam.token)
+    assert (err["code"], err["data"]["reason"]) == (422, "order_not_cancelable")
+    # An admin may cancel anyone's pending order.
+    third = await rpc.ok("order.create", {"course_id": course_id}, pia.token)
+    assert (await rpc.ok("order.cancel", {"order_id": third["order_id"]}, ada.token))["status"] == "canceled"
+
+
+async def test_course_changes_cancel_pending_orders(rpc, users, db):
+    """A pending order kept its price forever, and stayed payable after the course was unpublished or
+    made free; an instructor could order their own course."""
+    course_id, _, ina = await paid_course(rpc, users)
+    err = await rpc.error("order.create", {"course_id": course_id}, ina.token)
+    assert (err["code"], err["data"]["reason"]) == (422, "own_course")
+    sam, pia, kim = await users.make("student"), await users.make("student"), await users.make("student")
+    old = await rpc.ok("order.create", {"course_id": course_id}, sam.token)
+    await rpc.ok("course.update", {"course_id": course_id, "price_cents": 5900}, ina.token)
+    assert intent_state(db, old["order_id"])[:2] == ("canceled", True)
+    new = await rpc.ok("order.create", {"course_id": course_id}, sam.token)
+    assert (new["amount_cents"], new["status"]) == (5900, "pending") and new["order_id"] != old["order_id"]
+    # The old intent was canceled at the provider before the new one was made (order.create's hook).
+    assert intent_state(db, old["order_id"]) == ("canceled", True, True)
+    (reason,) = db.execute("select details ->> 'reason' from app.audit_log where subject_id = %s "
+                           "and action = 'order.canceled'", [old["order_id"]])[0]
+    assert reason == "course_repriced"
+
+    # Unpublished: the pending order is canceled, and order.create refuses.
+    pending = await rpc.ok("order.create", {"course_id": course_id}, pia.token)
+    await rpc.ok("course.unpublish", {"course_id": course_id}, ina.token)
+    assert intent_state(db, pending["order_id"])[0] == "canceled"
+    assert intent_state(db, new["order_id"])[0] == "canceled"
+    await rpc.ok("course.publish", {"course_id": course_id}, ina.token)
+    # Made free by SQL (an admin with psql): the same rule, and the sweep cancels at the provider.
+    pending = await rpc.ok("order.create", {"course_id": course_id}, kim.token)
+    db.execute("update app.courses set price_cents = 0 where id = %s", [course_id])
+    assert intent_state(db, pending["order_id"]) == ("canceled", True, False)
+    assert await payments.sweep(rpc.service) >= 1
+    assert intent_state(db, pending["order_id"]) == ("canceled", True, True)
+    assert await payments.sweep(rpc.service) == 0
+    err = await rpc.error("order.create", {"course_id": course_id}, kim.token)
+    assert (err["code"], err["data"]["reason"]) == (422, "course_is_free")
+
+    # Orders made while the price changes: none stays pending at the old price.
+    await rpc.ok("course.update", {"course_id": course_id, "price_cents": 6900}, ina.token)
+    buyers = [await users.make("student") for _ in range(8)]
+    await asyncio.gather(*(rpc.ok("order.create", {"course_id": course_id}, b.token) for b in buyers),
+                         rpc.ok("course.update", {"course_id": course_id, "price_cents": 7900}, ina.token))
+    assert db.execute("select distinct amount_cents from app.orders where course_id = %s and status = 'pending'",
+                      [course_id]) in ([(7900,)], [])
+
+
 class StripeStub:
     """The two Stripe endpoints the provider uses, recording the requests the SDK builds."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.fail = False
+        self.settled: set[str] = set()  # intents the stub answers "unexpected state" for (paid already)
 
     async def handle(self, request: web.Request) -> web.Response:
         form = dict(urllib.parse.parse_qsl(await request.text()))
@@ -270,6 +353,14 @@ class StripeStub:
         if self.fail:
             return web.json_response({"error": {"type": "invalid_request_error", "message": "No such thing"}},
                                      status=400)
+        if request.path.endswith("/cancel"):
+            pi = request.path.split("/")[3]
+            if pi in self.settled:
+                return web.json_response({"error": {"type": "invalid_request_error",
+                                                     "code": "payment_intent_unexpected_state",
+                                                     "message": "This PaymentIntent's status is succeeded."}},
+                                         status=400)
+            return web.json_response({"id": pi, "object": "payment_intent", "status": "canceled"})
         if request.path == "/v1/payment_intents":
             pi = "pi_stub_" + form["metadata[order_id]"].replace("-", "")
             return web.json_response({"id": pi, "object": "payment_intent", "amount": int(form["amount"]),
@@ -285,6 +376,7 @@ async def test_stripe_provider_against_a_stub(db, rpc, users):
     stub_app = web.Application()
     stub_app.router.add_post("/v1/payment_intents", stub.handle)
     stub_app.router.add_post("/v1/refunds", stub.handle)
+    stub_app.router.add_post("/v1/payment_intents/{intent}/cancel", stub.handle)
     stub_runner = web.AppRunner(stub_app)
     await stub_runner.setup()
     port = free_port()
@@ -333,6 +425,28 @@ async def test_stripe_provider_against_a_stub(db, rpc, users):
             assert retried["payment_intent_id"].startswith("pi_stub_")
             assert stub.requests[-1]["headers"]["Idempotency-Key"] == retried["order_id"]
             assert db.execute("select count(*) from app.orders where user_id = %s", [pia.id]) == [(1,)]
+
+            # order.cancel cancels the intent at Stripe; an intent Stripe finds settled counts as done.
+            await client.ok("order.cancel", {"order_id": retried["order_id"]}, pia.token)
+            req = stub.requests[-1]
+            assert req["path"] == f"/v1/payment_intents/{retried['payment_intent_id']}/cancel"
+            assert req["form"] == {"cancellation_reason": "abandoned"}
+            assert intent_state(db, retried["order_id"]) == ("canceled", True, True)
+            kim = await users.make("student")
+            paid = await client.ok("order.create", {"course_id": course_id}, kim.token)
+            stub.settled.add(paid["payment_intent_id"])
+            await client.ok("order.cancel", {"order_id": paid["order_id"]}, kim.token)
+            assert intent_state(db, paid["order_id"]) == ("canceled", True, True)
+            # Stripe down: canceled here, left for the sweep, which cancels it once Stripe answers.
+            lea = await users.make("student")
+            late = await client.ok("order.create", {"course_id": course_id}, lea.token)
+            stub.fail = True
+            await client.ok("order.cancel", {"order_id": late["order_id"]}, lea.token)
+            assert intent_state(db, late["order_id"]) == ("canceled", True, False)
+            assert await payments.sweep(client.service) == 0
+            stub.fail = False
+            assert await payments.sweep(client.service) == 1
+            assert stub.requests[-1]["path"] == f"/v1/payment_intents/{late['payment_intent_id']}/cancel"
     finally:
         await runner.cleanup()
         await stub_runner.cleanup()

@@ -4,10 +4,14 @@ functions and policies recorded when that migration was the newest."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import PurePosixPath
+
 import aiohttp
 import pytest
+from yoyo import read_migrations
 
-from rpc.migrate import Migrator, RollbackFailed, RollbackRefused
+from rpc.migrate import MIGRATIONS, ROOT, Migrator, RollbackFailed, RollbackRefused
 from tests import conftest
 from tests.conftest import make_settings, start_server
 from tests.test_foundation import schema_dump, scratch  # noqa: F401 — scratch is a fixture
@@ -26,49 +30,79 @@ async def server_answers(db) -> None:
         await runner.cleanup()
 
 
+def release_bundle(migration_id: str) -> list[tuple[str, str]]:
+    """The functions and policies of the release whose newest migration was `migration_id`: the files
+    under sql/functions and sql/policies (in migrate's order) just before the next migration was
+    committed — what a DBA running that release applied. From git history (a clean clone has it)."""
+    ids = [m.id for m in read_migrations(str(MIGRATIONS))]
+    following = ids[ids.index(migration_id) + 1]
+    try:
+        added = git("log", "--diff-filter=A", "--format=%H", "--", f"migrations/{following}.sql").split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the earlier release's functions are not at hand")
+    rev = f"{added[-1]}^" if added else "HEAD"  # not committed yet: HEAD is the earlier release
+    names = git("ls-tree", "-r", "--name-only", rev, "--", "sql/functions", "sql/policies").split()
+
+    def order(folder: str) -> list[str]:
+        inside = [n for n in names if n.startswith(folder + "/") and n.endswith(".sql")]
+        return sorted(inside, key=lambda n: PurePosixPath(n).relative_to(folder).parts)
+    return [(n, git("show", f"{rev}:{n}")) for n in order("sql/functions") + order("sql/policies")]
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
 async def test_stepping_back_one_migration_at_a_time_keeps_a_working_server(pg_cluster, scratch):  # noqa: F811
-    """Deploy history 0019 → 0020 (each migrate records its functions; today's functions fit both
-    schemas), then --count 1: the rollback re-applies, in its own transaction, the functions
-    recorded for the migration it returns to, and a server answers. One more step back reaches a
-    migration that was never the newest here: refused, nothing changed."""
+    """Deploy history: the release before the newest migration (its own functions, from git), then
+    today's. --count 1 re-applies, in its own transaction, the functions recorded for the migration it
+    returns to: the schema is the earlier release's exactly and a server answers. One more step back
+    reaches a migration that was never the newest here: refused, nothing changed."""
     name = scratch()
     db = conftest.TestDatabase(pg_cluster, name)
+    ids = [m.id for m in read_migrations(str(MIGRATIONS))]
+    earlier = Migrator(db.url, bundle=release_bundle(ids[-2]))
     migrator = Migrator(db.url)
     try:
-        ids = [m.id for m in migrator.migrations]
-        for target in ("0019_storage_pending_bytes", ids[-1]):
-            migrator.migrate(target=target)
-            await server_answers(db)
+        earlier.migrate(target=ids[-2])
+        await server_answers(db)
+        at_earlier = schema_dump(pg_cluster, name)
+        migrator.migrate()
+        await server_answers(db)
         at_head = schema_dump(pg_cluster, name)
         assert migrator.rollback(1) == [ids[-1]]
         await server_answers(db)
-        assert db.execute("select count(*) from pg_constraint where conname = 'ck_users_metadata_size'") == [(0,)]
+        assert schema_dump(pg_cluster, name) == at_earlier
         with pytest.raises(RollbackRefused, match="nothing was rolled back: no functions and policies are "
-                                                  "recorded for 0018_analyst_watchdog"):
-            migrator.rollback(1)  # 0017 was never the newest here: refused, nothing changed
-        await server_answers(db)
+                                                  f"recorded for {ids[-3]}"):
+            migrator.rollback(1)  # ids[-3] was never the newest here: refused, nothing changed
+        assert schema_dump(pg_cluster, name) == at_earlier
         migrator.migrate()
         assert schema_dump(pg_cluster, name) == at_head
     finally:
+        earlier.close()
         migrator.close()
 
 
 async def test_a_failing_rollback_changes_nothing(pg_cluster, scratch):  # noqa: F811
-    """A rollback script that fails (here: a drifted database — someone dropped the constraint
-    0020's rollback drops) leaves every migration, function and policy as it was, and says why."""
+    """A rollback script that fails (here: a drifted database — someone dropped the index 0021's
+    rollback drops) leaves every migration, function and policy as it was, and says why."""
     name = scratch()
     db = conftest.TestDatabase(pg_cluster, name)
+    ids = [m.id for m in read_migrations(str(MIGRATIONS))]
+    earlier = Migrator(db.url, bundle=release_bundle(ids[-2]))
     migrator = Migrator(db.url)
     try:
-        migrator.migrate(target="0019_storage_pending_bytes")
+        earlier.migrate(target=ids[-2])
         migrator.migrate()
-        db.execute("alter table app.users drop constraint ck_users_metadata_size")
+        db.execute("drop index app.ix_orders_intent_to_cancel")
         before = schema_dump(pg_cluster, name)
         applied = [m for m, done in migrator.status() if done]
-        with pytest.raises(RollbackFailed, match="nothing was rolled back: 0020_users_metadata_size.rollback.sql"):
+        with pytest.raises(RollbackFailed, match="nothing was rolled back: 0021_orders_cancellation.rollback.sql"):
             migrator.rollback(1)
         assert schema_dump(pg_cluster, name) == before  # the functions and policies too
         assert [m for m, done in migrator.status() if done] == applied
         await server_answers(db)
     finally:
+        earlier.close()
         migrator.close()

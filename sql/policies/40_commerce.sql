@@ -18,7 +18,7 @@ alter table app.payment_events enable row level security;
 alter table app.payment_events force row level security;
 
 grant select (id, user_id, course_id, amount_cents, currency, status, provider_payment_intent_id, created_at,
-              updated_at, completed_at) on app.orders to lms_api, lms_analyst;
+              updated_at, completed_at, canceled_at, provider_canceled_at) on app.orders to lms_api, lms_analyst;
 create policy select_own_instructor_admin on app.orders for select to lms_api, lms_analyst
   using (user_id = (select app.current_user_id())
          or course_id in (select internal.my_course_ids())
@@ -36,11 +36,14 @@ create policy select_admin on app.payment_events for select to lms_api, lms_anal
 
 grant execute on function internal.order_json(uuid) to lms_api;
 grant execute on function internal.order_attach_intent(uuid, text, text) to lms_api;
+grant execute on function internal.order_intents_to_cancel(uuid, integer) to lms_api;
+grant execute on function internal.order_intent_canceled(uuid, text) to lms_api;
 
 grant execute on function api.order_create(uuid) to lms_api;
 grant execute on function api.order_get(uuid) to lms_api;
 grant execute on function api.order_list_mine(integer, integer) to lms_api;
 grant execute on function api.order_refund(uuid) to lms_api;
+grant execute on function api.order_cancel(uuid) to lms_api;
 
 -- The webhook's role: exactly one function, nothing else (no table, no api function).
 revoke all on all functions in schema internal, api from lms_webhook;

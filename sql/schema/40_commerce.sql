@@ -36,6 +36,8 @@ create table app.orders (
   updated_at                timestamptz not null default now(),
   completed_at              timestamptz,
   provider_client_secret    text,
+  canceled_at               timestamptz,
+  provider_canceled_at      timestamptz,
   constraint pk_orders primary key (id),
   constraint fk_orders_user_id_users foreign key (user_id) references app.users (id) on delete restrict,
   constraint fk_orders_course_id_courses foreign key (course_id) references app.courses (id) on delete restrict,
@@ -51,11 +53,16 @@ create unique index uq_orders_one_pending on app.orders (user_id, course_id) whe
 comment on table app.orders is 'A student''s purchase of a paid course; completed by the provider''s payment_intent.succeeded.';
 comment on column app.orders.amount_cents is 'Amount charged, in integer cents of currency: the course''s price when the order was created.';
 comment on column app.orders.currency is 'ISO 4217 code, upper case, of amount_cents.';
-comment on column app.orders.status is 'pending (payment intent created) → completed (payment_intent.succeeded) | failed (payment_intent.payment_failed, or a success whose amount or currency differs) | canceled; failed → completed (a later success); completed or pending → refunded (charge.refunded).';
+comment on column app.orders.status is 'pending (payment intent created) → completed (payment_intent.succeeded) | failed (payment_intent.payment_failed, or a success whose amount or currency differs) | canceled (order.cancel; the course unpublished, made free or re-priced); failed or canceled → completed (a payment under way when it failed or was canceled: the money was taken); completed or pending → refunded (charge.refunded).';
 comment on column app.orders.provider_payment_intent_id is 'The provider''s payment intent for this order (Stripe pi_…); null until it is created.';
 comment on column app.orders.completed_at is 'When the payment succeeded; set exactly for completed and refunded orders.';
 comment on column app.orders.provider_client_secret is 'The payment intent''s client secret, handed to the buyer to confirm the payment; a secret (no analyst may read it), null until the intent is created.';
 comment on index app.uq_orders_one_pending is 'At most one pending order per student and course.';
+comment on column app.orders.canceled_at is 'When the order was canceled (order.cancel by the buyer, or the course unpublished, made free or re-priced while it was pending); kept if a payment that was under way still completes it.';
+comment on column app.orders.provider_canceled_at is 'When the payment intent of a canceled order was canceled at the provider (or found settled there); null while that is still to do.';
+create index ix_orders_intent_to_cancel on app.orders (canceled_at)
+  where status = 'canceled' and provider_payment_intent_id is not null and provider_canceled_at is null;
+comment on index app.ix_orders_intent_to_cancel is 'Canceled orders whose payment intent is still live at the provider: the server''s sweep cancels them there.';
 
 create table app.payments (
   id                  uuid not null default gen_random_uuid(),

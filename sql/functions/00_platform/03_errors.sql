@@ -109,6 +109,8 @@ as $$
     (422, 'payment_required', 'A paid course is enrolled through a completed order.'),
     (422, 'course_is_free', 'A free course is not bought: enroll with enrollment.enroll.'),
     (422, 'order_not_refundable', 'Only a completed, paid order can be refunded.'),
+    (422, 'order_not_cancelable', 'Only a pending order can be canceled (order.cancel).'),
+    (422, 'own_course', 'An instructor does not buy their own course (order.create).'),
     (422, 'invalid_event', 'A payment provider event without id, type or data.object (the webhook answers HTTP 400).'),
     (422, 'course_not_completed', 'The course is not completed (no certificate).'),
     (422, 'reason_required', 'A reason is required.'),

@@ -9,8 +9,8 @@
  *
  * What an event does (every change audited; actor null = the provider):
  * - payment_intent.succeeded, amount and currency equal to the order's → payment succeeded, order
- *   completed (also after a failure: the money was taken), enrollment created or re-activated with
- *   payment_id. A different amount or currency → payment amount_mismatch, order failed (if pending),
+ *   completed (also after a failure or a cancellation: the money was taken), enrollment created or
+ *   re-activated with payment_id, the buyer's other pending order for the course canceled. A different amount or currency → payment amount_mismatch, order failed (if pending),
  *   no enrollment. A payment already recorded for the intent (e.g. the refund came first) → nothing.
  * - payment_intent.payment_failed → a pending order failed; any other state is kept (a failure after
  *   the success changes nothing).
@@ -107,6 +107,11 @@ begin
   on conflict on constraint uq_enrollments_user_id_course_id do update
     set is_active = true, dropped_at = null, payment_id = excluded.payment_id
   returning e.id into v_enrollment;
+  -- Enrolled now: another pending order of the buyer for this course (made after this one was
+  -- canceled by a re-pricing, say) is canceled, and its intent with it by the provider sweep.
+  perform internal.order_cancel_pending(o.id, 'enrolled')
+  from app.orders o
+  where o.user_id = v_order.user_id and o.course_id = v_order.course_id and o.status = 'pending' and o.id <> v_order.id;
   perform internal.audit('order.completed', 'order', v_order.id,
     jsonb_build_object('event_id', p_event_id, 'payment_id', v_payment_id, 'enrollment_id', v_enrollment,
                        'user_id', v_order.user_id, 'course_id', v_order.course_id,
