@@ -46,6 +46,6 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
     app.router.add_post("/webhooks/stripe", webhooks.stripe_webhook)
     files.setup(app, settings)  # POST /files, GET /files/{file_id}
     live.setup(app, service)  # GET /ws: JSON-RPC over a WebSocket, live events
-    watchdog.setup(app, service)  # ends runaway analyst sessions
+    watchdog.setup(app, service)  # every 30 s: runaway analyst sessions, canceled intents, deleted bytes
     exports.setup(app)  # GET /export/courses/{course_id}/gradebook.csv
     return app

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -55,6 +56,8 @@ BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s, %s, %s)"
 FINISH = "select internal.file_upload_finish(%s, %s, %s, %s, %s, %s, %s, %s)"
 ABANDON = "select internal.file_upload_abandon(%s)"
 LOOKUP = "select internal.file_for_download(%s)"
+DELETIONS_DUE = "select internal.storage_deletions_due(%s)"
+DELETIONS_DONE = "select internal.storage_deletions_done(%s::uuid[])"
 INLINE = ("image/", "video/", "audio/", "application/pdf", "text/plain")
 ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg",
            "application/x-pdf": "application/pdf"}
@@ -319,6 +322,35 @@ async def download(request: web.Request) -> web.StreamResponse:
 STORAGES = web.AppKey("storages", dict)
 
 
+async def remove_deleted(service: RpcService, stores: dict[str, Storage], limit: int = 100) -> int:
+    """Remove the bytes of deleted files (every storage configured here), then let the database forget
+    them, which frees their uploader's quota: right after file.delete, and every 30 s (rpc/watchdog.py)
+    for deletions made elsewhere. Removing bytes already gone succeeds, so two servers may race."""
+    context = CallContext(None, None, cost=0)
+    listed = await service.db.call(DELETIONS_DUE, [limit], context)
+    done = []
+    for item in json.loads(listed) if isinstance(listed, str) else listed:
+        store = stores.get(item["storage_provider"])
+        if store is not None:  # a storage not configured here: left for a server (or maintain) that has it
+            await store.delete(item["storage_path"])
+            done.append(item["id"])
+    if done:
+        await service.db.call(DELETIONS_DONE, [done], context)
+    return len(done)
+
+
+def setup_hooks(service: RpcService, stores: dict[str, Storage]) -> None:
+    """file.delete removes the deleted file's bytes right after its transaction committed."""
+    async def after_file_delete(service: RpcService, result, context):
+        try:
+            await remove_deleted(service, stores)
+        except Exception as exc:  # noqa: BLE001 — the file is deleted either way; the 30 s round tries again
+            log.warning("removing deleted files' bytes: %s", exc)
+        return result
+
+    service.hooks["file.delete"] = after_file_delete
+
+
 def setup(app: web.Application, settings) -> None:
     """Routes and storages of the file endpoints (called by the app factory)."""
     from rpc.storage import storages
@@ -326,6 +358,7 @@ def setup(app: web.Application, settings) -> None:
     stores = storages(settings)
     app[STORAGES] = stores
     app[STORAGE] = make_storage(settings, stores)
+    setup_hooks(app[SERVICE], stores)
 
     async def close_storages(app: web.Application) -> None:
         for store in stores.values():

@@ -83,6 +83,9 @@ class RpcService:
         self.hashing = asyncio.Semaphore(settings.password_hash_concurrency)
         self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.provider = payments.make_provider(settings)  # order.create / order.refund (payments.HOOKS)
+        # Steps run after a method's function committed (method name → async (service, result, context)):
+        # the payment provider's (rpc/payments.py), removing a deleted file's bytes (rpc/files.py).
+        self.hooks: dict[str, Any] = dict(payments.HOOKS)
         self._documents: dict[str, str] = {}  # the OpenRPC document per server URL, the HTML reference
 
     async def reload(self) -> int:
@@ -124,7 +127,7 @@ class RpcService:
             else:
                 text = await self.db.call(call.query, call.values, call.context, call.method.takes_secret,
                                           shared=call.method.shareable and not call.method.takes_secret)
-            if (hook := payments.HOOKS.get(call.method.name)) is not None:  # the provider between two SQL calls
+            if (hook := self.hooks.get(call.method.name)) is not None:  # e.g. the provider between two SQL calls
                 return dumps(self.finish(await hook(self, json.loads(text), call.context)))
         except (PoolTimeout, psycopg.Error, OSError) as exc:
             raise self.failure(exc) from None
@@ -139,7 +142,7 @@ class RpcService:
         alone: list[int] = []
         for i, (name, params) in enumerate(calls):
             method = self.methods.get(name)
-            if method is None or method.takes_secret or method.cost >= EXPENSIVE_COST or name in payments.HOOKS:
+            if method is None or method.takes_secret or method.cost >= EXPENSIVE_COST or name in self.hooks:
                 alone.append(i)
                 continue
             try:

@@ -1,6 +1,8 @@
 """The watchdog: every WATCH_EVERY seconds each server process ends analyst sessions whose
 transaction is older than LMS_ANALYST_MAX_TRANSACTION_SECONDS (internal.end_runaway_analyst_sessions),
-and cancels at the payment provider the intents of canceled orders (rpc/payments.py sweep).
+cancels at the payment provider the intents of canceled orders (rpc/payments.py sweep), and removes
+the bytes of deleted files (rpc/files.py remove_deleted; file.delete does it at once, this catches
+deletions made elsewhere and any that failed).
 
 Analysts may lift their own statement_timeout and idle_in_transaction_session_timeout (ordinary
 settings); this is the bound they cannot lift. temp_file_limit (set on each login by `lms analyst
@@ -15,7 +17,7 @@ import logging
 import psycopg
 from aiohttp import web
 
-from rpc import payments
+from rpc import files, payments
 from rpc.db import API_ROLE
 from rpc.protocol import RpcError
 from rpc.service import RpcService
@@ -37,10 +39,14 @@ async def end_runaway_analyst_sessions(service: RpcService) -> int:
     return ended
 
 
-async def _watch(service: RpcService) -> None:
+async def _watch(service: RpcService, stores: dict) -> None:
+    async def remove_deleted(service: RpcService) -> int:
+        return await files.remove_deleted(service, stores)
+    tasks = (("analyst watchdog", end_runaway_analyst_sessions), ("payments sweep", payments.sweep),
+             ("file removal", remove_deleted))
     while True:
         await asyncio.sleep(WATCH_EVERY)
-        for name, task in (("analyst watchdog", end_runaway_analyst_sessions), ("payments sweep", payments.sweep)):
+        for name, task in tasks:
             try:
                 await task(service)
             except (psycopg.Error, OSError, TimeoutError, RpcError) as exc:  # the database is away: next round
@@ -51,7 +57,7 @@ async def _watch(service: RpcService) -> None:
 
 def setup(app: web.Application, service: RpcService) -> None:
     async def lifecycle(app: web.Application):
-        task = asyncio.get_running_loop().create_task(_watch(service))
+        task = asyncio.get_running_loop().create_task(_watch(service, app[files.STORAGES]))
         yield
         task.cancel()
 

@@ -60,3 +60,4 @@ grant execute on function
 to lms_api;
 -- Upkeep runs as lms_owner (`lms db maintain`).
 grant execute on function internal.storage_pending_due(interval), internal.storage_pending_done(uuid[]) to lms_owner;
+grant execute on function internal.storage_deletions_due(integer), internal.storage_deletions_done(uuid[]) to lms_api;

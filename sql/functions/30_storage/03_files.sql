@@ -84,14 +84,15 @@ begin
   if exists (select from app.submissions s where s.file_id = v_file.id and s.content is null) then
     raise exception 'the file is the only work of a submission' using errcode = 'LM409', detail = 'in_use';
   end if;
-  delete from app.files f where f.id = v_file.id;  -- the bytes go with upkeep (app.storage_pending)
+  delete from app.files f where f.id = v_file.id;  -- the bytes: app.storage_pending, removed by the server
   return internal.file_json(v_file);
 end
 $$;
 comment on function api.file_delete(uuid) is
 $$Delete a file (its uploader, the course's instructor, an admin) → the deleted file. A student cannot
 delete the file of a graded submission (409 already_graded); nobody deletes the only work of a
-submission (409 in_use). The stored bytes are removed by `lms db maintain`.
+submission (409 in_use). The server removes the stored bytes right after (they count against the
+uploader's quota until then; `lms db maintain` removes any left behind).
 @result file$$;
 
 create or replace function internal.file_managed(p_course_id uuid, p_assignment_id uuid)

@@ -1,7 +1,8 @@
 /*
  * Storage — bytes follow the rows. Deleting a files row (file.delete, or a course, assignment or
  * user deleted with ON DELETE CASCADE) queues its object in app.storage_pending (kind delete);
- * `lms db maintain` (rpc/files.py sweep) asks internal.storage_pending_due for what to remove —
+ * the server removes those at once (storage_deletions_due/_done below); `lms db maintain`
+ * (rpc/storage.py sweep) asks internal.storage_pending_due for what to remove —
  * deletions, and uploads under way older than the grace (a crash between storing and the row) —
  * removes the bytes, then internal.storage_pending_done forgets them.
  */
@@ -59,3 +60,36 @@ as $$
 $$;
 comment on function internal.storage_pending_done(uuid[]) is
   'Upkeep: forgets objects whose bytes were removed. SECURITY DEFINER like storage_pending_due; granted to lms_owner only.';
+
+-- The server removes deleted files' bytes at once (rpc/files.py remove_deleted: right after
+-- file.delete, and every 30 s for deletions made elsewhere — a course deleted, an admin's SQL), so
+-- a deletion frees its quota in moments, not at the next `lms db maintain`. Strays (uploads past
+-- the grace) stay with maintain, which claims them first.
+create or replace function internal.storage_deletions_due(p_limit integer)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'storage_provider', x.storage_provider,
+                                               'storage_path', x.storage_path) order by x.created_at, x.id), '[]')
+  from (select p.id, p.storage_provider, p.storage_path, p.created_at from app.storage_pending p
+        where p.kind = 'delete' order by p.created_at, p.id
+        limit least(greatest(coalesce(p_limit, 100), 1), 1000)) x
+$$;
+comment on function internal.storage_deletions_due(integer) is
+  'Objects of deleted files still to remove, oldest first (at most p_limit), as [{id, storage_provider, storage_path}]: the server removes their bytes and then calls internal.storage_deletions_done. SECURITY DEFINER: app.storage_pending is under forced RLS (lms_api sees only its own uploads under way); granted to lms_api for the server.';
+
+create or replace function internal.storage_deletions_done(p_ids uuid[])
+returns integer
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  with done as (delete from app.storage_pending p where p.id = any (p_ids) and p.kind = 'delete' returning 1)
+  select count(*)::integer from done
+$$;
+comment on function internal.storage_deletions_done(uuid[]) is
+  'The server removed these deleted files'' bytes: forget them (their uploader''s quota is free again). Only deletions — an upload under way is never forgotten this way. SECURITY DEFINER like storage_deletions_due; granted to lms_api for the server.';
