@@ -251,6 +251,11 @@ async def test_side_channel_probes(world, db, analyst, rpc):
         "select 1 from app.questions where correct_answer = 'true'",
         "select 1 from app.quiz_attempts where grading is not null",
         "select 1 from app.orders where provider_client_secret is not null",
+        # global counts and activity that RLS hides row by row (issue 26 §3b)
+        "select n_live_tup, n_tup_ins from pg_stat_user_tables where relname = 'enrollments'",
+        "select pg_stat_get_live_tuples('app.enrollments'::regclass)",
+        "select xact_commit from pg_stat_database",
+        "select idx_scan from pg_stat_user_indexes",
     ]
     with db.connect(login, autocommit=True) as conn:
         conn.execute("set enable_seqscan = off")

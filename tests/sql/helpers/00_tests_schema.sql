@@ -84,6 +84,15 @@ begin
 end
 $$;
 
+create function tests.index_scans(p_index regclass)
+returns bigint
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$ select pg_stat_get_xact_numscans(p_index) $$;
+comment on function tests.index_scans(regclass) is
+  'Scans of an index in this transaction so far, for tests running as lms_api (the statistics are closed to PUBLIC, migration 0022).';
+
 create function tests.link_login_to(p_label text)
 returns void
 language plpgsql
