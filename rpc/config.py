@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     """An analyst session whose transaction (a query, or one left open) is older than this is ended by
     each server process's watchdog (every 30 s) and by `lms db maintain`: analysts may lift their own
     statement_timeout, not this."""
+    ws_max_sockets_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Open GET /ws sockets one user may hold per server process (more: the upgrade, or the auth message
+    that would make it one more, answers 429 too_many_sockets)."""
+    ws_max_sockets_per_address: int = Field(default=500, ge=1, le=100_000)
+    """Open GET /ws sockets one client address may hold per server process, signed in or not (many
+    learners may share one school's address); each upgrade also costs budget like a call."""
     analyst_temp_file_limit: str = Field(default="1GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$")
     """temp_file_limit set on every analyst login by `lms analyst grant` (a superuser-only setting they
     cannot lift): one sort cannot fill the data disk."""

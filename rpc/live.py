@@ -265,6 +265,51 @@ def bearer_from_protocols(request: web.Request) -> str | None:
 AUTH_METHODS = ("auth", "authenticate", "auth.authenticate")
 AUTH_MESSAGE_COST = 2  # a signature check, and what a token-guessing client spends per try
 SUBSCRIPTIONS_PER_USER = 50  # per process: one user's further event.subscribe calls get 429
+SOCKET_OPEN_COST = 2  # budget units an upgrade spends: opening sockets in a loop is rate limited like calls
+
+
+class SocketCounts:
+    """Open sockets per client address and per signed-in user, in this process."""
+
+    def __init__(self) -> None:
+        self.by_address: dict[str | None, int] = {}
+        self.by_user: dict[str, int] = {}
+
+    @staticmethod
+    def _move(counts: dict, key: Any, step: int) -> None:
+        value = counts.get(key, 0) + step
+        if value > 0:
+            counts[key] = value
+        else:
+            counts.pop(key, None)
+
+    def add_address(self, address: str | None) -> None:
+        self._move(self.by_address, address, 1)
+
+    def drop_address(self, address: str | None) -> None:
+        self._move(self.by_address, address, -1)
+
+    def switch_user(self, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        if old is not None:
+            self._move(self.by_user, old, -1)
+        if new is not None:
+            self._move(self.by_user, new, 1)
+
+
+def too_many_sockets(what: str, limit: int) -> RpcError:
+    return RpcError(429, f"at most {limit} open sockets per {what} (per server process)",
+                    {"reason": "too_many_sockets"})
+
+
+def _user_of(service: RpcService, authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    try:
+        return service.tokens.verify(authorization).user_id
+    except RpcError:
+        return None
 
 
 def is_auth_message(payload: Any, first: bool) -> bool:
@@ -277,14 +322,34 @@ def is_auth_message(payload: Any, first: bool) -> bool:
     return first and "method" not in payload and any(k in payload for k in ("token", "access_token"))
 
 
-async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+async def ws_handler(request: web.Request) -> web.StreamResponse:
     service: RpcService = request.app[SERVICE]
     hub: EventHub = request.app[HUB]
-    ws = web.WebSocketResponse(protocols=("jsonrpc", "bearer"), heartbeat=30.0,
-                               max_msg_size=service.settings.max_body_bytes)
-    await ws.prepare(request)
+    counts: SocketCounts = request.app[SOCKETS]
+    settings = service.settings
     authorization = request.headers.get("Authorization") or bearer_from_protocols(request)
     address = views.client_address(request, service.proxies)
+    user_id = _user_of(service, authorization)
+    refused = await _charged(service, address, SOCKET_OPEN_COST)
+    if refused is None and counts.by_address.get(address, 0) >= settings.ws_max_sockets_per_address:
+        refused = too_many_sockets("address", settings.ws_max_sockets_per_address)
+    if refused is None and user_id is not None and counts.by_user.get(user_id, 0) >= settings.ws_max_sockets_per_user:
+        refused = too_many_sockets("user", settings.ws_max_sockets_per_user)
+    if refused is not None:  # before the upgrade: a plain HTTP answer with the JSON error
+        return web.json_response(error_response(None, refused), status=refused.code if refused.code >= 400 else 503)
+    ws = web.WebSocketResponse(protocols=("jsonrpc", "bearer"), heartbeat=30.0,
+                               max_msg_size=settings.max_body_bytes)
+    counts.add_address(address)
+    counts.switch_user(None, user_id)
+    try:
+        await ws.prepare(request)
+        return await _serve_socket(service, hub, counts, ws, authorization, address, user_id)
+    finally:
+        counts.drop_address(address)
+
+
+async def _serve_socket(service: RpcService, hub: EventHub, counts: SocketCounts, ws: web.WebSocketResponse,
+                        authorization: str | None, address: str | None, user_id: str | None) -> web.WebSocketResponse:
     subscriber: Subscriber | None = None
     first = True
     try:
@@ -307,6 +372,14 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
                     continue
                 first = False
                 fresh, answer = _authenticate(service, payload)
+                fresh_user = _user_of(service, fresh)
+                if fresh_user is not None and fresh_user != user_id \
+                        and counts.by_user.get(fresh_user, 0) >= service.settings.ws_max_sockets_per_user:
+                    fresh, answer = None, error_response(request_id(payload), too_many_sockets(
+                        "user", service.settings.ws_max_sockets_per_user))
+                elif fresh_user is not None:
+                    counts.switch_user(user_id, fresh_user)
+                    user_id = fresh_user
                 authorization = fresh or authorization  # a refused token leaves the socket as it was
                 if subscriber is not None and fresh:
                     subscriber.authorization = fresh  # a fresh token keeps a long-lived subscription going
@@ -332,6 +405,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             if text is not None:
                 await ws.send_str(text)
     finally:
+        counts.switch_user(user_id, None)
         if subscriber is not None:
             hub.subscribers.discard(subscriber)
             subscriber.stop()
@@ -432,9 +506,13 @@ async def _go_live(sub: Subscriber) -> None:
         await sub.send_event(event)
 
 
+SOCKETS = web.AppKey("socket_counts", SocketCounts)
+
+
 def setup(app: web.Application, service: RpcService) -> None:
     hub = EventHub(service)
     app[HUB] = hub
+    app[SOCKETS] = SocketCounts()
 
     async def lifecycle(app: web.Application):
         hub.start()

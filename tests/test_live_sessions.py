@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from rpc.auth import TokenService
+from tests.conftest import RpcClient, make_settings, start_server
 from tests.test_events import call
 
 
@@ -86,3 +88,41 @@ async def test_socket_frames_the_server_answers_itself_are_charged(rpc, users, d
                 await ws.close()
     finally:
         live.SUBSCRIPTIONS_PER_USER = old
+
+
+async def test_open_sockets_are_capped_per_user_and_per_address(db, users):
+    """One user could hold 2,000 sockets (each a task, buffers, a heartbeat). Now each process caps
+    open sockets per user and per address (a plain 429 too_many_sockets before the upgrade, or an
+    error answer to the `auth` message that would make one too many); closing one frees its place."""
+    app, runner, base = await start_server(db.server_url, make_settings(ws_max_sockets_per_user=2,
+                                                                        ws_max_sockets_per_address=4))
+    url = base.replace("http", "ws") + "/ws"
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = RpcClient(base, session, app)
+            sam = await client.ok("auth.login", {"email": (u := await users.make("student")).email,
+                                                 "password": u.password})
+            bearer = {"Authorization": f"Bearer {sam['access_token']}"}
+            mine = [await session.ws_connect(url, headers=bearer) for _ in range(2)]
+            async with session.get(url, headers={**bearer, "Connection": "Upgrade", "Upgrade": "websocket",
+                                                 "Sec-WebSocket-Version": "13",
+                                                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}) as resp:
+                assert resp.status == 429 and (await resp.json())["error"]["data"]["reason"] == "too_many_sockets"
+            anonymous = await session.ws_connect(url)  # a third socket of this address, signed in by message
+            await anonymous.send_json({"jsonrpc": "2.0", "method": "auth",
+                                       "params": {"token": sam["access_token"]}, "id": 1})
+            answer = await asyncio.wait_for(anonymous.receive_json(), 5)
+            assert answer["error"]["data"]["reason"] == "too_many_sockets", answer
+            await mine.pop().close()
+            await asyncio.sleep(0.2)
+            await anonymous.send_json({"jsonrpc": "2.0", "method": "auth",
+                                       "params": {"token": sam["access_token"]}, "id": 2})
+            assert (await asyncio.wait_for(anonymous.receive_json(), 5))["result"]["user_id"] == u.id
+            more = [await session.ws_connect(url) for _ in range(2)]  # the address's third and fourth
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url)  # … and a fifth
+            assert refused.value.status == 429
+            for ws in (*mine, anonymous, *more):
+                await ws.close()
+    finally:
+        await runner.cleanup()

@@ -134,7 +134,8 @@ as $$
     (423, 'account_locked', 'Too many failed attempts from this address: data.retry_after seconds.'),
     (429, 'rate_limited', 'Over a rate limit: retry after data.retry_after seconds (HTTP Retry-After when the whole request was refused).'),
     (429, 'export_in_progress', 'One export per user at a time: yours is still under way.'),
-    (429, 'too_many_subscriptions', 'At most 50 live event subscriptions per user (per server process).')
+    (429, 'too_many_subscriptions', 'At most 50 live event subscriptions per user (per server process).'),
+    (429, 'too_many_sockets', 'Too many open GET /ws sockets for this user (LMS_WS_MAX_SOCKETS_PER_USER) or address (LMS_WS_MAX_SOCKETS_PER_ADDRESS), per server process.')
 $$;
 comment on function internal.error_catalogue() is
   'Every error a client can receive: (code, reason, meaning). Read by the RPC layer (OpenRPC, GET /) and checked by the test suite against every raise site.';
