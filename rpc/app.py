@@ -9,17 +9,60 @@ import signal
 
 import psycopg
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from psycopg_pool import PoolTimeout
 
-from rpc import certificates, exports, files, live, views, watchdog, webhooks
+from rpc import certificates, errors, exports, files, live, views, watchdog, webhooks
 from rpc.config import Settings
+from rpc.protocol import RpcError, error_response
 from rpc.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.app")
 
 
+class QuietBadRequests(logging.Filter):
+    """aiohttp logs every malformed request (bad chunk size, duplicate Content-Length, a 20 kB header
+    line …) at ERROR with a traceback: anyone could fill the logs with bytes that are not HTTP. Those
+    become one INFO line each; real errors (5xx) keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            first = (exc.message or "").strip().splitlines()
+            text = record.getMessage()
+            record.msg, record.args = "%s: %s %s", (text, exc.code, first[0] if first else type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+HTTP_REASONS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Every error answer is JSON with data.reason, also those aiohttp makes itself (no such path 404,
+    wrong method 405, body over client_max_size 413) and a bug's (500 with a log_id, never a trace)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        reason = HTTP_REASONS.get(exc.status, "http_error")
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return web.json_response(error_response(None, RpcError(exc.status, exc.reason, {"reason": reason})),
+                                 status=exc.status, headers=headers)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — a bug: logged with an id, answered without details
+        return web.json_response(error_response(None, errors.internal(exc)), status=500)
+
+
 def create_app(settings: Settings, server_url: str) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietBadRequests) for f in server_log.filters):
+        server_log.addFilter(QuietBadRequests())
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     service = RpcService(settings, server_url)
     app[SERVICE] = service
 

@@ -114,6 +114,9 @@ async def _spool(service, exports: Exports, context, copy_sql, spool) -> web.Res
 
 async def _send(request: web.Request, course_id: uuid.UUID, spool) -> web.StreamResponse:
     response = await start(request, course_id, b"")
+    if request.method == "HEAD":  # the headers GET would send, no body (one would desync the connection)
+        await response.write_eof()
+        return response
     try:
         async with asyncio.timeout(EXPORT_SEND_SECONDS):
             while chunk := spool.read(SEND_CHUNK):

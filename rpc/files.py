@@ -75,7 +75,7 @@ def error_body(status: int, reason: str, message: str, **data) -> web.Response:
 
 
 def http_status(exc: RpcError) -> int:
-    if exc.code in errors.APPLICATION_CODES:
+    if exc.code in errors.APPLICATION_CODES or 400 <= exc.code < 600:
         return exc.code
     return {INVALID_PARAMS: 400, UNAVAILABLE: 503}.get(exc.code, 500)
 
@@ -304,7 +304,10 @@ async def download(request: web.Request) -> web.StreamResponse:
         wanted = None  # the client's copy is another version: send the whole file
     span = byte_range(wanted, size)
     if span is False:
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+        response = rpc_error_response(RpcError(416, "the range is outside the file",
+                                               {"reason": "range_not_satisfiable"}))
+        response.headers.update({"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+        return response
     status, start, length = 200, 0, size
     if span:
         status, (start, length) = 206, span
