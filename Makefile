@@ -32,3 +32,8 @@ lint: $(BIN)/lms
 clean-db:
 	-$(BIN)/lms db down
 	rm -rf .lms/pg
+
+.PHONY: docs
+## make docs — the documentation site in ./site (MkDocs Material; reference pages generated from the database catalog)
+docs: $(BIN)/lms
+	$(BIN)/lms docs build --out site

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rpc import analystcli, benchcli, events, outbox, paymentscli, usercli
+from rpc import analystcli, benchcli, docs, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
 from rpc.config import Settings, database_url
 from rpc.migrate import MigrationBlocked, RollbackFailed, RollbackRefused
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="migrate: re-apply sql/functions and sql/policies even when unchanged")
     d.set_defaults(func=cmd_db)
 
-    for module in (usercli, analystcli, outbox, paymentscli, events, benchcli):  # each registers its own
+    for module in (usercli, analystcli, outbox, paymentscli, events, benchcli, docs):  # each registers its own
         module.add_parser(sub)
     return p
 

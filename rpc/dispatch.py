@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from rpc import errorcat
 from rpc.protocol import INVALID_PARAMS, MAX_DEPTH, RpcError, is_unicode, printable
-from rpc.shapes import build_shapes, parse_type, result_type, strip_declarations
+from rpc.shapes import UUID_PATTERN, build_shapes, parse_type, result_type, strip_declarations
 
 # Every value is judged here, before it can reach psycopg or PostgreSQL: a value either is one the
 # database stores as given, or the call is -32602 naming the param. Never a client-side encoding error
@@ -43,7 +43,6 @@ from rpc.shapes import build_shapes, parse_type, result_type, strip_declarations
 
 DEFAULT_MAX_LENGTH = 100_000  # text params without a declared maxLength (the body limit is 1 MiB)
 INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1), "smallint": (-32768, 32767)}
-UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # RFC 3339 date-time (JSON Schema `format: date-time`) with an offset PostgreSQL can store (|offset| ≤ 15:59).
 DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
                      r"([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$")

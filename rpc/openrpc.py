@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
@@ -63,6 +64,15 @@ def param_schema(method: Method, param: Param) -> dict:
     return schema
 
 
+INTERNALS = re.compile(r"\s*SECURITY (?:DEFINER|INVOKER)\b.*?(?=\n\n|$)", re.S)
+
+
+def client_description(text: str) -> str:
+    """The function's comment without the database internals a client has no use for (why a function is
+    SECURITY DEFINER: the pgTAP suite requires that note in the comment, for the reader of the SQL)."""
+    return INTERNALS.sub("", text).strip()
+
+
 def describe(method: Method) -> dict:
     notes = ["Public: callable without a token."] if method.public else []
     if method.patch:
@@ -70,7 +80,7 @@ def describe(method: Method) -> dict:
     doc = {
         "name": method.name,
         "summary": _summary(method.description)[:200] or method.name,
-        "description": "\n\n".join([method.description, *notes]),
+        "description": "\n\n".join([client_description(method.description), *notes]),
         "params": [
             {"name": p.name, "required": p.required, "schema": param_schema(method, p)}
             for p in method.params

@@ -6,10 +6,12 @@ gracefully (in-flight calls finish); SIGHUP is passed on (reload the method cata
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
@@ -21,16 +23,58 @@ from rpc.db import server_url
 
 def _run(settings: Settings, url: str, reuse_port: bool) -> None:
     app = create_app(settings, url)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=30,
-                reuse_port=reuse_port or None)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=30,
+                    reuse_port=reuse_port or None)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: {settings.host}:{settings.port} {PORT_IN_USE}", file=sys.stderr)
+        sys.exit(1)
+
+
+PORT_IN_USE = "is in use by another process: stop it, or choose another port with LMS_PORT=…"
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether host:port is already bound by another process (checked before anything is announced)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def serve(settings: Settings, demo: bool = False) -> int:
+    """Serve until SIGINT/SIGTERM. An embedded cluster this call had to start is stopped on the way out
+    (one it found running, e.g. after `lms db up`, is left running)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    if port_taken(settings.host, settings.port):
+        print(f"error: {settings.host}:{settings.port} {PORT_IN_USE}", file=sys.stderr)
+        return 1
+    cluster = None
+    if not settings.database_url:
+        from rpc.cluster import default_cluster
+
+        cluster = default_cluster()
+        if cluster.exists() and cluster.is_running():
+            cluster = None  # not ours to stop
+    try:
+        return _serve(settings, demo)
+    finally:
+        if cluster is not None and cluster.is_running():
+            print("stopping the embedded PostgreSQL cluster", file=sys.stderr)
+            cluster.stop()
+
+
+def _serve(settings: Settings, demo: bool) -> int:
     from rpc.config import database_url
     from rpc.migrate import Migrator
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("yoyo").setLevel(logging.WARNING)
     url = database_url(settings)
     migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds,
                         settings.analyst_max_transaction_seconds)

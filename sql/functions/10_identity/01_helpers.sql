@@ -10,7 +10,7 @@
  *
  * Failed logins and refresh-token reuse must keep their effects (the attempt row, the
  * revocation), so those functions *return* {"error": {...}} instead of raising; the RPC layer
- * turns it into a JSON-RPC error after the commit (docs/CONVENTIONS.md, "Errors").
+ * turns it into a JSON-RPC error after the commit (docs/design/conventions.md, "Errors").
  */
 
 -- ---------------------------------------------------------------------------------------------

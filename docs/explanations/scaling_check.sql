@@ -1,6 +1,6 @@
--- The sharding plan of docs/scaling.md held against our own catalog: which constraints, keys and
+-- The sharding plan of docs/explanations/scaling.md held against our own catalog: which constraints, keys and
 -- columns would break if the tables were distributed with Citus as planned. Run on a migrated
--- database (plain PostgreSQL; Citus is not needed): psql "$DATABASE_URL" -f docs/scaling_check.sql
+-- database (plain PostgreSQL; Citus is not needed): psql "$DATABASE_URL" -f docs/explanations/scaling_check.sql
 -- Citus's rules checked here (Citus 11/12 documentation, "Creating and Modifying Distributed Objects"):
 --   * a PRIMARY KEY / UNIQUE / EXCLUDE constraint (or unique index) of a distributed table must
 --     contain its distribution column;
