@@ -69,7 +69,9 @@ def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str, set
         return 1
     row = conn.execute("select id, role from app.users where lower(email) = lower(btrim(%s))", [args.user]).fetchone()
     if row is None:
-        print(f"error: no LMS user with the email {args.user}", file=sys.stderr)
+        print(f"error: no LMS user with the email {args.user}: link the login to an existing user (e.g. "
+              f"instructor@demo.lms in the demo), or create one first: lms user create --email {args.user} "
+              f"--role instructor", file=sys.stderr)
         return 1
     user_id, role = row
     login = sql.Identifier(args.login)

@@ -116,7 +116,16 @@ def check_offset(value: dt.datetime) -> dt.datetime:
     return value
 
 
-UUID = Annotated[StrictStr, Field(pattern=UUID_PATTERN), AfterValidator(uuid.UUID)]
+UUID_RE = re.compile(UUID_PATTERN)
+
+
+def check_uuid(value: str) -> uuid.UUID:
+    if not UUID_RE.match(value):
+        raise _error("uuid", "must be a UUID (8-4-4-4-12 hexadecimal digits)")
+    return uuid.UUID(value)
+
+
+UUID = Annotated[StrictStr, AfterValidator(check_uuid)]
 TIMESTAMPTZ = Annotated[AwareDatetime, BeforeValidator(check_date_time), AfterValidator(check_offset)]
 JSONB = Annotated[Any, AfterValidator(check_json)]
 

@@ -225,7 +225,7 @@ comment on function api.course_get(uuid) is
   updated_at: timestamptz,
   can_manage: bool, is_enrolled: bool, lessons: lesson[], syllabus: lesson[]}
 @public
-Published courses for everyone; drafts for their instructor and admins (else 404). The syllabus lists the lessons the caller may see (published ones; all for the instructor/admin) with id, title, lesson_order, duration_minutes; content and video_url only for active enrollees, the instructor and admins.';
+Published courses for everyone; drafts for their instructor and admins (else 404). The syllabus lists the lessons the caller may see (published ones; all for the instructor/admin) with id, title, lesson_order, duration_minutes; content and video_url only for active enrollees, the instructor and admins. Deprecated: `lessons` is the same list as `syllabus`, kept for clients written against it; read `syllabus` — `lessons` is removed on 2027-06-30.';
 
 create or replace function api.course_list(
   category text default null,
