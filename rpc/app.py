@@ -67,15 +67,15 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
     app[SERVICE] = service
 
     async def lifecycle(app: web.Application):
+        loop = asyncio.get_running_loop()
+        if hasattr(signal, "SIGHUP"):  # POSIX: SIGHUP reloads the method catalog (from before the first load)
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(service.reload()))
         await service.db.open()
         try:
             await service.db.pool.wait(timeout=30)
             await service.reload()
         except (PoolTimeout, psycopg.Error):
             log.warning("database not reachable at start-up; methods load when it is")
-        loop = asyncio.get_running_loop()
-        if hasattr(signal, "SIGHUP"):  # POSIX: SIGHUP reloads the method catalog
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(service.reload()))
         yield
         await service.db.close()
 

@@ -1,18 +1,22 @@
 """`lms serve`: make sure the database is there and migrated, then serve HTTP.
 
 With --workers N (> 1) the migrated parent forks N server processes that share the port
-(SO_REUSEPORT); each has its own pool. SIGTERM/SIGINT to the parent stop all of them
-gracefully (in-flight calls finish); SIGHUP is passed on (reload the method catalog)."""
+(SO_REUSEPORT); each has its own pool. The parent supervises them (`supervise`): a worker that dies
+unasked is reported and replaced (a bounded number of times), and the exit status is non-zero when
+any worker died or stopped uncleanly. SIGTERM/SIGINT to the parent stop all of them gracefully
+(in-flight calls finish); SIGHUP is passed on (reload the method catalog)."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
 import sys
+import time
 
 from aiohttp import web
 
@@ -94,18 +98,77 @@ def _serve(settings: Settings, demo: bool) -> int:
     if workers <= 1:
         _run(settings, target, reuse_port=False)
         return 0
+    return supervise(settings, target, workers)
+
+
+RESTARTS_ALLOWED = 5  # worker deaths within RESTART_WINDOW seconds before the supervisor gives up
+RESTART_WINDOW = 60.0
+
+
+def _worker(settings: Settings, target: str) -> None:
+    """A forked worker: none of the supervisor's signal handlers (a replacement is forked after they are
+    installed), SIGHUP ignored until the app's own handler replaces it; then serve."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _run(settings, target, reuse_port=True)
+
+
+def exit_text(code: int | None) -> str:
+    return f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+
+
+def supervise(settings: Settings, target: str, workers: int) -> int:
+    """Fork `workers` server processes sharing the port and keep that many alive: a worker that dies
+    while no shutdown was asked for (a crash, SIGKILL, the OOM killer) is reported and replaced, up to
+    RESTARTS_ALLOWED times in RESTART_WINDOW seconds (then everything stops, exit 1). SIGTERM/SIGINT
+    stop all gracefully; SIGHUP is passed on. The exit status says what happened: 0 when every worker
+    stopped cleanly on request, else 1."""
     ctx = multiprocessing.get_context("fork")
-    children = [ctx.Process(target=_run, args=(settings, target, True), daemon=False) for _ in range(workers)]
-    for child in children:
+    # A SIGHUP arriving before a new worker installed its own handler (rpc/app.py) must not kill it:
+    # workers start with SIGHUP ignored, and the loop's handler replaces that.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def start() -> multiprocessing.Process:
+        child = ctx.Process(target=_worker, args=(settings, target), daemon=False)
         child.start()
+        return child
+
+    children = [start() for _ in range(workers)]
+    stopping = False
+    failed = False
+    deaths: list[float] = []
 
     def forward(signum, _frame):
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
         for child in children:
             if child.pid and child.is_alive():
                 os.kill(child.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
-    for child in children:
-        child.join()
-    return max((c.exitcode or 0) for c in children)
+    while children:
+        multiprocessing.connection.wait([c.sentinel for c in children], timeout=1.0)
+        for child in [c for c in children if not c.is_alive()]:
+            children.remove(child)
+            child.join()
+            if stopping:
+                if child.exitcode != 0:
+                    failed = True
+                    print(f"worker {child.pid} stopped with {exit_text(child.exitcode)}", file=sys.stderr)
+                continue
+            failed = True
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < RESTART_WINDOW] + [now]
+            print(f"worker {child.pid} died ({exit_text(child.exitcode)})", file=sys.stderr)
+            if len(deaths) > RESTARTS_ALLOWED:
+                print(f"more than {RESTARTS_ALLOWED} worker deaths in {RESTART_WINDOW:.0f} s: stopping",
+                      file=sys.stderr)
+                forward(signal.SIGTERM, None)
+                continue
+            replacement = start()
+            children.append(replacement)
+            print(f"worker {replacement.pid} started in its place", file=sys.stderr)
+    return 1 if failed else 0

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import aiohttp
@@ -28,12 +29,28 @@ reset role;
 """
 
 
+class Lines:
+    """A process's output lines, read as they come (a thread), so a test can wait on one."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.seen: list[str] = []
+        threading.Thread(target=lambda: self.seen.extend(proc.stdout), daemon=True).start()
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.seen))
+
+    def text(self) -> str:
+        return "".join(self.seen)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path, workers):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
            "LMS_JWT_SECRET": "x" * 64, "LMS_WORKERS": str(workers)}
-    proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = Lines(proc)
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
@@ -41,7 +58,7 @@ async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path,
             while True:
                 try:
                     async with session.get(base + "/ready") as resp:
-                        if resp.status == 200:
+                        if resp.status == 200 and lines.count("loaded ") >= workers:  # every worker's catalog
                             break
                 except aiohttp.ClientError:
                     pass
@@ -90,3 +107,56 @@ async def test_demo_data_loads_twice_and_its_logins_work(db, rpc):
     enrollment = await rpc.ok("enrollment.enroll", {"course_id": "d0000000-0000-4000-8000-000000000001"},
                               session["access_token"])
     assert enrollment["is_active"] is True
+
+
+async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db, tmp_path):
+    """`lms serve --workers 2` exited 0 after a worker was SIGKILLed (max(0, -9) == 0) and never replaced
+    it. Now the supervisor reports the death, starts a replacement (the port keeps answering), and the
+    exit status after SIGTERM is 1 — and a SIGHUP sent right at start-up kills no worker."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
+           "LMS_JWT_SECRET": "x" * 64, "LMS_WORKERS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = Lines(proc)
+    base = f"http://127.0.0.1:{port}"
+
+    def workers() -> set[int]:
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+        return {int(p) for p in out.split()}
+
+    async def ready(session) -> bool:
+        try:
+            async with session.get(base + "/ready") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 60
+            while len(workers()) < 2:
+                assert time.monotonic() < deadline and proc.poll() is None, "workers did not start"
+                await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGHUP)  # before (or while) the workers install their handler
+            while not await ready(session):
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                await asyncio.sleep(0.2)
+            before = workers()
+            assert len(before) == 2, before  # the early SIGHUP killed none
+            victim = min(before)
+            os.kill(victim, signal.SIGKILL)
+            while not (len(workers()) == 2 and victim not in workers()):
+                assert time.monotonic() < deadline, "the dead worker was not replaced"
+                await asyncio.sleep(0.1)
+            for _ in range(10):  # both processes behind the port answer
+                assert await ready(session)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 1
+        await asyncio.sleep(0.2)
+        out = lines.text()
+        assert f"worker {victim} died (killed by signal 9)" in out and "started in its place" in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
