@@ -112,7 +112,8 @@ def main() -> int:
         migrator.migrate()
         migrator.close()
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": "flood-" + "x" * 40,
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": "flood-" + "x" * 40,
                "LMS_HOME": str(workdir / "home")}
         server = subprocess.Popen([sys.executable, "-m", "rpc", "--demo"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

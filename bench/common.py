@@ -112,7 +112,8 @@ class Bench:
     def start_server(self, label: str = "this tree", source: Path | None = None, workers: int = 1,
                      pool_size: int = 8, server_url: str | None = None) -> Server:
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": self.url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": self.url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
                "LMS_POOL_MIN_SIZE": str(pool_size), "LMS_POOL_MAX_SIZE": str(pool_size),
                "LMS_WORKERS": str(workers), "LMS_METRICS_TOKEN": METRICS_TOKEN}
         if server_url:

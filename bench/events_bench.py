@@ -208,7 +208,8 @@ def main() -> int:
         with psycopg.connect(url, autocommit=True) as conn:  # every client comes from 127.0.0.1
             conn.execute("update app.rate_limits set max_cost = 2000000000 where name = 'address'")
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": JWT_SECRET,
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": JWT_SECRET,
                "LMS_HOME": str(workdir / "home"), "LMS_WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}
         print(f"{os.cpu_count()} cores shared by PostgreSQL, the server, the workers and the clients")
         ok = True if args.no_delivery else delivery_bench(url, env, args)

@@ -111,7 +111,8 @@ def main() -> int:
             conn.commit()
         token, _ = TokenService(SECRET, 3600).sign({"sub": str(uid), "role": "instructor"})
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
                "LMS_HOME": str(workdir / "home"), "LMS_MAX_UPLOAD_BYTES": str((args.large_mb + 1) << 20),
                "LMS_FILE_QUOTA_BYTES": str(1 << 40)}
         server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env,

@@ -103,7 +103,8 @@ def main() -> int:
             orders = conn.execute(ORDERS, [args.orders]).fetchall()
             conn.commit()
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": "bench-" + "x" * 40,
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": "bench-" + "x" * 40,
                "LMS_HOME": str(workdir / "home"), "LMS_STRIPE_WEBHOOK_SECRET": SECRET}
         env.pop("LMS_STRIPE_API_KEY", None)
         server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env,

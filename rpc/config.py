@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     """How the server connects (as lms_authenticator). Default: DATABASE_URL with that user."""
     authenticator_password: SecretStr | None = None
 
+    environment: Literal["production", "development"] = "production"
+    """`lms serve` in production refuses a random JWT key, the local payment provider and a relative
+    LMS_HOME (`production_problems`); `development` (or `--demo`) serves anyway."""
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = Field(default=1, ge=1, le=64)
@@ -155,6 +159,18 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why this configuration is not fit for production (empty: it is)."""
+    problems = []
+    if settings.jwt_secret is None:
+        problems.append("LMS_JWT_SECRET is unset: tokens would be signed with a random key kept in LMS_HOME")
+    if settings.stripe_api_key is None:
+        problems.append("LMS_STRIPE_API_KEY is unset: the local payment provider would take orders nobody pays")
+    if not settings.home.is_absolute():
+        problems.append(f"LMS_HOME is {settings.home}, relative to the working directory: set an absolute path")
+    return problems
 
 
 def database_url(settings: Settings, start: bool = True) -> str:

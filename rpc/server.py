@@ -21,7 +21,7 @@ import time
 from aiohttp import web
 
 from rpc.app import create_app
-from rpc.config import Settings
+from rpc.config import Settings, production_problems
 from rpc.db import server_url
 
 
@@ -57,6 +57,12 @@ def serve(settings: Settings, demo: bool = False) -> int:
     (one it found running, e.g. after `lms db up`, is left running)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("yoyo").setLevel(logging.WARNING)
+    if settings.environment == "production" and not demo and (problems := production_problems(settings)):
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("refusing to serve in production (LMS_ENVIRONMENT=production, the default); for development "
+              "set LMS_ENVIRONMENT=development or use `lms serve --demo` (make serve)", file=sys.stderr)
+        return 2
     if port_taken(settings.host, settings.port):
         print(f"error: {settings.host}:{settings.port} {PORT_IN_USE}", file=sys.stderr)
         return 1

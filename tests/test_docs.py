@@ -33,6 +33,14 @@ def test_the_documentation_site_builds_strict(pg_cluster, template_db, tmp_path)
     assert (out / "changelog" / "index.html").exists() and (out / "guides" / "dbas" / "index.html").exists()
 
 
+def test_every_setting_is_in_the_configuration_reference():
+    from rpc.config import Settings
+
+    page = (ROOT / "docs" / "reference" / "configuration.md").read_text()
+    names = ["DATABASE_URL" if n == "database_url" else f"LMS_{n.upper()}" for n in Settings.model_fields]
+    assert [n for n in names if f"`{n}`" not in page] == []
+
+
 def matches(expected: str, line: str) -> bool:
     return line == expected or (expected.endswith("…") and line.startswith(expected[:-1]))
 

@@ -152,7 +152,8 @@ async def test_server_process_killed_mid_load_leaves_no_half_written_state(tmp_p
     with own_cluster() as cluster:
         world = make_world(cluster.url(), students=8, free_courses=30, paid_courses=6)
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": cluster.url(), "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
+        env = {**os.environ, "LMS_ENVIRONMENT": "development",
+               "DATABASE_URL": cluster.url(), "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
                "LMS_JWT_SECRET": jwt_secret, "LMS_STRIPE_WEBHOOK_SECRET": secret, "LMS_WORKERS": "2",
                "LMS_POOL_MIN_SIZE": "2", "LMS_POOL_MAX_SIZE": "4"}
         log = (tmp_path / "server.log").open("w")

@@ -46,7 +46,8 @@ class Lines:
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path, workers):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
+    env = {**os.environ, "LMS_ENVIRONMENT": "development",
+           "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
            "LMS_JWT_SECRET": "x" * 64, "LMS_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -114,7 +115,8 @@ async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db,
     it. Now the supervisor reports the death, starts a replacement (the port keeps answering), and the
     exit status after SIGTERM is 1 — and a SIGHUP sent right at start-up kills no worker."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
+    env = {**os.environ, "LMS_ENVIRONMENT": "development",
+           "DATABASE_URL": db.url, "LMS_PORT": str(port), "LMS_HOME": str(tmp_path),
            "LMS_JWT_SECRET": "x" * 64, "LMS_WORKERS": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -160,3 +162,17 @@ async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_production_refuses_development_settings(db, tmp_path):
+    """Production (the default) does not start on a random JWT key, the local payment provider or a
+    relative LMS_HOME, and says which and how to serve for development instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    env.update({"DATABASE_URL": db.url, "LMS_PORT": str(free_port()), "LMS_HOME": "relative-home"})
+    out = subprocess.run([sys.executable, "-m", "rpc"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stderr
+    for needle in ("LMS_JWT_SECRET is unset", "LMS_STRIPE_API_KEY is unset", "LMS_HOME is relative-home",
+                   "LMS_ENVIRONMENT=development"):
+        assert needle in out.stderr, out.stderr
+    assert not (tmp_path / "relative-home").exists()  # refused before anything was written
