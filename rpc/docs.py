@@ -27,68 +27,32 @@ from typing import Any
 
 import psycopg
 
-from rpc.dispatch import UUID_PATTERN, load_methods
+from rpc.dispatch import load_methods
 from rpc.errorcat import CATALOGUE_QUERY
-from rpc.openrpc import EVERY_CALL, WITH_PARAMS, document
+from rpc.openrpc import COMMON, anchor, document, result_text, type_text
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMON = set(EVERY_CALL) | set(WITH_PARAMS) | {(-32602, "missing_param")}
+
+
+def MD_LINK(name: str) -> str:  # noqa: N802 — a constant-like function
+    return f"[{name}](#shape-{anchor(name)})"
 
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _anchor(name: str) -> str:
-    return name.replace(".", "-").replace("_", "-").lower()
-
-
-def type_text(schema: dict) -> str:
-    """A schema as a short type: `uuid`, `string (1–200)`, `integer 1…100`, `course[]`, `one of …`."""
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        return f"[{name}](#shape-{_anchor(name)})"
-    kind = schema.get("type", "any")
-    nullable = isinstance(kind, list) and "null" in kind
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "array":
-        text = type_text(schema.get("items", {})) + "[]"
-    elif kind == "string" and schema.get("format"):
-        text = schema["format"]
-    elif kind == "string" and schema.get("pattern") == UUID_PATTERN:
-        return "uuid" + (" or null" if nullable else "")
-    else:
-        text = str(kind)
-    if "enum" in schema:
-        text += " " + " \\| ".join(f"`{v}`" for v in schema["enum"])
-    if "minLength" in schema or "maxLength" in schema:
-        text += f" ({schema.get('minLength', 0)}–{schema.get('maxLength', '…')} chars)"
-    if "minimum" in schema or "maximum" in schema:
-        text += f" {schema.get('minimum', '…')}…{schema.get('maximum', '…')}"
-    if "pattern" in schema:
-        text += f" matching `{schema['pattern']}`"
-    return text + (" or null" if nullable else "")
-
-
-def result_text(schema: dict) -> str:
-    if schema.get("type") == "object" and "properties" in schema:
-        fields = ", ".join(f"`{k}`" for k in schema["properties"])
-        return f"object: {fields}"
-    return type_text(schema)
-
-
 def method_markdown(method: dict) -> list[str]:
-    out = [f"### `{method['name']}` {{#{_anchor(method['name'])}}}", "", method["description"].strip(), ""]
+    out = [f"### `{method['name']}` {{#{anchor(method['name'])}}}", "", method["description"].strip(), ""]
     if method["params"]:
         out += ["| param | type | required |", "|---|---|---|"]
-        out += [f"| `{p['name']}` | {_cell(type_text(p['schema']))} | {'yes' if p['required'] else 'no'} |"
+        out += [f"| `{p['name']}` | {_cell(type_text(p['schema'], MD_LINK))} | {'yes' if p['required'] else 'no'} |"
                 for p in method["params"]]
         out.append("")
-    out += [f"**Result:** {_cell(result_text(method['result']['schema']))}", ""]
+    out += [f"**Result:** {_cell(result_text(method['result']['schema'], MD_LINK))}", ""]
     own = [e for e in method.get("errors", []) if (e["code"], e["data"]["reason"]) not in COMMON]
     if own:
-        links = [f"`{e['code']}` [{e['data']['reason']}](errors.md#{_anchor(e['data']['reason'])})" for e in own]
+        links = [f"`{e['code']}` [{e['data']['reason']}](errors.md#{anchor(e['data']['reason'])})" for e in own]
         out += ["**Errors:** " + ", ".join(links), ""]
     for example in method.get("examples", []):
         params = {p["name"]: p["value"] for p in example["params"]}
@@ -111,19 +75,19 @@ def api_markdown(doc: dict) -> str:
            "(the OpenRPC document) and `GET /`. Call them with `POST /rpc`, params by name; see "
            "[the client guide](../guides/clients.md).", "",
            "Every call may also answer " + ", ".join(
-               f"`{code}` [{reason}](errors.md#{_anchor(reason)})" for code, reason in sorted(COMMON)) + ".", "",
-           "Domains: " + " · ".join(f"[{d}](#domain-{_anchor(d)})" for d in sorted(domains)), ""]
+               f"`{code}` [{reason}](errors.md#{anchor(reason)})" for code, reason in sorted(COMMON)) + ".", "",
+           "Domains: " + " · ".join(f"[{d}](#domain-{anchor(d)})" for d in sorted(domains)), ""]
     for domain in sorted(domains):
-        out += [f"## {domain} {{#domain-{_anchor(domain)}}}", ""]
+        out += [f"## {domain} {{#domain-{anchor(domain)}}}", ""]
         for m in domains[domain]:
             out += method_markdown(m)
     out += ["## Shapes", "", "Objects several methods return.", ""]
     for name, schema in sorted(doc.get("components", {}).get("schemas", {}).items()):
-        out += [f"### {name} {{#shape-{_anchor(name)}}}", "", "| field | type |", "|---|---|"]
+        out += [f"### {name} {{#shape-{anchor(name)}}}", "", "| field | type |", "|---|---|"]
         required = set(schema.get("required", []))
         for field, sub in schema.get("properties", {}).items():
             mark = "" if field in required else " (optional)"
-            out.append(f"| `{field}` | {_cell(type_text(sub))}{mark} |")
+            out.append(f"| `{field}` | {_cell(type_text(sub, MD_LINK))}{mark} |")
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -139,7 +103,7 @@ def errors_markdown(catalogue: list[tuple[int, str, str]]) -> str:
            "| code | reason | meaning |", "|---|---|---|"]
     seen: set[str] = set()
     for code, reason, meaning in catalogue:
-        target = "" if reason in seen else f'<span id="{_anchor(reason)}"></span>'  # links land on the first
+        target = "" if reason in seen else f'<span id="{anchor(reason)}"></span>'  # links land on the first
         seen.add(reason)
         out.append(f"| `{code}` | {target}`{reason}` | {_cell(meaning)} |")
     return "\n".join(out) + "\n"

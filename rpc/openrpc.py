@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from rpc import __version__
 from rpc.dispatch import Method, Param
+from rpc.shapes import UUID_PATTERN
 
 OPENRPC_VERSION = "1.2.6"
 
@@ -79,7 +82,7 @@ def describe(method: Method) -> dict:
         notes.append("Update: an omitted param stays unchanged; an explicit null clears a nullable one.")
     doc = {
         "name": method.name,
-        "summary": _summary(method.description)[:200] or method.name,
+        "summary": _summary(client_description(method.description))[:200] or method.name,
         "description": "\n\n".join([client_description(method.description), *notes]),
         "params": [
             {"name": p.name, "required": p.required, "schema": param_schema(method, p)}
@@ -130,18 +133,94 @@ def document(methods: dict[str, Method], server_url: str) -> dict:
     }
 
 
+# --- the readable reference (GET / and docs/reference/api.md): one way to show a schema ----------
+
+COMMON = set(EVERY_CALL) | set(WITH_PARAMS) | {(-32602, "missing_param")}  # errors listed once, not per method
+
+
+def anchor(name: str) -> str:
+    return name.replace(".", "-").replace("_", "-").lower()
+
+
+def type_text(schema: dict, link=lambda name: name) -> str:
+    """A schema as a short type — `uuid`, `string (1–200 chars)`, `integer 1…100`, `course[]`; enum values
+    and patterns in backticks; a shared shape through `link(name)`."""
+    if "$ref" in schema:
+        return link(schema["$ref"].rsplit("/", 1)[-1])
+    kind = schema.get("type", "any")
+    nullable = isinstance(kind, list) and "null" in kind
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "array":
+        text = type_text(schema.get("items", {}), link) + "[]"
+    elif kind == "string" and schema.get("format"):
+        text = schema["format"]
+    elif kind == "string" and schema.get("pattern") == UUID_PATTERN:
+        return "uuid" + (" or null" if nullable else "")
+    else:
+        text = str(kind)
+    if "enum" in schema:
+        text += " " + " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "minLength" in schema or "maxLength" in schema:
+        text += f" ({schema.get('minLength', 0)}–{schema.get('maxLength', '…')} chars)"
+    if "minimum" in schema or "maximum" in schema:
+        text += f" {schema.get('minimum', '…')}…{schema.get('maximum', '…')}"
+    if "pattern" in schema:
+        text += f" matching `{schema['pattern']}`"
+    return text + (" or null" if nullable else "")
+
+
+def result_text(schema: dict, link=lambda name: name) -> str:
+    if schema.get("type") == "object" and "properties" in schema:
+        return "object: " + ", ".join(f"`{k}`" for k in schema["properties"])
+    return type_text(schema, link)
+
+
+def html_text(text: str) -> Markup:
+    """type_text/result_text as HTML: escaped, `code` spans, shape links (made by HTML_LINK)."""
+    out = str(escape(text.replace("\\|", "|")))
+    out = re.sub(r"`([^`]*)`", r"<code>\1</code>", out)
+    out = re.sub(r"\x00([A-Za-z0-9_]+)\x01", lambda m: f'<a href="#shape-{anchor(m.group(1))}">{m.group(1)}</a>', out)
+    return Markup(out)
+
+
+def HTML_LINK(name: str) -> str:  # noqa: N802 — a placeholder html_text turns into a link
+    return f"\x00{name}\x01"
+
+
 def render_html(methods: dict[str, Method]) -> str:
+    """GET /: the same document rpc.discover serves, readable — start here, search, per-domain methods
+    with their param constraints, result shapes (linked), own errors (the common ones once) and examples."""
     template = _env.get_template("reference.html")
+    doc = document(methods, "/rpc")
     by_domain: dict[str, list[dict]] = {}
-    labels = {"timestamp with time zone": "timestamptz (ISO 8601)", "jsonb": "any JSON"}
-    for name in sorted(methods):
-        method = methods[name]
-        entry = describe(method) | {"public": method.public, "result_text": method.result_text}
-        entry["params"] = [p | {"type_label": labels.get(m.pg_type, m.pg_type)}
-                           for p, m in zip(entry["params"], method.params, strict=True)]
-        by_domain.setdefault(name.split(".")[0], []).append(entry)
+    for entry in doc["methods"]:
+        if entry["name"] == "rpc.discover":
+            continue
+        method = methods[entry["name"]]
+        params = [p | {"type_html": html_text(type_text(p["schema"], HTML_LINK))} for p in entry["params"]]
+        own = [e for e in entry["errors"] if (e["code"], e["data"]["reason"]) not in COMMON]
+        example = None
+        if entry.get("examples"):
+            ex = entry["examples"][0]
+            call = {"jsonrpc": "2.0", "id": 1, "method": entry["name"],
+                    "params": {p["name"]: p["value"] for p in ex["params"]}}
+            example = {"call": json.dumps(call, indent=2), "result": json.dumps(ex["result"]["value"], indent=2)}
+        by_domain.setdefault(entry["name"].split(".")[0], []).append(
+            entry | {"public": method.public, "params": params, "own_errors": own, "example": example,
+                     "result_html": html_text(result_text(entry["result"]["schema"], HTML_LINK))})
     shared = next((m.shared for m in methods.values() if m.shared), None)
-    catalogue = sorted(shared.catalogue.items()) if shared else []
-    shapes = sorted(shared.shapes) if shared else []
+    catalogue, seen = [], set()
+    for (code, reason), meaning in sorted(shared.catalogue.items()) if shared else []:
+        catalogue.append({"code": code, "reason": reason, "meaning": meaning,
+                          "id": None if reason in seen else f"error-{anchor(reason)}"})  # links land on the first
+        seen.add(reason)
+    shapes = []
+    for name, schema in sorted(doc.get("components", {}).get("schemas", {}).items()):
+        required = set(schema.get("required", []))
+        shapes.append({"name": name, "anchor": anchor(name), "fields": [
+            {"name": f, "type_html": html_text(type_text(sub, HTML_LINK)), "optional": f not in required}
+            for f, sub in schema.get("properties", {}).items()]})
+    common = [error_object(code, reason, shared.catalogue if shared else {}) for code, reason in sorted(COMMON)]
     return template.render(domains=by_domain, version=__version__, count=len(methods), catalogue=catalogue,
-                           shapes=shapes)
+                           shapes=shapes, common=common, anchor=anchor)

@@ -108,6 +108,13 @@ async def test_health_ready_metrics_reference_and_discover(server, users):
     assert 'lms_rpc_call_seconds_bucket{le="0.0005",method="test.whoami"}' in text
     status, body = await server.get("/")
     assert status == 200 and b"test.whoami" in body and b"public" in body
+    page = body.decode()
+    # Issue 27: start here, search, phones, constraints, linked shapes, examples, no database internals.
+    assert 'id="start"' in page and 'id="search"' in page and 'name="viewport"' in page
+    assert "SECURITY DEFINER" not in page and "uuid" in page
+    assert 'href="#shape-course"' in page and 'id="shape-course"' in page
+    assert "<summary>Example</summary>" in page and "(1–200 chars)" in page
+    assert page.count("rate_limited") <= 3  # the common errors once (start here, catalogue), not per method
     doc = await server.ok("rpc.discover")
     names = [m["name"] for m in doc["methods"]]
     assert "rpc.discover" in names and "test.whoami" in names
