@@ -101,8 +101,8 @@ def main() -> int:
         with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
             conn.execute("create database bench")
         url = cluster.url("bench")
-        migrator = Migrator(url)
-        migrator.migrate()
+        migrator = Migrator(url, seeds={"max_upload_bytes": (args.large_mb + 1) << 20, "file_quota_bytes": 1 << 40})
+        migrator.migrate()  # a fresh database: the seeds become its app.settings
         migrator.close()
         with psycopg.connect(url) as conn:
             for statement in SETUP.strip().split(";\n"):
@@ -113,8 +113,7 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "LMS_ENVIRONMENT": "development",
                "DATABASE_URL": url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
-               "LMS_HOME": str(workdir / "home"), "LMS_MAX_UPLOAD_BYTES": str((args.large_mb + 1) << 20),
-               "LMS_FILE_QUOTA_BYTES": str(1 << 40)}
+               "LMS_HOME": str(workdir / "home")}
         server = subprocess.Popen([sys.executable, "-m", "rpc"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60

@@ -94,10 +94,12 @@ def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str, set
             login, sql.Literal(settings.analyst_temp_file_limit)))
         conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s) "
                      "on conflict (login_name) do update set user_id = excluded.user_id", [args.login, user_id])
+        (max_age,) = conn.execute("select value from app.settings where name = 'analyst_max_transaction_seconds'"
+                                  ).fetchone()
     print(f"{'updated' if exists else 'created'} analyst login {args.login} → {args.user} ({role}); "
           f"connection limit {args.connection_limit}, statement_timeout {args.statement_timeout}, "
           f"temp_file_limit {settings.analyst_temp_file_limit}; transactions older than "
-          f"{settings.analyst_max_transaction_seconds} s are ended by the server's watchdog")
+          f"{max_age} s are ended by the server's watchdog")
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 
 from rpc import analystcli, benchcli, docs, events, outbox, paymentscli, usercli
 from rpc.cluster import ClusterError, default_cluster
-from rpc.config import Settings, database_url
+from rpc.config import Settings, database_url, policy_seeds
 from rpc.migrate import MigrationBlocked, RollbackFailed, RollbackRefused
 
 
@@ -31,8 +31,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         print(database_url(settings, start=False))
         return 0
     url = database_url(settings)
-    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds,
-                        settings.analyst_max_transaction_seconds)
+    migrator = Migrator(url, settings.migrate_lock_wait_seconds, seeds=policy_seeds(settings))
     try:
         if args.action == "migrate":
             applied = migrator.migrate(force_repeatable=args.repeatable)
@@ -51,8 +50,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "maintain":
             from rpc.storage import sweep
 
-            report = maintain(migrator.backend.connection, settings.event_retention_days,
-                              settings.analyst_max_transaction_seconds)
+            report = maintain(migrator.backend.connection)
             report["storage"] = sweep(migrator.backend.connection, settings)  # bytes follow the rows
             print(json.dumps(report, indent=2, default=str))
         elif args.action == "seed":

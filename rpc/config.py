@@ -161,6 +161,17 @@ def write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
+POLICY_SETTINGS = ("file_quota_bytes", "max_upload_bytes", "upload_grace_seconds", "webhook_retry_hours",
+                   "webhook_disable_after_hours", "event_retention_days", "analyst_max_transaction_seconds")
+
+
+def policy_seeds(settings: Settings) -> dict[str, int]:
+    """The policy settings this environment sets explicitly (LMS_FILE_QUOTA_BYTES, …): they seed
+    app.settings when the migrate that creates it runs, and are ignored afterwards (the database's
+    values are the same for every process; a DBA changes them there)."""
+    return {name: int(getattr(settings, name)) for name in POLICY_SETTINGS if name in settings.model_fields_set}
+
+
 def production_problems(settings: Settings) -> list[str]:
     """Why this configuration is not fit for production (empty: it is)."""
     problems = []

@@ -28,7 +28,7 @@ import logging
 import socket
 import ssl
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import psycopg
@@ -265,8 +265,6 @@ def signed_headers(secret: str, event_id: int, body: str) -> dict:
 
 def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) -> dict:
     """Deliver what is due (at most `limit` POSTs) → {delivered, failed, gave_up, subscriptions}."""
-    retry_for = timedelta(hours=settings.webhook_retry_hours)
-    disable_after = timedelta(hours=settings.webhook_disable_after_hours)
     report = {"delivered": 0, "failed": 0, "gave_up": 0, "subscriptions": 0}
     posts = 0
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -299,8 +297,8 @@ def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) ->
                             ok, error = False, f"{type(exc).__name__}: {exc}"
                         posts += 1
                         (status,) = conn.execute(
-                            "select internal.webhook_attempt(%s, %s, %s, %s, %s, %s, %s)",
-                            [delivery_id, ok, code, error, retry_for, disable_after, give_up]).fetchone()
+                            "select internal.webhook_attempt(%s, %s, %s, %s, %s)",
+                            [delivery_id, ok, code, error, give_up]).fetchone()
                         if ok:
                             report["delivered"] += 1
                             continue

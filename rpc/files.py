@@ -52,8 +52,8 @@ log = logging.getLogger("rpc.files")
 
 HEAD_BYTES = 8192  # what the type is judged from
 STORAGE = web.AppKey("storage", Storage)
-BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s, %s, %s)"
-FINISH = "select internal.file_upload_finish(%s, %s, %s, %s, %s, %s, %s, %s)"
+BEGIN = "select internal.file_upload_begin(%s, %s, %s, %s)"
+FINISH = "select internal.file_upload_finish(%s, %s, %s, %s, %s, %s, %s)"
 ABANDON = "select internal.file_upload_abandon(%s)"
 LOOKUP = "select internal.file_for_download(%s)"
 DELETIONS_DUE = "select internal.storage_deletions_due(%s)"
@@ -141,12 +141,11 @@ def judge_type(head: bytes, declared: str | None, allowed: list[str]) -> str:
 
 async def upload(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
-    settings = service.settings
     storage = request.app[STORAGE]
-    limit = settings.max_upload_bytes
+    limit = request.app[LIMITS].get("max_upload_bytes")  # as the database said at the last upload's start
     try:
         context = caller_context(request, service)
-        if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        if limit is not None and request.content_length is not None and request.content_length > limit + 64 * 1024:
             raise HttpError(413, "file_too_large", f"files are limited to {limit} bytes")
         try:
             reader = await request.multipart()
@@ -181,10 +180,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
 async def _store(request, service, storage: Storage, context, part, course_id, assignment_id) -> web.Response:
     settings = service.settings
     path = storage.new_path()
-    begun = await sql(service, BEGIN, [course_id, assignment_id, storage.provider, path, settings.file_quota_bytes,
-                                       settings.max_upload_bytes],
-                      context)
+    # The limits are the database's (app.settings), the same for every process: begin returns them.
+    begun = await sql(service, BEGIN, [course_id, assignment_id, storage.provider, path], context)
     upload_id, quota_left = begun["upload_id"], int(begun["quota_left"])
+    max_bytes, grace = int(begun["max_upload_bytes"]), int(begun["upload_grace_seconds"])
+    request.app[LIMITS]["max_upload_bytes"] = max_bytes
     filename = clean_filename(part.filename)
     declared = part.headers.get("Content-Type")
     writer = None
@@ -192,19 +192,19 @@ async def _store(request, service, storage: Storage, context, part, course_id, a
         writer = await storage.create(path)
         digest, size, head, kind = hashlib.sha256(), 0, b"", None
         # The bytes must arrive within the upload grace: past it upkeep may claim the upload anyway.
-        deadline = asyncio.get_running_loop().time() + settings.upload_grace_seconds
+        deadline = asyncio.get_running_loop().time() + grace
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
                     chunk = await part.read_chunk(CHUNK)
             except TimeoutError:
                 raise HttpError(408, "upload_too_slow",
-                                f"an upload must arrive within {settings.upload_grace_seconds} s") from None
+                                f"an upload must arrive within {grace} s") from None
             if not chunk:
                 break
             size += len(chunk)
-            if size > settings.max_upload_bytes:
-                raise HttpError(413, "file_too_large", f"files are limited to {settings.max_upload_bytes} bytes")
+            if size > max_bytes:
+                raise HttpError(413, "file_too_large", f"files are limited to {max_bytes} bytes")
             if size > quota_left:
                 raise RpcError(422, "the file does not fit in your storage quota", {"reason": "quota_exceeded"})
             if kind is None:
@@ -217,7 +217,7 @@ async def _store(request, service, storage: Storage, context, part, course_id, a
             kind = judge_type(head, declared, settings.upload_allowed_types)
         await writer.close()
         row = await sql(service, FINISH, [upload_id, course_id, assignment_id, filename, kind, size,
-                                          digest.hexdigest(), settings.file_quota_bytes], context)
+                                          digest.hexdigest()], context)
     except BaseException:
         await _discard(service, storage, writer, path, upload_id, context)
         raise
@@ -323,6 +323,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 STORAGES = web.AppKey("storages", dict)
+LIMITS = web.AppKey("upload_limits", dict)  # the last max_upload_bytes the database gave: an early 413
 
 
 async def remove_deleted(service: RpcService, stores: dict[str, Storage], limit: int = 100) -> int:
@@ -361,6 +362,7 @@ def setup(app: web.Application, settings) -> None:
     stores = storages(settings)
     app[STORAGES] = stores
     app[STORAGE] = make_storage(settings, stores)
+    app[LIMITS] = {}
     setup_hooks(app[SERVICE], stores)
 
     async def close_storages(app: web.Application) -> None:

@@ -42,6 +42,7 @@ def repeatable_files() -> list[Path]:
     return in_order(SQL / "functions") + in_order(SQL / "policies")
 
 
+SETTINGS_MIGRATION = "0023_policy_settings"  # creates app.settings: the environment seeds it then
 LOCK_TIMEOUT = "100ms"  # the longest an API call waits behind a lock migrate holds, per try
 
 
@@ -131,16 +132,12 @@ def _lock_not_available(exc: BaseException | None) -> bool:
     return False
 
 
-def maintain(conn: psycopg.Connection, event_retention_days: int = 90,
-             analyst_max_transaction_seconds: int = 900) -> dict:
+def maintain(conn: psycopg.Connection) -> dict:
     """Run every internal.maintain_*() function (partitions ahead, purges, expiries, runaway
-    analyst sessions)."""
+    analyst sessions), with the limits of app.settings."""
     report: dict = {}
     with conn.transaction():
-        conn.execute("select set_config('role', 'lms_owner', true), "
-                     "set_config('lms.event_retention_days', %s, true), "
-                     "set_config('lms.analyst_max_transaction_seconds', %s, true)",
-                     [str(event_retention_days), str(analyst_max_transaction_seconds)])
+        conn.execute("select set_config('role', 'lms_owner', true)")
         names = conn.execute(
             "select p.oid::regprocedure::text, p.proname from pg_proc p "
             "where p.pronamespace = 'internal'::regnamespace and p.proname like 'maintain\\_%' "
@@ -188,13 +185,14 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
 
 
 class Migrator:
-    def __init__(self, database_url: str, event_retention_days: int = 90, lock_wait: float = 60.0,
-                 analyst_max_transaction_seconds: int = 900, bundle: list[tuple[str, str]] | None = None):
-        """`bundle`: the repeatable SQL this checkout applies (default: today's files under sql/)."""
+    def __init__(self, database_url: str, lock_wait: float = 60.0, bundle: list[tuple[str, str]] | None = None,
+                 seeds: dict[str, int] | None = None):
+        """`bundle`: the repeatable SQL this checkout applies (default: today's files under sql/).
+        `seeds`: policy settings from the environment (config.policy_seeds), written into app.settings
+        by the migrate that creates it — never later: the database's values hold for every process."""
         self.database_url = database_url
         self.bundle = bundle
-        self.event_retention_days = event_retention_days
-        self.analyst_max_transaction_seconds = analyst_max_transaction_seconds
+        self.seeds = dict(seeds or {})
         self.lock_wait = lock_wait
         self.backend = get_backend(yoyo_url(database_url))
         self.migrations = read_migrations(str(MIGRATIONS))
@@ -240,6 +238,11 @@ class Migrator:
                 pending = pending[:ids.index(target) + 1] if target in ids else []
             self.backend.apply_migrations_only(pending)  # one transaction per migration
             conn = self.backend.connection
+            if self.seeds and SETTINGS_MIGRATION in {m.id for m in pending}:
+                with conn.transaction():
+                    for name, value in self.seeds.items():
+                        conn.execute("update app.settings set value = %s, updated_at = now() where name = %s",
+                                     [value, name])
             head = self._head()
             recorded = recorded_bundle(conn, head) if head else None
             bundle = repeatable_bundle() if self.bundle is None else self.bundle
@@ -247,7 +250,7 @@ class Migrator:
                 or recorded is None or recorded[0] != bundle_sha256(bundle)
             if self.repeatable_applied:
                 apply_repeatable(conn, head, bundle)
-            maintain(conn, self.event_retention_days, self.analyst_max_transaction_seconds)
+            maintain(conn)
         return [m.id for m in pending]
 
     def rollback(self, count: int | None = 1) -> list[str]:

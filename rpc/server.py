@@ -21,7 +21,7 @@ import time
 from aiohttp import web
 
 from rpc.app import create_app
-from rpc.config import Settings, production_problems
+from rpc.config import Settings, policy_seeds, production_problems
 from rpc.db import server_url
 
 
@@ -86,8 +86,7 @@ def _serve(settings: Settings, demo: bool) -> int:
     from rpc.migrate import Migrator
 
     url = database_url(settings)
-    migrator = Migrator(url, settings.event_retention_days, settings.migrate_lock_wait_seconds,
-                        settings.analyst_max_transaction_seconds)
+    migrator = Migrator(url, settings.migrate_lock_wait_seconds, seeds=policy_seeds(settings))
     try:
         applied = migrator.migrate()  # bounded: MigrationBlocked names the blockers (lms exits 3)
     finally:

@@ -309,9 +309,7 @@ def sweep(conn, settings: Settings) -> dict:
     already gone succeeds, and rows are forgotten only after their bytes are removed."""
     with conn.transaction():  # the claim commits first: a late finish of a stray upload now fails
         conn.execute("select set_config('role', 'lms_owner', true)")
-        rows = conn.execute("select id, storage_provider, storage_path "
-                            "from internal.storage_pending_due(make_interval(secs => %s))",
-                            [settings.upload_grace_seconds]).fetchall()
+        rows = conn.execute("select id, storage_provider, storage_path from internal.storage_pending_due()").fetchall()
     stores = storages(settings)
 
     async def remove() -> tuple[list, int]:

@@ -30,12 +30,11 @@ WATCH_EVERY = 30.0
 async def end_runaway_analyst_sessions(service: RpcService) -> int:
     async with service.db.pool.connection(timeout=5.0) as conn, conn.transaction():
         await conn.execute("select set_config('role', %s, true)", [API_ROLE])
-        cur = await conn.execute("select internal.end_runaway_analyst_sessions(make_interval(secs => %s))",
-                                 [service.settings.analyst_max_transaction_seconds])
+        cur = await conn.execute("select internal.end_runaway_analyst_sessions()")
         (ended,) = await cur.fetchone()
     if ended:
-        log.warning("ended %d analyst session(s) whose transaction was older than %d s", ended,
-                    service.settings.analyst_max_transaction_seconds)
+        log.warning("ended %d analyst session(s) whose transaction was older than analyst_max_transaction_seconds "
+                    "(app.settings)", ended)
     return ended
 
 

@@ -295,6 +295,7 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.outbox": (None, None),
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
+    "app.settings": (None, None),
     "app.courses": (f"t.is_published or t.instructor_id = {{me}} or {{adm}} or t.id in {E}",) * 2,
     "app.lessons": (f"(t.is_published and (t.course_id in (select id from app.courses where is_published) "
                     f"or t.course_id in {E})) or t.course_id in {M} or {{adm}}",) * 2,

@@ -425,7 +425,8 @@ async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, d
     await users.make("student")
     db.execute("update app.webhooks set failing_since = now() - interval '3 hours' where id = %s",
                [hook["webhook_id"]])
-    deliver(db, webhook_disable_after_hours=2)
+    db.execute("update app.settings set value = 2 where name = 'webhook_disable_after_hours'")
+    deliver(db)
     (active, reason), = db.execute("select is_active, disabled_reason from app.webhooks where id = %s",
                                    [hook["webhook_id"]])
     assert active is False and reason.startswith("failing since")

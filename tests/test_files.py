@@ -37,7 +37,9 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 500
 
 @pytest.fixture
 async def frpc(db, tmp_path):
-    settings = make_settings(files_dir=tmp_path / "files", max_upload_bytes=MAX, file_quota_bytes=QUOTA)
+    settings = make_settings(files_dir=tmp_path / "files")
+    db.execute("update app.settings set value = %s where name = 'max_upload_bytes'", [MAX])
+    db.execute("update app.settings set value = %s where name = 'file_quota_bytes'", [QUOTA])
     app, runner, base = await start_server(db.server_url, settings)
     async with aiohttp.ClientSession() as session:
         client = RpcClient(base, session, app)
@@ -367,7 +369,7 @@ async def test_a_crash_between_storing_and_the_row_is_cleaned_by_upkeep(db, frpc
     path = storage.new_path()
     context = CallContext(w["instructor"].id, "127.0.0.1")
     begun = await files_module.sql(service, files_module.BEGIN,
-                                   [w["course"], None, storage.provider, path, QUOTA, MAX], context)
+                                   [w["course"], None, storage.provider, path], context)
     writer = await storage.create(path)
     await writer.write(pdf())
     await writer.close()  # … and the server dies here: bytes stored, no row
@@ -382,7 +384,7 @@ async def test_a_crash_between_storing_and_the_row_is_cleaned_by_upkeep(db, frpc
     with pytest.raises(RpcError) as caught:
         await files_module.sql(service, files_module.FINISH,
                                [begun["upload_id"], w["course"], None, "a.pdf", "application/pdf", 2000,
-                                "00" * 32, QUOTA], context)
+                                "00" * 32], context)
     assert caught.value.data["reason"] == "upload_expired"
     assert leftovers(db) == (0, 0)
 

@@ -248,12 +248,24 @@ async def test_slow_export_readers_hold_no_pooled_connection(rpc, db, users):
             s.sendall(f"GET /export/courses/{course_id}/gradebook.csv HTTP/1.1\r\nHost: x\r\n"
                       f"Authorization: Bearer {admin.token}\r\n\r\n".encode())
             stalled.append(s)  # never read
-        await asyncio.sleep(3.0)  # every export has spooled and is stuck sending
+        deadline = time.monotonic() + 60  # a loaded machine spools slowly: wait for each first byte
+        for s in stalled:
+            s.setblocking(False)
+            while True:
+                try:
+                    if s.recv(1, socket.MSG_PEEK):
+                        break
+                except BlockingIOError:
+                    pass
+                assert time.monotonic() < deadline, "an export never started sending"
+                await asyncio.sleep(0.1)
+            s.setblocking(True)
+        sending = time.monotonic()  # every export has spooled and is stuck sending
         for _ in range(10):
             started = time.monotonic()
             assert "result" in await rpc.call("user.me", {}, inst.token)
             assert time.monotonic() - started < 1.0
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(max(0.0, exports.EXPORT_SEND_SECONDS + 1.0 - (time.monotonic() - sending)))
         for s in stalled:  # the server gave up on them: the stream ends short of the file
             s.settimeout(5)
             got = 0

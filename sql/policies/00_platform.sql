@@ -82,3 +82,9 @@ alter table app.rate_limits enable row level security;
 alter table app.rate_limits force row level security;
 alter table app.rate_counters enable row level security;
 alter table app.rate_counters force row level security;
+
+-- Policy settings: no client privileges; internal.setting (definer) reads them for every function
+-- that enforces one. A DBA changes a limit by updating app.settings.
+alter table app.settings enable row level security;
+alter table app.settings force row level security;
+grant execute on function internal.setting(text) to lms_api, lms_definer;

@@ -53,11 +53,11 @@ to lms_api;
 -- Called by the server (rpc/files.py) as lms_api for the caller, and by the invoker functions above.
 grant execute on function
   internal.file_json(app.files), internal.file_target_check(uuid, uuid), internal.file_quota_used(uuid),
-  internal.file_upload_begin(uuid, uuid, text, text, bigint, bigint),
-  internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text, bigint),
+  internal.file_upload_begin(uuid, uuid, text, text),
+  internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text),
   internal.file_upload_abandon(uuid), internal.file_for_download(uuid), internal.file_managed(uuid, uuid),
   internal.lock_user_storage(uuid)
 to lms_api;
 -- Upkeep runs as lms_owner (`lms db maintain`).
-grant execute on function internal.storage_pending_due(interval), internal.storage_pending_done(uuid[]) to lms_owner;
+grant execute on function internal.storage_pending_due(), internal.storage_pending_done(uuid[]) to lms_owner;
 grant execute on function internal.storage_deletions_due(integer), internal.storage_deletions_done(uuid[]) to lms_api;

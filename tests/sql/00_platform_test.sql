@@ -10,7 +10,7 @@ select tables_are('app', array[
   'login_attempts', 'analyst_logins', 'audit_log', 'outbox', 'courses', 'lessons', 'files', 'storage_pending', 'orders',
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
-  'rate_limits', 'rate_counters', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries'
+  'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------

@@ -22,30 +22,33 @@ select policies_are('app', 'files', array['select_visible', 'insert_own_allowed'
                     'files: select, insert and delete policies only');
 select ok(not has_table_privilege('lms_api', 'app.files', 'update'), 'lms_api cannot update file rows');
 select ok(not has_table_privilege('lms_analyst', 'app.storage_pending', 'select'), 'analysts do not see uploads under way');
-select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'aa01', 1000, 1000)$$,
+select tests.as_owner($$update app.settings set value = 1000 where name = 'file_quota_bytes'$$);
+select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'aa01')$$,
                  'LM401', null, 'anonymous callers cannot upload');
 
 -- Course material: the instructor may, an enrolled student may not.
 select tests.authenticate_as('stu');
-select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'aa02', 1000, 1000)$$,
+select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'aa02')$$,
                  'LM403', 'only the course''s instructor or an admin may add course material', 'a student adds no course material');
 select throws_ok($$insert into app.files (uploaded_by, course_id, original_filename, storage_path, content_type, file_size)
                    values (tests.user_id('stu'), 'c3000000-0000-4000-8000-000000000001', 'x.pdf', 'aa03', 'application/pdf', 1)$$,
                  '42501', null, 'RLS refuses a direct insert of course material by a student');
 select tests.authenticate_as('inst');
-select lives_ok($$select set_config('t.upload', internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'bb01', 1000, 1000) ->> 'upload_id', false)$$,
+select lives_ok($$select set_config('t.upload', internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'bb01') ->> 'upload_id', false)$$,
                 'the instructor begins an upload');
 select is((internal.file_upload_finish(current_setting('t.upload')::uuid, 'c3000000-0000-4000-8000-000000000001', null,
-                                       'slides.pdf', 'application/pdf', 400, repeat('ab', 32), 1000)) ->> 'filename',
+                                       'slides.pdf', 'application/pdf', 400, repeat('ab', 32))) ->> 'filename',
           'slides.pdf', 'and finishes it: the row is written');
-select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'bb02', 400, 1000)$$,
+select tests.as_owner($$update app.settings set value = 400 where name = 'file_quota_bytes'$$);
+select throws_ok($$select internal.file_upload_begin('c3000000-0000-4000-8000-000000000001', null, 'local', 'bb02')$$,
                  'LM422', 'your storage quota is used up', 'a used-up quota refuses the next upload');
 
 -- Assignment attachments: the enrolled student may, the instructor (not enrolled) may not.
-select throws_ok($$select internal.file_upload_begin(null, 'a3000000-0000-4000-8000-000000000001', 'local', 'bb03', 1000, 1000)$$,
+select throws_ok($$select internal.file_upload_begin(null, 'a3000000-0000-4000-8000-000000000001', 'local', 'bb03')$$,
                  'LM403', 'you are not enrolled in this course', 'the instructor attaches nothing to a submission');
 select tests.authenticate_as('stu');
-select is(jsonb_typeof(internal.file_upload_begin(null, 'a3000000-0000-4000-8000-000000000001', 'local', 'cc01', 1000, 1000)),
+select tests.as_owner($$update app.settings set value = 1000 where name = 'file_quota_bytes'$$);
+select is(jsonb_typeof(internal.file_upload_begin(null, 'a3000000-0000-4000-8000-000000000001', 'local', 'cc01')),
           'object', 'the enrolled student begins an attachment upload');
 select is((select count(*)::integer from app.files), 1, 'the student sees the course material');
 select tests.authenticate_as('outsider');

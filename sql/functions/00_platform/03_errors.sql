@@ -134,7 +134,6 @@ as $$
     (422, 'quota_exceeded', 'The caller''s uploads would exceed their storage quota (LMS_FILE_QUOTA_BYTES).'),
     (422, 'invalid_grade', 'The grade is below 0 or above the points.'),
     (422, 'metadata_too_large', 'Profile metadata is limited to 16 KiB as JSON text.'),
-    (422, 'invalid_interval', 'An age or interval below its minimum (upkeep functions).'),
     (423, 'account_locked', 'Too many failed attempts from this address: data.retry_after seconds.'),
     (429, 'rate_limited', 'Over a rate limit: retry after data.retry_after seconds (HTTP Retry-After when the whole request was refused).'),
     (429, 'export_in_progress', 'One export per user at a time: yours is still under way.'),

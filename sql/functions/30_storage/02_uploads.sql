@@ -81,35 +81,37 @@ comment on function internal.lock_user_storage(uuid) is
 drop function if exists internal.file_upload_begin(uuid, uuid, text, text, bigint);  -- before 0019
 
 create or replace function internal.file_upload_begin(
-  p_course_id uuid, p_assignment_id uuid, p_storage_provider text, p_storage_path text, p_quota_bytes bigint,
-  p_max_bytes bigint)
+  p_course_id uuid, p_assignment_id uuid, p_storage_provider text, p_storage_path text)
 returns jsonb
 language plpgsql
 volatile
 as $$
 declare
   v_user_id uuid := internal.require_user();
+  v_max     bigint := internal.setting('max_upload_bytes');
+  v_quota   bigint := internal.setting('file_quota_bytes');
   v_left    bigint;
   v_id      uuid;
 begin
   perform internal.file_target_check(p_course_id, p_assignment_id);
   perform internal.lock_user_storage(v_user_id);  -- reservations of one user, one at a time
-  v_left := least(p_quota_bytes - internal.file_quota_used(v_user_id), p_max_bytes);
+  v_left := v_quota - internal.file_quota_used(v_user_id);
   if v_left <= 0 then
     raise exception 'your storage quota is used up' using errcode = 'LM422', detail = 'quota_exceeded';
   end if;
   insert into app.storage_pending as p (kind, storage_provider, storage_path, user_id, bytes)
-  values ('upload', p_storage_provider, p_storage_path, v_user_id, v_left)
+  values ('upload', p_storage_provider, p_storage_path, v_user_id, least(v_left, v_max))
   returning p.id into v_id;
-  return jsonb_build_object('upload_id', v_id, 'quota_left', v_left);
+  return jsonb_build_object('upload_id', v_id, 'quota_left', v_left, 'max_upload_bytes', v_max,
+                            'upload_grace_seconds', internal.setting('upload_grace_seconds'));
 end
 $$;
-comment on function internal.file_upload_begin(uuid, uuid, text, text, bigint, bigint) is
-  'Step 1 of an upload (POST /files): checks the target (internal.file_target_check) and the quota (p_quota_bytes = LMS_FILE_QUOTA_BYTES, counting files, uploads under way and deleted bytes not yet removed), records the storage path as an upload under way that reserves what it may write (at most p_max_bytes = LMS_MAX_UPLOAD_BYTES) → {upload_id, quota_left}. The server commits this before storing any byte and stops the upload at quota_left.';
+comment on function internal.file_upload_begin(uuid, uuid, text, text) is
+  'Step 1 of an upload (POST /files): checks the target (internal.file_target_check) and the quota (app.settings file_quota_bytes, counting files, uploads under way and deleted bytes not yet removed), records the storage path as an upload under way that reserves what it may write (at most max_upload_bytes) → {upload_id, quota_left, max_upload_bytes, upload_grace_seconds}. The server commits this before storing any byte and stops the upload past max_upload_bytes (413) or quota_left (422), or when it takes longer than upload_grace_seconds (408).';
 
 create or replace function internal.file_upload_finish(
   p_upload_id uuid, p_course_id uuid, p_assignment_id uuid, p_filename text, p_content_type text,
-  p_file_size bigint, p_sha256 text, p_quota_bytes bigint)
+  p_file_size bigint, p_sha256 text)
 returns jsonb
 language plpgsql
 volatile
@@ -128,7 +130,7 @@ begin
   if v_pending.id is null then
     raise exception 'the upload took too long and was cleaned up' using errcode = 'LM409', detail = 'upload_expired';
   end if;
-  if internal.file_quota_used(v_user_id) + p_file_size > p_quota_bytes then  -- its reservation is gone now
+  if internal.file_quota_used(v_user_id) + p_file_size > internal.setting('file_quota_bytes') then  -- its reservation is gone now
     raise exception 'the file does not fit in your storage quota' using errcode = 'LM422', detail = 'quota_exceeded';
   end if;
   insert into app.files as f (uploaded_by, course_id, assignment_id, original_filename, storage_provider,
@@ -139,7 +141,7 @@ begin
   return internal.file_json(v_file);
 end
 $$;
-comment on function internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text, bigint) is
+comment on function internal.file_upload_finish(uuid, uuid, uuid, text, text, bigint, text) is
   'Step 3 of an upload, after the bytes are stored: in one transaction takes the upload under way off app.storage_pending and writes the app.files row (RLS WITH CHECK and the target check decide again; the quota again, under a per-user lock) → file. 409 upload_expired when upkeep removed the upload meanwhile.';
 
 create or replace function internal.file_upload_abandon(p_upload_id uuid)

@@ -29,7 +29,7 @@ drop trigger if exists _500_queue_removal on app.files;
 create trigger _500_queue_removal after delete on app.files
   for each row execute function internal.tg_files_queue_removal();
 
-create or replace function internal.storage_pending_due(p_upload_grace interval)
+create or replace function internal.storage_pending_due()
 returns table (id uuid, storage_provider text, storage_path text)
 language plpgsql
 volatile
@@ -40,13 +40,13 @@ begin
   -- An upload under way past the grace is a stray: claim it first (its finish now fails with
   -- 409 upload_expired), so no files row can appear for bytes about to be removed.
   update app.storage_pending p set kind = 'delete'  -- still counted for its uploader until removed
-  where p.kind = 'upload' and p.created_at < now() - p_upload_grace;
+  where p.kind = 'upload' and p.created_at < now() - make_interval(secs => internal.setting('upload_grace_seconds'));
   return query select p.id, p.storage_provider, p.storage_path from app.storage_pending p
                where p.kind = 'delete' order by p.created_at;
 end
 $$;
-comment on function internal.storage_pending_due(interval) is
-  'Upkeep (`lms db maintain`, as lms_owner): objects to remove — deleted files, and uploads under way older than p_upload_grace (claimed as deletions first). SECURITY DEFINER: app.storage_pending is under forced RLS; granted to lms_owner only.';
+comment on function internal.storage_pending_due() is
+  'Upkeep (`lms db maintain`, as lms_owner): objects to remove — deleted files, and uploads under way older than the upload grace (app.settings upload_grace_seconds; claimed as deletions first). SECURITY DEFINER: app.storage_pending is under forced RLS; granted to lms_owner only.';
 
 create or replace function internal.storage_pending_done(p_ids uuid[])
 returns integer

@@ -81,7 +81,7 @@ comment on column analytics.my_certificates.revoked_reason is 'Why it was revoke
 -- transaction open for as long as they like; this bounds them from outside.
 -- ---------------------------------------------------------------------------------------------
 
-create or replace function internal.end_runaway_analyst_sessions(p_max_age interval)
+create or replace function internal.end_runaway_analyst_sessions()
 returns integer
 language plpgsql
 volatile
@@ -89,17 +89,15 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_pid   integer;
-  v_ended integer := 0;
+  v_max_age interval := make_interval(secs => internal.setting('analyst_max_transaction_seconds'));
+  v_pid     integer;
+  v_ended   integer := 0;
 begin
-  if p_max_age is null or p_max_age < interval '1 second' then
-    raise exception 'the age must be at least a second' using errcode = 'LM422', detail = 'invalid_interval';
-  end if;
   for v_pid in
     select a.pid from pg_stat_activity a join pg_roles r on r.oid = a.usesysid
     where a.datname = current_database() and a.pid <> pg_backend_pid() and not r.rolsuper
       and pg_has_role(a.usesysid, 'lms_analyst', 'member') and r.rolname <> 'lms_analyst'
-      and a.xact_start < now() - p_max_age
+      and a.xact_start < now() - v_max_age
   loop
     if pg_terminate_backend(v_pid) then
       v_ended := v_ended + 1;
@@ -108,8 +106,8 @@ begin
   return v_ended;
 end
 $$;
-comment on function internal.end_runaway_analyst_sessions(interval) is
-  'Ends (pg_terminate_backend) every analyst session (a login in lms_analyst, never a superuser) whose transaction began more than p_max_age ago — a query running that long, or a transaction left open — and returns how many. Run by each server process every 30 s with LMS_ANALYST_MAX_TRANSACTION_SECONDS and by lms db maintain. SECURITY DEFINER: lms_definer holds pg_signal_backend and pg_read_all_stats (0018).';
+comment on function internal.end_runaway_analyst_sessions() is
+  'Ends (pg_terminate_backend) every analyst session (a login in lms_analyst, never a superuser) whose transaction began more than analyst_max_transaction_seconds (app.settings) ago — a query running that long, or a transaction left open — and returns how many. Run by each server process every 30 s and by lms db maintain. SECURITY DEFINER: lms_definer holds pg_signal_backend and pg_read_all_stats (0018).';
 
 create or replace function internal.maintain_analyst_sessions()
 returns jsonb
@@ -119,12 +117,11 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_seconds integer := coalesce(nullif(current_setting('lms.analyst_max_transaction_seconds', true), '')::integer, 900);
+  v_seconds bigint := internal.setting('analyst_max_transaction_seconds');
 begin
-  return jsonb_build_object('analyst_sessions_ended',
-                            internal.end_runaway_analyst_sessions(make_interval(secs => v_seconds)),
+  return jsonb_build_object('analyst_sessions_ended', internal.end_runaway_analyst_sessions(),
                             'analyst_max_transaction_seconds', v_seconds);
 end
 $$;
 comment on function internal.maintain_analyst_sessions() is
-  'Upkeep (`lms db maintain`): internal.end_runaway_analyst_sessions with lms.analyst_max_transaction_seconds (LMS_ANALYST_MAX_TRANSACTION_SECONDS, default 900). SECURITY DEFINER: like the function it calls, it signals other roles'' sessions.';
+  'Upkeep (`lms db maintain`): internal.end_runaway_analyst_sessions (app.settings analyst_max_transaction_seconds, default 900). SECURITY DEFINER: like the function it calls, it signals other roles'' sessions.';

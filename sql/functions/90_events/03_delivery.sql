@@ -41,8 +41,7 @@ comment on function internal.webhook_claim(integer) is
   'Locks one active subscription whose first pending delivery is due (skip locked: concurrent workers take different ones) and returns up to p_limit of its pending deliveries in event order, with the URL, the secret and the event. Record each POST with internal.webhook_attempt in the same transaction; stop at the first failure. SECURITY DEFINER: the secret is lms_definer''s only. Not granted to clients.';
 
 create or replace function internal.webhook_attempt(p_delivery_id uuid, p_ok boolean, p_response_code integer,
-                                                    p_error text, p_retry_for interval, p_disable_after interval,
-                                                    p_give_up boolean default false)
+                                                    p_error text, p_give_up boolean default false)
 returns text
 language plpgsql
 volatile
@@ -50,9 +49,11 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_delivery app.webhook_deliveries;
-  v_webhook  app.webhooks;
-  v_email    text;
+  v_delivery      app.webhook_deliveries;
+  v_webhook       app.webhooks;
+  v_email         text;
+  v_retry_for     interval := make_interval(hours => internal.setting('webhook_retry_hours')::integer);
+  v_disable_after interval := make_interval(hours => internal.setting('webhook_disable_after_hours')::integer);
 begin
   update app.webhook_deliveries d set
     attempts = d.attempts + 1,
@@ -60,7 +61,7 @@ begin
     last_response_code = p_response_code,
     last_error = case when p_ok then null else left(coalesce(p_error, 'failed'), 2000) end,
     status = case when p_ok then 'succeeded'
-                  when p_give_up or now() - d.created_at >= p_retry_for then 'failed'
+                  when p_give_up or now() - d.created_at >= v_retry_for then 'failed'
                   else 'pending' end,
     delivered_at = case when p_ok then now() end,
     next_attempt_at = case when p_ok then d.next_attempt_at
@@ -77,7 +78,7 @@ begin
   update app.webhooks w set failing_since = coalesce(w.failing_since, now())
   where w.id = v_delivery.webhook_id
   returning * into v_webhook;
-  if v_webhook.is_active and now() - v_webhook.failing_since >= p_disable_after then
+  if v_webhook.is_active and now() - v_webhook.failing_since >= v_disable_after then
     update app.webhooks w set is_active = false, disabled_at = now(),
       disabled_reason = 'failing since ' || to_char(v_webhook.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     where w.id = v_webhook.id;
@@ -94,8 +95,8 @@ begin
   return v_delivery.status;
 end
 $$;
-comment on function internal.webhook_attempt(uuid, boolean, integer, text, interval, interval, boolean) is
-  'Records one POST of a claimed delivery: succeeded on a 2xx; else pending again after 5 s × 2^(attempts−1) (at most 1 hour) until p_retry_for after the delivery was queued, then failed (at once with p_give_up). A subscription failing for p_disable_after is disabled and its creator emailed through the outbox. Returns the delivery''s new status. SECURITY DEFINER: lms_definer''s tables. Not granted to clients.';
+comment on function internal.webhook_attempt(uuid, boolean, integer, text, boolean) is
+  'Records one POST of a claimed delivery: succeeded on a 2xx; else pending again after 5 s × 2^(attempts−1) (at most 1 hour) until webhook_retry_hours (app.settings) after the delivery was queued, then failed (at once with p_give_up). A subscription failing for webhook_disable_after_hours is disabled and its creator emailed through the outbox. Returns the delivery''s new status. SECURITY DEFINER: lms_definer''s tables. Not granted to clients.';
 
 create or replace function internal.maintain_events()
 returns jsonb
@@ -105,7 +106,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_days   integer := coalesce(nullif(current_setting('lms.event_retention_days', true), '')::integer, 90);
+  v_days   integer := internal.setting('event_retention_days');
   v_events integer;
 begin
   delete from app.events e where e.occurred_at < now() - make_interval(days => v_days);
@@ -114,4 +115,4 @@ begin
 end
 $$;
 comment on function internal.maintain_events() is
-  'Upkeep (`lms db maintain`): deletes events (and their deliveries) older than lms.event_retention_days (LMS_EVENT_RETENTION_DAYS, default 90). SECURITY DEFINER: app.events is append-only for everyone else.';
+  'Upkeep (`lms db maintain`): deletes events (and their deliveries) older than event_retention_days (app.settings, default 90). SECURITY DEFINER: app.events is append-only for everyone else.';
