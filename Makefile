@@ -37,3 +37,8 @@ clean-db:
 ## make docs — the documentation site in ./site (MkDocs Material; reference pages generated from the database catalog)
 docs: $(BIN)/lms
 	$(BIN)/lms docs build --out site
+
+.PHONY: examples
+## make examples — re-record the OpenRPC examples (rpc/openrpc_examples.json) on the demo data set; tests/test_examples.py checks them
+examples: $(BIN)/lms
+	$(BIN)/python -m tests.helpers.examples

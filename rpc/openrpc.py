@@ -53,7 +53,9 @@ def method_examples(method: Method) -> list[dict]:
         return []
     order = [p.name for p in method.params]
     params = sorted(example.get("params", {}).items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
-    return [{"name": f"{method.name} example", "summary": "Recorded from a call in the test suite.",
+    caller = example.get("caller", "")
+    summary = f"{caller}, on the demo data set (`lms serve --demo`)." if caller else "A recorded call."
+    return [{"name": f"{method.name} example", "summary": summary,
              "params": [{"name": k, "value": v} for k, v in params],
              "result": {"name": "result", "value": example.get("result")}}]
 
@@ -205,7 +207,8 @@ def render_html(methods: dict[str, Method]) -> str:
             ex = entry["examples"][0]
             call = {"jsonrpc": "2.0", "id": 1, "method": entry["name"],
                     "params": {p["name"]: p["value"] for p in ex["params"]}}
-            example = {"call": json.dumps(call, indent=2), "result": json.dumps(ex["result"]["value"], indent=2)}
+            example = {"call": json.dumps(call, indent=2), "result": json.dumps(ex["result"]["value"], indent=2),
+                       "summary": ex.get("summary", "")}
         by_domain.setdefault(entry["name"].split(".")[0], []).append(
             entry | {"public": method.public, "params": params, "own_errors": own, "example": example,
                      "result_html": html_text(result_text(entry["result"]["schema"], HTML_LINK))})

@@ -29,14 +29,12 @@ TEMPLATE = "lms_template"
 
 class ResultChecker:
     """Validates every JSON-RPC result the tests see against the result schema its method declares
-    (rpc.discover), so a declaration cannot drift from the SQL that builds the JSON. With
-    LMS_RECORD_EXAMPLES=path, also keeps the first result per method (params → result) and writes
-    them there at the end of the run (the examples the OpenRPC document publishes)."""
+    (rpc.discover), so a declaration cannot drift from the SQL that builds the JSON. (The published
+    examples are recorded on the demo data instead: tests/helpers/examples.py, `make examples`.)"""
 
     def __init__(self) -> None:
         self.validators: dict[int, dict] = {}
         self.seen: dict[str, int] = {}
-        self.examples: dict[str, dict] = {}
         self.samples: dict[str, list] = {}
 
     def _validators(self, app) -> dict:
@@ -73,35 +71,17 @@ class ResultChecker:
             self.seen[name] = self.seen.get(name, 0) + 1
             if os.environ.get("LMS_RECORD_RESULTS") and len(self.samples.setdefault(name, [])) < 50:
                 self.samples[name].append(a["result"])
-            recordable = isinstance(request.get("params", {}), dict) and not name.startswith(("test.", "rpc."))
-            if name not in self.examples and recordable:
-                self.examples[name] = {"params": redact(request.get("params", {})), "result": redact(a["result"])}
-
-
-SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
-                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri"}
-
-
-def redact(value):
-    """An example as published: secrets replaced by placeholders of the same type, lists cut to two."""
-    if isinstance(value, dict):
-        return {k: (("<" + k + ">" if isinstance(v, str) else ["<" + k + ">"] if isinstance(v, list) else v)
-                    if k in SECRET_FIELDS else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value[:2]]
-    return value
 
 
 RESULTS = ResultChecker()
 
 
 def pytest_sessionfinish(session):
-    path = os.environ.get("LMS_RECORD_EXAMPLES")
-    if path and RESULTS.examples:
-        Path(path).write_text(json.dumps(RESULTS.examples, indent=1, sort_keys=True, default=str) + "\n")
     path = os.environ.get("LMS_RECORD_RESULTS")  # a development aid: every result seen, per method
     if path and RESULTS.samples:
         Path(path).write_text(json.dumps(RESULTS.samples, sort_keys=True, default=str) + "\n")
+
+
 TEST_PASSWORD = "correct horse battery staple"
 
 

@@ -291,6 +291,26 @@ def make_due(db) -> None:
     db.execute("update app.webhook_deliveries set next_attempt_at = now() where status = 'pending'")
 
 
+async def test_a_new_webhook_hears_only_what_happens_after_it_was_created(rpc, users, db, receiver):
+    """Events are numbered (and their deliveries queued) when a reader next runs the sequencer, which
+    may be after a webhook was created: an enrollment made before the webhook existed is not sent to
+    it, one made after is."""
+    ada, ina = await users.make("admin"), await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    before, after = await users.make("student"), await users.make("student")
+    with db.connect(autocommit=False) as sequencer:  # holds the numbering back: nothing gets an id meanwhile
+        sequencer.execute("select from app.event_sequencer for update")
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, before.token)
+        hook = await rpc.ok("webhook.create", {"url": receiver().url, "events": ["enrollment.created"]}, ada.token)
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, after.token)
+        assert db.execute("select count(*) from app.events where id is null and type = 'enrollment.created' "
+                          "and course_id = %s", [course_id]) == [(2,)]
+    await rpc.ok("event.list", {}, ada.token)  # a reader numbers them
+    sent = db.execute("select e.data->>'user_id' from app.webhook_deliveries d join app.events e on e.id = d.event_id "
+                      "where d.webhook_id = %s", [hook["webhook_id"]])
+    assert sent == [(str(after.id),)]
+
+
 async def test_signed_delivery_retried_in_order_with_the_same_webhook_id(rpc, users, db, receiver):
     ada = await users.make("admin")
     ina = await users.make("instructor")

@@ -63,14 +63,15 @@ begin
   insert into app.webhook_deliveries (webhook_id, event_id)
   select w.id, e.id
   from app.events e join app.webhooks w on w.is_active and e.type = any (w.events)
-  where e.seq = any (v_seqs);
+  where e.seq = any (v_seqs)
+    and e.occurred_at >= w.created_at;  -- a subscription hears what happens from its creation on
   v_last := v_last + cardinality(v_seqs);
   update app.event_sequencer s set last_id = v_last, sequenced_at = now();
   return v_last;
 end
 $$;
 comment on function internal.events_sequence(integer) is
-  'Numbers the committed events that have no id yet (at most p_limit, in write order) after the last id given, queues their webhook deliveries, and returns the highest id given. Serialised by the row lock of app.event_sequencer taken with SKIP LOCKED: when another session is numbering, returns at once with the last committed id (that session''s ids appear when it commits). In a read-only transaction (a replica) it only reads. Every id at or below the result is taken and none will ever be given below it, so a reader resuming from the last id it saw misses nothing. SECURITY DEFINER: only lms_definer may update events or lock the sequencer. Granted to lms_api (readers call it first).';
+  'Numbers the committed events that have no id yet (at most p_limit, in write order) after the last id given, queues their webhook deliveries (to the active subscriptions created before the event occurred), and returns the highest id given. Serialised by the row lock of app.event_sequencer taken with SKIP LOCKED: when another session is numbering, returns at once with the last committed id (that session''s ids appear when it commits). In a read-only transaction (a replica) it only reads. Every id at or below the result is taken and none will ever be given below it, so a reader resuming from the last id it saw misses nothing. SECURITY DEFINER: only lms_definer may update events or lock the sequencer. Granted to lms_api (readers call it first).';
 
 -- ---------------------------------------------------------------------------------------------
 -- The triggers: one per table, AFTER ROW (they see the row as written).

@@ -291,11 +291,11 @@ begin
     raise exception 'status must be pending, succeeded or failed' using errcode = 'LM422', detail = 'invalid_status', hint = 'status';
   end if;
   return coalesce((
-    select jsonb_agg(internal.delivery_json(d, e.type) order by d.created_at desc, d.id)
+    select jsonb_agg(internal.delivery_json(d, e.type) order by d.created_at desc, d.event_id desc, d.id)
     from (select * from app.webhook_deliveries d
           where d.webhook_id = webhook_deliveries.webhook_id
             and (webhook_deliveries.status is null or d.status = webhook_deliveries.status)
-          order by d.created_at desc, d.id
+          order by d.created_at desc, d.event_id desc, d.id  -- queued together: the later event first
           limit coalesce(webhook_deliveries."limit", 50) offset coalesce(webhook_deliveries."offset", 0)) d
     join app.events e on e.id = d.event_id), '[]'::jsonb);
 end
