@@ -201,3 +201,15 @@ async def test_rpc_discover_and_the_reference_cost_budget(rpc, db):
     # Not necessarily the last: a refused reservation (up to 64 units for a fast caller) leaves what
     # was left, and a 5-unit page may still fit after it.
     assert 429 in statuses and len(served) + statuses.count(200) <= 12, (len(served), statuses)
+
+
+async def test_answers_outside_json_rpc_are_json_errors_too(server):
+    """GET /rpc, an unknown path: aiohttp's own 405 and 404 come as JSON-RPC error objects with a reason
+    (and the Allow header), not as plain text."""
+    async with server.session.get(server.base + "/rpc") as resp:
+        assert resp.status == 405 and resp.content_type == "application/json"
+        assert "POST" in resp.headers["Allow"]
+        assert (await resp.json())["error"]["data"]["reason"] == "method_not_allowed"
+    async with server.session.get(server.base + "/no/such/path") as resp:
+        assert resp.status == 404 and resp.content_type == "application/json"
+        assert (await resp.json())["error"]["data"]["reason"] == "not_found"
