@@ -29,8 +29,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from rpc.cluster import Cluster, free_port
-from rpc.migrate import Migrator
+from rpc.db.cluster import Cluster, free_port
+from rpc.db.migrate import Migrator
 
 FLOOD_LUA = r"""
 wrk.method = "POST"

@@ -24,8 +24,8 @@ import jwt
 import psycopg
 from psycopg import sql
 
-from rpc.cluster import Cluster, find_bindir, free_port
-from rpc.migrate import Migrator
+from rpc.db.cluster import Cluster, find_bindir, free_port
+from rpc.db.migrate import Migrator
 
 SECRET = "bench-secret-" + uuid.uuid4().hex
 METRICS_TOKEN = "bench-metrics-" + uuid.uuid4().hex

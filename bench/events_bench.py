@@ -36,12 +36,12 @@ import aiohttp
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
-from rpc.auth import TokenService
-from rpc.cluster import Cluster, free_port
-from rpc.migrate import Migrator
+from rpc.core.auth import TokenService
+from rpc.db.cluster import Cluster, free_port
+from rpc.db.migrate import Migrator
 
 JWT_SECRET = "bench-" + "x" * 40
-LMS = [sys.executable, "-c", "from rpc.cli import main; raise SystemExit(main())"]  # the `lms` command
+LMS = [sys.executable, "-c", "from rpc.cli.main import main; raise SystemExit(main())"]  # the `lms` command
 
 
 class Receiver:

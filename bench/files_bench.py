@@ -26,9 +26,9 @@ from pathlib import Path
 import aiohttp
 import psycopg
 
-from rpc.auth import TokenService
-from rpc.cluster import Cluster, free_port
-from rpc.migrate import Migrator
+from rpc.core.auth import TokenService
+from rpc.db.cluster import Cluster, free_port
+from rpc.db.migrate import Migrator
 
 SECRET = "bench-" + "x" * 40
 SETUP = """

@@ -596,10 +596,10 @@ async def run_command(args: argparse.Namespace) -> int:
     import psycopg
     from aiohttp import web
 
-    from rpc.app import SERVICE, create_app
-    from rpc.cluster import Cluster, free_port
-    from rpc.config import Settings
-    from rpc.migrate import Migrator
+    from rpc.core.config import Settings
+    from rpc.db.cluster import Cluster, free_port
+    from rpc.db.migrate import Migrator
+    from rpc.http.app import SERVICE, create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="lms-fuzz-"))
     workdir.chmod(0o755)

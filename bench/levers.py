@@ -17,9 +17,9 @@ import uuid
 
 from pydantic import ConfigDict, create_model
 
-from rpc.protocol import MAX_DEPTH, depth_exceeds, parse_body
-from rpc.service import Metrics
-from rpc.views import answer_result, log_line
+from rpc.core.protocol import MAX_DEPTH, depth_exceeds, parse_body
+from rpc.http.service import Metrics
+from rpc.http.views import answer_result, log_line
 
 BODY = b'{"jsonrpc":"2.0","method":"user.me","params":{},"id":1}'
 ME = json.dumps({"id": str(uuid.uuid4()), "email": "someone@example.test", "full_name": "Some One", "role": "student",

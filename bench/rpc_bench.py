@@ -46,9 +46,9 @@ def round_trips(trace: str) -> int:
 async def count_round_trips(bench: Bench, method: str, batch: int) -> tuple[int, int, int]:
     """Round trips (and ReadyForQuery messages, i.e. transactions) of one call and of a batch of calls
     through the server's own Database, on a pool of one traced connection."""
-    from rpc.config import Settings
-    from rpc.db import CallContext, Database
-    from rpc.dispatch import load_methods
+    from rpc.core.config import Settings
+    from rpc.core.dispatch import load_methods
+    from rpc.db.calls import CallContext, Database
 
     database = Database(bench.authenticator_url, Settings(_env_file=None, pool_min_size=1, pool_max_size=1))
     await database.open()
@@ -58,7 +58,7 @@ async def count_round_trips(bench: Bench, method: str, batch: int) -> tuple[int,
         query = methods[method].text_query(())
         caller = CallContext(bench.user_id, "127.0.0.1")
         # Warm up as a busy address: its budget is reserved ahead now (else a batch first spends it, in a
-        # round trip of its own: see rpc/db.py call_batch).
+        # round trip of its own: see rpc/db/calls.py call_batch).
         await database.call(query, [], caller)
         await database.call_batch([(query, [], caller)] * batch)
         figures = []

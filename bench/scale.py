@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (SQL text: long lines read better than wrapped ones)
-"""Database-side timings of the issue-21 calls on generated data (`lms bench generate --scale S`).
+"""Database-side timings of the issue-21 calls on generated data (`python -m bench.generate --scale S`).
 
     DATABASE_URL=postgresql://postgres@/bench1?host=…&port=… python -m bench.scale [--runs 7]
 
@@ -168,7 +168,7 @@ def analyst(su: psycopg.Connection, url: str, c: dict, runs: int) -> dict:
 def apply_functions_of(url: str, ref: str | None) -> None:
     """Re-apply sql/functions and sql/policies as of git ref (read with `git show`, nothing checked
     out), in the order `lms db migrate` uses; ref None = the working tree's (rpc.migrate)."""
-    from rpc.migrate import ROOT, apply_repeatable, repeatable_files
+    from rpc.db.migrate import ROOT, apply_repeatable, repeatable_files
 
     with psycopg.connect(url, autocommit=True) as conn:
         if ref is None:

@@ -26,9 +26,9 @@ from pathlib import Path
 import aiohttp
 import psycopg
 
-from rpc import payments
-from rpc.cluster import Cluster, free_port
-from rpc.migrate import Migrator
+from rpc.db.cluster import Cluster, free_port
+from rpc.db.migrate import Migrator
+from rpc.workers import payments
 
 SECRET = "whsec_bench_" + "0" * 32
 

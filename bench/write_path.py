@@ -54,7 +54,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from rpc.cluster import Cluster, find_bindir
+from rpc.db.cluster import Cluster, find_bindir
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_TYPE = "user.created"
@@ -64,7 +64,7 @@ from pathlib import Path
 import rpc
 if not Path(rpc.__file__).resolve().is_relative_to(Path.cwd().resolve()):
     raise SystemExit(f"rpc imported from {rpc.__file__}, not from {Path.cwd()}")
-from rpc.migrate import Migrator
+from rpc.db.migrate import Migrator
 Migrator(sys.argv[1]).migrate()
 print(rpc.__file__)
 """

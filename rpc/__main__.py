@@ -1,4 +1,4 @@
-from rpc.cli import main
+from rpc.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["serve", *__import__("sys").argv[1:]]))

@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 from psycopg import sql
 
-from rpc.app import create_app
-from rpc.cluster import Cluster, free_port
-from rpc.config import Settings
-from rpc.migrate import Migrator
-from rpc.service import SERVICE
+from rpc.core.config import Settings
+from rpc.db.cluster import Cluster, free_port
+from rpc.db.migrate import Migrator
+from rpc.http.app import create_app
+from rpc.http.service import SERVICE
 
 TEMPLATE = "lms_template"
 
@@ -42,8 +42,8 @@ class ResultChecker:
         if key not in self.validators:
             from jsonschema import Draft7Validator, FormatChecker
 
-            from rpc import openrpc
-            from rpc.service import SERVICE
+            from rpc.core import openrpc
+            from rpc.http.service import SERVICE
 
             doc = openrpc.document(app[SERVICE].methods, "http://test.invalid/rpc")
             components = doc.get("components", {})

@@ -18,9 +18,9 @@ from pathlib import Path
 import aiohttp
 import psycopg
 
-from rpc import payments
-from rpc.cluster import Cluster
-from rpc.migrate import Migrator
+from rpc.db.cluster import Cluster
+from rpc.db.migrate import Migrator
+from rpc.workers import payments
 
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=10)  # every client call is bounded: a hang fails the test
 PASSWORD = "fault-password-2026"

@@ -12,8 +12,8 @@ import urllib.parse
 import aiohttp
 from aiohttp import web
 
-from rpc import payments
-from rpc.cluster import free_port
+from rpc.db.cluster import free_port
+from rpc.workers import payments
 from tests.conftest import RpcClient, make_settings, start_server
 
 

@@ -11,8 +11,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from rpc import demo, docs
-from rpc.migrate import Migrator
+from rpc.cli import docs
+from rpc.db import demo
+from rpc.db.migrate import Migrator
 from tests import conftest
 from tests.conftest import make_settings, start_server
 from tests.test_foundation import scratch  # noqa: F401 — a fixture
@@ -34,7 +35,7 @@ def test_the_documentation_site_builds_strict(pg_cluster, template_db, tmp_path)
 
 
 def test_every_setting_is_in_the_configuration_reference():
-    from rpc.config import Settings
+    from rpc.core.config import Settings
 
     page = (ROOT / "docs" / "reference" / "configuration.md").read_text()
     names = ["DATABASE_URL" if n == "database_url" else f"LMS_{n.upper()}" for n in Settings.model_fields]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from rpc import errorcat
-from rpc.migrate import ROOT
+from rpc.core import errorcat
+from rpc.db.migrate import ROOT
 
 
 def catalogue(db) -> set[tuple[int, str]]:

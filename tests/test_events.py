@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from rpc import events as delivery
-from rpc import live
+from rpc.http import live
+from rpc.workers import webhook_delivery as delivery
 from tests.conftest import make_settings
 from tests.test_catalog import make_course
 
@@ -462,6 +462,51 @@ async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, d
                       [hook["webhook_id"]]) == [(0,)]
     err = await rpc.error("webhook.delete", {"webhook_id": hook["webhook_id"]}, ada.token)
     assert err["code"] == 404
+
+
+async def test_no_transaction_is_open_while_a_post_is_under_way(rpc, users, db):
+    """The worker leases the subscription and commits before it POSTs: while the receiver holds the
+    request, the worker's session is idle (not idle in transaction), holds no lock on the webhook row
+    (an admin's webhook.update goes through at once), and a second worker skips the leased subscription."""
+    ada = await users.make("admin")
+    arrived, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 — http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            arrived.set()
+            release.wait(10)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = await rpc.ok("webhook.create", {"url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+                                               "events": ["user.created"]}, ada.token)
+        await users.make("student")
+        worker = asyncio.create_task(asyncio.to_thread(deliver, db))
+        assert await asyncio.to_thread(arrived.wait, 10), "the POST never arrived"
+        states = db.execute("select state from pg_stat_activity where application_name = '' and backend_type = "
+                            "'client backend' and query like '%%webhook_claim%%' and pid <> pg_backend_pid()")
+        assert states == [("idle",)], states
+        updated = await rpc.ok("webhook.update", {"webhook_id": hook["webhook_id"], "description": "CRM"}, ada.token)
+        assert updated["description"] == "CRM"
+        assert deliver(db)["subscriptions"] == 0  # leased: another worker leaves it alone
+        release.set()
+        report = await worker
+        assert report["delivered"] == 1
+        assert db.execute("select claim_token from app.webhooks where id = %s", [hook["webhook_id"]]) == [(None,)]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
 
 
 async def test_two_workers_never_deliver_a_subscription_twice(rpc, users, db, receiver):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from rpc import demo
+from rpc.db import demo
 from tests.helpers import examples
 
 

@@ -27,9 +27,9 @@ import aiohttp
 import psycopg
 import pytest
 
-from rpc.auth import TokenService
-from rpc.cluster import find_bindir, free_port
-from rpc.service import SERVICE
+from rpc.core.auth import TokenService
+from rpc.db.cluster import find_bindir, free_port
+from rpc.http.service import SERVICE
 from tests.conftest import make_settings, start_server
 from tests.faultkit import CALL_TIMEOUT, Load, make_world, missing_writes, own_cluster, violations
 

@@ -14,9 +14,9 @@ import aiohttp
 import psycopg
 import pytest
 
-from rpc import files as files_module
-from rpc.db import CallContext
-from rpc.storage import sweep
+from rpc.db.calls import CallContext
+from rpc.http import files as files_module
+from rpc.workers.storage import sweep
 from tests.conftest import RpcClient, Users, make_settings, start_server
 from tests.test_assessment import make_course
 
@@ -339,7 +339,7 @@ async def test_deleted_bytes_count_against_the_quota_until_they_are_removed(db, 
         assert sum(p.stat().st_size for p in stored(frpc)) <= QUOTA  # never more on disk than the quota
     finally:
         files_module.setup_hooks(frpc.service, stores)
-    # The 30 s round (rpc/watchdog.py) removes what was left: the quota is free again.
+    # The 30 s round (rpc/http/watchdog.py) removes what was left: the quota is free again.
     assert await files_module.remove_deleted(frpc.service, stores) == 3
     assert stored(frpc) == [] and leftovers(db) == (0, 0)
     for i in range(6):  # with removal at once, delete-and-upload again goes on: 6 × 900 kB through a 3 MB quota
@@ -380,7 +380,7 @@ async def test_a_crash_between_storing_and_the_row_is_cleaned_by_upkeep(db, frpc
         assert sweep(conn, service.settings)["objects_removed"] == 1
     assert stored(frpc) == [] and leftovers(db) == (0, 0)
     # A late finish of the swept upload fails; no row without bytes.
-    from rpc.protocol import RpcError
+    from rpc.core.protocol import RpcError
     with pytest.raises(RpcError) as caught:
         await files_module.sql(service, files_module.FINISH,
                                [begun["upload_id"], w["course"], None, "a.pdf", "application/pdf", 2000,

@@ -17,9 +17,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from rpc import files as files_module
-from rpc import storage as storage_module
-from rpc.storage import PART_SIZE, S3Storage, sweep
+from rpc.http import files as files_module
+from rpc.workers import storage as storage_module
+from rpc.workers.storage import PART_SIZE, S3Storage, sweep
 from tests.conftest import RpcClient, Users, free_port, make_settings, start_server
 from tests.test_assessment import make_course
 from tests.test_files import download, leftovers, pdf, upload

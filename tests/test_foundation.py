@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rpc.cluster import find_bindir
-from rpc.migrate import ROOT, Migrator, apply_repeatable, maintain
+from rpc.db.cluster import find_bindir
+from rpc.db.migrate import ROOT, Migrator, apply_repeatable, maintain
 from tests.conftest import create_database, drop_database
 
 

@@ -21,7 +21,7 @@ import uuid
 import aiohttp
 import pytest
 
-from rpc import payments
+from rpc.workers import payments
 from tests.test_files import frpc, fusers, pdf, upload, world  # noqa: F401 — frpc, fusers are fixtures
 
 SEED = int(os.environ.get("LMS_FUZZ_SEED", "1"))
@@ -214,7 +214,7 @@ async def test_fuzz_the_http_endpoints(db, frpc, fusers, caplog):  # noqa: F811 
     async with session.get(base + "/health") as resp:
         assert resp.status == 200
     assert await frpc.ok("course.list", {}) is not None
-    # No internal error, and no traceback at ERROR for bytes that are not HTTP (rpc/app.py QuietBadRequests).
+    # No internal error, and no traceback at ERROR for bytes that are not HTTP (rpc/http/app.py QuietBadRequests).
     logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     findings += [Finding(f"logged: {m[:200]}") for m in logged]
     (files_rows,) = db.execute("select count(*) from app.files")[0]

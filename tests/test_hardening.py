@@ -325,7 +325,7 @@ async def test_address_budget_holds_across_two_servers(db, rpc, users):
 
 
 def test_a_busy_address_reserves_its_budget_ahead_and_a_slow_one_exactly():
-    from rpc.db import BudgetLeases
+    from rpc.db.calls import BudgetLeases
 
     leases = BudgetLeases()
     reserved = []
@@ -417,7 +417,7 @@ def test_secret_files_are_created_private(tmp_path):
     settings = make_settings(jwt_secret=None, home=tmp_path / "home")
     key = settings.jwt_key()
     assert key and (tmp_path / "home" / "jwt_secret").stat().st_mode & 0o777 == 0o600
-    from rpc.outbox import FileTransport, build_message
+    from rpc.workers.outbox import FileTransport, build_message
 
     transport = FileTransport(tmp_path / "outbox")
     row = {"id": 1, "recipient": "a@example.test", "subject": "s", "body": "b"}
@@ -436,7 +436,7 @@ def test_analyst_grant_creates_a_limited_linked_login_and_revoke_removes_it(db, 
     env = {**os.environ, "DATABASE_URL": db.url, "LMS_HOME": str(tmp_path)}
 
     def lms(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "rpc.cli", *args], input=stdin, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "rpc.cli.main", *args], input=stdin, capture_output=True,
                               text=True, env=env, check=False)
 
     out = lms("analyst", "grant", login, "--user", email, stdin="a long analyst password\n")

@@ -14,7 +14,7 @@ import uuid
 
 import aiohttp
 
-from rpc.service import SERVICE
+from rpc.http.service import SERVICE
 from tests.conftest import RpcClient, Users, make_settings, start_server
 from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
 from tests.test_pgbouncer import pgbouncer  # noqa: F401 — the fixture
@@ -193,7 +193,7 @@ async def peek_server(db):
 
 async def test_concurrent_single_calls_of_many_callers_share_pipelines_each_as_its_caller(db):
     """Under load, single calls of read-only methods from different requests go down one connection
-    together (rpc/db.py CallGroups): every call still runs as its own caller in its own transaction, a
+    together (rpc/db/calls.py CallGroups): every call still runs as its own caller in its own transaction, a
     failing call fails alone, a deactivated user is still refused, and what waits is all answered."""
     async with peek_server(db) as (service, client, sizes):
         assert service.methods["test.peek"].shareable and not service.methods["lesson.complete"].shareable

@@ -16,7 +16,7 @@ import pyotp
 import pytest
 from psycopg import errors as pg_errors
 
-from rpc import outbox
+from rpc.workers import outbox
 from tests.conftest import TEST_PASSWORD, make_settings
 
 NEW_PASSWORD = "another long passphrase"
@@ -436,7 +436,7 @@ async def test_admin_creates_users_and_changes_roles(rpc, users, db):
 # ---------------------------------------------------------------------------------------------
 
 async def test_cli_creates_an_admin_and_sets_a_password(rpc, db, monkeypatch, capsys):
-    from rpc.cli import main
+    from rpc.cli.main import main
 
     monkeypatch.setenv("DATABASE_URL", db.url)
     monkeypatch.setattr("sys.stdin", io.StringIO("cli password 123\n"))
@@ -459,7 +459,7 @@ async def test_maintain_tokens_purges_expired_rows(rpc, users, db):
     db.execute("update app.refresh_tokens set issued_at = now() - interval '40 days', "
                "expires_at = now() - interval '10 days'")
     db.execute("update app.login_attempts set attempted_at = now() - interval '31 days'")
-    from rpc.migrate import maintain
+    from rpc.db.migrate import maintain
 
     with db.connect() as conn:
         report = maintain(conn)["internal.maintain_tokens()"]  # what `lms db maintain` runs

@@ -10,7 +10,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from rpc.auth import TokenService
+from rpc.core.auth import TokenService
 from tests.conftest import RpcClient, make_settings, start_server
 from tests.test_events import call
 
@@ -59,7 +59,7 @@ async def test_a_subscription_ends_with_the_token_and_with_logout_all(rpc, users
 async def test_socket_frames_the_server_answers_itself_are_charged(rpc, users, db):
     """Garbage frames and `auth` messages cost budget like calls (they were free: 200 of 200 auth
     messages passed a budget of 60), and one user's live subscriptions are capped."""
-    from rpc import live
+    from rpc.http import live
 
     db.execute("update app.rate_limits set max_cost = 30, window_seconds = 3600 where name = 'address'")
     url = rpc.base.replace("http", "ws") + "/ws"

@@ -15,7 +15,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from rpc.migrate import ROOT
+from rpc.db.migrate import ROOT
 
 WRITE_DOCUMENT = ("const m = require(process.argv[1]); "
                   "process.stdout.write(JSON.stringify(m.openrpcDocument || m.default))")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from rpc.cluster import free_port
-from rpc.migrate import ROOT
+from rpc.db.cluster import free_port
+from rpc.db.migrate import ROOT
 
 NODE = shutil.which("node")
 TOOLS = Path(ROOT) / "scripts" / "openrpc-tools"

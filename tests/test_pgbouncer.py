@@ -17,7 +17,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from rpc.cluster import free_port
+from rpc.db.cluster import free_port
 from tests.conftest import make_settings, start_server
 
 SETUP = """

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from rpc.cli import build_parser
-from rpc.cluster import Cluster, find_bindir, free_port
-from rpc.config import Settings
-from rpc.demo import seed
+from rpc.cli.main import build_parser
+from rpc.core.config import Settings
+from rpc.db.cluster import Cluster, find_bindir, free_port
+from rpc.db.demo import seed
 from tests.faultkit import make_world, own_cluster
 
 ANALYST_PASSWORD = "analyst-password-2026"

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from yoyo import read_migrations
 
-from rpc.migrate import MIGRATIONS, ROOT, Migrator, RollbackFailed, RollbackRefused
+from rpc.db.migrate import MIGRATIONS, ROOT, Migrator, RollbackFailed, RollbackRefused
 from tests import conftest
 from tests.conftest import make_settings, start_server
 from tests.test_foundation import schema_dump, scratch  # noqa: F401 — scratch is a fixture

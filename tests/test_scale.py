@@ -7,7 +7,7 @@
 - The gradebook's cells on the counter rows equal what the attempts say, after start, submit, expiry,
   direct updates and deletes.
 - Per-course pages: the right page in the right order, and the same JSON as before for every field.
-- `lms bench generate` on a tiny scale gives data that passes every rule check.
+- `python -m bench.generate` on a tiny scale gives data that passes every rule check.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 
 from psycopg import sql
 
-from rpc.benchcli import generate, verify
-from rpc.migrate import maintain
+from bench.generate import generate, verify
+from rpc.db.migrate import maintain
 from tests.test_assessment import make_course, make_quiz, mc, shift_attempt
 
 
@@ -148,7 +148,7 @@ async def test_pages_of_a_course_in_order(rpc, db, users):
 
 
 def test_generated_data_obeys_every_rule(db):
-    """`lms bench generate` (here at a tiny scale) loads data that passes every rule check."""
+    """`python -m bench.generate` (here at a tiny scale) loads data that passes every rule check."""
     counts = generate(db.url, 0.002, check=False, out=open("/dev/null", "w"))
     assert counts["enrollments"] > 10_000 and counts["quiz_attempts"] > 1_000, counts
     with db.connect() as conn:
@@ -224,7 +224,7 @@ async def test_slow_export_readers_hold_no_pooled_connection(rpc, db, users):
     and a client that has not taken the file within EXPORT_SEND_SECONDS is cut off."""
     import socket
 
-    from rpc import exports
+    from rpc.http import exports
 
     admins = [await users.make("admin") for _ in range(8)]
     inst = await users.make("instructor")

@@ -15,7 +15,7 @@ import time
 import aiohttp
 import pytest
 
-from rpc.cluster import ClusterError, find_bindir, free_port
+from rpc.db.cluster import ClusterError, find_bindir, free_port
 
 SLEEPER = """
 set role lms_owner;
@@ -97,7 +97,7 @@ def test_missing_server_binaries_say_what_to_install(monkeypatch, tmp_path):
 
 
 async def test_demo_data_loads_twice_and_its_logins_work(db, rpc):
-    from rpc.demo import DEMO_PASSWORD, LOGINS, seed
+    from rpc.db.demo import DEMO_PASSWORD, LOGINS, seed
 
     seed(db.url)
     seed(db.url)  # idempotent

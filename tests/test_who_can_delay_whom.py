@@ -140,7 +140,7 @@ async def test_migrate_waits_behind_an_analyst_without_holding_up_the_api(rpc, u
     (repeatable SQL forced, as after an upgrade) needs ACCESS EXCLUSIVE on them. While it retries,
     no API call fails or waits beyond its own timeout; after its bound it gives up naming the
     analyst's session, and once the analyst is gone it completes."""
-    from rpc.migrate import MigrationBlocked, Migrator
+    from rpc.db.migrate import MigrationBlocked, Migrator
 
     ina = await users.make("instructor")
     course_id, _ = await make_course(rpc, ina, lessons=1)
@@ -183,7 +183,7 @@ async def test_migrate_waits_behind_an_analyst_without_holding_up_the_api(rpc, u
 def test_migrate_keeps_events_for_the_configured_retention(db):
     """Issue 35's first defect: migrate (also every server start) purged events older than the
     default 90 days whatever LMS_EVENT_RETENTION_DAYS said."""
-    from rpc.migrate import Migrator, maintain
+    from rpc.db.migrate import Migrator, maintain
 
     db.execute("insert into app.events (type, occurred_at, data) values ('user.created', now() - interval '200 days', "
                "'{\"probe\": true}')")
@@ -201,9 +201,9 @@ def test_migrate_keeps_events_for_the_configured_retention(db):
 
 async def test_a_runaway_analyst_session_is_ended_by_the_watchdog(rpc, users, db, analyst):
     """An analyst lifts their own timeouts and keeps a transaction open; the server's watchdog
-    (rpc/watchdog.py, every 30 s in each process) ends it past LMS_ANALYST_MAX_TRANSACTION_SECONDS.
+    (rpc/http/watchdog.py, every 30 s in each process) ends it past LMS_ANALYST_MAX_TRANSACTION_SECONDS.
     A fresh analyst session and a superuser's long transaction are left alone."""
-    from rpc import watchdog
+    from rpc.http import watchdog
 
     sam = await users.make("student")
     login = analyst(sam.id)

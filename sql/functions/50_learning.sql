@@ -313,7 +313,7 @@ Ordered by enrolled_at descending, then id. limit: default 50, at most 100; offs
 create or replace function api.enrollment_list_for_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 security definer
 set search_path = pg_catalog, pg_temp
 as $$

@@ -50,7 +50,7 @@ grant execute on function
   api.file_list(uuid, uuid, integer, integer),
   api.file_delete(uuid)
 to lms_api;
--- Called by the server (rpc/files.py) as lms_api for the caller, and by the invoker functions above.
+-- Called by the server (rpc/http/files.py) as lms_api for the caller, and by the invoker functions above.
 grant execute on function
   internal.file_json(app.files), internal.file_target_check(uuid, uuid), internal.file_quota_used(uuid),
   internal.file_upload_begin(uuid, uuid, text, text),

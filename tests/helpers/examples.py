@@ -27,10 +27,11 @@ import psycopg
 import pyotp
 from aiohttp import web
 
-from rpc import demo, payments
-from rpc.app import create_app
-from rpc.cluster import free_port
-from rpc.config import Settings
+from rpc.core.config import Settings
+from rpc.db import demo
+from rpc.db.cluster import free_port
+from rpc.http.app import create_app
+from rpc.workers import payments
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "rpc" / "openrpc_examples.json"
 FREE = "d0000000-0000-4000-8000-000000000001"
@@ -330,8 +331,8 @@ def main() -> None:
     """`make examples`: a throw-away cluster, the migrations, the demo data, the walk → rpc/openrpc_examples.json."""
     import shutil
 
-    from rpc.cluster import Cluster
-    from rpc.migrate import Migrator
+    from rpc.db.cluster import Cluster
+    from rpc.db.migrate import Migrator
 
     root = Path(tempfile.mkdtemp(prefix="lms-examples-"))
     root.chmod(0o755)

@@ -1,5 +1,5 @@
 -- Storage: who may attach a file where, who sees it, and that deleted rows queue their bytes — as
--- lms_api exactly as the RPC layer (rpc/files.py) calls the upload functions.
+-- lms_api exactly as the RPC layer (rpc/http/files.py) calls the upload functions.
 begin;
 select tests.plan(16);
 

@@ -102,7 +102,7 @@ create or replace function api.admin_list_users(role text default null, search t
                                                 "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 as $$
 declare
   v_result jsonb;

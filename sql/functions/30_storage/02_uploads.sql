@@ -1,5 +1,5 @@
 /*
- * Storage — uploads, decided by the database before any byte is stored (POST /files, rpc/files.py):
+ * Storage — uploads, decided by the database before any byte is stored (POST /files, rpc/http/files.py):
  *
  * 1. internal.file_upload_begin — may the caller attach a file there (course material: the
  *    course's instructor or an admin; an assignment attachment: an actively enrolled student,
@@ -12,7 +12,7 @@
  *    or internal.file_upload_abandon after the server removed the bytes of a refused upload.
  * A crash between 1 and 3 leaves an upload row older than the grace: `lms db maintain` removes
  * its bytes (sql/functions/30_storage/04_upkeep.sql).
- * All SECURITY INVOKER: they run as lms_api for the caller (rpc/db.py), under RLS.
+ * All SECURITY INVOKER: they run as lms_api for the caller (rpc/db/calls.py), under RLS.
  * Shares with assessment: submission.submit reads app.files (uploaded_by, assignment_id).
  */
 create or replace function internal.file_target_check(p_course_id uuid, p_assignment_id uuid)

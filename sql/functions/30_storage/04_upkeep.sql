@@ -2,7 +2,7 @@
  * Storage — bytes follow the rows. Deleting a files row (file.delete, or a course, assignment or
  * user deleted with ON DELETE CASCADE) queues its object in app.storage_pending (kind delete);
  * the server removes those at once (storage_deletions_due/_done below); `lms db maintain`
- * (rpc/storage.py sweep) asks internal.storage_pending_due for what to remove —
+ * (rpc/workers/storage.py sweep) asks internal.storage_pending_due for what to remove —
  * deletions, and uploads under way older than the grace (a crash between storing and the row) —
  * removes the bytes, then internal.storage_pending_done forgets them.
  */
@@ -61,7 +61,7 @@ $$;
 comment on function internal.storage_pending_done(uuid[]) is
   'Upkeep: forgets objects whose bytes were removed. SECURITY DEFINER like storage_pending_due; granted to lms_owner only.';
 
--- The server removes deleted files' bytes at once (rpc/files.py remove_deleted: right after
+-- The server removes deleted files' bytes at once (rpc/http/files.py remove_deleted: right after
 -- file.delete, and every 30 s for deletions made elsewhere — a course deleted, an admin's SQL), so
 -- a deletion frees its quota in moments, not at the next `lms db maintain`. Strays (uploads past
 -- the grace) stay with maintain, which claims them first.

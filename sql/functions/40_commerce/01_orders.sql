@@ -6,7 +6,7 @@
  * SECURITY DEFINER functions here (creating an order, recording its payment intent) and in
  * 02_events.sql (what a provider event does), which check their caller themselves.
  *
- * The payment provider is called by the server, between two SQL calls (rpc/payments.py, the hook
+ * The payment provider is called by the server, between two SQL calls (rpc/workers/payments.py, the hook
  * keyed by method name): api.order_create decides and creates (or returns) the pending order; when
  * the order has no payment intent yet, the server asks the provider for one (idempotency key = the
  * order id) and records it with internal.order_attach_intent. api.order_refund decides whether a
@@ -18,7 +18,7 @@
  * the change). A canceled order's payment intent must then be canceled at the provider, which SQL
  * cannot reach: internal.order_intents_to_cancel lists them (index ix_orders_intent_to_cancel) and
  * internal.order_intent_canceled marks one done; the server works the list right after order.cancel
- * and order.create (the buyer's own) and every 30 s for all (rpc/payments.py sweep). A payment that
+ * and order.create (the buyer's own) and every 30 s for all (rpc/workers/payments.py sweep). A payment that
  * was under way and still succeeds completes the canceled order (02_events.sql): money taken always
  * buys the course.
  *
@@ -112,7 +112,7 @@ comment on function api.order_create(uuid) is
   'Buy a published paid course: a pending order at the course''s current price, with the payment provider''s payment intent (pay it with client_secret; Stripe in production).
 @result order
 @cost 5
-One pending order per student and course: calling again while it is pending returns the same order and intent (also under concurrent calls). A pending order is canceled when the course is unpublished, made free or re-priced (its intent canceled at the provider), so the next order.create makes a new order at the current price. The order completes when the provider reports the payment (POST /webhooks/stripe), which enrolls you. Free course: 422 course_is_free; actively enrolled: 409 already_enrolled; the course''s own instructor: 422 own_course; unpublished or unknown: 404. The server creates the payment intent between this function and internal.order_attach_intent (rpc/payments.py), so payment_intent_id and client_secret are set in the answer. SECURITY DEFINER: students have no direct INSERT on orders.';
+One pending order per student and course: calling again while it is pending returns the same order and intent (also under concurrent calls). A pending order is canceled when the course is unpublished, made free or re-priced (its intent canceled at the provider), so the next order.create makes a new order at the current price. The order completes when the provider reports the payment (POST /webhooks/stripe), which enrolls you. Free course: 422 course_is_free; actively enrolled: 409 already_enrolled; the course''s own instructor: 422 own_course; unpublished or unknown: 404. The server creates the payment intent between this function and internal.order_attach_intent (rpc/workers/payments.py), so payment_intent_id and client_secret are set in the answer. SECURITY DEFINER: students have no direct INSERT on orders.';
 
 create or replace function internal.order_attach_intent(p_order_id uuid, p_payment_intent_id text, p_client_secret text)
 returns jsonb
@@ -237,7 +237,7 @@ comment on function api.order_refund(uuid) is
   created_at: timestamptz, updated_at: timestamptz, completed_at: timestamptz?, canceled_at: timestamptz?,
   refund_id: text?}
 @cost 5
-The request is audited here; the server then calls the provider (rpc/payments.py; refund_id is the provider''s refund, idempotent per order). Not completed: 422 order_not_refundable; not an admin: 403 (404 if you cannot see the order). SECURITY DEFINER: reads the payment whatever RLS shows; checks the caller first.';
+The request is audited here; the server then calls the provider (rpc/workers/payments.py; refund_id is the provider''s refund, idempotent per order). Not completed: 422 order_not_refundable; not an admin: 403 (404 if you cannot see the order). SECURITY DEFINER: reads the payment whatever RLS shows; checks the caller first.';
 
 -- ---------------------------------------------------------------------------------------------
 -- order.cancel, and what a course change does to pending orders

@@ -1,5 +1,5 @@
 /*
- * Commerce — the payment provider's events (POST /webhooks/stripe, rpc/webhooks.py).
+ * Commerce — the payment provider's events (POST /webhooks/stripe, rpc/http/stripe_webhooks.py).
  *
  * The server verifies the signature with the provider's SDK, then makes ONE call, as the role
  * lms_webhook (which may execute internal.payment_event_apply and nothing else):

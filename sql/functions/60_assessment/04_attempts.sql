@@ -301,7 +301,7 @@ comment on function internal.quiz_attempts_graded(uuid, integer, integer) is
 create or replace function api.attempt_list_for_quiz(quiz_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 as $$
 declare
   v_quiz app.quizzes := internal.managed_quiz(attempt_list_for_quiz.quiz_id);

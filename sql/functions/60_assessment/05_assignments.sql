@@ -218,7 +218,7 @@ Nobody grades their own submission, not even an instructor or admin enrolled in 
 create or replace function api.submission_list_for_assignment(assignment_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 as $$
 declare
   v_assignment app.assignments;

@@ -79,7 +79,7 @@ best_score is null for a quiz without closed attempts; is_late, grade and effect
 create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -141,7 +141,7 @@ comment on function internal.csv_cell(text) is
 
 /*
  * The whole gradebook of a course as rows for CSV (GET /export/courses/{course_id}/gradebook.csv,
- * rpc/exports.py, which COPYs it to the client as it comes): one row per student and quiz or
+ * rpc/http/exports.py, which COPYs it to the client as it comes): one row per student and quiz or
  * assignment, students by name. The caller is checked once, before the first row.
  */
 create or replace function internal.gradebook_export(p_course_id uuid)

@@ -277,7 +277,7 @@ create or replace function api.webhook_deliveries(webhook_id uuid, status text d
                                                   "limit" integer default 50, "offset" integer default 0)
 returns jsonb
 language plpgsql
-stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db.py)
+stable cost 1000  -- reads across a whole course (or the site): never in a shared pipeline (rpc/db/calls.py)
 security definer
 set search_path = pg_catalog, pg_temp
 as $$

@@ -1,12 +1,16 @@
 /*
  * Events — webhook delivery (run by `lms events deliver` over the DATABASE_URL connection, like
  * the outbox) and upkeep. Order per subscription: a webhook's deliveries go in event order and a
- * later one waits while an earlier one is pending (retrying). Workers claim one subscription at
- * a time with FOR UPDATE SKIP LOCKED, so two workers never deliver to the same URL at once.
+ * later one waits while an earlier one is pending (retrying). A worker claims one subscription at
+ * a time — a lease (claim_token, claimed_until) taken under FOR UPDATE SKIP LOCKED and committed at
+ * once — so two workers never deliver to the same URL at once, and no transaction stays open while
+ * the POSTs go out: each attempt is recorded in a short transaction of its own, with the token.
  */
 
-create or replace function internal.webhook_claim(p_limit integer default 50)
-returns table (webhook_id uuid, url text, secret text, delivery_id uuid, event_id bigint, event jsonb)
+drop function if exists internal.webhook_claim(integer);  -- a lease instead of a held row lock (0024)
+
+create or replace function internal.webhook_claim(p_limit integer default 50, p_lease_seconds integer default 600)
+returns table (claim uuid, webhook_id uuid, url text, secret text, delivery_id uuid, event_id bigint, event jsonb)
 language plpgsql
 volatile
 security definer
@@ -14,6 +18,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_webhook app.webhooks;
+  v_claim   uuid := gen_random_uuid();
 begin
   select w.* into v_webhook
   from app.webhooks w
@@ -23,25 +28,44 @@ begin
     order by d.event_id, d.created_at
     limit 1) head
   where w.is_active and head.next_attempt_at <= now()
+    and (w.claimed_until is null or w.claimed_until < clock_timestamp())
   order by head.next_attempt_at
   limit 1
   for update of w skip locked;
   if not found then
     return;
   end if;
+  update app.webhooks w set claim_token = v_claim,
+    claimed_until = clock_timestamp() + make_interval(secs => greatest(p_lease_seconds, 1))
+  where w.id = v_webhook.id;
   return query
-    select v_webhook.id, v_webhook.url, v_webhook.secret, d.id, d.event_id, internal.event_json(e)
+    select v_claim, v_webhook.id, v_webhook.url, v_webhook.secret, d.id, d.event_id, internal.event_json(e)
     from app.webhook_deliveries d join app.events e on e.id = d.event_id
     where d.webhook_id = v_webhook.id and d.status = 'pending'
     order by d.event_id, d.created_at
     limit p_limit;
 end
 $$;
-comment on function internal.webhook_claim(integer) is
-  'Locks one active subscription whose first pending delivery is due (skip locked: concurrent workers take different ones) and returns up to p_limit of its pending deliveries in event order, with the URL, the secret and the event. Record each POST with internal.webhook_attempt in the same transaction; stop at the first failure. SECURITY DEFINER: the secret is lms_definer''s only. Not granted to clients.';
+comment on function internal.webhook_claim(integer, integer) is
+  'Leases one active, unclaimed subscription whose first pending delivery is due (skip locked: concurrent workers take different ones) for p_lease_seconds, and returns the lease token with up to p_limit of its pending deliveries in event order, the URL, the secret and the event. Commit at once, POST in order, record each with internal.webhook_attempt(…, claim) and stop at the first failure; internal.webhook_release ends the lease. SECURITY DEFINER: the secret is lms_definer''s only. Not granted to clients.';
 
-create or replace function internal.webhook_attempt(p_delivery_id uuid, p_ok boolean, p_response_code integer,
-                                                    p_error text, p_give_up boolean default false)
+create or replace function internal.webhook_release(p_claim uuid)
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  update app.webhooks w set claim_token = null, claimed_until = null where w.claim_token = p_claim;
+$$;
+comment on function internal.webhook_release(uuid) is
+  'Ends a worker''s lease on its subscription (internal.webhook_claim): the next due delivery may be claimed at once. SECURITY DEFINER: lms_definer''s table. Not granted to clients.';
+
+drop function if exists internal.webhook_attempt(uuid, boolean, integer, text, boolean);  -- the lease token (0024)
+
+create or replace function internal.webhook_attempt(p_claim uuid, p_delivery_id uuid, p_ok boolean,
+                                                    p_response_code integer, p_error text,
+                                                    p_give_up boolean default false)
 returns text
 language plpgsql
 volatile
@@ -55,6 +79,12 @@ declare
   v_retry_for     interval := make_interval(hours => internal.setting('webhook_retry_hours')::integer);
   v_disable_after interval := make_interval(hours => internal.setting('webhook_disable_after_hours')::integer);
 begin
+  perform from app.webhooks w join app.webhook_deliveries d on d.webhook_id = w.id
+  where d.id = p_delivery_id and w.claim_token = p_claim and w.claimed_until >= clock_timestamp()
+  for update of w;
+  if not found then  -- the lease ran out (another worker may have the subscription now): record nothing
+    return 'lease_lost';
+  end if;
   update app.webhook_deliveries d set
     attempts = d.attempts + 1,
     last_attempt_at = now(),
@@ -95,8 +125,8 @@ begin
   return v_delivery.status;
 end
 $$;
-comment on function internal.webhook_attempt(uuid, boolean, integer, text, boolean) is
-  'Records one POST of a claimed delivery: succeeded on a 2xx; else pending again after 5 s × 2^(attempts−1) (at most 1 hour) until webhook_retry_hours (app.settings) after the delivery was queued, then failed (at once with p_give_up). A subscription failing for webhook_disable_after_hours is disabled and its creator emailed through the outbox. Returns the delivery''s new status. SECURITY DEFINER: lms_definer''s tables. Not granted to clients.';
+comment on function internal.webhook_attempt(uuid, uuid, boolean, integer, text, boolean) is
+  'Records one POST of a delivery under the worker''s lease p_claim (internal.webhook_claim) — ''lease_lost'' and nothing recorded when the lease ran out —: succeeded on a 2xx; else pending again after 5 s × 2^(attempts−1) (at most 1 hour) until webhook_retry_hours (app.settings) after the delivery was queued, then failed (at once with p_give_up). A subscription failing for webhook_disable_after_hours is disabled and its creator emailed through the outbox. Returns the delivery''s new status. SECURITY DEFINER: lms_definer''s tables. Not granted to clients.';
 
 create or replace function internal.maintain_events()
 returns jsonb

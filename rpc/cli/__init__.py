@@ -1,0 +1,1 @@
+"""The `lms` command, one module per command group."""

@@ -1,0 +1,2 @@
+"""PostgreSQL: the call path (role, timeouts, caller, budget; pipelines), the embedded cluster,
+migrations, the demo data. Imports rpc.core only."""
