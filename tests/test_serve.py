@@ -154,7 +154,11 @@ async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db,
             for _ in range(10):  # both processes behind the port answer
                 assert await ready(session)
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 30) == 1
+        try:
+            code = await asyncio.to_thread(proc.wait, 60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 60 s after SIGTERM; workers {workers()}; output:\n{lines.text()}") from None
+        assert code == 1, lines.text()
         await asyncio.sleep(0.2)
         out = lines.text()
         assert f"worker {victim} died (killed by signal 9)" in out and "started in its place" in out, out

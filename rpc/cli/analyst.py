@@ -14,11 +14,9 @@ import argparse
 import sys
 
 import psycopg
-from psycopg import sql
 
 DEFAULT_CONNECTION_LIMIT = 5
 DEFAULT_STATEMENT_TIMEOUT = "30s"
-DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT = "10min"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,62 +62,38 @@ def run(args: argparse.Namespace, settings) -> int:
 
 
 def grant(conn: psycopg.Connection, args: argparse.Namespace, password: str, settings) -> int:
+    """internal.analyst_grant (the rules are in SQL); here only the password's length and its SCRAM verifier."""
     if len(password) < 12:
         print("error: the password needs at least 12 characters", file=sys.stderr)
         return 1
-    row = conn.execute("select id, role from app.users where lower(email) = lower(btrim(%s))", [args.user]).fetchone()
-    if row is None:
-        print(f"error: no LMS user with the email {args.user}: link the login to an existing user (e.g. "
-              f"instructor@demo.lms in the demo), or create one first: lms user create --email {args.user} "
-              f"--role instructor", file=sys.stderr)
-        return 1
-    user_id, role = row
-    login = sql.Identifier(args.login)
     verifier = conn.pgconn.encrypt_password(password.encode(), args.login.encode(), b"scram-sha-256").decode()
-    with conn.transaction():
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", [args.login]).fetchone()
-        if exists and not conn.execute("select pg_has_role(%s, 'lms_analyst', 'member')", [args.login]).fetchone()[0]:
-            print(f"error: {args.login} exists and is not an analyst login; choose another name", file=sys.stderr)
+    try:
+        (done,) = conn.execute("select internal.analyst_grant(%s, %s, %s, %s, %s, %s)",
+                               [args.login, args.user, verifier, args.connection_limit, args.statement_timeout,
+                                settings.analyst_temp_file_limit]).fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == "LM404":
+            print(f"error: no LMS user with the email {args.user}: link the login to an existing user (e.g. "
+                  f"instructor@demo.lms in the demo), or create one first: lms user create --email {args.user} "
+                  f"--role instructor", file=sys.stderr)
             return 1
-        verb = "alter" if exists else "create"
-        conn.execute(sql.SQL("{} role {} login inherit password {} connection limit {}").format(
-            sql.SQL(verb), login, sql.Literal(verifier), sql.Literal(args.connection_limit)))
-        conn.execute(sql.SQL("grant lms_analyst to {}").format(login))
-        conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(
-            login, sql.Literal(args.statement_timeout)))
-        conn.execute(sql.SQL("alter role {} set idle_in_transaction_session_timeout = {}").format(
-            login, sql.Literal(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT)))
-        # superuser-only: the analyst cannot lift it (statement and transaction age: rpc/http/watchdog.py)
-        conn.execute(sql.SQL("alter role {} set temp_file_limit = {}").format(
-            login, sql.Literal(settings.analyst_temp_file_limit)))
-        conn.execute("insert into app.analyst_logins (login_name, user_id) values (%s, %s) "
-                     "on conflict (login_name) do update set user_id = excluded.user_id", [args.login, user_id])
-        (max_age,) = conn.execute("select value from app.settings where name = 'analyst_max_transaction_seconds'"
-                                  ).fetchone()
-    print(f"{'updated' if exists else 'created'} analyst login {args.login} → {args.user} ({role}); "
-          f"connection limit {args.connection_limit}, statement_timeout {args.statement_timeout}, "
-          f"temp_file_limit {settings.analyst_temp_file_limit}; transactions older than "
-          f"{max_age} s are ended by the server's watchdog")
+        raise
+    print(f"{'created' if done['created'] else 'updated'} analyst login {args.login} → {done['email']} "
+          f"({done['role']}); connection limit {done['connection_limit']}, statement_timeout "
+          f"{done['statement_timeout']}, temp_file_limit {done['temp_file_limit']}; transactions older than "
+          f"{done['max_transaction_seconds']} s are ended by the server's watchdog")
     return 0
 
 
 def revoke(conn: psycopg.Connection, login: str) -> int:
-    with conn.transaction():
-        conn.execute("delete from app.analyst_logins where login_name = %s", [login])
-        if not conn.execute("select 1 from pg_roles where rolname = %s", [login]).fetchone():
-            print(f"no login {login}; nothing to do")
-            return 0
-        if not conn.execute("select pg_has_role(%s, 'lms_analyst', 'member')", [login]).fetchone()[0]:
-            print(f"error: {login} is not an analyst login; not dropped", file=sys.stderr)
-            return 1
-        try:
-            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
-        except psycopg.errors.DependentObjectsStillExist as exc:
-            print(f"error: {login} still owns or has privileges on objects; reassign or drop them first "
-                  f"(REASSIGN OWNED BY {login} TO …; DROP OWNED BY {login}):\n{exc.diag.message_detail}",
-                  file=sys.stderr)
-            return 1
-    print(f"revoked analyst login {login}")
+    try:
+        (outcome,) = conn.execute("select internal.analyst_revoke(%s)", [login]).fetchone()
+    except psycopg.errors.DependentObjectsStillExist as exc:
+        print(f"error: {login} still owns or has privileges on objects; reassign or drop them first "
+              f"(REASSIGN OWNED BY {login} TO …; DROP OWNED BY {login}):\n{exc.diag.message_detail}",
+              file=sys.stderr)
+        return 1
+    print(f"no login {login}; nothing to do" if outcome == "absent" else f"revoked analyst login {login}")
     return 0
 
 

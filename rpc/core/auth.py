@@ -15,8 +15,9 @@ CACHE_LIMIT = 10_000
 
 @dataclass(frozen=True)
 class Caller:
+    """Who a token says calls. Only the user id: the role in the token is a hint for clients, the database
+    reads the user's role itself (internal.set_caller), so a stale token cannot keep a revoked role."""
     user_id: str | None
-    role: str | None = None
 
 
 ANONYMOUS = Caller(None)
@@ -54,7 +55,7 @@ class TokenService:
             raise RpcError(401, "Invalid access token", {"reason": "token_invalid"}) from exc
         if claims.get("typ") != "access":
             raise RpcError(401, "Invalid access token", {"reason": "token_invalid"})
-        caller = Caller(str(claims["sub"]), claims.get("role"))
+        caller = Caller(str(claims["sub"]))
         if len(self._cache) >= CACHE_LIMIT:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= CACHE_LIMIT:

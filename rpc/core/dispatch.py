@@ -316,13 +316,6 @@ class Method:
             values[name] = value
         return values
 
-    def query(self, names: tuple[str, ...]) -> str:
-        """`select api.fn(a => %s, …)` for the given param names; cached per combination."""
-        q = self._queries.get(names)
-        if q is None:
-            q = self._queries[names] = self._call(names).as_string(None)
-        return q
-
     def text_query(self, names: tuple[str, ...]) -> str:
         """`select api.fn(a => %s, …)::text`: the result as PostgreSQL's JSON text, to pass through."""
         key = ("::text", *names)

@@ -20,9 +20,6 @@ _env = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"]),
 )
 
-ERROR_DATA = {"type": "object", "properties": {"reason": {"type": "string"}}}
-
-
 def _summary(description: str) -> str:
     return description.strip().splitlines()[0].strip() if description.strip() else ""
 

@@ -314,9 +314,5 @@ class Migrator:
         applied = {m.id for m in self.backend.to_rollback(self.migrations)}
         return [(m.id, m.id in applied) for m in self.migrations]
 
-    def _has_schema(self) -> bool:
-        row = self.backend.connection.execute("select to_regnamespace('app') is not null").fetchone()
-        return bool(row and row[0])
-
     def close(self) -> None:
         self.backend.connection.close()

@@ -32,6 +32,7 @@ from psycopg_pool import PoolTimeout
 
 from rpc.core import errors
 from rpc.core.protocol import RpcError
+from rpc.db.calls import RATE_TAKE
 from rpc.http.files import caller_context, error_body, rpc_error_response
 from rpc.http.service import SERVICE
 
@@ -39,7 +40,6 @@ log = logging.getLogger("rpc.exports")
 
 EXPORT_STATEMENT_TIMEOUT = "300s"  # a whole course, not one call: bounded, but not by the per-call limit
 EXPORT_COST = 10  # units of the caller's per-address budget (rpc/db/calls.py), like a heavy method
-RATE_TAKE = "select internal.rate_take(%s, %s)"
 EXPORTS_AT_ONCE = 2  # per process: exports never take more pooled connections than this
 EXPORT_WAIT_SECONDS = 10.0  # for a free export slot, else 503
 EXPORT_SEND_SECONDS = 300.0  # the client must have taken the whole file by then
