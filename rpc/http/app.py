@@ -15,8 +15,7 @@ from psycopg_pool import PoolTimeout
 from rpc.core import errors
 from rpc.core.config import Settings
 from rpc.core.protocol import RpcError, error_response
-from rpc.http import certificates, exports, files, live, views, watchdog
-from rpc.http import stripe_webhooks as webhooks
+from rpc.http import certificates, exports, files, live, stripe_webhooks, views, watchdog
 from rpc.http.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.app")
@@ -82,15 +81,25 @@ def create_app(settings: Settings, server_url: str) -> web.Application:
         await service.db.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_post("/rpc", views.rpc_handler)
-    app.router.add_get("/", views.reference)
-    app.router.add_get("/health", views.health)
-    app.router.add_get("/ready", views.ready)
-    app.router.add_get("/metrics", views.metrics)
-    app.router.add_get("/certificates/{number}.pdf", certificates.certificate_pdf)
-    app.router.add_post("/webhooks/stripe", webhooks.stripe_webhook)
-    files.setup(app, settings)  # POST /files, GET /files/{file_id}
-    live.setup(app, service)  # GET /ws: JSON-RPC over a WebSocket, live events
+    files.setup(app, settings)  # the storages, the after-commit removal of deleted bytes
+    live.setup(app, service)  # the event hub behind /ws
     watchdog.setup(app, service)  # every 30 s: runaway analyst sessions, canceled intents, deleted bytes
-    exports.setup(app)  # GET /export/courses/{course_id}/gradebook.csv
+    exports.setup(app)  # the export slots
+    app.router.add_routes(ROUTES)
     return app
+
+
+# Every endpoint, in one place.
+ROUTES = [
+    web.post("/rpc", views.rpc_handler),  # JSON-RPC 2.0 (rpc.discover: the OpenRPC document)
+    web.get("/", views.reference),  # the API reference (HTML)
+    web.get("/health", views.health),
+    web.get("/ready", views.ready),
+    web.get("/metrics", views.metrics),  # Prometheus; LMS_METRICS_TOKEN or an admin's token
+    web.get("/ws", live.ws_handler),  # JSON-RPC over a WebSocket, live events
+    web.post("/files", files.upload),
+    web.get("/files/{file_id}", files.download),
+    web.get("/export/courses/{course_id}/gradebook.csv", exports.gradebook_csv),
+    web.get("/certificates/{number}.pdf", certificates.certificate_pdf),
+    web.post("/webhooks/stripe", stripe_webhooks.stripe_webhook),  # the payment provider's events
+]

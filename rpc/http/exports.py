@@ -140,4 +140,3 @@ async def start(request: web.Request, course_id: uuid.UUID, first: bytes) -> web
 
 def setup(app: web.Application) -> None:
     app[EXPORTS] = Exports()
-    app.router.add_get("/export/courses/{course_id}/gradebook.csv", gradebook_csv)

@@ -356,7 +356,7 @@ def setup_hooks(service: RpcService, stores: dict[str, Storage]) -> None:
 
 
 def setup(app: web.Application, settings) -> None:
-    """Routes and storages of the file endpoints (called by the app factory)."""
+    """The storages of the file endpoints and their after-commit hook (called by the app factory)."""
     from rpc.workers.storage import storages
 
     stores = storages(settings)
@@ -370,8 +370,6 @@ def setup(app: web.Application, settings) -> None:
             await store.close()
 
     app.on_cleanup.append(close_storages)
-    app.router.add_post("/files", upload)
-    app.router.add_get("/files/{file_id}", download)
 
 
 __all__ = ["upload", "download", "setup", "judge_type", "content_disposition", "byte_range", "clean_filename"]

@@ -512,4 +512,3 @@ def setup(app: web.Application, service: RpcService) -> None:
         await hub.stop()
 
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_get("/ws", ws_handler)
