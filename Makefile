@@ -20,10 +20,11 @@ test: $(BIN)/lms
 	scripts/ensure-test-deps
 	$(BIN)/pytest -q
 
-## make bench — RPC throughput, latency, CPU per call vs pgbench; batches; 1/2 processes, PgBouncer; the realistic mix (prints figures; not a test)
+## make bench — RPC throughput, latency, CPU per call vs pgbench; batches; 1/2 processes, PgBouncer; the realistic mix (prints figures); then the `timing` tests (wall-clock ratios kept out of make test)
 bench: $(BIN)/lms
 	$(BIN)/python -m bench.rpc_bench --deployments
 	$(BIN)/python -m bench.mix --workers 1,2 --pgbouncer
+	$(BIN)/pytest -q -m timing
 
 lint: $(BIN)/lms
 	$(BIN)/ruff check rpc tests bench
