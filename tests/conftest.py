@@ -24,6 +24,9 @@ from rpc.db.migrate import Migrator
 from rpc.http.app import create_app
 from rpc.http.service import SERVICE
 
+# Fixtures shared by several test modules live beside their helpers.
+pytest_plugins = ["tests.helpers.files", "tests.helpers.foundation", "tests.helpers.pgbouncer"]
+
 TEMPLATE = "lms_template"
 
 

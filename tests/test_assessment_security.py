@@ -17,7 +17,7 @@ import time
 import psycopg
 import pytest
 
-from tests.test_assessment import make_course, make_quiz, mc, tf
+from tests.helpers.assessment import make_course, make_quiz, mc, tf
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,7 +16,6 @@ from rpc.db import demo
 from rpc.db.migrate import Migrator
 from tests import conftest
 from tests.conftest import make_settings, start_server
-from tests.test_foundation import scratch  # noqa: F401 — a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = re.compile(r"<!-- tour: (\w+) -->\n```sh\n(.*?)```\n```text\n(.*?)```", re.S)

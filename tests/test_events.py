@@ -22,7 +22,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from rpc.http import live
 from rpc.workers import webhook_delivery as delivery
 from tests.conftest import make_settings
-from tests.test_catalog import make_course
+from tests.helpers.catalog import make_course
+from tests.helpers.events import call, next_event
 
 
 def event_types(db, user_id: str) -> list[str]:
@@ -563,19 +564,8 @@ async def test_a_receiver_answering_byte_by_byte_fails_at_the_deadline(rpc, user
 # WebSocket
 # ---------------------------------------------------------------------------------------------
 
-async def next_event(ws, timeout: float = 5.0) -> dict:
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), timeout)
-        if msg.get("method") == "event":
-            return msg["params"]
 
 
-async def call(ws, method: str, params: dict, rid: int = 1) -> dict:
-    await ws.send_json({"jsonrpc": "2.0", "method": method, "params": params, "id": rid})
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), 5)
-        if msg.get("id") == rid:
-            return msg
 
 
 async def test_websocket_delivers_to_who_may_see_and_replays_on_reconnect(rpc, users, db):

@@ -21,8 +21,8 @@ from rpc.http import files as files_module
 from rpc.workers import storage as storage_module
 from rpc.workers.storage import PART_SIZE, S3Storage, sweep
 from tests.conftest import RpcClient, Users, free_port, make_settings, start_server
-from tests.test_assessment import make_course
-from tests.test_files import download, leftovers, pdf, upload
+from tests.helpers.assessment import make_course
+from tests.helpers.files import download, leftovers, pdf, upload
 
 pytestmark = pytest.mark.asyncio
 

@@ -6,42 +6,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from rpc.db.cluster import find_bindir
 from rpc.db.migrate import ROOT, Migrator, apply_repeatable, maintain
-from tests.conftest import create_database, drop_database
-
-
-def schema_dump(cluster, dbname: str) -> str:
-    out = subprocess.run(
-        [str(find_bindir() / "pg_dump"), "--schema-only",
-         "-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", "postgres",
-         "--exclude-table=public._yoyo*", "--exclude-table=public.yoyo_lock", dbname],
-        capture_output=True, text=True, check=True,
-    )
-    lines = [line for line in out.stdout.splitlines()
-             if line.strip() and not line.startswith(("--", "\\restrict", "\\unrestrict"))]
-    return "\n".join(lines)
-
-
-@pytest.fixture
-def scratch(pg_cluster):
-    names = []
-
-    def make() -> str:
-        name = f"s_{uuid.uuid4().hex[:12]}"
-        create_database(pg_cluster, name)
-        names.append(name)
-        return name
-
-    yield make
-    for name in names:
-        drop_database(pg_cluster, name)
+from tests.helpers.foundation import schema_dump
 
 
 def test_migrate_rollback_all_migrate_gives_identical_schema(pg_cluster, scratch):

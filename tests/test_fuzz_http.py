@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from rpc.workers import payments
-from tests.test_files import frpc, fusers, pdf, upload, world  # noqa: F401 — frpc, fusers are fixtures
+from tests.helpers.files import pdf, upload, world
 
 SEED = int(os.environ.get("LMS_FUZZ_SEED", "1"))
 ROUNDS = int(os.environ.get("LMS_FUZZ_HTTP_ROUNDS", "400"))

@@ -16,8 +16,7 @@ import aiohttp
 
 from rpc.http.service import SERVICE
 from tests.conftest import RpcClient, Users, make_settings, start_server
-from tests.test_pgbouncer import SETUP as PGBOUNCER_SETUP
-from tests.test_pgbouncer import pgbouncer  # noqa: F401 — the fixture
+from tests.helpers.pgbouncer import SETUP as PGBOUNCER_SETUP
 
 # test.write_then_fail (audit row 'test.write', then LM409) and the grants come from the PgBouncer test.
 NOTE = """

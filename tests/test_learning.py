@@ -8,7 +8,7 @@ import asyncio
 import psycopg
 import pytest
 
-from tests.test_catalog import make_course
+from tests.helpers.catalog import make_course
 
 
 async def test_whole_flow_progress_quiz_gate_certificate(rpc, users, db):

@@ -12,7 +12,7 @@ import pytest
 
 from rpc.core.auth import TokenService
 from tests.conftest import RpcClient, make_settings, start_server
-from tests.test_events import call
+from tests.helpers.events import call
 
 
 async def messages_until_quiet(ws, quiet: float = 1.5) -> list[dict]:

@@ -14,7 +14,7 @@ from yoyo import read_migrations
 from rpc.db.migrate import MIGRATIONS, ROOT, Migrator, RollbackFailed, RollbackRefused
 from tests import conftest
 from tests.conftest import make_settings, start_server
-from tests.test_foundation import schema_dump, scratch  # noqa: F401 — scratch is a fixture
+from tests.helpers.foundation import schema_dump
 
 
 async def server_answers(db) -> None:

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from bench.generate import generate, verify
 from rpc.db.migrate import maintain
-from tests.test_assessment import make_course, make_quiz, mc, shift_attempt
+from tests.helpers.assessment import make_course, make_quiz, mc, shift_attempt
 
 
 def partition_of(db, attempt_id: str) -> str:

@@ -13,9 +13,9 @@ import psycopg
 from psycopg import sql
 
 from tests.conftest import RpcClient, Users
-from tests.test_catalog import make_course
-from tests.test_events import call, next_event
-from tests.test_files import frpc, pdf, upload  # noqa: F401 — frpc is a fixture
+from tests.helpers.catalog import make_course
+from tests.helpers.events import call, next_event
+from tests.helpers.files import pdf, upload
 
 # Every advisory key the server ever used (the events gate (90, 1), event fences (low bigint ids),
 # the per-user upload lock (30, hashtext(user))) and a spread of others.
