@@ -595,8 +595,12 @@ async def test_websocket_delivers_to_who_may_see_and_replays_on_reconnect(rpc, u
         await rpc.ok("enrollment.enroll", {"course_id": course_id}, a.token)
         got_a, got_i = await next_event(ws_a), await next_event(ws_i)
         assert got_a == got_i and got_a["type"] == "enrollment.created" and got_a["data"]["user_id"] == a.id
-        with pytest.raises(asyncio.TimeoutError):
-            await next_event(ws_b, timeout=1.0)
+        # A sentinel B may see, after A's enrollment: it is the first event B hears, so A's was never sent.
+        other_course, _ = await make_course(rpc, ina, lessons=1)
+        await rpc.ok("enrollment.enroll", {"course_id": other_course}, b.token)
+        sentinel = await next_event(ws_b)
+        assert (sentinel["type"], sentinel["data"]["user_id"]) == ("enrollment.created", b.id), sentinel
+        assert (await next_event(ws_i)) == sentinel  # the instructor of both courses hears it too
 
         last_seen = got_a["id"]
         await ws_a.close()
@@ -628,16 +632,27 @@ async def test_websocket_subscriber_deactivated_hears_nothing_more(rpc, users, d
     url = rpc.base.replace("http", "ws") + "/ws"
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(url, headers={"Authorization": f"Bearer {watcher.token}"})
-        assert "result" in await call(ws, "event.subscribe", {"types": ["user.created"]})
+        other = await session.ws_connect(url, headers={"Authorization": f"Bearer {ada.token}"})
+        for socket_ in (ws, other):
+            assert "result" in await call(socket_, "event.subscribe", {"types": ["user.created"]})
         await users.make("student")
         assert (await next_event(ws))["type"] == "user.created"
         await rpc.ok("admin.set_active", {"user_id": watcher.id, "is_active": False}, ada.token)
-        await users.make("student")
-        with pytest.raises(asyncio.TimeoutError):
-            await next_event(ws, timeout=1.0)
+        unheard = await users.make("student")
+        sentinel = await users.make("student")  # made after: once another admin hears it, the hub is past both
+        heard = await next_event(other)
+        while heard["data"]["user_id"] != sentinel.id:
+            heard = await next_event(other)
+        # Its subscription was ended (deactivation ends sessions) and no event came before that.
+        got = []
+        while not got or got[-1].get("method") != "event.unsubscribed":
+            got.append(await asyncio.wait_for(ws.receive_json(), 5))
+        assert got == [{"jsonrpc": "2.0", "method": "event.unsubscribed", "params": {"reason": "session_ended"}}], (
+            f"an inactive account was sent {got} (the user {unheard.id} was made)")
         err = await call(ws, "user.me", {}, rid=3)
         assert err["error"]["data"]["reason"] == "account_inactive"
         await ws.close()
+        await other.close()
 
 
 async def test_listener_reconnects_without_losing_events(rpc, users, db):

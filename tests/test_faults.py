@@ -31,7 +31,7 @@ from rpc.core.auth import TokenService
 from rpc.db.cluster import find_bindir, free_port
 from rpc.http.service import SERVICE
 from tests.conftest import make_settings, start_server
-from tests.faultkit import CALL_TIMEOUT, Load, make_world, missing_writes, own_cluster, violations
+from tests.helpers.faults import CALL_TIMEOUT, Load, make_world, missing_writes, own_cluster, violations
 
 pytestmark = pytest.mark.asyncio
 

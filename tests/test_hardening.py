@@ -16,6 +16,7 @@ import aiohttp
 import psycopg
 import pyotp
 import pytest
+from psycopg import sql
 
 from tests.conftest import TEST_PASSWORD, RpcClient, make_settings, start_server
 
@@ -30,6 +31,19 @@ def log_text(pg_cluster) -> str:
                      if p.is_file())
 
 
+def log_after_sentinel(pg_cluster) -> str:
+    """The log once everything logged before now is in it: a sentinel statement, logged after the
+    server's, is waited for (the logging collector writes what the backends sent, in order)."""
+    sentinel = f"log-sentinel-{uuid.uuid4().hex}"
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("select {}").format(sql.Literal(sentinel)))
+    deadline = time.monotonic() + 30
+    while sentinel not in (text := log_text(pg_cluster)):
+        assert time.monotonic() < deadline, "the sentinel statement never reached the log"
+        time.sleep(0.05)
+    return text
+
+
 @pytest.fixture
 def verbose_logging(pg_cluster):
     """The test cluster logs like a DBA who turned on log_statement = 'all'."""
@@ -37,7 +51,13 @@ def verbose_logging(pg_cluster):
         conn.execute("alter system set log_statement = 'all'")
         conn.execute("alter system set log_min_error_statement = 'error'")
         conn.execute("select pg_reload_conf()")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while True:  # the reload is asynchronous: new sessions log everything once the postmaster has it
+        with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+            if conn.execute("show log_statement").fetchone()[0] == "all":
+                break
+        assert time.monotonic() < deadline, "log_statement = 'all' never took effect"
+        time.sleep(0.05)
     yield
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
         conn.execute("alter system reset log_statement")
@@ -131,8 +151,7 @@ async def test_no_secret_reaches_the_log_or_pg_stat_activity(pg_cluster, verbose
             secrets.append(password3)
     finally:
         await runner.cleanup()
-    await asyncio.sleep(0.5)  # the log is written asynchronously by the server processes
-    text = log_text(pg_cluster)
+    text = log_after_sentinel(pg_cluster)
     assert "statement:" in text, "log_statement = 'all' is on (other sessions' statements are logged)"
     leaked = [s for s in secrets if s in text]
     assert not leaked, f"secrets in the PostgreSQL log: {leaked}"

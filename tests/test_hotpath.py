@@ -184,6 +184,10 @@ async def peek_server(db):
         service = app[SERVICE]
         await service.reload()
         service.db.groups.observe = sizes.append
+        # A reservation ahead is spent locally for a second; a loaded machine can take longer than that
+        # between the calls that reserve and the calls that join a pipeline. Which calls share depends on
+        # the reservation being there, not on how fast the machine is.
+        service.db.leases.LIFETIME = 3600.0
         async with aiohttp.ClientSession() as session:
             yield service, RpcClient(base, session, app), sizes
     finally:
@@ -265,13 +269,14 @@ async def test_a_slow_call_in_a_shared_pipeline_does_not_hold_up_the_queue(db):
         # a call makes alone, outside the pipelines).
         await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(30)))
         sizes.clear()
-        slow = asyncio.ensure_future(client.ok("test.peek", {"pause": 3000}, person.token))
-        async with asyncio.timeout(2):
-            while not sizes:
-                await asyncio.sleep(0.001)
+        slow = asyncio.ensure_future(client.call("test.peek", {"pause": 20_000}, person.token))
+        while not sizes:  # the slow call is in the lane
+            await asyncio.sleep(0.001)
         started = time.monotonic()
         quick = await asyncio.gather(*(client.ok("test.peek", {}, person.token) for _ in range(10)))
         waited = time.monotonic() - started
-        assert not slow.done() and waited < 2, f"the quick calls waited {waited:.2f} s for the slow one"
+        assert not slow.done(), f"the quick calls waited {waited:.2f} s, until the slow one was done"
         assert {r["user_id"] for r in quick} == {person.id}
-        assert (await slow)["user_id"] == person.id
+        db.execute("select pg_cancel_backend(pid) from pg_stat_activity"
+                   " where query like '%test_peek%' and state = 'active' and pid <> pg_backend_pid()")
+        assert "error" in await slow  # the slow one was cut short, and answered

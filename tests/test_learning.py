@@ -196,7 +196,7 @@ async def test_one_students_lesson_completions_at_once_do_not_deadlock(rpc, user
     inserts progress (a key-share lock on the enrollment, by its foreign key) and then recomputes it
     (the enrollment for update): without locking the enrollment first, pairs of them deadlocked
     (409 deadlock_detected, about 1 in 4 calls in batches of 4; found by tests/test_faults.py)."""
-    from tests.faultkit import make_world
+    from tests.helpers.faults import make_world
 
     world = make_world(db.url, students=1, free_courses=1, lessons=16)
     course, lessons = world.free_courses[0]

@@ -20,7 +20,7 @@ from rpc.cli.main import build_parser
 from rpc.core.config import Settings
 from rpc.db.cluster import Cluster, find_bindir, free_port
 from rpc.db.demo import seed
-from tests.faultkit import make_world, own_cluster
+from tests.helpers.faults import make_world, own_cluster
 
 ANALYST_PASSWORD = "analyst-password-2026"
 

@@ -10,10 +10,12 @@ import time
 
 import aiohttp
 import jwt
+import psycopg
 import pytest
 from pydantic import SecretStr
 
 from tests.conftest import make_settings, start_server
+from tests.helpers.faults import own_cluster
 
 KEY = make_settings().jwt_key()
 
@@ -120,9 +122,17 @@ async def test_health_ready_metrics_reference_and_discover(server, users):
     assert "rpc.discover" in names and "test.whoami" in names
 
 
-async def test_database_outage_gives_32000_then_service_resumes(db, pg_cluster):
-    db.execute(WHOAMI)
-    app, runner, base = await start_server(db.server_url, make_settings(pool_min_size=2, pool_max_size=4))
+async def test_database_outage_gives_32000_then_service_resumes():
+    """On a cluster of its own: stopping it hurts no other test's database."""
+    with own_cluster() as cluster:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute(WHOAMI)
+        await outage_then_recovery(cluster)
+
+
+async def outage_then_recovery(pg_cluster):
+    app, runner, base = await start_server(pg_cluster.url("lms", "lms_authenticator"),
+                                           make_settings(pool_min_size=2, pool_max_size=4))
     body = {"jsonrpc": "2.0", "method": "test.whoami", "id": 1}
     try:
         async with aiohttp.ClientSession() as session:

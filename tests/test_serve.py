@@ -34,7 +34,13 @@ class Lines:
 
     def __init__(self, proc: subprocess.Popen):
         self.seen: list[str] = []
-        threading.Thread(target=lambda: self.seen.extend(proc.stdout), daemon=True).start()
+        self.reader = threading.Thread(target=lambda: self.seen.extend(proc.stdout), daemon=True)
+        self.reader.start()
+
+    def all(self, timeout: float = 30) -> str:
+        """Everything the process wrote, once it has exited and its output is read to the end."""
+        self.reader.join(timeout)
+        return self.text()
 
     def count(self, text: str) -> int:
         return sum(text in line for line in list(self.seen))
@@ -53,6 +59,11 @@ async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path,
                             text=True)
     lines = Lines(proc)
     base = f"http://127.0.0.1:{port}"
+
+    def sleeping() -> int:
+        return db.execute("select count(*) from pg_stat_activity where query like '%test_sleep%'"
+                          " and state = 'active' and pid <> pg_backend_pid()")[0][0]
+
     try:
         async with aiohttp.ClientSession() as session:
             deadline = time.monotonic() + 30
@@ -69,7 +80,9 @@ async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path,
             # Serving migrates (rebuilding the api schema); a method created afterwards appears on SIGHUP.
             db.execute(SLEEPER)
             proc.send_signal(signal.SIGHUP)
-            await asyncio.sleep(0.5)
+            while lines.count("loaded ") < 2 * workers:  # every worker has reloaded its catalog
+                assert time.monotonic() < deadline and proc.poll() is None, "no reload after SIGHUP"
+                await asyncio.sleep(0.05)
 
             async def slow_call():
                 body = {"jsonrpc": "2.0", "method": "test.sleep", "params": {"ms": 1500}, "id": 1}
@@ -77,7 +90,9 @@ async def test_sighup_reloads_and_sigterm_finishes_in_flight_calls(db, tmp_path,
                     return await resp.json()
 
             tasks = [asyncio.create_task(slow_call()) for _ in range(4)]  # spread over the workers
-            await asyncio.sleep(0.4)
+            while sleeping() < 4:  # every call is in flight, in the database, before the SIGTERM
+                assert time.monotonic() < deadline and proc.poll() is None, "the calls did not start"
+                await asyncio.sleep(0.02)
             proc.send_signal(signal.SIGTERM)
             for answer in await asyncio.gather(*tasks):
                 assert answer.get("result") == {"slept": 1500}, answer
@@ -158,9 +173,8 @@ async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db,
             code = await asyncio.to_thread(proc.wait, 60)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"no exit 60 s after SIGTERM; workers {workers()}; output:\n{lines.text()}") from None
-        assert code == 1, lines.text()
-        await asyncio.sleep(0.2)
-        out = lines.text()
+        out = lines.all()
+        assert code == 1, out
         assert f"worker {victim} died (killed by signal 9)" in out and "started in its place" in out, out
     finally:
         if proc.poll() is None:
