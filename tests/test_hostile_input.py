@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from tests.helpers.fixtures import fixture_sql
+
 NIL = "00000000-0000-0000-0000-000000000001"
 
 
@@ -313,24 +315,7 @@ async def test_garbage_bodies(rpc):
 # Updates: explicit null only for nullable params (@patch / @param … nullable)
 # ---------------------------------------------------------------------------------------------
 
-PATCH_FUNCTION = """
-set role lms_owner;
-create function api.test_patch(thing_id uuid, title text default null, note text default null,
-                               due timestamptz default null, tags text[] default null)
-  returns jsonb language sql stable
-  as $$ select jsonb_build_object('title', title, 'note', note, 'due', due, 'tags', tags,
-                                  'given', current_setting('lms.given', true)) $$;
-comment on function api.test_patch(uuid, text, text, timestamptz, text[]) is 'A test update.
-@patch
-@param title minLength=1 maxLength=20
-@param note nullable maxLength=10
-@param due nullable
-@param tags itemMaxLength=5';
-create function api.test_plain(thing_id uuid, note text default null) returns jsonb language sql stable
-  as $$ select jsonb_build_object('note', note) $$;
-grant execute on all functions in schema api to lms_api;
-reset role;
-"""
+PATCH_FUNCTION = fixture_sql("test_patch")
 
 
 @pytest.fixture

@@ -16,21 +16,11 @@ import aiohttp
 
 from rpc.http.service import SERVICE
 from tests.conftest import RpcClient, Users, make_settings, start_server
+from tests.helpers.fixtures import fixture_sql
 from tests.helpers.pgbouncer import SETUP as PGBOUNCER_SETUP
 
 # test.write_then_fail (audit row 'test.write', then LM409) and the grants come from the PgBouncer test.
-NOTE = """
-set role lms_owner;
-create function api.test_note(label text) returns jsonb language plpgsql volatile as $$
-begin
-  insert into app.audit_log (action, details) values ('test.write', jsonb_build_object('label', label));
-  return jsonb_build_object('label', label, 'backend', pg_backend_pid(), 'user_id', app.current_user_id(),
-                            'role', current_user, 'xid', txid_current()::text);
-end $$;
-create function api.test_nothing() returns jsonb language sql volatile as $$ select null::jsonb $$;
-grant execute on function api.test_note(text), api.test_nothing() to lms_api;
-reset role;
-"""
+NOTE = fixture_sql("test_note")
 
 
 async def setup(db, rpc) -> None:
@@ -155,21 +145,7 @@ async def test_batches_through_pgbouncer_in_transaction_mode(db, pgbouncer, user
         await runner.cleanup()
 
 
-PEEK = """
-set role lms_owner;
-create function api.test_peek(fail boolean default false, pause integer default 0) returns jsonb
-language plpgsql stable as $$
-begin
-  perform pg_sleep(pause / 1000.0);
-  if fail then
-    raise exception 'no such thing' using errcode = 'LM404', detail = 'not_found';
-  end if;
-  return jsonb_build_object('user_id', app.current_user_id(), 'backend', pg_backend_pid(), 'role', current_user,
-                            'xid', txid_current()::text);
-end $$;
-grant execute on function api.test_peek(boolean, integer) to lms_api;
-reset role;
-"""
+PEEK = fixture_sql("test_peek")
 
 
 @contextlib.asynccontextmanager

@@ -8,28 +8,9 @@ import asyncio
 
 import pytest
 
-TEST_FUNCTIONS = """
-set role lms_owner;
-create function api.test_subtract(minuend integer, subtrahend integer) returns jsonb
-  language sql immutable as $$ select to_jsonb(minuend - subtrahend) $$;
-create function api.test_sum(a integer, b integer default 0, c integer default 0) returns jsonb
-  language sql immutable as $$ select to_jsonb(a + b + c) $$;
-create function api.test_whoami() returns jsonb language sql stable
-  as $$ select jsonb_build_object('user_id', app.current_user_id(), 'role', current_user,
-                                  'setting', current_setting('lms.user_id', true)) $$;
-create function api.test_types(id uuid, flag boolean, tags text[], doc jsonb default null, at timestamptz default null)
-  returns jsonb language sql immutable
-  as $$ select jsonb_build_object('id', id, 'flag', flag, 'tags', tags, 'doc', doc, 'at', at) $$;
-create function api.test_fail(code text) returns jsonb language plpgsql as $$
-begin
-  if code = 'unique' then
-    insert into app.courses (instructor_id, title) values (gen_random_uuid(), 'x');
-  end if;
-  raise exception 'custom failure' using errcode = code, detail = 'some_reason', hint = 'code';
-end $$;
-grant execute on all functions in schema api to lms_api;
-reset role;
-"""
+from tests.helpers.fixtures import fixture_sql
+
+TEST_FUNCTIONS = fixture_sql("protocol_functions")
 
 
 @pytest.fixture
@@ -164,39 +145,7 @@ async def test_identity_reaches_sql_and_never_leaks_between_calls(proto, users):
         assert await cur.fetchone() == ("lms_authenticator", "")
 
 
-VIOLATIONS = """
-set role lms_owner;
-create function api.test_violate(kind text) returns jsonb language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
-declare
-  v_user uuid;
-begin
-  insert into app.users (email, password_hash, full_name) values ('dup@example.test', 'h', 'Dup')
-  returning id into v_user;
-  case kind
-    when 'unique' then
-      insert into app.users (email, password_hash, full_name) values ('DUP@example.test', 'h', 'Dup');
-    when 'foreign_key' then
-      insert into app.courses (instructor_id, title) values (v_user, 'No instructor row');
-    when 'in_use' then
-      insert into app.instructors (user_id) values (v_user);
-      insert into app.courses (instructor_id, title) values (v_user, 'C');
-      delete from app.instructors where user_id = v_user;
-    when 'check' then
-      update app.users set role = 'wizard' where id = v_user;
-  end case;
-  return '{}';
-end $$;
-grant create on schema api to lms_definer;
-alter function api.test_violate(text) owner to lms_definer;
-revoke create on schema api from lms_definer;
-create function api.test_rls_insert() returns jsonb language sql as $$
-  insert into app.payment_events (event_id, event_type, payload) values ('evt', 't', '{}') returning '{}'::jsonb $$;
-create function api.test_no_privilege() returns jsonb language sql as $$ select to_jsonb(count(*)) from app.outbox $$;
-grant execute on all functions in schema api to lms_api;
-grant insert on app.payment_events to lms_api;
-reset role;
-"""
+VIOLATIONS = fixture_sql("protocol_violations")
 
 
 @pytest.mark.parametrize("method, params, code, reason", [

@@ -16,18 +16,11 @@ from pydantic import SecretStr
 
 from tests.conftest import make_settings, start_server
 from tests.helpers.faults import own_cluster
+from tests.helpers.fixtures import fixture_sql
 
 KEY = make_settings().jwt_key()
 
-WHOAMI = """
-set role lms_owner;
-create function api.test_whoami() returns jsonb language sql stable
-  as $$ select jsonb_build_object('user_id', app.current_user_id()) $$;
-comment on function api.test_whoami() is 'Who the database thinks is calling.
-@public';
-grant execute on function api.test_whoami() to lms_api;
-reset role;
-"""
+WHOAMI = fixture_sql("test_whoami")
 
 
 @pytest.fixture

@@ -16,17 +16,9 @@ import aiohttp
 import pytest
 
 from rpc.db.cluster import ClusterError, find_bindir, free_port
+from tests.helpers.fixtures import fixture_sql
 
-SLEEPER = """
-set role lms_owner;
-create function api.test_sleep(ms integer) returns jsonb language plpgsql as $$
-begin
-  perform pg_sleep(ms / 1000.0);
-  return jsonb_build_object('slept', ms);
-end $$;
-grant execute on function api.test_sleep(integer) to lms_api;
-reset role;
-"""
+SLEEPER = fixture_sql("test_sleep")
 
 
 class Lines:

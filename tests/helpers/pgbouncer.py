@@ -14,25 +14,9 @@ import psycopg
 import pytest
 
 from rpc.db.cluster import free_port
+from tests.helpers.fixtures import fixture_sql
 
-SETUP = """
-set role lms_owner;
-create function api.test_whoami(pause integer default 0) returns jsonb language plpgsql volatile as $$
-begin
-  perform pg_sleep(pause / 1000.0);
-  return jsonb_build_object('user_id', app.current_user_id(), 'backend', pg_backend_pid(),
-                            'role', current_user, 'setting', current_setting('lms.user_id', true));
-end $$;
-create function api.test_write_then_fail(label text) returns jsonb language plpgsql as $$
-begin
-  insert into app.audit_log (action, details) values ('test.write', jsonb_build_object('label', label));
-  raise exception 'rolled back' using errcode = 'LM409', detail = 'conflict';
-end $$;
-grant execute on all functions in schema api to lms_api;
-grant insert on app.audit_log to lms_api;
-create policy insert_test on app.audit_log for insert to lms_api with check (true);
-reset role;
-"""
+SETUP = fixture_sql("pgbouncer_setup")
 
 
 @pytest.fixture
