@@ -110,14 +110,14 @@ class Bench:
         return self.cluster.url("bench", "lms_authenticator")
 
     def start_server(self, label: str = "this tree", source: Path | None = None, workers: int = 1,
-                     pool_size: int = 8, server_url: str | None = None) -> Server:
+                     pool_size: int = 8, server_database_url: str | None = None) -> Server:
         port = free_port()
         env = {**os.environ, "LMS_ENVIRONMENT": "development",
                "DATABASE_URL": self.url, "LMS_PORT": str(port), "LMS_JWT_SECRET": SECRET,
                "LMS_POOL_MIN_SIZE": str(pool_size), "LMS_POOL_MAX_SIZE": str(pool_size),
                "LMS_WORKERS": str(workers), "LMS_METRICS_TOKEN": METRICS_TOKEN}
-        if server_url:
-            env["LMS_SERVER_DATABASE_URL"] = server_url
+        if server_database_url:
+            env["LMS_SERVER_DATABASE_URL"] = server_database_url
         if source is not None:
             env["PYTHONPATH"] = str(source)
         process = subprocess.Popen([sys.executable, "-m", "rpc"], env=env, stdout=subprocess.DEVNULL,

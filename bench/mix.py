@@ -238,7 +238,7 @@ def main() -> int:
               f"logins (at the default 10, login is bcrypt-bound)")
         bouncer = bench.start_pgbouncer(args.pool_size) if args.pgbouncer else None
         servers = [bench.start_server(f"{workers} process(es), {via}", workers=workers, pool_size=args.pool_size,
-                                      server_url=target)
+                                      server_database_url=target)
                    for via, target in (("direct", None), *((("pgbouncer", bouncer),) if bouncer else ()))
                    for workers in [int(w) for w in args.workers.split(",")]]
         figures = {s.label: {"latencies": defaultdict(list), "errors": 0, "requests": 0, "cpu": 0.0,

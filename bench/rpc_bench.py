@@ -197,7 +197,7 @@ def deployments(bench: Bench, method: str, args) -> None:
           f"{args.pool_size}, transaction mode)")
     bouncer = bench.start_pgbouncer(args.pool_size)
     servers = [bench.start_server(f"{workers} process(es), {via:>9}", workers=workers, pool_size=args.pool_size,
-                                  server_url=target)
+                                  server_database_url=target)
                for via, target in (("direct", None), ("pgbouncer", bouncer)) for workers in (1, 2)]
     for server, (r, b) in zip(servers, singles_and_batches(bench, servers, method, args), strict=True):
         print(f"  {server.label}: {r['rate']:>6.0f} calls/s p99 {r['p99']:>5.1f} ms {r['cpu_us']:>4.0f} µs CPU/call; "

@@ -99,7 +99,7 @@ class TestDatabase:
         return self.cluster.url(self.name)
 
     @property
-    def server_url(self) -> str:
+    def server_database_url(self) -> str:
         return self.cluster.url(self.name, "lms_authenticator")
 
     def connect(self, user: str = "postgres", **kwargs) -> psycopg.Connection:
@@ -218,8 +218,8 @@ def make_settings(**overrides) -> Settings:
     return Settings(_env_file=None, database_url=None, **base)
 
 
-async def start_server(server_url: str, settings: Settings):
-    app = create_app(settings, server_url)
+async def start_server(server_database_url: str, settings: Settings):
+    app = create_app(settings, server_database_url)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -230,7 +230,7 @@ async def start_server(server_url: str, settings: Settings):
 
 @pytest.fixture
 async def rpc(db):
-    app, runner, base = await start_server(db.server_url, make_settings())
+    app, runner, base = await start_server(db.server_database_url, make_settings())
     async with aiohttp.ClientSession() as session:
         yield RpcClient(base, session, app)
     await runner.cleanup()

@@ -185,13 +185,13 @@ def as_api(conn, user_id: str) -> None:
 async def test_direct_sql_keeps_lesson_order_dense(rpc, users, db):
     ina = await users.make("instructor")
     course_id, (a, b, c) = await make_course(rpc, ina, publish=False)
-    with psycopg.connect(db.server_url) as conn:
+    with psycopg.connect(db.server_database_url) as conn:
         as_api(conn, ina.id)
         conn.execute("update app.lessons set lesson_order = 7 where id = %s", [c])
         with pytest.raises(psycopg.Error) as caught:
             conn.commit()  # the dense-order check is deferred to commit
         assert caught.value.sqlstate == "LM422"
-    with psycopg.connect(db.server_url) as conn:
+    with psycopg.connect(db.server_database_url) as conn:
         as_api(conn, ina.id)
         cur = conn.execute("update app.lessons set lesson_order = case id when %s then 2 else 1 end "
                            "where id in (%s, %s)", [a, a, b])

@@ -383,7 +383,7 @@ async def test_stripe_provider_against_a_stub(db, rpc, users):
     await web.TCPSite(stub_runner, "127.0.0.1", port).start()
     settings = make_settings(stripe_api_key="sk_test_stub_key", stripe_api_base=f"http://127.0.0.1:{port}",
                              stripe_webhook_secret="whsec_stub_test_secret")
-    app, runner, base = await start_server(db.server_url, settings)
+    app, runner, base = await start_server(db.server_database_url, settings)
     try:
         async with aiohttp.ClientSession() as session:
             client = RpcClient(base, session, app)

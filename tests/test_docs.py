@@ -61,7 +61,7 @@ async def test_the_readme_tour_runs_as_written(pg_cluster, scratch, tmp_path):  
     finally:
         migrator.close()
     demo.seed(db.url)
-    app, runner, base = await start_server(db.server_url, make_settings())
+    app, runner, base = await start_server(db.server_database_url, make_settings())
     script = "".join(f"echo '@@ {kind}'\n{code}" for kind, code, _ in blocks)
     env = {**os.environ, "LMS": base, "DATABASE_URL": db.url, "LMS_HOME": str(tmp_path / "home"),
            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}

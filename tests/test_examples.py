@@ -15,7 +15,7 @@ from tests.helpers import examples
 
 async def test_published_examples_are_what_the_demo_answers(db, tmp_path, capsys):
     demo.seed(db.url)
-    live = await examples.record(db.url, db.server_url, tmp_path / "home")
+    live = await examples.record(db.url, db.server_database_url, tmp_path / "home")
     committed = json.loads(examples.EXAMPLES.read_text())
     assert set(committed) == set(live), (f"methods without a recorded example: {sorted(set(live) - set(committed))}; "
                                          f"examples of no method: {sorted(set(committed) - set(live))} — run `make "

@@ -230,7 +230,7 @@ async def test_pool_exhausted_by_slow_calls(db):
     slow_student, others = world.students[0], world.students[1:]
     settings = make_settings(pool_min_size=2, pool_max_size=2, pool_timeout_ms=1000, lock_timeout_ms=10000,
                              statement_timeout_ms=15000)
-    app, runner, base = await start_server(db.server_url, settings)
+    app, runner, base = await start_server(db.server_database_url, settings)
     tokens = {s: app[SERVICE].tokens.sign({"sub": s, "role": "student"})[0] for s in world.students}
     lock = psycopg.connect(db.url)
     try:

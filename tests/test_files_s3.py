@@ -65,7 +65,7 @@ async def srpc(db, tmp_path, s3_endpoint, bucket):
     settings = make_settings(files_dir=tmp_path / "files", s3_bucket=BUCKET, s3_endpoint_url=s3_endpoint)
     db.execute("update app.settings set value = %s where name = 'max_upload_bytes'", [MAX])
     db.execute("update app.settings set value = %s where name = 'file_quota_bytes'", [4 * MAX])
-    app, runner, base = await start_server(db.server_url, settings)
+    app, runner, base = await start_server(db.server_database_url, settings)
     async with aiohttp.ClientSession() as session:
         client = RpcClient(base, session, app)
         client.files_dir = tmp_path / "files"

@@ -67,7 +67,7 @@ def verbose_logging(pg_cluster):
 
 async def test_no_secret_reaches_the_log_or_pg_stat_activity(pg_cluster, verbose_logging, db, users):
     # A fresh server: its pool connects after the logging change (role settings apply at login).
-    app, runner, base = await start_server(db.server_url, make_settings())
+    app, runner, base = await start_server(db.server_database_url, make_settings())
     secrets: list[str] = []
     try:
         async with aiohttp.ClientSession() as session:
@@ -262,7 +262,7 @@ async def test_deactivated_user_loses_every_method_and_their_analyst_sees_nothin
 @pytest.fixture
 async def proxied(db):
     """A server that trusts 127.0.0.1 as a proxy: X-Forwarded-For chooses the client address."""
-    app, runner, base = await start_server(db.server_url, make_settings(trusted_proxies=["127.0.0.1/32"]))
+    app, runner, base = await start_server(db.server_database_url, make_settings(trusted_proxies=["127.0.0.1/32"]))
     async with aiohttp.ClientSession() as session:
         client = RpcClient(base, session, app)
 
@@ -320,7 +320,7 @@ async def test_concurrent_calls_of_one_address_never_pass_the_budget(db, rpc):
 
 async def test_address_budget_holds_across_two_servers(db, rpc, users):
     db.execute("update app.rate_limits set max_cost = 10 where name = 'address'")
-    app2, runner2, base2 = await start_server(db.server_url, make_settings())
+    app2, runner2, base2 = await start_server(db.server_database_url, make_settings())
     try:
         async with aiohttp.ClientSession() as session:
             other = RpcClient(base2, session, app2)

@@ -154,7 +154,7 @@ async def peek_server(db):
     (service, client, sizes): sizes collects the number of calls of each shared pipeline."""
     db.execute(PEEK)
     db.execute("update app.rate_limits set max_cost = 1000000 where name = 'address'")
-    app, runner, base = await start_server(db.server_url, make_settings(pool_min_size=4, pool_max_size=4))
+    app, runner, base = await start_server(db.server_database_url, make_settings(pool_min_size=4, pool_max_size=4))
     sizes: list[int] = []
     try:
         service = app[SERVICE]

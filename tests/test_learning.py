@@ -159,13 +159,13 @@ async def test_direct_sql_publish_recomputes_progress(rpc, users, db):
     assert (await rpc.ok("lesson.complete", {"lesson_id": lessons[0]}, sam.token))["progress_percentage"] == 50
     drafts = [(await rpc.ok("lesson.create", {"course_id": course_id, "title": f"D{i}"}, ina.token))["id"]
               for i in range(2)]
-    with psycopg.connect(db.server_url) as conn:  # the instructor, by direct SQL as the API role
+    with psycopg.connect(db.server_database_url) as conn:  # the instructor, by direct SQL as the API role
         conn.execute("select set_config('role', 'lms_api', true), set_config('lms.user_id', %s, true)", [ina.id])
         cur = conn.execute("update app.lessons set is_published = true where id = any(%s)", [drafts])
         assert cur.rowcount == 2
     query = "select progress_percentage from app.enrollments where user_id = %s"
     assert db.execute(query, [sam.id]) == [(25,)]  # 1 of 4 published lessons
-    with psycopg.connect(db.server_url) as conn:
+    with psycopg.connect(db.server_database_url) as conn:
         conn.execute("select set_config('role', 'lms_api', true), set_config('lms.user_id', %s, true)", [ina.id])
         conn.execute("delete from app.lessons where id = any(%s)", [drafts])
     assert db.execute(query, [sam.id]) == [(50,)]

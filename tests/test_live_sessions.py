@@ -94,7 +94,7 @@ async def test_open_sockets_are_capped_per_user_and_per_address(db, users):
     """One user could hold 2,000 sockets (each a task, buffers, a heartbeat). Now each process caps
     open sockets per user and per address (a plain 429 too_many_sockets before the upgrade, or an
     error answer to the `auth` message that would make one too many); closing one frees its place."""
-    app, runner, base = await start_server(db.server_url, make_settings(ws_max_sockets_per_user=2,
+    app, runner, base = await start_server(db.server_database_url, make_settings(ws_max_sockets_per_user=2,
                                                                         ws_max_sockets_per_address=4))
     url = base.replace("http", "ws") + "/ws"
     try:

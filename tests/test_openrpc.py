@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,6 +54,49 @@ async def test_discover_document_validates_against_the_openrpc_meta_schema(rpc):
         Draft7Validator.check_schema(method["result"]["schema"])
 
 
+async def test_the_socket_only_methods_are_in_the_document_and_answer_on_its_url(rpc, users):
+    """event.subscribe, event.unsubscribe and auth (with each alias) exist only on GET /ws: they are in
+    rpc.discover's `x-websocket` extension as OpenRPC method objects, at a URL that answers them."""
+    import aiohttp
+
+    openrpc_meta, json_schema_meta = meta_schemas()
+    resource = Resource.from_contents(json_schema_meta, default_specification=DRAFT7)
+    registry = Registry().with_resources([("https://meta.json-schema.tools", resource),
+                                          ("https://meta.json-schema.tools/", resource)])
+    method_schema = {**openrpc_meta, "$ref": "#/definitions/methodObject"}
+    doc = await rpc.ok("rpc.discover")
+    socket = doc["x-websocket"]
+    assert socket["url"] == rpc.base.replace("http://", "ws://") + "/ws"
+    validator = Draft7Validator(method_schema, registry=registry)
+    for method in socket["methods"]:
+        errors = list(validator.iter_errors(method))
+        assert not errors, (method["name"], [e.message for e in errors[:3]])
+    names = [m["name"] for m in socket["methods"]]
+    assert names == ["auth", "event.subscribe", "event.unsubscribe"]
+    assert "event.subscribe" not in [m["name"] for m in doc["methods"]], "not callable over POST /rpc"
+    subscribe = socket["methods"][1]
+    assert {p["name"] for p in subscribe["params"]} == {"types", "since"}
+    assert {n["name"] for n in socket["notifications"]} == {"event", "event.unsubscribed"}
+    aliases = re.findall(r"`([a-z.]+)`", socket["methods"][0]["description"])
+    assert set(aliases) >= {"authenticate", "auth.authenticate"}
+
+    person = await users.make("student")
+    async with aiohttp.ClientSession() as session, session.ws_connect(socket["url"]) as ws:
+        for n, name in enumerate(["auth", *sorted(set(aliases) - {"token", "access_token"})], start=1):
+            await ws.send_json({"jsonrpc": "2.0", "method": name, "params": {"token": person.token}, "id": n})
+            assert (await ws.receive_json())["result"] == {"user_id": person.id}, name
+        await ws.send_json({"jsonrpc": "2.0", "method": "event.subscribe", "params": {"since": 0}, "id": 9})
+        answer = await ws.receive_json()
+        while answer.get("id") != 9:
+            answer = await ws.receive_json()
+        assert answer["result"]["subscribed"] is True
+        await ws.send_json({"jsonrpc": "2.0", "method": "event.unsubscribe", "params": {}, "id": 10})
+        answer = await ws.receive_json()
+        while answer.get("id") != 10:
+            answer = await ws.receive_json()
+        assert answer["result"] == {"subscribed": False}
+
+
 async def test_every_method_has_a_typed_result_errors_and_an_example(rpc):
     doc = await rpc.ok("rpc.discover")
     untyped = [m["name"] for m in doc["methods"] if not m["result"]["schema"]]
@@ -72,7 +116,7 @@ async def test_a_trusted_proxy_names_the_public_url(db):
 
     from tests.conftest import make_settings, start_server
 
-    app, runner, base = await start_server(db.server_url, make_settings(trusted_proxies=["127.0.0.1/32"]))
+    app, runner, base = await start_server(db.server_database_url, make_settings(trusted_proxies=["127.0.0.1/32"]))
     try:
         async with aiohttp.ClientSession() as session:
             body = {"jsonrpc": "2.0", "id": 1, "method": "rpc.discover"}
@@ -80,9 +124,10 @@ async def test_a_trusted_proxy_names_the_public_url(db):
             async with session.post(base + "/rpc", json=body, headers=headers) as resp:
                 doc = (await resp.json())["result"]
             assert doc["servers"][0]["url"] == "https://lms.example.org/rpc"
+            assert doc["x-websocket"]["url"] == "wss://lms.example.org/ws"
     finally:
         await runner.cleanup()
-    app, runner, base = await start_server(db.server_url, make_settings())
+    app, runner, base = await start_server(db.server_database_url, make_settings())
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(base + "/rpc", json=body, headers=headers) as resp:

@@ -19,7 +19,7 @@ from tests.helpers.foundation import schema_dump
 
 async def server_answers(db) -> None:
     """A real server on the database answers a call that reads the schema (course.list)."""
-    app, runner, base = await start_server(db.server_url, make_settings())
+    app, runner, base = await start_server(db.server_database_url, make_settings())
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(base + "/rpc", json={"jsonrpc": "2.0", "method": "course.list",

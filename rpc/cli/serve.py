@@ -22,7 +22,7 @@ import time
 from aiohttp import web
 
 from rpc.core.config import Settings, policy_seeds, production_problems
-from rpc.db.calls import server_url
+from rpc.db.calls import server_database_url
 from rpc.http.app import create_app
 
 
@@ -97,7 +97,7 @@ def _serve(settings: Settings, demo: bool) -> int:
         from rpc.db.demo import seed
 
         seed(url)
-    target = server_url(settings, url)
+    target = server_database_url(settings, url)
     workers = settings.workers
     print(f"serving JSON-RPC on http://{settings.host}:{settings.port}/rpc with {workers} worker(s) "
           f"(API reference: http://{settings.host}:{settings.port}/)", file=sys.stderr)

@@ -97,8 +97,80 @@ def describe(method: Method) -> dict:
     return doc
 
 
-def document(methods: dict[str, Method], server_url: str) -> dict:
-    """The OpenRPC document; server_url is absolute (LMS_PUBLIC_URL, else the request's own)."""
+# --- GET /ws: the methods that exist only on the socket (rpc/http/live.py), in an `x-websocket` extension --
+
+AUTH_ALIASES = ("auth", "authenticate", "auth.authenticate")  # rpc/http/live.py accepts each
+
+
+def socket_url(rpc_url: str) -> str:
+    """The WebSocket URL beside an absolute POST /rpc URL (ws:// for http://, wss:// for https://)."""
+    if not rpc_url.startswith(("http://", "https://")):
+        return "/ws"
+    base = rpc_url[:-len("/rpc")] if rpc_url.endswith("/rpc") else rpc_url.rstrip("/")
+    return "ws" + base[len("http"):] + "/ws"
+
+
+def socket_methods(methods: dict[str, Method]) -> list[dict]:
+    """auth, event.subscribe and event.unsubscribe as OpenRPC method objects: the params of event.subscribe
+    are event.list's (the same SQL decides what a subscriber hears)."""
+    listing = methods.get("event.list")
+    event_params = [p for p in (describe(listing)["params"] if listing else []) if p["name"] in ("types", "since")]
+    for param in event_params:
+        param["required"] = False
+    event_schema = (listing.result.get("items") if listing else None) or {"type": "object"}
+    token = {"type": "string", "minLength": 1, "maxLength": 4096}
+    catalogue = next((m.shared.catalogue for m in methods.values() if m.shared), {})
+    return [
+        {"name": "auth", "summary": "Authenticate the socket (any time: a fresh token for a long-lived socket).",
+         "description": "Also accepted as " + ", ".join(f"`{a}`" for a in AUTH_ALIASES[1:]) + "; as the very first "
+                        "message a bare `{\"token\": …}` (or `access_token`) works too. A refused token leaves the "
+                        "socket as it was.",
+         "params": [{"name": "token", "required": True, "schema": token}],
+         "result": {"name": "result", "schema": {"type": "object", "required": ["user_id"], "properties": {
+             "user_id": {"type": "string", "format": "uuid"}}}},
+         "errors": [error_object(401, "token_invalid", catalogue)],
+         "paramStructure": "by-name"},
+        {"name": "event.subscribe",
+         "summary": "Receive every new event the caller may see, as `event` notifications.",
+         "description": "With `since`, the events after that id first (event.list's replay, at most 10,000), "
+                        "then live ones: nothing between is lost or repeated. A second subscribe replaces the first.",
+         "params": event_params,
+         "result": {"name": "result", "schema": {"type": "object", "required": ["subscribed", "types", "since"],
+                                                 "properties": {"subscribed": {"const": True},
+                                                                "types": {"type": ["array", "null"],
+                                                                          "items": {"type": "string"}},
+                                                                "since": {"type": ["integer", "null"]}}}},
+         "errors": [error_object(401, "not_authenticated", catalogue),
+                    error_object(429, "too_many_subscriptions", catalogue)],
+         "paramStructure": "by-name"},
+        {"name": "event.unsubscribe", "summary": "Stop the event notifications.", "params": [],
+         "result": {"name": "result", "schema": {"type": "object", "required": ["subscribed"],
+                                                 "properties": {"subscribed": {"const": False}}}},
+         "paramStructure": "by-name"},
+    ], [
+        {"name": "event", "summary": "One event the caller may see (sent by the server, no id).",
+         "params": [{"name": "event", "schema": event_schema}]},
+        {"name": "event.unsubscribed", "summary": "The server ended the subscription (the session ended, the "
+                                                  "token expired, the socket fell behind).",
+         "params": [{"name": "reason", "schema": {"type": "string"}}]},
+    ]
+
+
+def socket_section(methods: dict[str, Method], rpc_url: str) -> dict:
+    calls, notifications = socket_methods(methods)
+    return {
+        "url": socket_url(rpc_url),
+        "description": "JSON-RPC 2.0 over a WebSocket. Every method of this document is answered there as over "
+                       "POST /rpc; these exist only there. Authenticate with `Authorization: Bearer <token>` on the "
+                       "upgrade, or Sec-WebSocket-Protocol entries `bearer.<token>` (or `bearer`, `<token>`; offer "
+                       "`jsonrpc` too and the server answers with it), or the `auth` method.",
+        "methods": calls,
+        "notifications": notifications,
+    }
+
+
+def document(methods: dict[str, Method], rpc_url: str) -> dict:
+    """The OpenRPC document; rpc_url is absolute (LMS_PUBLIC_URL, else the request's own)."""
     discover = {
         "name": "rpc.discover",
         "summary": "This OpenRPC document.",
@@ -126,9 +198,10 @@ def document(methods: dict[str, Method], server_url: str) -> dict:
             "description": "Learning-management backend. Errors: JSON-RPC codes plus application codes "
                            "401/403/404/409/422/423/429 with error.data.reason.",
         },
-        "servers": [{"name": "this server", "url": server_url}],
+        "servers": [{"name": "this server", "url": rpc_url}],
         "methods": [discover] + [describe(methods[name]) for name in sorted(methods)],
         "components": components,
+        "x-websocket": socket_section(methods, rpc_url),
     }
 
 

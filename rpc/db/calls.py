@@ -54,7 +54,7 @@ SET_ROLE = ("select set_config('role', %s, true), set_config('statement_timeout'
 SET_CALLER = SET_ROLE + ", internal.set_caller(%s, %s, %s)"
 
 
-def server_url(settings: Settings, database_url: str) -> str:
+def server_database_url(settings: Settings, database_url: str) -> str:
     """The server's URL: LMS_SERVER_DATABASE_URL, else DATABASE_URL with the authenticator's login."""
     if settings.server_database_url:
         return settings.server_database_url
@@ -80,7 +80,7 @@ class CallContext:
     client_addr: str | None
     given: tuple[str, ...] = ()
     cost: int = 1
-    server_url: str | None = None  # the absolute URL of POST /rpc as this client reaches it (rpc.discover)
+    rpc_url: str | None = None  # the absolute URL of POST /rpc as this client reaches it (rpc.discover)
 
     @property
     def bucket(self) -> str:
@@ -325,7 +325,7 @@ class Database:
         asyncio.get_running_loop().create_task(check())
 
 
-__all__ = ["CallContext", "Database", "server_url", "PoolTimeout"]
+__all__ = ["CallContext", "Database", "server_database_url", "PoolTimeout"]
 
 
 def statements_of(cur: AsyncClientCursor, query: str, values: list, identity: list) -> tuple[bytes, bytes]:

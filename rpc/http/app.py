@@ -59,12 +59,12 @@ async def json_errors(request: web.Request, handler):
         return web.json_response(error_response(None, errors.internal(exc)), status=500)
 
 
-def create_app(settings: Settings, server_url: str) -> web.Application:
+def create_app(settings: Settings, database_url: str) -> web.Application:
     server_log = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, QuietBadRequests) for f in server_log.filters):
         server_log.addFilter(QuietBadRequests())
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
-    service = RpcService(settings, server_url)
+    service = RpcService(settings, database_url)
     app[SERVICE] = service
 
     async def lifecycle(app: web.Application):

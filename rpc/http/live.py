@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from rpc.core.openrpc import AUTH_ALIASES
 from rpc.core.protocol import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -254,7 +255,7 @@ def bearer_from_protocols(request: web.Request) -> str | None:
     return None
 
 
-AUTH_METHODS = ("auth", "authenticate", "auth.authenticate")
+AUTH_METHODS = AUTH_ALIASES  # published in rpc.discover's x-websocket
 AUTH_MESSAGE_COST = 2  # a signature check, and what a token-guessing client spends per try
 SUBSCRIPTIONS_PER_USER = 50  # per process: one user's further event.subscribe calls get 429
 SOCKET_OPEN_COST = 2  # budget units an upgrade spends: opening sockets in a loop is rate limited like calls

@@ -119,7 +119,7 @@ class RpcService:
         undecoded unless it has to be looked at (a returned error, claims to sign, a payment hook)."""
         if name == "rpc.discover":
             await self.charge(context, DISCOVER_COST)
-            return self.discover_text(context.server_url or self.settings.rpc_url())
+            return self.discover_text(context.rpc_url or self.settings.rpc_url())
         call = await self.prepare(name, params, context)
         try:
             if call.method.cost >= EXPENSIVE_COST:  # password hashing: bounded CPU, the rest keeps flowing
@@ -186,7 +186,7 @@ class RpcService:
         values = method.validate(params)
         names = tuple(values)
         return PreparedCall(method, method.text_query(names), [values[n] for n in names],
-                            CallContext(context.user_id, context.client_addr, names, method.cost, context.server_url))
+                            CallContext(context.user_id, context.client_addr, names, method.cost, context.rpc_url))
 
     async def charge(self, context: CallContext, units: int) -> None:
         """Spend budget for work the server does itself (rpc/db/calls.py Database.charge) → RpcError 429."""
@@ -195,13 +195,13 @@ class RpcService:
         except (PoolTimeout, psycopg.Error, OSError) as exc:
             raise self.failure(exc) from None
 
-    def discover_text(self, server_url: str) -> str:
+    def discover_text(self, rpc_url: str) -> str:
         """The OpenRPC document as JSON text, built once per server URL and catalog."""
-        text = self._documents.get(server_url)
+        text = self._documents.get(rpc_url)
         if text is None:
             if len(self._documents) >= 32:  # a client may name any Host: keep a few (the key "" is the HTML)
                 self._documents.clear()
-            text = self._documents[server_url] = dumps(openrpc.document(self.methods, server_url))
+            text = self._documents[rpc_url] = dumps(openrpc.document(self.methods, rpc_url))
         return text
 
     def reference_html(self) -> str:

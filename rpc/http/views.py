@@ -191,8 +191,8 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         try:
             caller = service.tokens.verify(request.headers.get("Authorization"))
             # The public URL is worked out only for rpc.discover, not on every call.
-            server_url = public_rpc_url(request, service) if asks_for_discover(payload) else None
-            context = CallContext(caller.user_id, client_address(request, service.proxies), server_url=server_url)
+            rpc_url = public_rpc_url(request, service) if asks_for_discover(payload) else None
+            context = CallContext(caller.user_id, client_address(request, service.proxies), rpc_url=rpc_url)
         except RpcError as exc:
             auth_error = exc
         text, retry = await respond(service, payload, context, auth_error, outcomes)

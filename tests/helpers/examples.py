@@ -6,7 +6,7 @@ assignment and gets a certificate, Ivan (instructor@demo.lms) grades it and buil
 (student2@demo.lms) buys the paid one, Ada (admin@demo.lms) refunds it and manages users and webhooks.
 Each step names its caller, so a reader can repeat any example against `make serve` as that person.
 
-`record(database_url, server_url, home)` runs the walk against a freshly seeded demo database and
+`record(database_url, server_database_url, home)` runs the walk against a freshly seeded demo database and
 returns, per method, its first call: params and result (secrets replaced by placeholders, lists cut
 to two), the caller in the description. `make examples` writes them to rpc/openrpc_examples.json
 (what `rpc.discover` and GET / publish); tests/test_examples.py walks again and fails when the
@@ -257,12 +257,12 @@ async def administration(w: Walk, hook_url: str) -> None:
     await w.call("student2", "auth.logout_all")
 
 
-async def record(database_url: str, server_url: str, home: Path) -> dict[str, dict]:
+async def record(database_url: str, server_database_url: str, home: Path) -> dict[str, dict]:
     """The walk against a freshly seeded demo database → the examples, by method name."""
     settings = Settings(_env_file=None, database_url=None, environment="development", home=home,
                         jwt_secret="examples-walk-" + "0123456789abcdef" * 3, webhooks_allow_private_urls=True,
                         pool_min_size=1, pool_max_size=4)
-    app = create_app(settings, server_url)
+    app = create_app(settings, server_database_url)
     hook = web.Application()
     async def receive(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

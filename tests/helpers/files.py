@@ -26,7 +26,7 @@ async def frpc(db, tmp_path):
     settings = make_settings(files_dir=tmp_path / "files")
     db.execute("update app.settings set value = %s where name = 'max_upload_bytes'", [MAX])
     db.execute("update app.settings set value = %s where name = 'file_quota_bytes'", [QUOTA])
-    app, runner, base = await start_server(db.server_url, settings)
+    app, runner, base = await start_server(db.server_database_url, settings)
     async with aiohttp.ClientSession() as session:
         client = RpcClient(base, session, app)
         client.files_dir = tmp_path / "files"
