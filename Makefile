@@ -22,6 +22,7 @@ test: $(BIN)/lms
 
 ## make bench — RPC throughput, latency, CPU per call vs pgbench; batches; 1/2 processes, PgBouncer; the realistic mix (prints figures); then the `timing` tests (wall-clock ratios kept out of make test)
 bench: $(BIN)/lms
+	scripts/ensure-test-deps --bench
 	$(BIN)/python -m bench.rpc_bench --deployments
 	$(BIN)/python -m bench.mix --workers 1,2 --pgbouncer
 	$(BIN)/pytest -q -m timing
