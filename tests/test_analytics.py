@@ -44,6 +44,13 @@ async def world(rpc, db, users):
     lb = await rpc.ok("lesson.create", {"course_id": b["id"], "title": "L", "content": "x"}, ian.token)
     await rpc.ok("lesson.publish", {"lesson_id": lb["id"]}, ian.token)
     await rpc.ok("course.publish", {"course_id": b["id"]}, ian.token)
+    # Modules: a published one and a draft behind it in A, a published one in B (items stay course-level).
+    m1 = await rpc.ok("module.create", {"course_id": a["id"], "title": "Part 1"}, ina.token)
+    await rpc.ok("module.publish", {"module_id": m1["id"]}, ina.token)
+    await rpc.ok("module.create", {"course_id": a["id"], "title": "Part 2", "prerequisite_module_ids": [m1["id"]]},
+                 ina.token)
+    mb = await rpc.ok("module.create", {"course_id": b["id"], "title": "Part 1"}, ian.token)
+    await rpc.ok("module.publish", {"module_id": mb["id"]}, ian.token)
 
     quiz = await rpc.ok("quiz.create", {"course_id": a["id"], "title": "Q"}, ina.token)
     q1 = (await rpc.ok("quiz.add_question", {"quiz_id": quiz["id"], "question_text": "?", "question_type": "true_false",
@@ -281,6 +288,8 @@ M = "(select c.id from app.courses c where c.instructor_id = {me})"          # c
 E = "(select e.course_id from app.enrollments e where e.user_id = {me} and e.is_active)"  # I'm enrolled
 OWN_OR_TAUGHT = f"t.user_id = {{me}} or t.course_id in {M} or {{adm}}"
 VISIBLE_QUIZ = f"(t.course_id in {M} or (t.is_published and t.course_id in {E}) or {{adm}})"
+VISIBLE_MODULE = (f"((t.is_published and (t.course_id in (select id from app.courses where is_published) "
+                  f"or t.course_id in {E})) or t.course_id in {M} or {{adm}})")
 SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.users": ("t.id = {me} or {adm}",) * 2,
     "app.admins": ("t.user_id = {me} or {adm}",) * 2,
@@ -310,6 +319,8 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.lesson_progress": (f"t.user_id = {{me}} or t.enrollment_id in (select e.id from app.enrollments e "
                             f"where e.course_id in {M}) or {{adm}}",) * 2,
     "app.quizzes": (VISIBLE_QUIZ,) * 2,
+    "app.modules": (VISIBLE_MODULE,) * 2,
+    "app.module_prerequisites": (f"t.module_id in (select t.id from app.modules t where {VISIBLE_MODULE})",) * 2,
     "app.questions": (f"t.quiz_id in (select t.id from app.quizzes t where {VISIBLE_QUIZ})",) * 2,
     "app.quiz_attempt_counters": (None, None),
     "app.quiz_attempts": (f"t.user_id = {{me}} or t.quiz_id in "
@@ -325,14 +336,15 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     # Views: analysts only; their rows are the exact numbers of the tests above.
     **{f"analytics.{v}": (None, "view") for v in (
         "quiz_best_scores", "assignment_grades", "course_stats", "enrollment_funnel", "assignment_stats",
-        "revenue_monthly", "daily_active_learners", "quiz_item_stats", "my_certificates")},
+        "revenue_monthly", "daily_active_learners", "quiz_item_stats", "my_certificates", "module_availability")},
 }
 # What the API role may write directly (everything else is refused; analysts write nothing).
 API_WRITES = {"app.users": {"UPDATE"}, "app.instructors": {"UPDATE"}, "app.courses": {"INSERT", "UPDATE", "DELETE"},
               "app.lessons": {"INSERT", "UPDATE", "DELETE"}, "app.quizzes": {"INSERT", "UPDATE"},
               "app.questions": {"INSERT", "UPDATE", "DELETE"}, "app.assignments": {"INSERT", "UPDATE"},
               "app.submissions": {"UPDATE"}, "app.certificates": {"UPDATE"}, "app.files": {"INSERT", "DELETE"},
-              "app.storage_pending": {"INSERT", "DELETE"}}
+              "app.storage_pending": {"INSERT", "DELETE"}, "app.modules": {"INSERT", "UPDATE", "DELETE"},
+              "app.module_prerequisites": {"INSERT", "DELETE"}}
 
 
 def _count_as(conn, rel: str):

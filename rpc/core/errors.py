@@ -7,6 +7,8 @@ client can cause map to stable codes; everything else is -32603 with a log id on
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import uuid
 
@@ -58,10 +60,14 @@ def from_database(exc: psycopg.Error) -> RpcError:
     if state.startswith("LM") and state[2:].isdigit() and int(state[2:]) in APPLICATION_CODES:
         code = int(state[2:])
         data: dict = {"reason": diag.message_detail or "error"}
-        if code == 429 and (diag.message_hint or "").isdigit():
-            data["retry_after"] = int(diag.message_hint)
-        elif diag.message_hint:
-            data["field"] = diag.message_hint
+        hint = diag.message_hint or ""
+        if code == 429 and hint.isdigit():
+            data["retry_after"] = int(hint)
+        elif hint.startswith("{"):  # more data for the client, e.g. module_locked's unlocks_at and requires
+            with contextlib.suppress(ValueError):
+                data = {**json.loads(hint), **data}
+        elif hint:
+            data["field"] = hint
         return RpcError(code, diag.message_primary or MESSAGES[code], data)
     if isinstance(exc, psycopg.OperationalError) and not state or state.startswith(CONNECTION_CLASSES):
         return unavailable()

@@ -35,9 +35,23 @@ comment on function internal.enrollment_json(uuid) is
 /*
  * Progress: completed published lessons ÷ published lessons, rounded down. Completion: every
  * published lesson completed and every published quiz of the course passed, on an active
+ * enrollment. "Published" is internal.item_counts: the item and its module (if any) published.
  * enrollment; then completed_at is set and the certificate issued in this transaction.
  * A completed enrollment stays completed (its certificate exists).
  */
+create or replace function internal.item_counts(p_is_published boolean, p_module_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select p_is_published and (p_module_id is null
+                             or exists (select from app.modules m where m.id = p_module_id and m.is_published))
+$$;
+comment on function internal.item_counts(boolean, uuid) is
+  'Whether a lesson or quiz counts for progress and completion: published, in a published module (or in none). The one definition. SECURITY DEFINER: reads the module whoever asks.';
+
 create or replace function internal.refresh_progress(p_user_id uuid, p_course_id uuid)
 returns jsonb
 language plpgsql
@@ -70,11 +84,11 @@ begin
          count(*) filter (where exists (select from app.lesson_progress lp
                                         where lp.enrollment_id = v_enrollment.id and lp.lesson_id = l.id))::integer
   into v_total, v_done
-  from app.lessons l where l.course_id = p_course_id and l.is_published;
+  from app.lessons l where l.course_id = p_course_id and internal.item_counts(l.is_published, l.module_id);
   v_percent := case when v_total = 0 then 0 else (100 * v_done) / v_total end;
   v_complete := v_enrollment.is_active and v_total > 0 and v_done = v_total
     and not exists (select from app.quizzes q
-                    where q.course_id = p_course_id and q.is_published
+                    where q.course_id = p_course_id and internal.item_counts(q.is_published, q.module_id)
                       and not exists (select from app.quiz_attempts a
                                       where a.quiz_id = q.id and a.user_id = p_user_id and a.passed));
 
@@ -109,7 +123,7 @@ begin
   end if;
   -- Set-based for every unfinished enrollment (one statement, however many students) …
   with published as (
-    select l.id from app.lessons l where l.course_id = p_course_id and l.is_published
+    select l.id from app.lessons l where l.course_id = p_course_id and internal.item_counts(l.is_published, l.module_id)
   ), done as (
     select e.id, count(lp.lesson_id)::integer as n
     from app.enrollments e
@@ -157,6 +171,7 @@ begin
   for v_course_id in
     select distinct n.course_id from new_lessons n join old_lessons o on o.id = n.id
     where n.is_published is distinct from o.is_published or n.course_id <> o.course_id
+       or n.module_id is distinct from o.module_id
     union
     select o.course_id from new_lessons n join old_lessons o on o.id = n.id where n.course_id <> o.course_id
   loop
@@ -371,8 +386,10 @@ declare
   v_user_id    uuid := internal.require_user();
   v_lesson     record;
   v_enrollment uuid;
+  v_module_was boolean;
+  v_progress   jsonb;
 begin
-  select l.id, l.course_id, l.is_published, c.is_published as course_published into v_lesson
+  select l.id, l.course_id, l.is_published, l.module_id, c.is_published as course_published into v_lesson
   from app.lessons l join app.courses c on c.id = l.course_id
   where l.id = lesson_complete.lesson_id;
   -- Lock the enrollment first: the insert below takes a key-share lock on it (foreign key) and
@@ -392,11 +409,15 @@ begin
   if not v_lesson.is_published then
     raise exception 'the lesson is not published' using errcode = 'LM422', detail = 'lesson_not_published';
   end if;
+  perform internal.require_item_unlocked(v_lesson.course_id, v_lesson.module_id);
+  v_module_was := v_lesson.module_id is null or internal.module_completed(v_user_id, v_lesson.course_id, v_lesson.module_id);
   insert into app.lesson_progress (enrollment_id, lesson_id, user_id)
   values (v_enrollment, v_lesson.id, v_user_id)
   on conflict on constraint pk_lesson_progress do nothing;
   update app.enrollments e set last_accessed_at = now() where e.id = v_enrollment;
-  return internal.refresh_progress(v_user_id, v_lesson.course_id);
+  perform internal.note_module_completion(v_user_id, v_lesson.course_id, v_lesson.module_id, v_module_was);
+  v_progress := internal.refresh_progress(v_user_id, v_lesson.course_id);
+  return v_progress;
 end
 $$;
 comment on function api.lesson_complete(uuid) is

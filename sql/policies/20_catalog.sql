@@ -16,6 +16,10 @@ alter table app.courses enable row level security;
 alter table app.courses force row level security;
 alter table app.lessons enable row level security;
 alter table app.lessons force row level security;
+alter table app.modules enable row level security;
+alter table app.modules force row level security;
+alter table app.module_prerequisites enable row level security;
+alter table app.module_prerequisites force row level security;
 
 
 -- The membership helpers every domain's policies and functions use: granted here, once, by the
@@ -71,7 +75,8 @@ create policy delete_owner_admin on app.courses for delete to lms_api
   using (id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 -- lessons ---------------------------------------------------------------------------------------
-grant select (id, course_id, title, duration_minutes, lesson_order, is_published, created_at, updated_at)
+grant select (id, course_id, title, duration_minutes, lesson_order, is_published, created_at, updated_at,
+              module_id, module_position)
   on app.lessons to lms_api, lms_analyst;
 grant insert (course_id, title, content, video_url, duration_minutes, lesson_order, is_published)
   on app.lessons to lms_api;
@@ -91,6 +96,56 @@ create policy update_owner_admin on app.lessons for update to lms_api
 create policy delete_owner_admin on app.lessons for delete to lms_api
   using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
+-- modules ---------------------------------------------------------------------------------------
+-- Seen like the syllabus: published modules of a visible course (or one the caller is enrolled in),
+-- every module by the instructor and admins. Written through module.* (prerequisites, positions and
+-- placement are rules a policy cannot express), or directly by the instructor or an admin.
+grant select on app.modules, app.module_prerequisites to lms_api, lms_analyst;
+grant insert (course_id, title, description, position, is_published, unlock_at, unlock_after_days, requirement)
+  on app.modules to lms_api;
+grant update (title, description, position, is_published, unlock_at, unlock_after_days, requirement, updated_at)
+  on app.modules to lms_api;
+grant delete on app.modules to lms_api;
+grant insert, delete on app.module_prerequisites to lms_api;
+
+create policy select_visible_owner_admin on app.modules for select to lms_api, lms_analyst
+  using ((is_published and (exists (select from app.courses c where c.id = course_id and c.is_published)
+                            or course_id in (select internal.my_enrolled_course_ids())))
+         or course_id in (select internal.my_course_ids())
+         or (select internal.is_admin()));
+create policy insert_owner_admin on app.modules for insert to lms_api
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy update_owner_admin on app.modules for update to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy delete_owner_admin on app.modules for delete to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy select_visible_owner_admin on app.module_prerequisites for select to lms_api, lms_analyst
+  using (exists (select from app.modules m where m.id = module_id));
+create policy insert_owner_admin on app.module_prerequisites for insert to lms_api
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy delete_owner_admin on app.module_prerequisites for delete to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+
+grant execute on function
+  internal.effective_unlock_at(uuid, uuid, timestamptz), internal.module_states(uuid, uuid),
+  internal.require_item_unlocked(uuid, uuid), internal.item_counts(boolean, uuid),
+  internal.place_item(text, uuid, uuid, uuid, integer), internal.renumber_module_items(uuid)
+to lms_api, lms_definer;
+-- Called by lesson.complete, attempt.submit and submission.submit (SECURITY DEFINER) only.
+grant execute on function internal.module_completed(uuid, uuid, uuid), internal.note_module_completion(uuid, uuid, uuid, boolean)
+to lms_definer;
+grant execute on function internal.module_states(uuid, uuid) to lms_analyst;
+grant execute on function
+  internal.module_items_json(uuid), internal.modules_json(uuid), internal.module_json(uuid),
+  internal.managed_module(uuid), internal.set_prerequisites(app.modules, uuid[]), internal.check_requirement(text)
+to lms_api;
+grant execute on function api.module_create(uuid, text, text, integer, timestamptz, integer, uuid[], text) to lms_api;
+grant execute on function api.module_update(uuid, text, text, timestamptz, integer, uuid[], text) to lms_api;
+grant execute on function api.module_publish(uuid), api.module_unpublish(uuid), api.module_delete(uuid),
+  api.module_reorder(uuid, uuid[]), api.module_list(uuid), api.module_move_item(uuid, text, uuid, integer)
+to lms_api;
+
 -- course.* and lesson.* methods
 grant execute on function api.course_create(text, integer, text, text, text, text[], text, text, uuid) to lms_api;
 grant execute on function api.course_update(uuid, text, text, text, integer, text, text[], text, text, uuid) to lms_api;
@@ -99,8 +154,8 @@ grant execute on function api.course_unpublish(uuid) to lms_api;
 grant execute on function api.course_delete(uuid) to lms_api;
 grant execute on function api.course_get(uuid) to lms_api;
 grant execute on function api.course_list(text, text, text, uuid, integer, integer) to lms_api;
-grant execute on function api.lesson_create(uuid, text, text, text, integer, integer) to lms_api;
-grant execute on function api.lesson_update(uuid, text, text, text, integer) to lms_api;
+grant execute on function api.lesson_create(uuid, text, text, text, integer, integer, uuid) to lms_api;
+grant execute on function api.lesson_update(uuid, text, text, text, integer, uuid) to lms_api;
 grant execute on function api.lesson_publish(uuid) to lms_api;
 grant execute on function api.lesson_unpublish(uuid) to lms_api;
 grant execute on function api.lesson_delete(uuid) to lms_api;

@@ -116,8 +116,8 @@ create policy update_manager on app.submissions for update to lms_api
 
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
-  api.quiz_create(uuid, text, text, uuid, integer, integer, integer),
-  api.quiz_update(uuid, text, text, uuid, integer, integer, integer),
+  api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid),
+  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid),
   api.quiz_publish(uuid),
   api.quiz_unpublish(uuid),
   api.quiz_add_question(uuid, text, text, text, jsonb, integer, integer),
@@ -129,8 +129,8 @@ grant execute on function
   api.attempt_submit(uuid, jsonb),
   api.attempt_list_mine(uuid, integer, integer),
   api.attempt_list_for_quiz(uuid, integer, integer),
-  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
-  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer),
+  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid),
+  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid),
   api.assignment_list(uuid, integer, integer),
   api.submission_submit(uuid, text, uuid),
   api.submission_grade(uuid, numeric, text),

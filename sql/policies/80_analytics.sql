@@ -5,7 +5,8 @@
  */
 grant select on analytics.quiz_best_scores, analytics.assignment_grades, analytics.course_stats,
   analytics.enrollment_funnel, analytics.assignment_stats, analytics.revenue_monthly,
-  analytics.daily_active_learners, analytics.quiz_item_stats, analytics.my_certificates
+  analytics.daily_active_learners, analytics.quiz_item_stats, analytics.my_certificates,
+  analytics.module_availability
 to lms_analyst;
 grant execute on function internal.analytics_quiz_item_stats(), internal.analytics_my_certificates() to lms_analyst;
 -- The server's watchdog (rpc/http/watchdog.py) ends runaway analyst sessions as lms_api.

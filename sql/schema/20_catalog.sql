@@ -51,6 +51,53 @@ comment on column app.courses.is_published is 'Listed and visible to everyone; p
 comment on column app.courses.published_at is 'When the course was first published; kept through unpublishing and publishing again. Null = never published.';
 comment on column app.courses.search_vector is 'Full-text search over title (A), short description (B) and description (C).';
 
+create table app.modules (
+  id                uuid not null default gen_random_uuid(),
+  course_id         uuid not null,
+  title             text not null,
+  description       text,
+  position          integer not null,
+  is_published      boolean not null default false,
+  unlock_at         timestamptz,
+  unlock_after_days integer,
+  requirement       text not null default 'all',
+  created_at        timestamptz not null default now(),
+  updated_at        timestamptz not null default now(),
+  constraint pk_modules primary key (id),
+  constraint fk_modules_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
+  constraint uq_modules_id_course_id unique (id, course_id),
+  constraint uq_modules_course_id_position unique (course_id, position) deferrable initially immediate,
+  constraint ck_modules_title_length check (length(btrim(title)) between 1 and 200),
+  constraint ck_modules_description_length check (length(description) <= 10000),
+  constraint ck_modules_position_positive check (position >= 1),
+  constraint ck_modules_unlock_after_days_range check (unlock_after_days between 0 and 3650),
+  constraint ck_modules_requirement check (requirement in ('all', 'any_one'))
+);
+comment on table app.modules is 'A part of a course: its items (lessons, quizzes, assignments) in order, released to a learner at unlock_at and/or unlock_after_days after their enrolment, and once the prerequisite modules are completed (internal.module_states decides, at the time of the call).';
+comment on column app.modules.position is 'Order of the module in its course, 1.. (dense, unique per course).';
+comment on column app.modules.is_published is 'Learners see the items of published modules only; progress and completion count the published items of published modules (and items without a module).';
+comment on column app.modules.unlock_at is 'The module opens at this time (null: no fixed date). With unlock_after_days too, the later of the two.';
+comment on column app.modules.unlock_after_days is 'The module opens this many days after the learner''s enrolled_at (null: no drip).';
+comment on column app.modules.requirement is 'When the module counts as completed: all (every published item done) or any_one (one of them). A quiz is done when passed, an assignment when submitted, a lesson when completed.';
+
+create table app.module_prerequisites (
+  module_id       uuid not null,
+  prerequisite_id uuid not null,
+  course_id       uuid not null,
+  created_at      timestamptz not null default now(),
+  constraint pk_module_prerequisites primary key (module_id, prerequisite_id),
+  constraint fk_module_prerequisites_module foreign key (module_id, course_id)
+    references app.modules (id, course_id) on delete cascade,
+  constraint fk_module_prerequisites_prerequisite foreign key (prerequisite_id, course_id)
+    references app.modules (id, course_id) on delete cascade,
+  constraint ck_module_prerequisites_not_self check (module_id <> prerequisite_id)
+);
+create index ix_module_prerequisites_prerequisite_id on app.module_prerequisites (prerequisite_id);
+comment on column app.module_prerequisites.module_id is 'The module that waits (of course_id).';
+comment on column app.module_prerequisites.prerequisite_id is 'The module to complete first (of the same course_id: fk_module_prerequisites_prerequisite).';
+comment on column app.module_prerequisites.course_id is 'The course of both modules: the two foreign keys through it keep a prerequisite inside its course.';
+comment on table app.module_prerequisites is 'Module module_id opens only once prerequisite_id is completed; both of course_id (the foreign keys hold it: no prerequisite from another course). No cycles (a trigger, serialised per course).';
+
 create table app.lessons (
   id               uuid not null default gen_random_uuid(),
   course_id        uuid not null,
@@ -68,8 +115,14 @@ create table app.lessons (
   constraint uq_lessons_id_course_id unique (id, course_id),
   constraint ck_lessons_title_length check (length(btrim(title)) between 1 and 200),
   constraint ck_lessons_duration_nonnegative check (duration_minutes >= 0),
-  constraint ck_lessons_order_positive check (lesson_order >= 1)
+  constraint ck_lessons_order_positive check (lesson_order >= 1),
+  module_id        uuid,
+  module_position  integer,
+  constraint fk_lessons_module_in_course foreign key (module_id, course_id) references app.modules (id, course_id)
 );
+create index ix_lessons_module_id on app.lessons (module_id) where module_id is not null;
+comment on column app.lessons.module_id is 'The module of the same course holding this lesson (fk_lessons_module_in_course); null: the course''s own, as before modules.';
+comment on column app.lessons.module_position is 'Order within the module, across its lessons, quizzes and assignments.';
 comment on table app.lessons is 'A lesson of a course. The syllabus (title, order, duration) of a published course is public; content is for enrollees, the instructor and admins.';
 comment on column app.lessons.content is 'The lesson text. No client role may select it directly: internal.lesson_content() returns it to the instructor, admins and active enrollees.';
 comment on column app.lessons.video_url is 'Link to the lesson''s video; protected like content.';

@@ -29,8 +29,14 @@ create table app.quizzes (
   constraint ck_quizzes_title_length check (length(btrim(title)) between 1 and 200),
   constraint ck_quizzes_time_limit_positive check (time_limit_minutes > 0),
   constraint ck_quizzes_passing_score_range check (passing_score_percentage between 0 and 100),
-  constraint ck_quizzes_max_attempts_positive check (max_attempts >= 1)
+  constraint ck_quizzes_max_attempts_positive check (max_attempts >= 1),
+  module_id                uuid,
+  module_position          integer,
+  constraint fk_quizzes_module_in_course foreign key (module_id, course_id) references app.modules (id, course_id)
 );
+create index ix_quizzes_module_id on app.quizzes (module_id) where module_id is not null;
+comment on column app.quizzes.module_id is 'The module of the same course holding this quiz (fk_quizzes_module_in_course); null: the course''s own.';
+comment on column app.quizzes.module_position is 'Order within the module, across its lessons, quizzes and assignments.';
 create index ix_quizzes_course_id on app.quizzes (course_id);
 create index ix_quizzes_lesson_id on app.quizzes (lesson_id) where lesson_id is not null;
 comment on table app.quizzes is 'A quiz of a course, optionally attached to one of its lessons.';
@@ -160,8 +166,14 @@ create table app.assignments (
     references app.lessons (id, course_id) on delete set null (lesson_id),
   constraint ck_assignments_title_length check (length(btrim(title)) between 1 and 200),
   constraint ck_assignments_points_positive check (points >= 1),
-  constraint ck_assignments_late_penalty_range check (late_penalty_percentage between 0 and 100)
+  constraint ck_assignments_late_penalty_range check (late_penalty_percentage between 0 and 100),
+  module_id               uuid,
+  module_position         integer,
+  constraint fk_assignments_module_in_course foreign key (module_id, course_id) references app.modules (id, course_id)
 );
+create index ix_assignments_module_id on app.assignments (module_id) where module_id is not null;
+comment on column app.assignments.module_id is 'The module of the same course holding this assignment (fk_assignments_module_in_course); null: the course''s own.';
+comment on column app.assignments.module_position is 'Order within the module, across its lessons, quizzes and assignments.';
 create index ix_assignments_course_id on app.assignments (course_id);
 create index ix_assignments_lesson_id on app.assignments (lesson_id) where lesson_id is not null;
 comment on table app.assignments is 'Graded work of a course with an optional due date and late rule.';

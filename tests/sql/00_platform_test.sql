@@ -10,7 +10,8 @@ select tables_are('app', array[
   'login_attempts', 'analyst_logins', 'audit_log', 'outbox', 'courses', 'lessons', 'files', 'storage_pending', 'orders',
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
-  'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries'
+  'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries',
+  'modules', 'module_prerequisites'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------
@@ -52,8 +53,8 @@ select is(
   (select string_agg(conname::text || ':' || confdeltype::text, ' ' order by conname::text collate "C") from pg_constraint
      where conrelid = any (array['app.lessons', 'app.enrollments', 'app.courses']::regclass[]) and contype = 'f'),
   'fk_courses_instructor_id_instructors:r fk_enrollments_course_id_courses:r fk_enrollments_payment_id_payments:r '
-  'fk_enrollments_user_id_users:c fk_lessons_course_id_courses:c',
-  'ON DELETE: lessons go with their course; a course with enrollments or an instructor with courses cannot be deleted');
+  'fk_enrollments_user_id_users:c fk_lessons_course_id_courses:c fk_lessons_module_in_course:a',
+  'ON DELETE: lessons go with their course; a course with enrollments, an instructor with courses or a module holding lessons cannot be deleted');
 
 -- Checks and uniques --------------------------------------------------------------------------
 select col_has_check('app', 'courses', 'price_cents', 'courses.price_cents is checked');

@@ -84,7 +84,8 @@ as $$
   select jsonb_build_object(
            'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
            'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
-           'created_at', l.created_at, 'updated_at', l.updated_at)
+           'created_at', l.created_at, 'updated_at', l.updated_at,
+           'module_id', l.module_id, 'module_position', l.module_position)
          || case when p_with_content then coalesce(
               (select jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
                from internal.lesson_content(l.id) lc), '{}'::jsonb)
@@ -94,7 +95,8 @@ $$;
 comment on function internal.lesson_json(uuid, boolean) is
   'The JSON shape of a lesson visible to the caller; with content and video_url when asked and allowed.
 @shape lesson {id: uuid, course_id: uuid, title: text, lesson_order: int, duration_minutes: int, is_published: bool,
-  created_at: timestamptz, updated_at: timestamptz, content?: text?, video_url?: text?}';
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?, content?: text?,
+  video_url?: text?}';
 
 /*
  * Lesson content of a whole course in one call: the caller's right is decided once (manager, or
@@ -129,7 +131,8 @@ as $$
            jsonb_build_object(
              'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
              'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
-             'created_at', l.created_at, 'updated_at', l.updated_at)
+             'created_at', l.created_at, 'updated_at', l.updated_at,
+             'module_id', l.module_id, 'module_position', l.module_position)
            || case when lc.lesson_id is not null
                    then jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
                    else '{}'::jsonb end

@@ -12,7 +12,8 @@ create or replace function api.lesson_create(
   content text default null,
   video_url text default null,
   duration_minutes integer default 0,
-  lesson_order integer default null)
+  lesson_order integer default null,
+  module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -36,13 +37,16 @@ begin
   values (v_course.id, btrim(lesson_create.title), lesson_create.content, nullif(btrim(lesson_create.video_url), ''),
           coalesce(lesson_create.duration_minutes, 0), v_order)
   returning l.id into v_id;
+  if lesson_create.module_id is not null then
+    perform internal.place_item('lesson', v_id, v_course.id, lesson_create.module_id);
+  end if;
   return internal.lesson_json(v_id, true);
 end
 $$;
-comment on function api.lesson_create(uuid, text, text, text, integer, integer) is
+comment on function api.lesson_create(uuid, text, text, text, integer, integer, uuid) is
   'Add a draft lesson to a course (its instructor or an admin).
 @result lesson
-Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends).
+Without lesson_order it is appended; with one it is inserted there and later lessons move down (an order past the end appends). module_id: a module of the same course (422 module_not_in_course) it goes last in.
 @param title minLength=1 maxLength=200
 @param duration_minutes minimum=0
 @param lesson_order minimum=1
@@ -54,13 +58,15 @@ create or replace function api.lesson_update(
   title text default null,
   content text default null,
   video_url text default null,
-  duration_minutes integer default null)
+  duration_minutes integer default null,
+  module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
 as $$
+declare
+  v_course app.courses := internal.lesson_course_for_change(lesson_update.lesson_id);
 begin
-  perform internal.lesson_course_for_change(lesson_update.lesson_id);
   update app.lessons l set
     title            = coalesce(btrim(lesson_update.title), l.title),
     duration_minutes = coalesce(lesson_update.duration_minutes, l.duration_minutes)
@@ -74,16 +80,21 @@ begin
     update app.lessons l set video_url = nullif(btrim(lesson_update.video_url), '')
     where l.id = lesson_update.lesson_id;
   end if;
+  if internal.given('module_id', lesson_update.module_id)
+     and lesson_update.module_id is distinct from (select l.module_id from app.lessons l where l.id = lesson_update.lesson_id) then
+    perform internal.place_item('lesson', lesson_update.lesson_id, v_course.id, lesson_update.module_id);
+  end if;
   return internal.lesson_json(lesson_update.lesson_id, true);
 end
 $$;
-comment on function api.lesson_update(uuid, text, text, text, integer) is
-  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an explicit null clears content or video_url (a blank string is stored as null too); title and duration_minutes cannot be null. Use lesson.reorder to move it, lesson.publish / lesson.unpublish to change is_published.
+comment on function api.lesson_update(uuid, text, text, text, integer, uuid) is
+  'Change a lesson (the course''s instructor or an admin). Omitted fields stay; an explicit null clears content or video_url (a blank string is stored as null too) or module_id (out of its module); title and duration_minutes cannot be null. A new module_id puts it last in that module (module.move_item places it). Use lesson.reorder to move it, lesson.publish / lesson.unpublish to change is_published.
 @result lesson
 @patch
 @param title minLength=1 maxLength=200
 @param content nullable
 @param video_url nullable
+@param module_id nullable
 @param duration_minutes minimum=0
 @param content maxLength=500000
 @param video_url maxLength=2048';
@@ -182,8 +193,9 @@ as $$
 declare
   v_course_id    uuid;
   v_is_published boolean;
+  v_module_id    uuid;
 begin
-  select l.course_id, l.is_published into v_course_id, v_is_published
+  select l.course_id, l.is_published, l.module_id into v_course_id, v_is_published, v_module_id
   from app.lessons l where l.id = lesson_get.lesson_id;
   if v_course_id is null then
     raise exception 'lesson not found' using errcode = 'LM404', detail = 'not_found', hint = 'lesson_id';
@@ -194,10 +206,11 @@ begin
     end if;
     raise exception 'enroll in the course to read this lesson' using errcode = 'LM403', detail = 'not_enrolled';
   end if;
+  perform internal.require_item_unlocked(v_course_id, v_module_id);
   return internal.lesson_json(lesson_get.lesson_id, true);
 end
 $$;
 comment on function api.lesson_get(uuid) is
   'A lesson with its content and video URL (active enrollees, the course''s instructor, admins).
 @result lesson
-Others who can see it in the syllabus get 403 not_enrolled; unseen lessons 404.';
+Others who can see it in the syllabus get 403 not_enrolled; unseen lessons 404; a lesson of a module not open to the learner yet 423 module_locked.';

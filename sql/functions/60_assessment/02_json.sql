@@ -17,13 +17,14 @@ as $$
     'time_limit_minutes', p_quiz.time_limit_minutes,
     'passing_score_percentage', p_quiz.passing_score_percentage,
     'max_attempts', p_quiz.max_attempts, 'is_published', p_quiz.is_published,
-    'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at)
+    'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at,
+    'module_id', p_quiz.module_id, 'module_position', p_quiz.module_position)
 $$;
 comment on function internal.quiz_json(app.quizzes) is
 $$A quiz's settings as every quiz.* method returns them (no questions).
 @shape quiz {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
-  created_at: timestamptz, updated_at: timestamptz}$$;
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?}$$;
 
 create or replace function internal.quiz_questions_public(p_quiz_id uuid)
 returns jsonb
@@ -101,13 +102,14 @@ as $$
     'due_date', p_assignment.due_date, 'points', p_assignment.points,
     'allow_late_submission', p_assignment.allow_late_submission,
     'late_penalty_percentage', p_assignment.late_penalty_percentage,
-    'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at)
+    'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at,
+    'module_id', p_assignment.module_id, 'module_position', p_assignment.module_position)
 $$;
 comment on function internal.assignment_json(app.assignments) is
 $$An assignment as every assignment.* method returns it.
 @shape assignment {id: uuid, assignment_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   due_date: timestamptz?, points: int, allow_late_submission: bool, late_penalty_percentage: int,
-  created_at: timestamptz, updated_at: timestamptz}$$;
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?}$$;
 
 create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
 returns jsonb

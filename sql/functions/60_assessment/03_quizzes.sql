@@ -5,7 +5,7 @@
 create or replace function api.quiz_create(
   course_id uuid, title text, description text default null, lesson_id uuid default null,
   time_limit_minutes integer default null, passing_score_percentage integer default null,
-  max_attempts integer default null)
+  max_attempts integer default null, module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -20,6 +20,10 @@ begin
           quiz_create.time_limit_minutes, coalesce(quiz_create.passing_score_percentage, 70),
           coalesce(quiz_create.max_attempts, 3))
   returning z.* into v_quiz;
+  if quiz_create.module_id is not null then
+    perform internal.place_item('quiz', v_quiz.id, v_quiz.course_id, quiz_create.module_id);
+    select z.* into v_quiz from app.quizzes z where z.id = v_quiz.id;
+  end if;
   return internal.quiz_json(v_quiz);
 exception
   when foreign_key_violation then
@@ -27,9 +31,10 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer) is
+comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid) is
 $$Create a draft quiz in a course (its instructor or an admin).
-lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course).
+lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course); module_id a module
+of it (422 module_not_in_course), where the quiz goes last.
 Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
 @result quiz
 @param title minLength=1 maxLength=200
@@ -40,7 +45,7 @@ Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
 create or replace function api.quiz_update(
   quiz_id uuid, title text default null, description text default null, lesson_id uuid default null,
   time_limit_minutes integer default null, passing_score_percentage integer default null,
-  max_attempts integer default null)
+  max_attempts integer default null, module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -62,6 +67,10 @@ begin
                         then quiz_update.max_attempts else z.max_attempts end
   where z.id = v_quiz.id
   returning z.* into v_quiz;
+  if internal.given('module_id', quiz_update.module_id) and quiz_update.module_id is distinct from v_quiz.module_id then
+    perform internal.place_item('quiz', v_quiz.id, v_quiz.course_id, quiz_update.module_id);
+    select z.* into v_quiz from app.quizzes z where z.id = v_quiz.id;
+  end if;
   return internal.quiz_json(v_quiz);
 exception
   when foreign_key_violation then
@@ -69,7 +78,7 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer) is
+comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid) is
 $$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are; an
 explicit null clears description (a blank one is stored as null too), lesson_id (detached from its
 lesson), time_limit_minutes (no time limit) or max_attempts (unlimited attempts). title and
@@ -80,6 +89,7 @@ Recorded attempts keep their scores: they store what they were graded against.
 @param title minLength=1 maxLength=200
 @param description nullable
 @param lesson_id nullable
+@param module_id nullable
 @param time_limit_minutes nullable minimum=1
 @param passing_score_percentage minimum=0 maximum=100
 @param max_attempts nullable minimum=1$$;
@@ -289,7 +299,7 @@ the course's instructor and admins do. Invisible quizzes: 404.
 Questions carry correct_answer, created_at and updated_at only for the instructor and admins.
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
-  created_at: timestamptz, updated_at: timestamptz,
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
   questions: {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
     options: text[]?, points: int, question_order: int,
     correct_answer?: text, created_at?: timestamptz, updated_at?: timestamptz}[]}$$;
@@ -318,7 +328,7 @@ comment on function api.quiz_list(uuid, integer, integer) is
   'Quizzes of a course the caller may see (students: published ones of courses they are enrolled in; others of a visible course: none). A course the caller cannot see: 404.
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
-  created_at: timestamptz, updated_at: timestamptz,
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
   question_count: int}[]
 @param limit minimum=1 maximum=100
 @param offset minimum=0

@@ -46,6 +46,7 @@ begin
   if not v_quiz.is_published then
     raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
   end if;
+  perform internal.require_item_unlocked(v_quiz.course_id, v_quiz.module_id);
 
   -- Serialise this student's starts for this quiz on the counter row.
   insert into app.quiz_attempt_counters as c (user_id, quiz_id, attempts_used)
@@ -129,6 +130,7 @@ declare
   v_total   integer;
   v_score   integer;
   v_passed  boolean;
+  v_module_was boolean;
 begin
   -- Own attempt only; the row lock makes a concurrent second submit wait and then see it closed.
   select a.* into v_attempt from app.quiz_attempts a
@@ -152,6 +154,9 @@ begin
   if not v_quiz.is_published then
     raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
   end if;
+  -- No module lock here, by decision: an attempt started while its module was open may be submitted
+  -- after the module locked again (a new prerequisite, a later unlock date); its deadline still holds.
+  -- The work a learner began under an open module is not lost; a new attempt needs the module open.
 
   if v_attempt.deadline_at is not null and now() > v_attempt.deadline_at + internal.attempt_grace() then
     -- Close it with score 0 and report the error without raising, so the closure commits.
@@ -207,12 +212,17 @@ begin
 
   v_score := internal.score_percentage(v_earned, v_total);
   v_passed := v_score >= v_quiz.passing_score_percentage;
+  if v_passed and v_quiz.module_id is not null then  -- module.completed, once: the learner's calls serialise here
+    perform from app.enrollments e where e.user_id = v_user_id and e.course_id = v_quiz.course_id for update;
+    v_module_was := internal.module_completed(v_user_id, v_quiz.course_id, v_quiz.module_id);
+  end if;
   update app.quiz_attempts a
   set status = 'submitted', submitted_at = now(), answers = v_given, grading = v_results,
       points_earned = v_earned, points_total = v_total, score = v_score, passed = v_passed
   where a.id = v_attempt.id and a.started_at = v_attempt.started_at;
 
   if v_passed then
+    perform internal.note_module_completion(v_user_id, v_quiz.course_id, v_quiz.module_id, coalesce(v_module_was, true));
     perform internal.refresh_progress(v_user_id, v_quiz.course_id);
   end if;
 
@@ -228,6 +238,7 @@ white space and ignoring case. score = points percentage rounded half up; passed
 Others' attempts: 404; twice: 409 already_submitted; unknown question ids, or one question answered
 under two spellings of its id: 422 invalid_answer. Not (or no longer) actively enrolled: 403 not_enrolled;
 quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in both cases).
+An attempt started while its module was open is accepted even if the module has locked again since (its deadline still holds).
 After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
 The result and the stored attempt carry no per-question correctness for the student.
 @result {attempt_id: uuid, score: int, passed: bool, points_earned: int, points_total: int, passing_score_percentage: int}

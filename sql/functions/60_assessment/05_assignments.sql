@@ -8,7 +8,7 @@
 create or replace function api.assignment_create(
   course_id uuid, title text, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null)
+  late_penalty_percentage integer default null, module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -24,6 +24,10 @@ begin
           coalesce(assignment_create.allow_late_submission, false),
           coalesce(assignment_create.late_penalty_percentage, 0))
   returning a.* into v_assignment;
+  if assignment_create.module_id is not null then
+    perform internal.place_item('assignment', v_assignment.id, v_assignment.course_id, assignment_create.module_id);
+    select a.* into v_assignment from app.assignments a where a.id = v_assignment.id;
+  end if;
   return internal.assignment_json(v_assignment);
 exception
   when foreign_key_violation then
@@ -31,9 +35,10 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
+comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid) is
 $$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
-penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).
+penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course), module_id a module of it
+(422 module_not_in_course), where the assignment goes last.
 @result assignment
 @param title minLength=1 maxLength=200
 @param points minimum=1
@@ -42,7 +47,7 @@ penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course).
 create or replace function api.assignment_update(
   assignment_id uuid, title text default null, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null)
+  late_penalty_percentage integer default null, module_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -65,6 +70,11 @@ begin
     late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage)
   where a.id = v_assignment.id
   returning a.* into v_assignment;
+  if internal.given('module_id', assignment_update.module_id)
+     and assignment_update.module_id is distinct from v_assignment.module_id then
+    perform internal.place_item('assignment', v_assignment.id, v_assignment.course_id, assignment_update.module_id);
+    select a.* into v_assignment from app.assignments a where a.id = v_assignment.id;
+  end if;
   return internal.assignment_json(v_assignment);
 exception
   when foreign_key_violation then
@@ -72,7 +82,7 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer) is
+comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid) is
 $$Change an assignment (instructor of the course, admin); omitted fields stay as they are; an
 explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
 deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.
@@ -81,6 +91,7 @@ Submissions already made keep their is_late. points below a grade already given:
 @patch
 @param description nullable
 @param lesson_id nullable
+@param module_id nullable
 @param due_date nullable
 @param title minLength=1 maxLength=200
 @param points minimum=1
@@ -128,6 +139,7 @@ declare
   v_assignment app.assignments;
   v_late       boolean;
   v_submission app.submissions;
+  v_module_was boolean;
 begin
   select a.* into v_assignment from app.assignments a where a.id = submission_submit.assignment_id;
   if v_assignment.id is null or not internal.can_see_course(v_assignment.course_id) then
@@ -136,6 +148,7 @@ begin
   if not internal.is_actively_enrolled(v_user_id, v_assignment.course_id) then
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
   end if;
+  perform internal.require_item_unlocked(v_assignment.course_id, v_assignment.module_id);
   if nullif(btrim(submission_submit.content), '') is null and submission_submit.file_id is null then
     raise exception 'a submission needs content or a file' using errcode = 'LM422', detail = 'empty_submission';
   end if;
@@ -148,6 +161,10 @@ begin
   if v_late and not v_assignment.allow_late_submission then
     raise exception 'the due date has passed' using errcode = 'LM422', detail = 'deadline_passed';
   end if;
+  if v_assignment.module_id is not null then  -- module.completed, once: the learner's calls serialise here
+    perform from app.enrollments e where e.user_id = v_user_id and e.course_id = v_assignment.course_id for update;
+    v_module_was := internal.module_completed(v_user_id, v_assignment.course_id, v_assignment.module_id);
+  end if;
   insert into app.submissions as s (assignment_id, user_id, content, file_id, submitted_at, is_late)
   values (v_assignment.id, v_user_id, submission_submit.content, submission_submit.file_id, now(), v_late)
   on conflict on constraint uq_submissions_assignment_id_user_id do update
@@ -158,6 +175,8 @@ begin
   if v_submission.id is null then
     raise exception 'this submission was already graded' using errcode = 'LM409', detail = 'already_graded';
   end if;
+  perform internal.note_module_completion(v_user_id, v_assignment.course_id, v_assignment.module_id,
+                                          coalesce(v_module_was, true));
   return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
 end
 $$;

@@ -174,3 +174,17 @@ comment on view analytics.daily_active_learners is
   'Learners active per UTC day: completed a lesson, started or submitted a quiz attempt, or submitted an assignment (over the rows the caller may see).';
 comment on column analytics.daily_active_learners.day is 'The UTC calendar day.';
 comment on column analytics.daily_active_learners.learners is 'Distinct users with at least one such activity that day.';
+
+-- ---------------------------------------------------------------------------------------
+-- module_availability: per enrollment the caller may see, each module's state for that learner
+-- ---------------------------------------------------------------------------------------
+drop view if exists analytics.module_availability;
+create view analytics.module_availability with (security_invoker = true) as
+  select e.course_id, e.user_id, s.module_id, s.locked, s.unlocks_at, s.requires, s.completed
+  from app.enrollments e
+  cross join lateral internal.module_states(e.user_id, e.course_id) s;
+comment on view analytics.module_availability is 'For each enrollment the caller may see (a learner: their own; an instructor: their courses''; an admin: all), every module of the course as internal.module_states computes it now — the same definition the API uses to refuse 423 module_locked.';
+comment on column analytics.module_availability.locked is 'True while the module is unpublished, before unlocks_at, or a prerequisite is not completed.';
+comment on column analytics.module_availability.unlocks_at is 'When the module opens by date for this learner (the later of unlock_at — or their override — and enrolled_at + unlock_after_days), while in the future; else null.';
+comment on column analytics.module_availability.requires is 'Prerequisite modules this learner has not completed yet.';
+comment on column analytics.module_availability.completed is 'The module''s requirement is met (all / any_one of its published items done).';
