@@ -108,3 +108,54 @@ async def test_a_failing_rollback_changes_nothing(pg_cluster, scratch):  # noqa:
     finally:
         earlier.close()
         migrator.close()
+
+
+async def test_the_modules_migration_keeps_every_course_as_it_was_and_its_rollback_makes_it_flat(pg_cluster, scratch):  # noqa: F811
+    """0025 on a database with courses (the release before it, its own functions): every course gets one
+    published module holding its lessons (in order), then its quizzes and assignments; progress and
+    what a learner may open are unchanged. Rolling back leaves each course flat, the rows as they were."""
+    from tests.helpers.faults import make_world
+
+    name = scratch()
+    db = conftest.TestDatabase(pg_cluster, name)
+    ids = [m.id for m in read_migrations(str(MIGRATIONS))]
+    at = ids.index("0025_course_modules")
+    earlier = Migrator(db.url, bundle=release_bundle(ids[at - 1]))
+    migrator = Migrator(db.url)
+    try:
+        earlier.migrate(target=ids[at - 1])
+        world = make_world(db.url, students=3, free_courses=2, lessons=3)
+        course, lessons = world.free_courses[0]
+        db.execute("insert into app.assignments (course_id, title) values (%s, 'Essay')", [world.quiz_course])
+        db.execute("insert into app.lessons (course_id, title, lesson_order) values (%s, 'Draft', 4)", [course])
+        db.execute("insert into app.enrollments (user_id, course_id) values (%s, %s)", [world.students[0], course])
+        progress = "select user_id::text, course_id::text, progress_percentage from app.enrollments order by 1, 2"
+        before = db.execute(progress)
+        flat = db.execute("select id::text, course_id::text, lesson_order, is_published from app.lessons order by 1")
+
+        migrator.migrate(target="0025_course_modules")
+        courses = db.execute("select count(*) from app.courses")[0][0]
+        assert db.execute("select count(*), count(distinct course_id), bool_and(is_published and position = 1)"
+                          " from app.modules") == [(courses, courses, True)]
+        placed = db.execute(
+            "select i.kind, i.module_position from (select 'lesson' kind, module_id, module_position, lesson_order o"
+            " from app.lessons union all select 'quiz', module_id, module_position, 0 from app.quizzes"
+            " union all select 'assignment', module_id, module_position, 0 from app.assignments) i"
+            " join app.modules m on m.id = i.module_id where m.course_id = %s order by i.module_position",
+            [world.quiz_course])
+        assert placed == [("lesson", 1), ("lesson", 2), ("lesson", 3), ("quiz", 4), ("assignment", 5)]
+        assert db.execute("select count(*) from app.lessons where module_id is null") == [(0,)]
+        assert db.execute(progress) == before
+        migrator.migrate()
+        await server_answers(db)
+        assert db.execute(progress) == before
+
+        migrator.rollback(len(ids) - at)
+        assert db.execute("select count(*) from information_schema.tables where table_name = 'modules'") == [(0,)]
+        assert db.execute("select id::text, course_id::text, lesson_order, is_published from app.lessons"
+                          " order by 1") == flat
+        assert db.execute(progress) == before
+        await server_answers(db)
+    finally:
+        earlier.close()
+        migrator.close()

@@ -1,8 +1,9 @@
 """`lms serve --demo` / `lms db seed`: a small demo data set, loaded once (idempotent).
 
 Users are made the one way they always are (internal.create_user; role rows by trigger).
-An admin, an instructor, two students, a free course with three lessons, a quiz and an
-assignment, and a paid course. Written with the DBA connection as lms_definer (which may
+An admin, an instructor, two students, a free course in two modules (Basics: two lessons;
+Summarising: a lesson, a quiz and an assignment, open once Basics is completed), and a paid
+course. Written with the DBA connection as lms_definer (which may
 bypass RLS), the way an operator would load fixtures; every constraint still applies.
 """
 
@@ -41,23 +42,37 @@ from app.users u,
 where lower(u.email) = 'instructor@demo.lms'
 on conflict (id) do nothing;
 
-insert into app.lessons (id, course_id, title, content, duration_minutes, lesson_order, is_published)
+insert into app.modules (id, course_id, title, description, position, is_published, requirement)
+values ('d5000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Basics',
+        'Selecting and joining.', 1, true, 'all'),
+       ('d5000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'Summarising',
+        'Aggregates, then the quiz and the assignment: open once Basics is completed.', 2, true, 'all')
+on conflict (id) do nothing;
+
+insert into app.module_prerequisites (module_id, prerequisite_id, course_id)
+values ('d5000000-0000-4000-8000-000000000002', 'd5000000-0000-4000-8000-000000000001',
+        'd0000000-0000-4000-8000-000000000001')
+on conflict do nothing;
+
+insert into app.lessons (id, course_id, title, content, duration_minutes, lesson_order, is_published, module_id,
+                         module_position)
 values ('d1000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Selecting rows',
-        'SELECT picks columns; WHERE picks rows.', 15, 1, true),
+        'SELECT picks columns; WHERE picks rows.', 15, 1, true, 'd5000000-0000-4000-8000-000000000001', 1),
        ('d1000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'Joining tables',
-        'JOIN combines rows of two tables on a condition.', 20, 2, true),
+        'JOIN combines rows of two tables on a condition.', 20, 2, true, 'd5000000-0000-4000-8000-000000000001', 2),
        ('d1000000-0000-4000-8000-000000000003', 'd0000000-0000-4000-8000-000000000001', 'Aggregates',
-        'GROUP BY folds rows into groups.', 25, 3, true),
+        'GROUP BY folds rows into groups.', 25, 3, true, 'd5000000-0000-4000-8000-000000000002', 1),
        ('d1000000-0000-4000-8000-000000000004', 'd0000000-0000-4000-8000-000000000002', 'MVCC',
-        'Every row version has xmin and xmax.', 30, 1, true),
+        'Every row version has xmin and xmax.', 30, 1, true, null, null),
        ('d1000000-0000-4000-8000-000000000005', 'd0000000-0000-4000-8000-000000000002', 'Write-ahead log',
-        'Changes are logged before they are applied.', 30, 2, true)
+        'Changes are logged before they are applied.', 30, 2, true, null, null)
 on conflict (id) do nothing;
 
 insert into app.quizzes (id, course_id, lesson_id, title, time_limit_minutes, passing_score_percentage, max_attempts,
-                         is_published)
+                         is_published, module_id, module_position)
 values ('d2000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
-        'd1000000-0000-4000-8000-000000000003', 'SQL basics check', 15, 60, 3, false)
+        'd1000000-0000-4000-8000-000000000003', 'SQL basics check', 15, 60, 3, false,
+        'd5000000-0000-4000-8000-000000000002', 2)
 on conflict (id) do nothing;
 
 insert into app.questions (id, quiz_id, question_text, question_type, options, correct_answer, points, question_order)
@@ -71,9 +86,10 @@ values ('d3000000-0000-4000-8000-000000000001', 'd2000000-0000-4000-8000-0000000
 on conflict (id) do nothing;
 
 insert into app.assignments (id, course_id, title, description, due_date, points, allow_late_submission,
-                             late_penalty_percentage)
+                             late_penalty_percentage, module_id, module_position)
 values ('d4000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Write three queries',
-        'Submit three queries over the sample schema.', now() + interval '14 days', 100, true, 20)
+        'Submit three queries over the sample schema.', now() + interval '14 days', 100, true, 20,
+        'd5000000-0000-4000-8000-000000000002', 3)
 on conflict (id) do nothing;
 
 update app.courses set is_published = true, published_at = now()

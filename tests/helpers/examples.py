@@ -215,6 +215,22 @@ async def catalog(w: Walk) -> None:
         "points": 50, "due_date": "2027-03-01T17:00:00Z", "allow_late_submission": True,
         "late_penalty_percentage": 10})
     await w.call("instructor", "assignment.update", {"assignment_id": assignment["id"], "points": 60})
+    # Course design: two modules, the second released a week after enrolment and behind the first.
+    ranking = await w.call("instructor", "module.create", {"course_id": cid, "title": "Ranking"})
+    frames = await w.call("instructor", "module.create", {"course_id": cid, "title": "Frames",
+                                                          "unlock_after_days": 7,
+                                                          "prerequisite_module_ids": [ranking["id"]]})
+    await w.call("instructor", "module.update", {"module_id": frames["id"], "requirement": "any_one"})
+    await w.call("instructor", "module.move_item", {"module_id": ranking["id"], "item_type": "lesson",
+                                                    "item_id": second["id"]})
+    await w.call("instructor", "quiz.update", {"quiz_id": quiz["id"], "module_id": frames["id"]}, record=False)
+    await w.call("instructor", "module.publish", {"module_id": frames["id"]})
+    await w.call("instructor", "module.unpublish", {"module_id": frames["id"]})
+    spare = await w.call("instructor", "module.create", {"course_id": cid, "title": "Spare"}, record=False)
+    await w.call("instructor", "module.reorder", {"course_id": cid,
+                                                  "module_ids": [ranking["id"], spare["id"], frames["id"]]})
+    await w.call("instructor", "module.delete", {"module_id": spare["id"]})
+    await w.call("instructor", "module.list", {"course_id": cid})
     await w.call("instructor", "lesson.publish", {"lesson_id": second["id"]})
     await w.call("instructor", "course.publish", {"course_id": cid})
     await w.call("instructor", "course.unpublish", {"course_id": cid})
