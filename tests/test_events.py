@@ -288,14 +288,15 @@ def deliver(db, **settings) -> dict:
     return delivery.deliver(db.url, make_settings(**base))
 
 
-def queued_delivery(db, webhook_id: str) -> None:
+async def queued_delivery(db, webhook_id: str) -> None:
     """Wait until the event's delivery is queued: events are numbered just after commit, by whichever
-    reader runs the sequencer first (the server's hub may be at it, and a worker then skips it)."""
+    reader runs the sequencer first — the in-process server's hub may be at it (a worker then skips it),
+    so this waits without blocking the event loop the hub runs on."""
     for _ in range(600):
         db.execute("select internal.events_sequence()")
         if db.execute("select count(*) from app.webhook_deliveries where webhook_id = %s", [webhook_id])[0][0]:
             return
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     raise AssertionError("no delivery was queued")
 
 
@@ -455,7 +456,7 @@ async def test_failing_subscription_is_disabled_and_its_admin_told(rpc, users, d
     r = receiver([500] * 10)
     hook = await rpc.ok("webhook.create", {"url": r.url, "events": ["user.created"]}, ada.token)
     await users.make("student")
-    queued_delivery(db, hook["webhook_id"])
+    await queued_delivery(db, hook["webhook_id"])
     db.execute("update app.webhooks set failing_since = now() - interval '3 hours' where id = %s",
                [hook["webhook_id"]])
     db.execute("update app.settings set value = 2 where name = 'webhook_disable_after_hours'")
