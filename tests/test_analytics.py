@@ -65,6 +65,9 @@ async def world(rpc, db, users):
 
     for s in (s1, s2, s3):
         await rpc.ok("enrollment.enroll", {"course_id": a["id"]}, s.token)
+    await rpc.ok("override.set", {"user_id": s1.id, "quiz_id": quiz["id"], "extra_attempts": 1}, ina.token)
+    await rpc.ok("override.set", {"user_id": s2.id, "assignment_id": asg["id"], "waive_late_penalty": True}, ina.token)
+    await rpc.ok("accommodation.set", {"course_id": a["id"], "user_id": s2.id, "time_multiplier": 1.5}, ina.token)
     await rpc.ok("enrollment.enroll", {"course_id": b["id"]}, s3.token)
     await rpc.ok("enrollment.drop", {"course_id": a["id"]}, s3.token)
 
@@ -157,10 +160,11 @@ async def test_assignment_stats(world, db, analyst):
     w = world
     q = "select assignment_id::text, submissions, late, graded, avg_effective_grade from analytics.assignment_stats " \
         "where assignment_id = %s"
-    expected = [(w["asg"], 2, 1, 2, D("13.50"))]  # 18 on time, 10 late − 10 % = 9 → mean 13.5
+    # 18 on time; 10 late, whose 10 % penalty s2's override waives → mean 14 (13.5 with the penalty)
+    expected = [(w["asg"], 2, 1, 2, D("14.00"))]
     assert rows(db, analyst(w["ina"].id), q, [w["asg"]]) == expected
     assert rows(db, analyst(w["ada"].id), q, [w["asg"]]) == expected
-    assert rows(db, analyst(w["s2"].id), q, [w["asg"]]) == [(w["asg"], 1, 1, 1, D("9.00"))]
+    assert rows(db, analyst(w["s2"].id), q, [w["asg"]]) == [(w["asg"], 1, 1, 1, D("10.00"))]
     assert rows(db, analyst(w["s3"].id), q, [w["asg"]]) == []  # dropped: the assignment is not visible
 
 
@@ -320,6 +324,8 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
                             f"where e.course_id in {M}) or {{adm}}",) * 2,
     "app.quizzes": (VISIBLE_QUIZ,) * 2,
     "app.modules": (VISIBLE_MODULE,) * 2,
+    "app.learner_overrides": (OWN_OR_TAUGHT,) * 2,
+    "app.accommodations": (OWN_OR_TAUGHT,) * 2,
     "app.module_prerequisites": (f"t.module_id in (select t.id from app.modules t where {VISIBLE_MODULE})",) * 2,
     "app.questions": (f"t.quiz_id in (select t.id from app.quizzes t where {VISIBLE_QUIZ})",) * 2,
     "app.quiz_attempt_counters": (None, None),

@@ -133,7 +133,7 @@ async def test_the_modules_migration_keeps_every_course_as_it_was_and_its_rollba
         before = db.execute(progress)
         flat = db.execute("select id::text, course_id::text, lesson_order, is_published from app.lessons order by 1")
 
-        migrator.migrate(target="0025_course_modules")
+        migrator.migrate()
         courses = db.execute("select count(*) from app.courses")[0][0]
         assert db.execute("select count(*), count(distinct course_id), bool_and(is_published and position = 1)"
                           " from app.modules") == [(courses, courses, True)]
@@ -146,9 +146,7 @@ async def test_the_modules_migration_keeps_every_course_as_it_was_and_its_rollba
         assert placed == [("lesson", 1), ("lesson", 2), ("lesson", 3), ("quiz", 4), ("assignment", 5)]
         assert db.execute("select count(*) from app.lessons where module_id is null") == [(0,)]
         assert db.execute(progress) == before
-        migrator.migrate()
         await server_answers(db)
-        assert db.execute(progress) == before
 
         migrator.rollback(len(ids) - at)
         assert db.execute("select count(*) from information_schema.tables where table_name = 'modules'") == [(0,)]

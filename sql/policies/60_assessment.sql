@@ -162,3 +162,32 @@ grant execute on function
   internal.require_course_manager(uuid), internal.gradebook(uuid, uuid, integer, integer), internal.submission_json(app.submissions, integer),
   internal.close_expired_attempt(uuid, timestamptz), internal.attempt_json(app.quiz_attempts)
 to lms_definer;
+
+-- Overrides and accommodations -------------------------------------------------------------------
+-- Read by the learner they are for, the course's instructor and admins (and their analysts); written
+-- only through override.set / override.clear / accommodation.set (SECURITY DEFINER).
+alter table app.learner_overrides enable row level security;
+alter table app.learner_overrides force row level security;
+alter table app.accommodations enable row level security;
+alter table app.accommodations force row level security;
+grant select on app.learner_overrides, app.accommodations to lms_api, lms_analyst;
+create policy select_own_taught_admin on app.learner_overrides for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id()) or course_id in (select internal.my_course_ids())
+         or (select internal.is_admin()));
+create policy select_own_taught_admin on app.accommodations for select to lms_api, lms_analyst
+  using (user_id = (select app.current_user_id()) or course_id in (select internal.my_course_ids())
+         or (select internal.is_admin()));
+
+grant execute on function
+  internal.effective_quiz(uuid, app.quizzes), internal.effective_assignment(uuid, app.assignments),
+  internal.effective_late_penalty(uuid, uuid, integer), internal.quiz_available_until(uuid, uuid)
+to lms_api, lms_definer;
+grant execute on function internal.effective_late_penalty(uuid, uuid, integer) to lms_analyst;  -- the grade views
+grant execute on function internal.override_json(app.learner_overrides) to lms_api, lms_definer;
+grant execute on function internal.require_override_rights(uuid, uuid), internal.override_changed(text, uuid, uuid, jsonb)
+to lms_definer;
+grant execute on function
+  api.override_set(uuid, uuid, uuid, uuid, integer, integer, timestamptz, timestamptz, boolean, timestamptz),
+  api.override_clear(uuid), api.override_list(uuid, uuid, integer, integer),
+  api.accommodation_set(uuid, uuid, numeric)
+to lms_api;

@@ -11,7 +11,7 @@ select tables_are('app', array[
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
   'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries',
-  'modules', 'module_prerequisites'
+  'modules', 'module_prerequisites', 'learner_overrides', 'accommodations'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------

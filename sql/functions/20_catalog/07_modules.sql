@@ -21,7 +21,9 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select p_unlock_at
+  select coalesce((select o.unlock_at from app.learner_overrides o
+                   where o.user_id = p_user_id and o.module_id = p_module_id and o.unlock_at is not null),
+                  p_unlock_at)
 $$;
 comment on function internal.effective_unlock_at(uuid, uuid, timestamptz) is
   'The unlock time of a module for one learner: the module''s unlock_at (an override for the learner replaces it). The one place that reads it. SECURITY DEFINER: reads the learner''s overrides, which they may not list.';

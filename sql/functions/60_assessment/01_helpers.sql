@@ -55,6 +55,29 @@ $$;
 comment on function internal.score_percentage(integer, integer) is
   'Score 0..100: earned ÷ total as a percentage, rounded half up (2 of 3 → 67, 1 of 8 → 13).';
 
+-- Overrides (07_overrides.sql) read here: defined first, the JSON helpers below use them.
+create or replace function internal.effective_late_penalty(p_user_id uuid, p_assignment_id uuid, p_penalty integer)
+returns integer
+language sql
+stable
+as $$
+  select case when exists (select from app.learner_overrides o
+                           where o.user_id = p_user_id and o.assignment_id = p_assignment_id and o.waive_late_penalty)
+              then 0 else p_penalty end
+$$;
+comment on function internal.effective_late_penalty(uuid, uuid, integer) is
+  'The late penalty (percent) of an assignment for one learner: 0 when their override waives it, else the assignment''s. The one place (submissions, gradebook, exports, analytics). Reads overrides under RLS.';
+
+create or replace function internal.quiz_available_until(p_user_id uuid, p_quiz_id uuid)
+returns timestamptz
+language sql
+stable
+as $$
+  select o.available_until from app.learner_overrides o where o.user_id = p_user_id and o.quiz_id = p_quiz_id
+$$;
+comment on function internal.quiz_available_until(uuid, uuid) is
+  'When the quiz closes for this learner (their override''s available_until), or null: open. No attempt starts after it (422 quiz_closed) and none runs past it.';
+
 create or replace function internal.effective_grade(p_grade numeric, p_is_late boolean, p_late_penalty_percentage integer)
 returns numeric
 language sql

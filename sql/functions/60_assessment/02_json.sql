@@ -122,10 +122,12 @@ as $$
     'submitted_at', p_submission.submitted_at, 'is_late', p_submission.is_late,
     'grade', p_submission.grade, 'feedback', p_submission.feedback, 'graded_at', p_submission.graded_at,
     'graded_by', p_submission.graded_by,
-    'effective_grade', internal.effective_grade(p_submission.grade, p_submission.is_late, p_late_penalty_percentage))
+    'effective_grade', internal.effective_grade(p_submission.grade, p_submission.is_late,
+      internal.effective_late_penalty(p_submission.user_id, p_submission.assignment_id, p_late_penalty_percentage)))
 $$;
 comment on function internal.submission_json(app.submissions, integer) is
-$$A submission with its raw grade and the effective grade (late penalty applied); grade, feedback,
+$$A submission with its raw grade and the effective grade (the learner's late penalty applied: none when
+their override waives it); grade, feedback,
 graded_at, graded_by and effective_grade are null until it is graded.
 @shape submission {id: uuid, submission_id: uuid, assignment_id: uuid, user_id: uuid, content: text?, file_id: uuid?,
   submitted_at: timestamptz, is_late: bool, grade: number?, feedback: text?, graded_at: timestamptz?,

@@ -290,16 +290,21 @@ begin
   if internal.can_manage_course(v_quiz.course_id) then
     return internal.quiz_json(v_quiz) || jsonb_build_object('questions', internal.quiz_questions(v_quiz.id));
   end if;
-  return internal.quiz_json(v_quiz) || jsonb_build_object('questions', internal.quiz_questions_public(v_quiz.id));
+  -- A learner sees their own effective settings (attempts, time limit) and their close date, if any.
+  return internal.quiz_json(internal.effective_quiz(app.current_user_id(), v_quiz))
+         || jsonb_build_object('available_until', internal.quiz_available_until(app.current_user_id(), v_quiz.id),
+                               'questions', internal.quiz_questions_public(v_quiz.id));
 end
 $$;
 comment on function api.quiz_get(uuid) is
 $$A quiz with its questions. Students (actively enrolled, published quizzes) never get correct_answer;
 the course's instructor and admins do. Invisible quizzes: 404.
-Questions carry correct_answer, created_at and updated_at only for the instructor and admins.
+Questions carry correct_answer, created_at and updated_at only for the instructor and admins. A learner
+sees their own max_attempts and time_limit_minutes (overrides, accommodation) and available_until.
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
+  available_until?: timestamptz?,
   questions: {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
     options: text[]?, points: int, question_order: int,
     correct_answer?: text, created_at?: timestamptz, updated_at?: timestamptz}[]}$$;

@@ -33,6 +33,7 @@ declare
   v_last    timestamptz;
   v_attempt app.quiz_attempts;
   v_resumed boolean := false;
+  v_until   timestamptz;
 begin
   select z.* into v_quiz from app.quizzes z where z.id = attempt_start.quiz_id;
   if v_quiz.id is null
@@ -47,6 +48,8 @@ begin
     raise exception 'the quiz is not published' using errcode = 'LM422', detail = 'quiz_not_published';
   end if;
   perform internal.require_item_unlocked(v_quiz.course_id, v_quiz.module_id);
+  v_quiz := internal.effective_quiz(v_user_id, v_quiz);  -- the learner's attempts and time (overrides)
+  v_until := internal.quiz_available_until(v_user_id, v_quiz.id);
 
   -- Serialise this student's starts for this quiz on the counter row.
   insert into app.quiz_attempt_counters as c (user_id, quiz_id, attempts_used)
@@ -73,6 +76,9 @@ begin
   end if;
 
   if not v_resumed then
+    if v_until is not null and now() >= v_until then
+      return internal.error(422, 'quiz_closed', 'the quiz closed for you at ' || v_until);
+    end if;
     if v_quiz.max_attempts is not null and v_used >= v_quiz.max_attempts then
       -- Returned, not raised: an expired attempt closed just above stays closed.
       return internal.error(422, 'attempt_limit_reached',
@@ -82,7 +88,7 @@ begin
     where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
     insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at)
     values (v_user_id, v_quiz.id, v_used + 1, now(),
-            now() + make_interval(mins => v_quiz.time_limit_minutes))
+            least(now() + make_interval(mins => v_quiz.time_limit_minutes), v_until))
     returning a.* into v_attempt;
   end if;
 
@@ -105,6 +111,9 @@ $$Start (or resume) an attempt at a published quiz (actively enrolled student; e
 An open attempt whose deadline + 30 s has not passed is returned instead of a new one (resumed: true).
 At most max_attempts started attempts per student and quiz, also under concurrent calls
 (422 attempt_limit_reached). deadline = started_at + time_limit_minutes (null without a limit).
+Both are the learner's own: max_attempts + their extra_attempts, their time limit (override, or the
+quiz's × their course time_multiplier); after their available_until no attempt starts (422 quiz_closed)
+and none runs past it.
 @result {attempt_id: uuid, quiz_id: uuid, attempt_number: int, started_at: timestamptz, deadline: timestamptz?,
   time_limit_minutes: int?, resumed: bool, attempts_used: int, max_attempts: int?,
   questions: {id: uuid, question_id: uuid, question_text: text, question_type: text, options: text[]?,

@@ -113,7 +113,11 @@ begin
           or internal.is_actively_enrolled(v_user_id, assignment_list.course_id)) then
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
   end if;
-  return (select coalesce(jsonb_agg(internal.assignment_json(a) order by a.due_date nulls last, a.created_at, a.id), '[]')
+  -- A learner sees their own due dates and penalties (overrides); the instructor and admins the assignment's.
+  return (select coalesce(jsonb_agg(internal.assignment_json(
+                   case when internal.can_manage_course(a.course_id) then a
+                        else internal.effective_assignment(v_user_id, a) end)
+                   order by a.due_date nulls last, a.created_at, a.id), '[]')
           from (select a0.id from app.assignments a0 where a0.course_id = assignment_list.course_id
                 order by a0.due_date nulls last, a0.created_at, a0.id
                 limit coalesce(assignment_list."limit", 50) offset coalesce(assignment_list."offset", 0)) x
@@ -125,7 +129,7 @@ comment on function api.assignment_list(uuid, integer, integer) is
 @result assignment[]
 @param limit minimum=1 maximum=100
 @param offset minimum=0
-Ordered by due_date (none last), then created_at, then id. limit: default 50, at most 100; offset: default 0.';
+Ordered by due_date (none last), then created_at, then id. limit: default 50, at most 100; offset: default 0. A learner sees their own due_date and late_penalty_percentage (overrides).';
 
 create or replace function api.submission_submit(assignment_id uuid, content text default null, file_id uuid default null)
 returns jsonb
@@ -149,6 +153,7 @@ begin
     raise exception 'you are not enrolled in this course' using errcode = 'LM403', detail = 'not_enrolled';
   end if;
   perform internal.require_item_unlocked(v_assignment.course_id, v_assignment.module_id);
+  v_assignment := internal.effective_assignment(v_user_id, v_assignment);  -- the learner's due date and penalty
   if nullif(btrim(submission_submit.content), '') is null and submission_submit.file_id is null then
     raise exception 'a submission needs content or a file' using errcode = 'LM422', detail = 'empty_submission';
   end if;

@@ -57,7 +57,8 @@ begin
                select coalesce(jsonb_agg(jsonb_build_object(
                         'assignment_id', a.id, 'title', a.title, 'points', a.points,
                         'submitted', sb.id is not null, 'is_late', sb.is_late, 'grade', sb.grade,
-                        'effective_grade', internal.effective_grade(sb.grade, sb.is_late, a.late_penalty_percentage))
+                        'effective_grade', internal.effective_grade(sb.grade, sb.is_late,
+                          internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage)))
                         order by a.title, a.id), '[]')
                from assignments a
                left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id))
@@ -171,7 +172,8 @@ begin
       where z.course_id = p_course_id
       union all
       select 'assignment', a.id, a.title, null, null, null, s.id is not null, s.is_late, s.grade,
-             internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage)
+             internal.effective_grade(s.grade, s.is_late,
+                                      internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage))
       from app.assignments a
       left join app.submissions s on s.assignment_id = a.id and s.user_id = e.user_id
       where a.course_id = p_course_id) i

@@ -30,7 +30,9 @@ comment on column analytics.quiz_best_scores.attempts is 'Closed attempts (submi
 drop view if exists analytics.assignment_grades;
 create view analytics.assignment_grades with (security_invoker = true) as
   select a.course_id, s.assignment_id, s.user_id, s.grade, s.is_late,
-         internal.effective_grade(s.grade, s.is_late, a.late_penalty_percentage) as effective_grade,
+         internal.effective_grade(s.grade, s.is_late,
+                                  internal.effective_late_penalty(s.user_id, a.id, a.late_penalty_percentage))
+           as effective_grade,
          a.points, s.submitted_at, s.graded_at
   from app.submissions s
   join app.assignments a on a.id = s.assignment_id;
@@ -113,7 +115,9 @@ create view analytics.assignment_stats with (security_invoker = true) as
   left join lateral (
     select count(*)::integer as submissions, (count(*) filter (where x.is_late))::integer as late,
            (count(*) filter (where x.grade is not null))::integer as graded,
-           avg(internal.effective_grade(x.grade, x.is_late, a.late_penalty_percentage)) as avg_effective_grade
+           avg(internal.effective_grade(x.grade, x.is_late,
+                                        internal.effective_late_penalty(x.user_id, a.id, a.late_penalty_percentage)))
+             as avg_effective_grade
     from app.submissions x where x.assignment_id = a.id) s on true;
 comment on view analytics.assignment_stats is
   'Per assignment the caller may see: submissions, late ones, graded ones and the mean effective grade (over the submissions the caller may see).';
