@@ -58,7 +58,8 @@ async def test_time_multiplier_and_quiz_time_set_the_deadline_and_its_grace(rpc,
                  ina.token)
     mine = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, learner.token)
     theirs = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, other.token)
-    span = [dt.datetime.fromisoformat(a["deadline"]) - dt.datetime.fromisoformat(a["started_at"]) for a in (mine, theirs)]
+    span = [dt.datetime.fromisoformat(a["deadline"]) - dt.datetime.fromisoformat(a["started_at"])
+            for a in (mine, theirs)]
     assert span == [dt.timedelta(minutes=30), dt.timedelta(minutes=20)]
     assert mine["time_limit_minutes"] == 30
     # 25 minutes in: past the quiz's own limit and grace, inside the learner's.
