@@ -71,6 +71,11 @@ class Walk:
     examples: dict[str, dict] = field(default_factory=dict)
     _n: int = 0
 
+    def user_id(self, who: str) -> str:
+        """A demo person's user id (the demo data makes it; ids are not fixed)."""
+        with psycopg.connect(self.database_url) as conn:
+            return str(conn.execute("select id from app.users where email = %s", [NAMES[who]]).fetchone()[0])
+
     async def call(self, who: str | None, method: str, params: dict | None = None, record: bool = True):
         """One call as `who` (a demo person, or None: anonymous); it must succeed. The first recorded
         call of each method becomes its example."""
@@ -149,6 +154,12 @@ async def learning(w: Walk) -> None:
     await w.call("student1", "course.get", {"course_id": FREE})
     await w.call("student1", "enrollment.enroll", {"course_id": FREE})
     await w.call("student1", "enrollment.list_mine")
+    # Accommodations: more time on every timed quiz, one more attempt at this one.
+    await w.call("instructor", "accommodation.set", {"course_id": FREE, "user_id": w.user_id("student1"),
+                                                     "time_multiplier": 1.5})
+    extra = await w.call("instructor", "override.set", {"user_id": w.user_id("student1"), "quiz_id": QUIZ,
+                                                        "extra_attempts": 1})
+    await w.call("instructor", "override.list", {"course_id": FREE})
     await w.call("student1", "lesson.get", {"lesson_id": LESSONS[0]})
     for lesson in LESSONS[:3]:
         await w.call("student1", "lesson.complete", {"lesson_id": lesson})
@@ -175,6 +186,7 @@ async def learning(w: Walk) -> None:
     w.ids["certificate"] = certificate["certificate_number"]
     await w.call(None, "certificate.verify", {"certificate_number": certificate["certificate_number"]})
     await w.call("student1", "file.delete", {"file_id": files[0]["file_id"]})
+    await w.call("instructor", "override.clear", {"override_id": extra["override_id"]})
 
 
 async def catalog(w: Walk) -> None:
