@@ -11,6 +11,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from rpc.cli import docs
 from rpc.db import demo
 from rpc.db.migrate import Migrator
@@ -50,9 +52,13 @@ def in_order(expected: list[str], got: list[str]) -> bool:
     return all(any(matches(e, line) for line in lines) for e in expected)
 
 
-async def test_the_readme_tour_runs_as_written(pg_cluster, scratch, tmp_path):  # noqa: F811
-    blocks = TOUR.findall((ROOT / "README.md").read_text())
-    assert [b[0] for b in blocks] == ["client", "integrator", "analyst", "dba"]
+@pytest.mark.parametrize("page, kinds", [
+    ("README.md", ["client", "integrator", "analyst", "dba"]),
+    ("docs/guides/course-design.md", ["design"]),  # issue 28: modules, a drip date, a prerequisite, extra time
+])
+async def test_the_tours_run_as_written(pg_cluster, scratch, tmp_path, page, kinds):  # noqa: F811
+    blocks = TOUR.findall((ROOT / page).read_text())
+    assert [b[0] for b in blocks] == kinds
     name = scratch()
     db = conftest.TestDatabase(pg_cluster, name)
     migrator = Migrator(db.url)

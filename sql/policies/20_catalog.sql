@@ -128,7 +128,7 @@ create policy delete_owner_admin on app.module_prerequisites for delete to lms_a
   using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 grant execute on function
-  internal.effective_unlock_at(uuid, uuid, timestamptz), internal.module_states(uuid, uuid),
+  internal.effective_unlock_at(uuid, app.modules, timestamptz), internal.module_states(uuid, uuid),
   internal.require_item_unlocked(uuid, uuid), internal.item_counts(boolean, uuid),
   internal.place_item(text, uuid, uuid, uuid, integer), internal.renumber_module_items(uuid)
 to lms_api, lms_definer;

@@ -14,19 +14,22 @@
  * no requirement: its items are not yet part of the course. Instructors and admins are never locked out.
  */
 
-create or replace function internal.effective_unlock_at(p_user_id uuid, p_module_id uuid, p_unlock_at timestamptz)
+create or replace function internal.effective_unlock_at(p_user_id uuid, p_module app.modules, p_enrolled_at timestamptz)
 returns timestamptz
 language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select o.unlock_at from app.learner_overrides o
-                   where o.user_id = p_user_id and o.module_id = p_module_id and o.unlock_at is not null),
-                  p_unlock_at)
+  select coalesce(
+    (select o.unlock_at from app.learner_overrides o
+     where o.user_id = p_user_id and o.module_id = p_module.id and o.unlock_at is not null),
+    nullif(greatest(coalesce(p_module.unlock_at, '-infinity'),
+                    coalesce(p_enrolled_at + make_interval(days => p_module.unlock_after_days), '-infinity')),
+           '-infinity'))
 $$;
-comment on function internal.effective_unlock_at(uuid, uuid, timestamptz) is
-  'The unlock time of a module for one learner: the module''s unlock_at (an override for the learner replaces it). The one place that reads it. SECURITY DEFINER: reads the learner''s overrides, which they may not list.';
+comment on function internal.effective_unlock_at(uuid, app.modules, timestamptz) is
+  'When a module opens by date for one learner (null: no date): their override''s unlock_at, else the later of the module''s unlock_at and their enrolled_at + unlock_after_days. The one place that reads them (prerequisites apply besides). SECURITY DEFINER: reads the learner''s overrides for whoever asks about them (module_states checks who).';
 
 create or replace function internal.module_states(p_user_id uuid, p_course_id uuid)
 returns table (module_id uuid, locked boolean, unlocks_at timestamptz, requires uuid[], completed boolean)
@@ -58,10 +61,7 @@ as $$
     select m.id, m.is_published,
            case m.requirement when 'all' then coalesce(bool_and(i.done), true)
                               else coalesce(bool_or(i.done), true) end as completed,
-           nullif(greatest(coalesce(internal.effective_unlock_at(p_user_id, m.id, m.unlock_at), '-infinity'),
-                           coalesce((select e.enrolled_at from enrollment e)
-                                    + make_interval(days => m.unlock_after_days), '-infinity')),
-                  '-infinity') as unlocks_at
+           internal.effective_unlock_at(p_user_id, m, (select e.enrolled_at from enrollment e)) as unlocks_at
     from app.modules m left join item i on i.module_id = m.id
     where m.course_id = p_course_id and (select c.allowed from caller c)
     group by m.id
@@ -190,11 +190,12 @@ as $$
                                                   join app.modules pm on pm.id = p.prerequisite_id
                                                   where p.module_id = m.id), '{}'),
              'created_at', m.created_at, 'updated_at', m.updated_at,
-             'locked', coalesce(s.locked, false), 'unlocks_at', s.unlocks_at,
+             'locked', coalesce(s.locked and not v.manager, false), 'unlocks_at', s.unlocks_at,
              'requires', coalesce(to_jsonb(s.requires), '[]'::jsonb), 'completed', coalesce(s.completed, false),
              'items', internal.module_items_json(m.id))
            order by m.position), '[]'::jsonb)
   from app.modules m
+  cross join (select internal.can_manage_course(p_course_id) as manager) v
   left join internal.module_states(app.current_user_id(), p_course_id) s on s.module_id = m.id
   where m.course_id = p_course_id
 $$;
