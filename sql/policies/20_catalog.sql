@@ -31,10 +31,10 @@ grant execute on function internal.can_manage_course(uuid) to lms_api, lms_analy
 grant execute on function internal.can_see_course(uuid) to lms_api, lms_definer;
 grant execute on function internal.my_enrolled_course_ids() to lms_api, lms_analyst, lms_definer;
 grant execute on function internal.is_actively_enrolled(uuid, uuid) to lms_api, lms_analyst, lms_definer;
-grant execute on function internal.is_instructor(uuid) to lms_api;
+grant execute on function internal.is_instructor(uuid) to lms_api, lms_definer;
 grant execute on function internal.normalize_tags(text[]) to lms_api;
 grant execute on function internal.instructor_name(uuid) to lms_api, lms_analyst;
-grant execute on function internal.course_json(app.courses) to lms_api;
+grant execute on function internal.course_json(app.courses) to lms_api, lms_definer;  -- and course.copy
 grant execute on function internal.can_read_lesson_content(uuid, boolean) to lms_api, lms_analyst;
 grant execute on function internal.lesson_content(uuid) to lms_api, lms_analyst;
 grant execute on function internal.course_lesson_contents(uuid) to lms_api;
@@ -152,6 +152,7 @@ grant execute on function api.course_update(uuid, text, text, text, integer, tex
 grant execute on function api.course_publish(uuid) to lms_api;
 grant execute on function api.course_unpublish(uuid) to lms_api;
 grant execute on function api.course_delete(uuid) to lms_api;
+grant execute on function api.course_copy(uuid, text, integer) to lms_api;
 grant execute on function api.course_get(uuid) to lms_api;
 grant execute on function api.course_list(text, text, text, uuid, integer, integer) to lms_api;
 grant execute on function api.lesson_create(uuid, text, text, text, integer, integer, uuid) to lms_api;

@@ -25,13 +25,13 @@ create table app.files (
   constraint pk_files primary key (id),
   constraint fk_files_uploaded_by_users foreign key (uploaded_by) references app.users (id) on delete cascade,
   constraint fk_files_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
-  constraint uq_files_storage_path unique (storage_path),
   constraint ck_files_original_filename_length check (length(original_filename) between 1 and 255),
   constraint ck_files_size_positive check (file_size > 0),
   constraint ck_files_single_owner check (course_id is null or assignment_id is null),
   constraint ck_files_storage_provider check (storage_provider in ('local', 's3'))
 );
 create index ix_files_uploaded_by on app.files (uploaded_by);
+create index ix_files_storage_path on app.files (storage_path);
 create index ix_files_course_id on app.files (course_id) where course_id is not null;
 create index ix_files_assignment_id on app.files (assignment_id) where assignment_id is not null;
 comment on table app.files is 'Uploaded files: original filename, random storage path, size, type and SHA-256.';
@@ -39,7 +39,7 @@ comment on column app.files.uploaded_by is 'The user who uploaded the file; a su
 comment on column app.files.course_id is 'Set for course material (uploaded by the course''s instructor or an admin); at most one of course_id and assignment_id.';
 comment on column app.files.assignment_id is 'Set for a student''s attachment to a submission (fk_files_assignment_id_assignments, added by the assessment domain).';
 comment on column app.files.original_filename is 'The original file name as uploaded (1..255 characters), offered (sanitised) on download; never used as a path.';
-comment on column app.files.storage_path is 'Random object name in the storage (a file under LMS_HOME/files, or an S3 key); never derived from the user''s filename.';
+comment on column app.files.storage_path is 'Random object name in the storage (a file under LMS_HOME/files, or an S3 key); never derived from the user''s filename. Shared by the copies of a course''s material (course.copy): the bytes are removed when the last row referring to them is deleted.';
 comment on column app.files.content_type is 'MIME type of the stored bytes, judged from their leading bytes at upload (not only from the client''s header); sent as Content-Type on download.';
 comment on column app.files.file_size is 'Size of the stored bytes.';
 comment on column app.files.sha256 is 'SHA-256 of the stored bytes, computed while the upload streamed in (the download''s ETag); null only for rows older than migration 0013.';

@@ -246,6 +246,9 @@ async def catalog(w: Walk) -> None:
     await w.call("instructor", "lesson.publish", {"lesson_id": second["id"]})
     await w.call("instructor", "course.publish", {"course_id": cid})
     await w.call("instructor", "course.unpublish", {"course_id": cid})
+    spring = await w.call("instructor", "course.copy", {"course_id": cid, "title": "Window functions, spring",
+                                                        "shift_days": 182})
+    await w.call("instructor", "course.delete", {"course_id": spring["id"]}, record=False)
     await w.call("instructor", "course.delete", {"course_id": cid})
 
 

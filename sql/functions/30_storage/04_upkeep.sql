@@ -14,6 +14,11 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+  -- Bytes shared with a copy (course.copy) stay while another row refers to them. (A copy being made
+  -- holds the original row FOR KEY SHARE, so this delete waits for it and then sees the copy.)
+  if exists (select from app.files f where f.storage_path = old.storage_path and f.id <> old.id) then
+    return null;
+  end if;
   insert into app.storage_pending (kind, storage_provider, storage_path, user_id, bytes)
   values ('delete', old.storage_provider, old.storage_path,
           (select u.id from app.users u where u.id = old.uploaded_by), old.file_size)  -- none: the user is being deleted
@@ -23,7 +28,7 @@ begin
 end
 $$;
 comment on function internal.tg_files_queue_removal() is
-  'AFTER DELETE (row) on app.files: queues the deleted row''s object for removal; its bytes count against the uploader''s quota until upkeep has removed them. SECURITY DEFINER: whoever deletes a file (or cascades to it) may not write app.storage_pending, yet the bytes must follow.';
+  'AFTER DELETE (row) on app.files: queues the deleted row''s object for removal unless another row still refers to it (a course copy shares the bytes); its bytes count against the uploader''s quota until upkeep has removed them. SECURITY DEFINER: whoever deletes a file (or cascades to it) may not write app.storage_pending, yet the bytes must follow.';
 
 drop trigger if exists _500_queue_removal on app.files;
 create trigger _500_queue_removal after delete on app.files
@@ -41,6 +46,9 @@ begin
   -- 409 upload_expired), so no files row can appear for bytes about to be removed.
   update app.storage_pending p set kind = 'delete'  -- still counted for its uploader until removed
   where p.kind = 'upload' and p.created_at < now() - make_interval(secs => internal.setting('upload_grace_seconds'));
+  -- A deletion of bytes a row refers to again (shared with a copy) is forgotten, not carried out.
+  delete from app.storage_pending p
+  where p.kind = 'delete' and exists (select from app.files f where f.storage_path = p.storage_path);
   return query select p.id, p.storage_provider, p.storage_path from app.storage_pending p
                where p.kind = 'delete' order by p.created_at;
 end
@@ -75,7 +83,8 @@ as $$
   select coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'storage_provider', x.storage_provider,
                                                'storage_path', x.storage_path) order by x.created_at, x.id), '[]')
   from (select p.id, p.storage_provider, p.storage_path, p.created_at from app.storage_pending p
-        where p.kind = 'delete' order by p.created_at, p.id
+        where p.kind = 'delete' and not exists (select from app.files f where f.storage_path = p.storage_path)
+        order by p.created_at, p.id
         limit least(greatest(coalesce(p_limit, 100), 1), 1000)) x
 $$;
 comment on function internal.storage_deletions_due(integer) is

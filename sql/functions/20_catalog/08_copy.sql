@@ -1,0 +1,119 @@
+/*
+ * course.copy: the next term. One transaction, one statement per table (set-based, however many
+ * rows): the course, its modules and their prerequisites, lessons (content included), quizzes with
+ * their questions, assignments, and course material files as new rows sharing the stored bytes
+ * (removed only when no row refers to them: internal.tg_files_queue_removal). Dates move by
+ * shift_days. Nothing of the learners: no enrollments, attempts, submissions, orders, overrides,
+ * certificates. The copy is unpublished and owned by the caller; its items keep their publish state,
+ * so publishing the course is one call.
+ */
+
+create or replace function api.course_copy(course_id uuid, title text default null, shift_days integer default 0)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id    uuid := internal.require_role('instructor', 'admin');
+  v_source     app.courses;
+  v_owner      uuid;
+  v_course     app.courses;
+  v_shift      interval := make_interval(days => coalesce(course_copy.shift_days, 0));
+  v_old_mod    uuid[];
+  v_new_mod    uuid[];
+  v_old_lesson uuid[];
+  v_new_lesson uuid[];
+  v_old_quiz   uuid[];
+  v_new_quiz   uuid[];
+begin
+  select c.* into v_source from app.courses c where c.id = course_copy.course_id;
+  if v_source.id is null or not (internal.can_see_course(v_source.id) or internal.can_manage_course(v_source.id)) then
+    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
+  end if;
+  if not internal.can_manage_course(v_source.id) then
+    raise exception 'only the course''s instructor or an admin may copy it'
+      using errcode = 'LM403', detail = 'not_course_owner';
+  end if;
+  -- Owned by the caller; an admin without an instructor profile keeps the course's instructor.
+  v_owner := case when internal.is_instructor(v_user_id) then v_user_id else v_source.instructor_id end;
+  -- The source stays as it is while it is copied (its structure and its files).
+  perform from app.courses c where c.id = v_source.id for key share;
+  perform from app.files f where f.course_id = v_source.id for key share;
+
+  insert into app.courses as c (instructor_id, title, short_description, description, price_cents, currency,
+                                category, tags, thumbnail_url)
+  values (v_owner, coalesce(nullif(btrim(course_copy.title), ''), left(v_source.title, 193) || ' (copy)'),
+          v_source.short_description, v_source.description, v_source.price_cents, v_source.currency,
+          v_source.category, v_source.tags, v_source.thumbnail_url)
+  returning c.* into v_course;
+
+  select coalesce(array_agg(m.id order by m.position), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by m.position), '{}')
+  into v_old_mod, v_new_mod from app.modules m where m.course_id = v_source.id;
+  insert into app.modules (id, course_id, title, description, position, is_published, unlock_at, unlock_after_days,
+                           requirement)
+  select n.new_id, v_course.id, m.title, m.description, m.position, m.is_published, m.unlock_at + v_shift,
+         m.unlock_after_days, m.requirement
+  from unnest(v_old_mod, v_new_mod) n(old_id, new_id) join app.modules m on m.id = n.old_id;
+  insert into app.module_prerequisites (module_id, prerequisite_id, course_id)
+  select a.new_id, b.new_id, v_course.id
+  from app.module_prerequisites p
+  join unnest(v_old_mod, v_new_mod) a(old_id, new_id) on a.old_id = p.module_id
+  join unnest(v_old_mod, v_new_mod) b(old_id, new_id) on b.old_id = p.prerequisite_id
+  where p.course_id = v_source.id;
+
+  select coalesce(array_agg(l.id order by l.lesson_order), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by l.lesson_order), '{}')
+  into v_old_lesson, v_new_lesson from app.lessons l where l.course_id = v_source.id;
+  insert into app.lessons (id, course_id, title, content, video_url, duration_minutes, lesson_order, is_published,
+                           module_id, module_position)
+  select n.new_id, v_course.id, l.title, l.content, l.video_url, l.duration_minutes, l.lesson_order, l.is_published,
+         m.new_id, l.module_position
+  from unnest(v_old_lesson, v_new_lesson) n(old_id, new_id)
+  join app.lessons l on l.id = n.old_id
+  left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = l.module_id;
+
+  select coalesce(array_agg(q.id order by q.created_at, q.id), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by q.created_at, q.id), '{}')
+  into v_old_quiz, v_new_quiz from app.quizzes q where q.course_id = v_source.id;
+  insert into app.quizzes (id, course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage,
+                           max_attempts, is_published, module_id, module_position)
+  select n.new_id, v_course.id, l.new_id, q.title, q.description, q.time_limit_minutes, q.passing_score_percentage,
+         q.max_attempts, q.is_published, m.new_id, q.module_position
+  from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id)
+  join app.quizzes q on q.id = n.old_id
+  left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = q.lesson_id
+  left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = q.module_id;
+  insert into app.questions (quiz_id, question_text, question_type, options, correct_answer, points, question_order)
+  select n.new_id, x.question_text, x.question_type, x.options, x.correct_answer, x.points, x.question_order
+  from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id) join app.questions x on x.quiz_id = n.old_id;
+
+  insert into app.assignments (course_id, lesson_id, title, description, due_date, points, allow_late_submission,
+                               late_penalty_percentage, module_id, module_position)
+  select v_course.id, l.new_id, a.title, a.description, a.due_date + v_shift, a.points, a.allow_late_submission,
+         a.late_penalty_percentage, m.new_id, a.module_position
+  from app.assignments a
+  left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = a.lesson_id
+  left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = a.module_id
+  where a.course_id = v_source.id;
+
+  -- Course material: new rows, the same bytes (no second copy in the storage).
+  insert into app.files (uploaded_by, course_id, original_filename, storage_path, content_type, file_size, sha256,
+                         storage_provider)
+  select v_owner, v_course.id, f.original_filename, f.storage_path, f.content_type, f.file_size, f.sha256,
+         f.storage_provider
+  from app.files f where f.course_id = v_source.id;
+
+  perform internal.audit('course.copied', 'course', v_course.id,
+                         jsonb_build_object('source_id', v_source.id, 'shift_days', coalesce(course_copy.shift_days, 0)));
+  return internal.course_json(v_course);
+end
+$$;
+comment on function api.course_copy(uuid, text, integer) is
+  'Copy a course for the next term (its instructor or an admin) → the new course, unpublished, owned by the caller (an admin without an instructor profile: by the course''s instructor). In one transaction: modules with their prerequisites, lessons with their content, quizzes with their questions, assignments, and the course''s material files (new rows sharing the stored bytes). Nothing of the learners: no enrollments, attempts, submissions, orders, overrides or certificates. Dates (module unlock_at, assignment due_date) move by shift_days; items keep their publish state. title: default "<title> (copy)".
+@result course
+@param title minLength=1 maxLength=200
+@param shift_days minimum=-3650 maximum=3650
+SECURITY DEFINER: copies lesson content and correct answers, which no client role may select; checks the caller manages the course.';
