@@ -128,11 +128,14 @@ create policy delete_owner_admin on app.module_prerequisites for delete to lms_a
   using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
 grant execute on function
-  internal.effective_unlock_at(uuid, app.modules, timestamptz), internal.module_states(uuid, uuid),
+  internal.module_states(uuid, uuid),
   internal.require_item_unlocked(uuid, uuid), internal.item_counts(boolean, uuid),
   internal.place_item(text, uuid, uuid, uuid, integer), internal.renumber_module_items(uuid)
 to lms_api, lms_definer;
--- Called by lesson.complete, attempt.submit and submission.submit (SECURITY DEFINER) only.
+-- Called by SECURITY DEFINER functions only (module_states, require_item_unlocked; lesson.complete,
+-- attempt.submit and submission.submit).
+grant execute on function internal.effective_unlock_at(uuid, app.modules, timestamptz),
+  internal.module_done(uuid, uuid, text), internal.module_lock(uuid, app.modules, timestamptz) to lms_definer;
 grant execute on function internal.module_completed(uuid, uuid, uuid), internal.note_module_completion(uuid, uuid, uuid, boolean)
 to lms_definer;
 grant execute on function internal.module_states(uuid, uuid) to lms_analyst;

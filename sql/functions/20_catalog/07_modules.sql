@@ -18,8 +18,6 @@ create or replace function internal.effective_unlock_at(p_user_id uuid, p_module
 returns timestamptz
 language sql
 stable
-security definer
-set search_path = pg_catalog, pg_temp
 as $$
   select coalesce(
     (select o.unlock_at from app.learner_overrides o
@@ -29,7 +27,44 @@ as $$
            '-infinity'))
 $$;
 comment on function internal.effective_unlock_at(uuid, app.modules, timestamptz) is
-  'When a module opens by date for one learner (null: no date): their override''s unlock_at, else the later of the module''s unlock_at and their enrolled_at + unlock_after_days. The one place that reads them (prerequisites apply besides). SECURITY DEFINER: reads the learner''s overrides for whoever asks about them (module_states checks who).';
+  'When a module opens by date for one learner (null: no date): their override''s unlock_at, else the later of the module''s unlock_at and their enrolled_at + unlock_after_days. The one place that reads them (prerequisites apply besides). Invoker SQL, so it is inlined into the definer functions that call it (module_states, require_item_unlocked), which check who asks.';
+
+create or replace function internal.module_done(p_user_id uuid, p_module_id uuid, p_requirement text)
+returns boolean
+language sql
+stable
+as $$
+  select case p_requirement when 'all' then coalesce(bool_and(i.done), true) else coalesce(bool_or(i.done), true) end
+  from (
+    select exists (select from app.lesson_progress lp where lp.lesson_id = l.id and lp.user_id = p_user_id) as done
+    from app.lessons l where l.module_id = p_module_id and l.is_published
+    union all
+    select coalesce((select c.passed from app.quiz_attempt_counters c where c.user_id = p_user_id and c.quiz_id = q.id),
+                    false)
+    from app.quizzes q where q.module_id = p_module_id and q.is_published
+    union all
+    select exists (select from app.submissions x where x.assignment_id = a.id and x.user_id = p_user_id)
+    from app.assignments a where a.module_id = p_module_id
+  ) i
+$$;
+comment on function internal.module_done(uuid, uuid, text) is
+  'Whether a learner has met a module''s requirement: all (every published item done; a module without any counts as done) or any_one. A lesson is done when completed, a quiz when passed, an assignment when submitted. The one definition of module completion. Invoker SQL (inlined): called by the definer functions module_states, require_item_unlocked and module_completed, which check who asks.';
+
+create or replace function internal.module_lock(p_user_id uuid, p_module app.modules, p_enrolled_at timestamptz)
+returns table (locked boolean, unlocks_at timestamptz, requires uuid[])
+language sql
+stable
+as $$
+  select not p_module.is_published or coalesce(t.at > now(), false) or cardinality(r.unmet) > 0,
+         case when t.at > now() then t.at end,
+         r.unmet
+  from (select internal.effective_unlock_at(p_user_id, p_module, p_enrolled_at) as at) t,
+       (select coalesce(array_agg(p.prerequisite_id order by p.prerequisite_id), '{}') as unmet
+        from app.module_prerequisites p join app.modules pm on pm.id = p.prerequisite_id
+        where p.module_id = p_module.id and not internal.module_done(p_user_id, pm.id, pm.requirement)) r
+$$;
+comment on function internal.module_lock(uuid, app.modules, timestamptz) is
+  'Whether a module is locked for a learner now: unpublished, before its unlock time for them (internal.effective_unlock_at), or a prerequisite not done (internal.module_done) — with unlocks_at (while in the future) and requires (the prerequisites not done). The one definition of a lock: module_states and the entry points'' check (require_item_unlocked) both read it. Invoker SQL (inlined) like module_done.';
 
 create or replace function internal.module_states(p_user_id uuid, p_course_id uuid)
 returns table (module_id uuid, locked boolean, unlocks_at timestamptz, requires uuid[], completed boolean)
@@ -38,49 +73,15 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  with caller as (
-    select p_user_id = app.current_user_id() or internal.can_manage_course(p_course_id) as allowed
-  ), enrollment as (
-    select e.id, e.enrolled_at from app.enrollments e
-    where e.user_id = p_user_id and e.course_id = p_course_id
-  ), item as (
-    select l.module_id,
-           exists (select from app.lesson_progress lp join enrollment e on e.id = lp.enrollment_id
-                   where lp.lesson_id = l.id) as done
-    from app.lessons l where l.course_id = p_course_id and l.is_published and l.module_id is not null
-    union all
-    select q.module_id,
-           coalesce((select c.passed from app.quiz_attempt_counters c
-                     where c.user_id = p_user_id and c.quiz_id = q.id), false)
-    from app.quizzes q where q.course_id = p_course_id and q.is_published and q.module_id is not null
-    union all
-    select a.module_id,
-           exists (select from app.submissions s where s.assignment_id = a.id and s.user_id = p_user_id)
-    from app.assignments a where a.course_id = p_course_id and a.module_id is not null
-  ), mods as (
-    select m.id, m.is_published,
-           case m.requirement when 'all' then coalesce(bool_and(i.done), true)
-                              else coalesce(bool_or(i.done), true) end as completed,
-           internal.effective_unlock_at(p_user_id, m, (select e.enrolled_at from enrollment e)) as unlocks_at
-    from app.modules m left join item i on i.module_id = m.id
-    where m.course_id = p_course_id and (select c.allowed from caller c)
-    group by m.id
-  )
-  select m.id,
-         not m.is_published or coalesce(m.unlocks_at > now(), false) or cardinality(r.unmet) > 0,
-         case when m.unlocks_at > now() then m.unlocks_at end,
-         r.unmet,
-         m.completed
-  from mods m
-  cross join lateral (
-    select coalesce(array_agg(p.prerequisite_id order by p.prerequisite_id), '{}') as unmet
-    from app.module_prerequisites p
-    join mods pm on pm.id = p.prerequisite_id
-    where p.module_id = m.id and not pm.completed
-  ) r
+  select m.id, k.locked, k.unlocks_at, k.requires, internal.module_done(p_user_id, m.id, m.requirement)
+  from app.modules m
+  cross join lateral internal.module_lock(
+    p_user_id, m, (select e.enrolled_at from app.enrollments e where e.user_id = p_user_id and e.course_id = p_course_id)) k
+  where m.course_id = p_course_id
+    and (p_user_id = app.current_user_id() or internal.can_manage_course(p_course_id))
 $$;
 comment on function internal.module_states(uuid, uuid) is
-  'For one learner, every module of a course: locked (unpublished, before unlocks_at, or a prerequisite not completed), unlocks_at (the later of unlock_at — or the learner''s override — and enrolled_at + unlock_after_days, while in the future), requires (the prerequisite modules not yet completed) and completed (requirement all: every published item done, any_one: one; a quiz is done when passed, an assignment when submitted). One statement. For the learner themself, the course''s instructor or an admin (no rows for anyone else). SECURITY DEFINER: reads the learner''s progress for the instructor too.';
+  'For one learner, every module of a course: locked, unlocks_at, requires (internal.module_lock) and completed (internal.module_done). One statement. For the learner themself, the course''s instructor or an admin (no rows for anyone else). SECURITY DEFINER: reads the learner''s progress for the instructor too.';
 
 create or replace function internal.require_item_unlocked(p_course_id uuid, p_module_id uuid)
 returns void
@@ -95,8 +96,13 @@ begin
   if p_module_id is null or internal.can_manage_course(p_course_id) then
     return;
   end if;
-  select s.locked, s.unlocks_at, s.requires into v_state
-  from internal.module_states(app.current_user_id(), p_course_id) s where s.module_id = p_module_id;
+  -- Only the item's own module: its lock, computed as module_states computes every module's.
+  select k.locked, k.unlocks_at, k.requires into v_state
+  from app.modules m
+  cross join lateral internal.module_lock(
+    app.current_user_id(), m,
+    (select e.enrolled_at from app.enrollments e where e.user_id = app.current_user_id() and e.course_id = p_course_id)) k
+  where m.id = p_module_id;
   if v_state.locked then
     raise exception 'this part of the course is not open yet' using errcode = 'LM423', detail = 'module_locked',
       hint = jsonb_build_object('unlocks_at', v_state.unlocks_at, 'requires', to_jsonb(v_state.requires))::text;
@@ -119,11 +125,11 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select s.completed from internal.module_states(p_user_id, p_course_id) s
-                   where s.module_id = p_module_id), false)
+  select coalesce((select internal.module_done(p_user_id, m.id, m.requirement) from app.modules m
+                   where m.id = p_module_id and m.course_id = p_course_id), false)
 $$;
 comment on function internal.module_completed(uuid, uuid, uuid) is
-  'Whether the learner has met the requirement of this module now (internal.module_states). SECURITY DEFINER like module_states.';
+  'Whether the learner has met the requirement of this module now (internal.module_done). SECURITY DEFINER like module_done.';
 
 create or replace function internal.note_module_completion(p_user_id uuid, p_course_id uuid, p_module_id uuid,
                                                           p_was_completed boolean)
