@@ -25,6 +25,7 @@ bench: $(BIN)/lms
 	scripts/ensure-test-deps --bench
 	$(BIN)/python -m bench.rpc_bench --deployments
 	$(BIN)/python -m bench.mix --workers 1,2 --pgbouncer
+	$(BIN)/python -m bench.course_design
 	$(BIN)/pytest -q -m timing
 
 lint: $(BIN)/lms

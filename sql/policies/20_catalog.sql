@@ -135,7 +135,7 @@ to lms_api, lms_definer;
 -- Called by SECURITY DEFINER functions only (module_states, require_item_unlocked; lesson.complete,
 -- attempt.submit and submission.submit).
 grant execute on function internal.effective_unlock_at(uuid, app.modules, timestamptz),
-  internal.module_done(uuid, uuid, text), internal.module_lock(uuid, app.modules, timestamptz) to lms_definer;
+  internal.modules_done(uuid, uuid[]), internal.module_lock(uuid, app.modules, timestamptz, uuid[]) to lms_definer;
 grant execute on function internal.module_completed(uuid, uuid, uuid), internal.note_module_completion(uuid, uuid, uuid, boolean)
 to lms_definer;
 grant execute on function internal.module_states(uuid, uuid) to lms_analyst;

@@ -29,28 +29,35 @@ $$;
 comment on function internal.effective_unlock_at(uuid, app.modules, timestamptz) is
   'When a module opens by date for one learner (null: no date): their override''s unlock_at, else the later of the module''s unlock_at and their enrolled_at + unlock_after_days. The one place that reads them (prerequisites apply besides). Invoker SQL, so it is inlined into the definer functions that call it (module_states, require_item_unlocked), which check who asks.';
 
-create or replace function internal.module_done(p_user_id uuid, p_module_id uuid, p_requirement text)
-returns boolean
+create or replace function internal.modules_done(p_user_id uuid, p_module_ids uuid[])
+returns setof uuid
 language sql
 stable
 as $$
-  select case p_requirement when 'all' then coalesce(bool_and(i.done), true) else coalesce(bool_or(i.done), true) end
-  from (
-    select exists (select from app.lesson_progress lp where lp.lesson_id = l.id and lp.user_id = p_user_id) as done
-    from app.lessons l where l.module_id = p_module_id and l.is_published
+  with item as (
+    select l.module_id,
+           exists (select from app.lesson_progress lp where lp.lesson_id = l.id and lp.user_id = p_user_id) as done
+    from app.lessons l where l.module_id = any (p_module_ids) and l.is_published
     union all
-    select coalesce((select c.passed from app.quiz_attempt_counters c where c.user_id = p_user_id and c.quiz_id = q.id),
+    select q.module_id,
+           coalesce((select c.passed from app.quiz_attempt_counters c where c.user_id = p_user_id and c.quiz_id = q.id),
                     false)
-    from app.quizzes q where q.module_id = p_module_id and q.is_published
+    from app.quizzes q where q.module_id = any (p_module_ids) and q.is_published
     union all
-    select exists (select from app.submissions x where x.assignment_id = a.id and x.user_id = p_user_id)
-    from app.assignments a where a.module_id = p_module_id
-  ) i
+    select a.module_id, exists (select from app.submissions x where x.assignment_id = a.id and x.user_id = p_user_id)
+    from app.assignments a where a.module_id = any (p_module_ids)
+  )
+  select m.id
+  from app.modules m left join item i on i.module_id = m.id
+  where m.id = any (p_module_ids)
+  group by m.id
+  having case min(m.requirement) when 'all' then coalesce(bool_and(i.done), true) else coalesce(bool_or(i.done), true) end
 $$;
-comment on function internal.module_done(uuid, uuid, text) is
-  'Whether a learner has met a module''s requirement: all (every published item done; a module without any counts as done) or any_one. A lesson is done when completed, a quiz when passed, an assignment when submitted. The one definition of module completion. Invoker SQL (inlined): called by the definer functions module_states, require_item_unlocked and module_completed, which check who asks.';
+comment on function internal.modules_done(uuid, uuid[]) is
+  'Which of these modules a learner has completed: requirement all (every published item done; a module without any counts as done) or any_one. A lesson is done when completed, a quiz when passed, an assignment when submitted. The one definition of module completion, set-based (one pass over the items of all the modules asked about). Invoker SQL: called by the definer functions module_states, require_item_unlocked and module_completed, which check who asks.';
 
-create or replace function internal.module_lock(p_user_id uuid, p_module app.modules, p_enrolled_at timestamptz)
+create or replace function internal.module_lock(p_user_id uuid, p_module app.modules, p_enrolled_at timestamptz,
+                                                p_done uuid[])
 returns table (locked boolean, unlocks_at timestamptz, requires uuid[])
 language sql
 stable
@@ -60,11 +67,11 @@ as $$
          r.unmet
   from (select internal.effective_unlock_at(p_user_id, p_module, p_enrolled_at) as at) t,
        (select coalesce(array_agg(p.prerequisite_id order by p.prerequisite_id), '{}') as unmet
-        from app.module_prerequisites p join app.modules pm on pm.id = p.prerequisite_id
-        where p.module_id = p_module.id and not internal.module_done(p_user_id, pm.id, pm.requirement)) r
+        from app.module_prerequisites p
+        where p.module_id = p_module.id and p.prerequisite_id <> all (p_done)) r
 $$;
-comment on function internal.module_lock(uuid, app.modules, timestamptz) is
-  'Whether a module is locked for a learner now: unpublished, before its unlock time for them (internal.effective_unlock_at), or a prerequisite not done (internal.module_done) — with unlocks_at (while in the future) and requires (the prerequisites not done). The one definition of a lock: module_states and the entry points'' check (require_item_unlocked) both read it. Invoker SQL (inlined) like module_done.';
+comment on function internal.module_lock(uuid, app.modules, timestamptz, uuid[]) is
+  'Whether a module is locked for a learner now, given the modules they completed (p_done, from internal.modules_done): unpublished, before its unlock time for them (internal.effective_unlock_at), or a prerequisite not done — with unlocks_at (while in the future) and requires (the prerequisites not done). The one definition of a lock: module_states and the entry points'' check (require_item_unlocked) both read it. Invoker SQL like modules_done.';
 
 create or replace function internal.module_states(p_user_id uuid, p_course_id uuid)
 returns table (module_id uuid, locked boolean, unlocks_at timestamptz, requires uuid[], completed boolean)
@@ -73,15 +80,22 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select m.id, k.locked, k.unlocks_at, k.requires, internal.module_done(p_user_id, m.id, m.requirement)
-  from app.modules m
+  with allowed as (
+    select p_user_id = app.current_user_id() or internal.can_manage_course(p_course_id) as ok
+  ), mods as (
+    select m.* from app.modules m where m.course_id = p_course_id and (select a.ok from allowed a)
+  ), done as (
+    select coalesce(array(select internal.modules_done(p_user_id, array(select x.id from mods x))), '{}') as ids
+  )
+  select m.id, k.locked, k.unlocks_at, k.requires, m.id = any (d.ids)
+  from mods m
+  cross join done d
   cross join lateral internal.module_lock(
-    p_user_id, m, (select e.enrolled_at from app.enrollments e where e.user_id = p_user_id and e.course_id = p_course_id)) k
-  where m.course_id = p_course_id
-    and (p_user_id = app.current_user_id() or internal.can_manage_course(p_course_id))
+    p_user_id, m::app.modules,
+    (select e.enrolled_at from app.enrollments e where e.user_id = p_user_id and e.course_id = p_course_id), d.ids) k
 $$;
 comment on function internal.module_states(uuid, uuid) is
-  'For one learner, every module of a course: locked, unlocks_at, requires (internal.module_lock) and completed (internal.module_done). One statement. For the learner themself, the course''s instructor or an admin (no rows for anyone else). SECURITY DEFINER: reads the learner''s progress for the instructor too.';
+  'For one learner, every module of a course: locked, unlocks_at, requires (internal.module_lock) and completed (internal.modules_done, one pass for all). One statement. For the learner themself, the course''s instructor or an admin (no rows for anyone else). SECURITY DEFINER: reads the learner''s progress for the instructor too.';
 
 create or replace function internal.require_item_unlocked(p_course_id uuid, p_module_id uuid)
 returns void
@@ -96,12 +110,16 @@ begin
   if p_module_id is null or internal.can_manage_course(p_course_id) then
     return;
   end if;
-  -- Only the item's own module: its lock, computed as module_states computes every module's.
+  -- Only the item's own module (and the completion of its prerequisites): its lock, computed as
+  -- module_states computes every module's.
   select k.locked, k.unlocks_at, k.requires into v_state
   from app.modules m
   cross join lateral internal.module_lock(
     app.current_user_id(), m,
-    (select e.enrolled_at from app.enrollments e where e.user_id = app.current_user_id() and e.course_id = p_course_id)) k
+    (select e.enrolled_at from app.enrollments e where e.user_id = app.current_user_id() and e.course_id = p_course_id),
+    coalesce(array(select internal.modules_done(app.current_user_id(),
+                                                array(select p.prerequisite_id from app.module_prerequisites p
+                                                      where p.module_id = p_module_id))), '{}')) k
   where m.id = p_module_id;
   if v_state.locked then
     raise exception 'this part of the course is not open yet' using errcode = 'LM423', detail = 'module_locked',
@@ -125,11 +143,11 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select internal.module_done(p_user_id, m.id, m.requirement) from app.modules m
-                   where m.id = p_module_id and m.course_id = p_course_id), false)
+  select exists (select from internal.modules_done(p_user_id, array[p_module_id]) d(id)
+                 join app.modules m on m.id = d.id where m.course_id = p_course_id)
 $$;
 comment on function internal.module_completed(uuid, uuid, uuid) is
-  'Whether the learner has met the requirement of this module now (internal.module_done). SECURITY DEFINER like module_done.';
+  'Whether the learner has met the requirement of this module now (internal.modules_done). SECURITY DEFINER like module_states.';
 
 create or replace function internal.note_module_completion(p_user_id uuid, p_course_id uuid, p_module_id uuid,
                                                           p_was_completed boolean)
