@@ -39,7 +39,10 @@ async def test_a_prerequisite_locks_every_entry_point_until_it_is_completed(rpc,
     modules = {m["id"]: m for m in (await rpc.ok("course.get", {"course_id": course_id}, stu.token))["modules"]}
     assert (modules[m1]["locked"], modules[m2]["locked"]) == (False, True)
     assert modules[m2]["requires"] == [m1] and modules[m2]["unlocks_at"] is None
-    assert [i["item_id"] for i in modules[m2]["items"]] == [b, asg]
+    listed = {m["id"]: m for m in await rpc.ok("module.list", {"course_id": course_id}, stu.token)}
+    assert [i["item_id"] for i in listed[m2]["items"]] == [b, asg] and "items" not in modules[m2]
+    assert {(m["locked"], tuple(m["requires"])) for m in listed.values()} \
+        == {(m["locked"], tuple(m["requires"])) for m in modules.values()}, "module.list and course.get agree"
 
     for method, params in (("lesson.get", {"lesson_id": b}), ("lesson.complete", {"lesson_id": b}),
                            ("submission.submit", {"assignment_id": asg, "content": "early"})):

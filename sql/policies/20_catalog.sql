@@ -140,7 +140,7 @@ grant execute on function internal.module_completed(uuid, uuid, uuid), internal.
 to lms_definer;
 grant execute on function internal.module_states(uuid, uuid) to lms_analyst;
 grant execute on function
-  internal.module_items_json(uuid), internal.modules_json(uuid), internal.module_json(uuid),
+  internal.modules_json(uuid, boolean), internal.module_json(uuid),
   internal.managed_module(uuid), internal.set_prerequisites(app.modules, uuid[]), internal.check_requirement(text)
 to lms_api;
 grant execute on function api.module_create(uuid, text, text, integer, timestamptz, integer, uuid[], text) to lms_api;

@@ -214,7 +214,7 @@ begin
     'is_enrolled', coalesce(internal.is_actively_enrolled(app.current_user_id(), v_course.id), false),
     'lessons', v_syllabus,
     'syllabus', v_syllabus,
-    'modules', internal.modules_json(v_course.id));
+    'modules', internal.modules_json(v_course.id, false));
 end
 $$;
 comment on function api.course_get(uuid) is
@@ -226,7 +226,7 @@ comment on function api.course_get(uuid) is
   updated_at: timestamptz,
   can_manage: bool, is_enrolled: bool, lessons: lesson[], syllabus: lesson[], modules: module[]}
 @public
-Published courses for everyone; drafts for their instructor and admins (else 404). The syllabus lists the lessons the caller may see (published ones; all for the instructor/admin) with id, title, lesson_order, duration_minutes; content and video_url only for active enrollees, the instructor and admins. modules: the course''s modules in order with their items and, for the calling learner, locked / unlocks_at / requires / completed. Deprecated: `lessons` is the same list as `syllabus`, kept for clients written against it; read `syllabus` — `lessons` is removed on 2027-06-30.';
+Published courses for everyone; drafts for their instructor and admins (else 404). The syllabus lists the lessons the caller may see (published ones; all for the instructor/admin) with id, title, lesson_order, duration_minutes; content and video_url only for active enrollees, the instructor and admins. modules: the course''s modules in order (without their items: each syllabus lesson carries its module_id and module_position; module.list gives the items) and, for the calling learner, locked / unlocks_at / requires / completed. Deprecated: `lessons` is the same list as `syllabus`, kept for clients written against it; read `syllabus` — `lessons` is removed on 2027-06-30.';
 
 create or replace function api.course_list(
   category text default null,

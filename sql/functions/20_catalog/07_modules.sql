@@ -173,58 +173,54 @@ comment on function internal.note_module_completion(uuid, uuid, uuid, boolean) i
 -- JSON
 -- ---------------------------------------------------------------------------------------------
 
-create or replace function internal.module_items_json(p_module_id uuid)
-returns jsonb
-language sql
-stable
-as $$
-  select coalesce(jsonb_agg(i.item order by i.pos, i.kind, i.id), '[]'::jsonb)
-  from (
-    select 'lesson' as kind, l.id, l.module_position as pos,
-           jsonb_build_object('item_type', 'lesson', 'item_id', l.id, 'title', l.title, 'position', l.module_position,
-                              'is_published', l.is_published) as item
-    from app.lessons l where l.module_id = p_module_id
-    union all
-    select 'quiz', q.id, q.module_position,
-           jsonb_build_object('item_type', 'quiz', 'item_id', q.id, 'title', q.title, 'position', q.module_position,
-                              'is_published', q.is_published)
-    from app.quizzes q where q.module_id = p_module_id
-    union all
-    select 'assignment', a.id, a.module_position,
-           jsonb_build_object('item_type', 'assignment', 'item_id', a.id, 'title', a.title,
-                              'position', a.module_position, 'is_published', true)
-    from app.assignments a where a.module_id = p_module_id
-  ) i
-$$;
-comment on function internal.module_items_json(uuid) is
-  'The items of a module the caller can see (RLS on lessons, quizzes, assignments), in module order.';
+drop function if exists internal.module_items_json(uuid);  -- folded into modules_json (one statement)
 
-create or replace function internal.modules_json(p_course_id uuid)
+drop function if exists internal.modules_json(uuid);
+create or replace function internal.modules_json(p_course_id uuid, p_with_items boolean default true)
 returns jsonb
 language sql
 stable
 as $$
+  with mods as (
+    select m.* from app.modules m where m.course_id = p_course_id
+  ), item as (
+    select l.module_id, 'lesson' as kind, l.id, l.title, l.module_position as pos, l.is_published
+    from app.lessons l where l.course_id = p_course_id and l.module_id is not null and p_with_items
+    union all
+    select q.module_id, 'quiz', q.id, q.title, q.module_position, q.is_published
+    from app.quizzes q where q.course_id = p_course_id and q.module_id is not null and p_with_items
+    union all
+    select a.module_id, 'assignment', a.id, a.title, a.module_position, true
+    from app.assignments a where a.course_id = p_course_id and a.module_id is not null and p_with_items
+  ), items as (
+    select i.module_id,
+           jsonb_agg(jsonb_build_object('item_type', i.kind, 'item_id', i.id, 'title', i.title, 'position', i.pos,
+                                        'is_published', i.is_published) order by i.pos, i.kind, i.id) as list
+    from item i group by i.module_id
+  ), prereqs as (
+    select p.module_id, array_agg(p.prerequisite_id order by pm.position) as ids
+    from app.module_prerequisites p join mods pm on pm.id = p.prerequisite_id
+    group by p.module_id
+  )
   select coalesce(jsonb_agg(
            jsonb_build_object(
              'id', m.id, 'course_id', m.course_id, 'title', m.title, 'description', m.description,
              'position', m.position, 'is_published', m.is_published, 'unlock_at', m.unlock_at,
              'unlock_after_days', m.unlock_after_days, 'requirement', m.requirement,
-             'prerequisite_module_ids', coalesce((select array_agg(p.prerequisite_id order by pm.position)
-                                                  from app.module_prerequisites p
-                                                  join app.modules pm on pm.id = p.prerequisite_id
-                                                  where p.module_id = m.id), '{}'),
+             'prerequisite_module_ids', coalesce(pr.ids, '{}'),
              'created_at', m.created_at, 'updated_at', m.updated_at,
              'locked', coalesce(s.locked and not v.manager, false), 'unlocks_at', s.unlocks_at,
-             'requires', coalesce(to_jsonb(s.requires), '[]'::jsonb), 'completed', coalesce(s.completed, false),
-             'items', internal.module_items_json(m.id))
+             'requires', coalesce(to_jsonb(s.requires), '[]'::jsonb), 'completed', coalesce(s.completed, false))
+           || case when p_with_items then jsonb_build_object('items', coalesce(it.list, '[]'::jsonb)) else '{}' end
            order by m.position), '[]'::jsonb)
-  from app.modules m
+  from mods m
   cross join (select internal.can_manage_course(p_course_id) as manager) v
+  left join items it on it.module_id = m.id
+  left join prereqs pr on pr.module_id = m.id
   left join internal.module_states(app.current_user_id(), p_course_id) s on s.module_id = m.id
-  where m.course_id = p_course_id
 $$;
-comment on function internal.modules_json(uuid) is
-  'The modules of a course the caller can see (RLS), in order, each with its items and — for the calling learner — locked, unlocks_at, requires, completed (instructors and admins: never locked).';
+comment on function internal.modules_json(uuid, boolean) is
+  'The modules of a course the caller can see (RLS), in order, each with its items (unless p_with_items is false: course.get, whose syllabus places the lessons) (those the caller can see, in module order) and — for the calling learner — locked, unlocks_at, requires, completed (instructors and admins: never locked). One statement.';
 
 create or replace function internal.module_json(p_module_id uuid)
 returns jsonb
@@ -240,7 +236,7 @@ comment on function internal.module_json(uuid) is
 @shape module {id: uuid, course_id: uuid, title: text, description: text?, position: int, is_published: bool,
   unlock_at: timestamptz?, unlock_after_days: int?, requirement: text, prerequisite_module_ids: uuid[],
   created_at: timestamptz, updated_at: timestamptz, locked: bool, unlocks_at: timestamptz?, requires: uuid[],
-  completed: bool, items: module_item[]}
+  completed: bool, items?: module_item[]}
 @shape module_item {item_type: text, item_id: uuid, title: text, position: int?, is_published: bool}';
 
 -- ---------------------------------------------------------------------------------------------
