@@ -28,14 +28,8 @@ declare
   v_old_quiz   uuid[];
   v_new_quiz   uuid[];
 begin
+  perform internal.require_course_manager(course_copy.course_id);  -- 404 unseen, 403 not_course_owner
   select c.* into v_source from app.courses c where c.id = course_copy.course_id;
-  if v_source.id is null or not (internal.can_see_course(v_source.id) or internal.can_manage_course(v_source.id)) then
-    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
-  end if;
-  if not internal.can_manage_course(v_source.id) then
-    raise exception 'only the course''s instructor or an admin may copy it'
-      using errcode = 'LM403', detail = 'not_course_owner';
-  end if;
   -- Owned by the caller; an admin without an instructor profile keeps the course's instructor.
   v_owner := case when internal.is_instructor(v_user_id) then v_user_id else v_source.instructor_id end;
   -- The source stays as it is while it is copied (its structure and its files).

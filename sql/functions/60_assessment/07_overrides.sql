@@ -107,13 +107,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if not internal.can_see_course(p_course_id) and not internal.can_manage_course(p_course_id) then
-    raise exception 'course not found' using errcode = 'LM404', detail = 'not_found', hint = 'course_id';
-  end if;
-  if not internal.can_manage_course(p_course_id) then
-    raise exception 'only the course''s instructor or an admin may do this'
-      using errcode = 'LM403', detail = 'not_course_owner';
-  end if;
+  perform internal.require_course_manager(p_course_id);
   if not exists (select from app.enrollments e where e.user_id = p_user_id and e.course_id = p_course_id) then
     raise exception 'no such learner in this course' using errcode = 'LM404', detail = 'not_found', hint = 'user_id';
   end if;
