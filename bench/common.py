@@ -53,6 +53,14 @@ def source_tree(ref: str, workdir: Path) -> Path:
     return target
 
 
+def migrate_database(url: str, source: Path | None = None) -> None:
+    """Migrate a database with this tree's migrations, or with another commit's (a `source_tree`), in a
+    child process so that the two trees' modules never meet."""
+    code = "import sys; from rpc.db.migrate import Migrator; m = Migrator(sys.argv[1]); m.migrate(); m.close()"
+    env = {**os.environ, "PYTHONPATH": str(source or Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", code, url], env=env, cwd=str(source or Path.cwd()), check=True)
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its live children."""
     total = 0.0

@@ -232,6 +232,45 @@ STEPS: list[tuple[str, str]] = [
         cross join lateral (select random() < 0.7 as g) x
         where e.f >= 0.5 and random() < 0.45;
     """),
+    ("modules and overrides", """
+        -- Four published modules per course: week 2 requires week 1, week 3 opens 7 days after
+        -- enrolment (half the modules with a rule), week 4 holds the assignment. Lessons in order over
+        -- the four, quizzes after each module's lessons.
+        insert into app.modules (course_id, title, position, is_published, unlock_after_days, created_at, updated_at)
+        select c.id, 'Week ' || k, k, true, case when k = 3 then 7 end, now() - interval '770 days',
+               now() - interval '770 days'
+        from g_courses c cross join generate_series(1, 4) k;
+        insert into app.module_prerequisites (module_id, prerequisite_id, course_id, created_at)
+        select w2.id, w1.id, w2.course_id, now() - interval '770 days'
+        from app.modules w2 join app.modules w1 on w1.course_id = w2.course_id and w1.position = 1
+        where w2.position = 2;
+        create temp table g_placed as
+        select l.id, m.id as module_id, row_number() over (partition by m.id order by l.lesson_order) as pos
+        from app.lessons l join g_courses c on c.id = l.course_id
+        join app.modules m on m.course_id = l.course_id and m.position = 1 + (l.lesson_order - 1) * 4 / c.n_lessons;
+        update app.lessons l set module_id = p.module_id, module_position = p.pos from g_placed p where p.id = l.id;
+        with q as (
+          select z.id, z.course_id, row_number() over (partition by z.course_id order by z.title, z.id) as n
+          from app.quizzes z
+        )
+        update app.quizzes z set module_id = m.id,
+               module_position = q.n + (select count(*) from g_placed p where p.module_id = m.id)
+        from q join app.modules m on m.course_id = q.course_id and m.position = least(q.n, 3)
+        where z.id = q.id;
+        update app.assignments a set module_id = m.id,
+               module_position = 1 + (select count(*) from g_placed p where p.module_id = m.id)
+        from app.modules m where m.course_id = a.course_id and m.position = 4;
+        -- 2% of the enrollments: one more attempt at the course's first quiz and 1.5× the time.
+        insert into app.learner_overrides (course_id, user_id, quiz_id, extra_attempts, created_by)
+        select distinct on (e.id) e.course_id, e.user_id, z.id, 1, c.instructor_id
+        from g_enrol e join g_courses c on c.id = e.course_id join app.quizzes z on z.course_id = e.course_id
+        where abs(hashtext(e.id::text)) % 50 = 0
+        order by e.id, z.module_position;
+        insert into app.accommodations (course_id, user_id, time_multiplier, created_by)
+        select e.course_id, e.user_id, 1.5, c.instructor_id
+        from g_enrol e join g_courses c on c.id = e.course_id
+        where abs(hashtext(e.id::text)) % 50 = 0;
+    """),
     ("vacuum analyze", ""),
 ]
 
@@ -282,6 +321,11 @@ CHECKS: list[tuple[str, str]] = [
     ("submissions graded by someone else, within points",
      "select count(*) from app.submissions s join app.assignments a on a.id = s.assignment_id "
      "where s.graded_by = s.user_id or s.grade > a.points"),
+    ("items in a module of their own course, overrides on items of theirs",
+     "select (select count(*) from app.lessons l left join app.modules m on m.id = l.module_id and m.course_id = l.course_id"
+     " where m.id is null) + (select count(*) from app.quizzes z left join app.modules m on m.id = z.module_id"
+     " and m.course_id = z.course_id where m.id is null) + (select count(*) from app.learner_overrides o"
+     " where not exists (select from app.quizzes z where z.id = o.quiz_id and z.course_id = o.course_id))"),
     ("no attempt in DEFAULT", "select count(*) from partitions.quiz_attempts_default"),
 ]
 

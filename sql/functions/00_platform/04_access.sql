@@ -17,13 +17,15 @@ comment on function internal.given(text, anyelement) is
 
 create or replace function internal.current_user_role()
 returns text
-language sql
+language plpgsql
 stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select u.role from app.users u where u.id = app.current_user_id() and u.is_active
+begin
+  return (select u.role from app.users u where u.id = app.current_user_id() and u.is_active);
+end
 $$;
 comment on function internal.current_user_role() is
   'Role of the calling user if active, else null. SECURITY DEFINER because policies on app.users call it (no recursion through RLS); reveals only the caller''s own role.';

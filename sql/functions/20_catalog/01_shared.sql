@@ -23,27 +23,38 @@
 
 create or replace function internal.my_course_ids()
 returns setof uuid
-language sql
+language plpgsql
 stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select c.id from app.courses c
-  where c.instructor_id = app.current_user_id() and internal.current_user_role() in ('instructor', 'admin')
+begin
+  return query
+    select c.id from app.courses c
+    where c.instructor_id = app.current_user_id() and internal.current_user_role() in ('instructor', 'admin');
+end
 $$;
 comment on function internal.my_course_ids() is
   'Ids of the courses the calling user teaches — only while they are an active instructor (or admin): a demoted or deactivated instructor keeps no control. SECURITY DEFINER so policies can use it without recursing through courses RLS; reveals only the caller''s own courses.';
 
 create or replace function internal.can_manage_course(p_course_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select internal.is_admin() or p_course_id in (select internal.my_course_ids())
+begin
+  -- internal.is_admin() or p_course_id in (select internal.my_course_ids()), in one lookup: it is
+  -- asked several times by most calls.
+  return exists (select from app.users u
+                 where u.id = app.current_user_id() and u.is_active
+                   and (u.role = 'admin'
+                        or (u.role = 'instructor'
+                            and exists (select from app.courses c where c.id = p_course_id and c.instructor_id = u.id))));
+end
 $$;
 comment on function internal.can_manage_course(uuid) is
   'True when the calling user is an active admin, or an active instructor (current role) who teaches the course. SECURITY DEFINER: answers for the caller only, whatever RLS shows.';
@@ -57,33 +68,38 @@ comment on function internal.can_manage_course(uuid) is
  */
 create or replace function internal.can_see_course(p_course_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select exists (
-    select from app.courses c
-    where c.id = p_course_id
-      and (c.is_published
-           or c.instructor_id = app.current_user_id()
-           or internal.is_admin()
-           or exists (select from app.enrollments e
-                      where e.user_id = app.current_user_id() and e.course_id = c.id and e.is_active)))
+begin
+  return (select exists (
+            select from app.courses c
+            where c.id = p_course_id
+              and (c.is_published
+                   or c.instructor_id = app.current_user_id()
+                   or internal.is_admin()
+                   or exists (select from app.enrollments e
+                              where e.user_id = app.current_user_id() and e.course_id = c.id and e.is_active))));
+end
 $$;
 comment on function internal.can_see_course(uuid) is
   'True when the calling user may see the course (the courses select policy): published, their own, admin, or actively enrolled. False for unknown ids. SECURITY DEFINER: answers for the caller only; used where RLS does not apply to tell 404 from 403.';
 
 create or replace function internal.my_enrolled_course_ids()
 returns setof uuid
-language sql
+language plpgsql
 stable
 parallel safe
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select e.course_id from app.enrollments e
-  where e.user_id = app.current_user_id() and e.is_active
+begin
+  return query
+    select e.course_id from app.enrollments e
+    where e.user_id = app.current_user_id() and e.is_active;
+end
 $$;
 comment on function internal.my_enrolled_course_ids() is
   'Ids of the courses the calling user is actively enrolled in. SECURITY DEFINER (policy helper, no recursion); reveals only the caller''s own enrollments.';

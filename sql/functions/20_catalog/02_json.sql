@@ -50,47 +50,54 @@ comment on function internal.course_json(app.courses) is 'The JSON shape of a co
 
 create or replace function internal.can_read_lesson_content(p_course_id uuid, p_is_published boolean)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select internal.can_manage_course(p_course_id)
-      or (p_is_published and exists (select from app.enrollments e
-                                     where e.user_id = app.current_user_id()
-                                       and e.course_id = p_course_id and e.is_active))
+begin
+  return (select internal.can_manage_course(p_course_id)
+              or (p_is_published and exists (select from app.enrollments e
+                                             where e.user_id = app.current_user_id()
+                                               and e.course_id = p_course_id and e.is_active)));
+end
 $$;
 comment on function internal.can_read_lesson_content(uuid, boolean) is
   'Whether the caller may read the content of a lesson of p_course_id: instructor/admin always, active enrollees for published lessons. SECURITY DEFINER: answers for the caller only, whatever RLS shows (like can_manage_course).';
 
 create or replace function internal.lesson_content(p_lesson_id uuid)
 returns table (content text, video_url text)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select l.content, l.video_url from app.lessons l
-  where l.id = p_lesson_id and internal.can_read_lesson_content(l.course_id, l.is_published)
+begin
+  return query
+    select l.content, l.video_url from app.lessons l
+    where l.id = p_lesson_id and internal.can_read_lesson_content(l.course_id, l.is_published);
+end
 $$;
 comment on function internal.lesson_content(uuid) is
   'Content and video URL of a lesson, for the course''s instructor, admins and active enrollees (published lessons); no row for anyone else. SECURITY DEFINER because lms_api/lms_analyst have no SELECT on these columns (column-privilege split).';
 
 create or replace function internal.lesson_json(p_lesson_id uuid, p_with_content boolean)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-  select jsonb_build_object(
-           'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
-           'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
-           'created_at', l.created_at, 'updated_at', l.updated_at,
-           'module_id', l.module_id, 'module_position', l.module_position)
-         || case when p_with_content then coalesce(
-              (select jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
-               from internal.lesson_content(l.id) lc), '{}'::jsonb)
-            else '{}'::jsonb end
-  from app.lessons l where l.id = p_lesson_id
+begin
+  return (select jsonb_build_object(
+                   'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
+                   'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
+                   'created_at', l.created_at, 'updated_at', l.updated_at,
+                   'module_id', l.module_id, 'module_position', l.module_position)
+                 || case when p_with_content then coalesce(
+                      (select jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
+                       from internal.lesson_content(l.id) lc), '{}'::jsonb)
+                    else '{}'::jsonb end
+          from app.lessons l where l.id = p_lesson_id);
+end
 $$;
 comment on function internal.lesson_json(uuid, boolean) is
   'The JSON shape of a lesson visible to the caller; with content and video_url when asked and allowed.
@@ -104,43 +111,48 @@ comment on function internal.lesson_json(uuid, boolean) is
  */
 create or replace function internal.course_lesson_contents(p_course_id uuid)
 returns table (lesson_id uuid, content text, video_url text)
-language sql
+language plpgsql
 stable
 rows 20
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  with caller as materialized (
-    select internal.can_manage_course(p_course_id) as manages,
-           exists (select from app.enrollments e
-                   where e.user_id = app.current_user_id() and e.course_id = p_course_id and e.is_active) as enrolled
-  )
-  select l.id, l.content, l.video_url
-  from caller w join app.lessons l on l.course_id = p_course_id
-  where w.manages or (w.enrolled and l.is_published)
+begin
+  return query
+    with caller as materialized (
+      select internal.can_manage_course(p_course_id) as manages,
+             exists (select from app.enrollments e
+                     where e.user_id = app.current_user_id() and e.course_id = p_course_id and e.is_active) as enrolled
+    )
+    select l.id, l.content, l.video_url
+    from caller w join app.lessons l on l.course_id = p_course_id
+    where w.manages or (w.enrolled and l.is_published);
+end
 $$;
 comment on function internal.course_lesson_contents(uuid) is
   'Content and video URL of the lessons of a course the caller may read (internal.can_read_lesson_content, decided once for the course: instructor/admin all, active enrollees the published ones). SECURITY DEFINER because lms_api/lms_analyst have no SELECT on these columns.';
 
 create or replace function internal.syllabus_json(p_course_id uuid, p_with_content boolean)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(jsonb_agg(
-           jsonb_build_object(
-             'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
-             'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
-             'created_at', l.created_at, 'updated_at', l.updated_at,
-             'module_id', l.module_id, 'module_position', l.module_position)
-           || case when lc.lesson_id is not null
-                   then jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
-                   else '{}'::jsonb end
-           order by l.lesson_order), '[]'::jsonb)
-  from app.lessons l
-  left join (select x.lesson_id, x.content, x.video_url
-             from internal.course_lesson_contents(p_course_id) x where p_with_content) lc on lc.lesson_id = l.id
-  where l.course_id = p_course_id
+begin
+  return (select coalesce(jsonb_agg(
+                   jsonb_build_object(
+                     'id', l.id, 'course_id', l.course_id, 'title', l.title, 'lesson_order', l.lesson_order,
+                     'duration_minutes', l.duration_minutes, 'is_published', l.is_published,
+                     'created_at', l.created_at, 'updated_at', l.updated_at,
+                     'module_id', l.module_id, 'module_position', l.module_position)
+                   || case when lc.lesson_id is not null
+                           then jsonb_build_object('content', lc.content, 'video_url', lc.video_url)
+                           else '{}'::jsonb end
+                   order by l.lesson_order), '[]'::jsonb)
+          from app.lessons l
+          left join (select x.lesson_id, x.content, x.video_url
+                     from internal.course_lesson_contents(p_course_id) x where p_with_content) lc on lc.lesson_id = l.id
+          where l.course_id = p_course_id);
+end
 $$;
 comment on function internal.syllabus_json(uuid, boolean) is
   'The lessons of a course the caller can see (RLS), in order (the lesson shape); content only where allowed. One statement: the content right is decided once per course (internal.course_lesson_contents).';

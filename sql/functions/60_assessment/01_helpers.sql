@@ -70,10 +70,12 @@ comment on function internal.effective_late_penalty(uuid, uuid, integer) is
 
 create or replace function internal.quiz_available_until(p_user_id uuid, p_quiz_id uuid)
 returns timestamptz
-language sql
+language plpgsql
 stable
 as $$
-  select o.available_until from app.learner_overrides o where o.user_id = p_user_id and o.quiz_id = p_quiz_id
+begin
+  return (select o.available_until from app.learner_overrides o where o.user_id = p_user_id and o.quiz_id = p_quiz_id);
+end
 $$;
 comment on function internal.quiz_available_until(uuid, uuid) is
   'When the quiz closes for this learner (their override''s available_until), or null: open. No attempt starts after it (422 quiz_closed) and none runs past it.';
