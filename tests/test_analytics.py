@@ -327,7 +327,13 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.learner_overrides": (OWN_OR_TAUGHT,) * 2,
     "app.accommodations": (OWN_OR_TAUGHT,) * 2,
     "app.module_prerequisites": (f"t.module_id in (select t.id from app.modules t where {VISIBLE_MODULE})",) * 2,
-    "app.questions": (f"t.quiz_id in (select t.id from app.quizzes t where {VISIBLE_QUIZ})",) * 2,
+    "app.questions": (f"t.quiz_id in (select t.id from app.quizzes t where {VISIBLE_QUIZ}) "
+                      f"or t.bank_id in (select b.id from app.question_banks b where b.course_id in {M} or {{adm}}) "
+                      "or t.id in (select (d ->> 'id')::uuid from app.quiz_attempts a "
+                      "cross join jsonb_array_elements(a.draw) d where a.user_id = {me})",) * 2,
+    "app.question_banks": (f"t.course_id in {M} or {{adm}}",) * 2,
+    "app.quiz_pools": (f"t.course_id in {M} or {{adm}}",) * 2,
+    "app.manual_grades": (OWN_OR_TAUGHT,) * 2,
     "app.quiz_attempt_counters": (None, None),
     "app.quiz_attempts": (f"t.user_id = {{me}} or t.quiz_id in "
                           f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}",) * 2,
@@ -350,7 +356,8 @@ API_WRITES = {"app.users": {"UPDATE"}, "app.instructors": {"UPDATE"}, "app.cours
               "app.questions": {"INSERT", "UPDATE", "DELETE"}, "app.assignments": {"INSERT", "UPDATE"},
               "app.submissions": {"UPDATE"}, "app.certificates": {"UPDATE"}, "app.files": {"INSERT", "DELETE"},
               "app.storage_pending": {"INSERT", "DELETE"}, "app.modules": {"INSERT", "UPDATE", "DELETE"},
-              "app.module_prerequisites": {"INSERT", "DELETE"}}
+              "app.module_prerequisites": {"INSERT", "DELETE"}, "app.question_banks": {"INSERT", "UPDATE"},
+              "app.quiz_pools": {"INSERT", "DELETE"}}
 
 
 def _count_as(conn, rel: str):

@@ -263,7 +263,7 @@ async def test_question_validation_and_dense_order(rpc, cast):
         {"question_type": "multiple_choice", "options": ["a", "a"], "correct_answer": "a"},
         {"question_type": "multiple_choice", "options": ["a", "b"], "correct_answer": "c"},
         {"question_type": "true_false", "correct_answer": "yes"},
-        {"question_type": "essay", "correct_answer": "x"},
+        {"question_type": "matching", "correct_answer": "x"},
     ]
     for params in bad:
         error = await rpc.error("quiz.add_question", {"quiz_id": quiz.id, "question_text": "?", **params}, inst.token)

@@ -3,7 +3,8 @@
 Users are made the one way they always are (internal.create_user; role rows by trigger).
 An admin, an instructor, two students, a free course in two modules (Basics: two lessons;
 Summarising: a lesson, a quiz and an assignment, open once Basics is completed), and a paid
-course. Written with the DBA connection as lms_definer (which may
+course with a quiz that draws 3 of a 4-question bank (shuffled, partial credit) around an
+essay. Written with the DBA connection as lms_definer (which may
 bypass RLS), the way an operator would load fixtures; every constraint still applies.
 """
 
@@ -92,10 +93,45 @@ values ('d4000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-0000000
         'd5000000-0000-4000-8000-000000000002', 3)
 on conflict (id) do nothing;
 
+insert into app.question_banks (id, course_id, title)
+values ('d6000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002', 'Internals question bank')
+on conflict (id) do nothing;
+
+insert into app.questions (id, bank_id, question_text, question_type, options, correct_answer, points, question_order,
+                           tolerance)
+values ('d3000000-0000-4000-8000-000000000004', 'd6000000-0000-4000-8000-000000000001',
+        'Which of these are row-version fields?', 'multiple_answer', '["xmin", "xmax", "ctid", "oid"]',
+        '["xmin", "xmax"]', 2, 1, null),
+       ('d3000000-0000-4000-8000-000000000005', 'd6000000-0000-4000-8000-000000000001',
+        'The WAL is written before the data pages.', 'true_false', null, 'true', 1, 2, null),
+       ('d3000000-0000-4000-8000-000000000006', 'd6000000-0000-4000-8000-000000000001',
+        'The default page size in kB?', 'numeric', null, '8', 1, 3, 0),
+       ('d3000000-0000-4000-8000-000000000007', 'd6000000-0000-4000-8000-000000000001',
+        'Which process writes dirty pages at a checkpoint?', 'short_answer', null, 'checkpointer', 1, 4, null)
+on conflict (id) do nothing;
+
+insert into app.quizzes (id, course_id, title, time_limit_minutes, passing_score_percentage, max_attempts,
+                         is_published, shuffle_questions, shuffle_options, partial_credit)
+values ('d2000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000002', 'Internals check',
+        30, 60, 2, false, true, true, true)
+on conflict (id) do nothing;
+
+insert into app.questions (id, quiz_id, question_text, question_type, correct_answer, points, question_order)
+values ('d3000000-0000-4000-8000-000000000008', 'd2000000-0000-4000-8000-000000000002',
+        'Explain in a few sentences why VACUUM is needed.', 'essay',
+        'Dead row versions; visibility map; transaction id wraparound.', 3, 1)
+on conflict (id) do nothing;
+
+insert into app.quiz_pools (id, quiz_id, bank_id, course_id, draw_count, points_each, position)
+values ('d7000000-0000-4000-8000-000000000001', 'd2000000-0000-4000-8000-000000000002',
+        'd6000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002', 3, null, 1)
+on conflict (id) do nothing;
+
 update app.courses set is_published = true, published_at = now()
 where id in ('d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002') and not is_published;
 
-update app.quizzes set is_published = true where id = 'd2000000-0000-4000-8000-000000000001' and not is_published
+update app.quizzes set is_published = true
+where id in ('d2000000-0000-4000-8000-000000000001', 'd2000000-0000-4000-8000-000000000002') and not is_published
 """
 
 

@@ -5,6 +5,12 @@ alter table app.quizzes enable row level security;
 alter table app.quizzes force row level security;
 alter table app.questions enable row level security;
 alter table app.questions force row level security;
+alter table app.question_banks enable row level security;
+alter table app.question_banks force row level security;
+alter table app.quiz_pools enable row level security;
+alter table app.quiz_pools force row level security;
+alter table app.manual_grades enable row level security;
+alter table app.manual_grades force row level security;
 alter table app.quiz_attempt_counters enable row level security;
 alter table app.quiz_attempt_counters force row level security;
 alter table app.quiz_attempts enable row level security;
@@ -35,7 +41,8 @@ alter table app.submissions force row level security;
 grant select on app.quizzes to lms_api, lms_analyst;
 grant insert (course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts)
   on app.quizzes to lms_api;
-grant update (lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts, is_published)
+grant update (lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts, is_published,
+              shuffle_questions, shuffle_options, partial_credit)
   on app.quizzes to lms_api;
 
 create policy select_enrolled_or_manager on app.quizzes for select to lms_api, lms_analyst
@@ -48,29 +55,71 @@ create policy update_manager on app.quizzes for update to lms_api
   using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
   with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
 
+-- Banks: the course's instructor and admins only ---------------------------------------------
+grant select on app.question_banks to lms_api, lms_analyst;
+grant insert (course_id, title) on app.question_banks to lms_api;
+grant update (title, updated_at) on app.question_banks to lms_api;
+create policy select_manager on app.question_banks for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy insert_manager on app.question_banks for insert to lms_api
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy update_manager on app.question_banks for update to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()))
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+
+-- Pools: seen with the quiz by its managers; written by them ------------------------------------
+grant select on app.quiz_pools to lms_api, lms_analyst;
+grant insert (quiz_id, bank_id, course_id, draw_count, points_each, position) on app.quiz_pools to lms_api;
+grant delete on app.quiz_pools to lms_api;
+create policy select_manager on app.quiz_pools for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy insert_manager on app.quiz_pools for insert to lms_api
+  with check (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+create policy delete_manager on app.quiz_pools for delete to lms_api
+  using (course_id in (select internal.my_course_ids()) or (select internal.is_admin()));
+
 -- Questions (never correct_answer) ------------------------------------------------------
-grant select (id, quiz_id, question_text, question_type, options, points, question_order, created_at, updated_at)
+grant select (id, quiz_id, bank_id, question_text, question_type, options, points, question_order, tolerance, retired_at,
+              created_at, updated_at)
   on app.questions to lms_api, lms_analyst;
-grant insert (quiz_id, question_text, question_type, options, correct_answer, points, question_order)
+grant insert (quiz_id, bank_id, question_text, question_type, options, correct_answer, points, question_order, tolerance)
   on app.questions to lms_api;
-grant update (question_text, question_type, options, correct_answer, points, question_order)
+grant update (question_text, question_type, options, correct_answer, points, question_order, tolerance, retired_at,
+              updated_at)
   on app.questions to lms_api;
 grant delete on app.questions to lms_api;
 
--- Visible exactly when the quiz is (the subquery runs under the quizzes policy).
+-- A fixed question is visible exactly when its quiz is (the subquery runs under the quizzes policy); a bank
+-- question to its bank's managers (banks policy) and to the learners whose attempts drew it — exactly
+-- those (internal.my_drawn_question_ids, once per query).
 create policy select_visible_quiz on app.questions for select to lms_api, lms_analyst
-  using (quiz_id in (select z.id from app.quizzes z));
+  using (quiz_id in (select z.id from app.quizzes z)
+         or bank_id in (select b.id from app.question_banks b)
+         or id = any ((select internal.my_drawn_question_ids())::uuid[]));
 create policy insert_manager on app.questions for insert to lms_api
   with check (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or bank_id in (select b.id from app.question_banks b where b.course_id in (select internal.my_course_ids()))
               or (select internal.is_admin()));
 create policy update_manager on app.questions for update to lms_api
   using (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
-              or (select internal.is_admin()))
+         or bank_id in (select b.id from app.question_banks b where b.course_id in (select internal.my_course_ids()))
+         or (select internal.is_admin()))
   with check (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
+              or bank_id in (select b.id from app.question_banks b where b.course_id in (select internal.my_course_ids()))
               or (select internal.is_admin()));
 create policy delete_manager on app.questions for delete to lms_api
   using (quiz_id in (select z.id from app.quizzes z where z.course_id in (select internal.my_course_ids()))
-              or (select internal.is_admin()));
+         or bank_id in (select b.id from app.question_banks b where b.course_id in (select internal.my_course_ids()))
+         or (select internal.is_admin()));
+
+-- Manual grades: the learner sees their own (points and feedback), the course's instructor and admins
+-- all of the course; written only through attempt.submit / grading.queue / attempt.grade_answer.
+grant select (attempt_id, question_id, quiz_id, course_id, user_id, submitted_at, answer, points, points_awarded,
+              feedback, graded_at)
+  on app.manual_grades to lms_api, lms_analyst;
+create policy select_own_or_manager on app.manual_grades for select to lms_api, lms_analyst
+  using ((select internal.is_admin()) or user_id = (select app.current_user_id())
+         or course_id in (select internal.my_course_ids()));
 
 -- Attempts (read only for clients; never the grading column) ----------------------------
 grant select (id, user_id, quiz_id, attempt_number, status, started_at, deadline_at, submitted_at,
@@ -117,11 +166,18 @@ create policy update_manager on app.submissions for update to lms_api
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
   api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid),
-  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid),
+  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean),
   api.quiz_publish(uuid),
   api.quiz_unpublish(uuid),
-  api.quiz_add_question(uuid, text, text, text, jsonb, integer, integer),
-  api.quiz_update_question(uuid, text, text, jsonb, text, integer, integer),
+  api.quiz_add_question(uuid, text, text, jsonb, jsonb, integer, integer, numeric),
+  api.quiz_update_question(uuid, text, text, jsonb, jsonb, integer, integer, numeric),
+  api.bank_create(uuid, text), api.bank_list(uuid), api.bank_get(uuid),
+  api.bank_add_question(uuid, text, text, jsonb, jsonb, integer, numeric),
+  api.bank_update_question(uuid, text, text, jsonb, jsonb, integer, numeric),
+  api.bank_delete_question(uuid),
+  api.quiz_add_pool(uuid, uuid, integer, integer), api.quiz_remove_pool(uuid, uuid, uuid),
+  api.grading_queue(uuid, uuid, integer, integer), api.attempt_grade_answer(uuid, uuid, numeric, text),
+  api.quiz_regrade(uuid, uuid),
   api.quiz_delete_question(uuid),
   api.quiz_get(uuid),
   api.quiz_list(uuid, integer, integer),
@@ -152,15 +208,26 @@ grant execute on function
   internal.quiz_attempts_graded(uuid, integer, integer), internal.assignment_json(app.assignments),
   internal.submission_json(app.submissions, integer),
   internal.require_course_manager(uuid), internal.managed_row(anyelement, uuid, text, boolean),
-  internal.managed_quiz(uuid, boolean), internal.gradebook_export(uuid)
+  internal.managed_quiz(uuid, boolean), internal.gradebook_export(uuid),
+  internal.answer_key(text, jsonb),
+  internal.write_question(uuid, text, text, jsonb, boolean, integer, numeric, boolean, jsonb, boolean),
+  internal.bank_json(app.question_banks), internal.pool_json(app.quiz_pools), internal.quiz_pools_json(uuid),
+  internal.bank_questions(uuid), internal.question_with_key(uuid), internal.managed_bank(uuid, boolean),
+  internal.question_in_use(uuid), internal.require_bank_question(uuid), internal.check_pool_sizes(uuid)
 to lms_api;
+grant execute on function internal.my_drawn_question_ids() to lms_api, lms_analyst, lms_definer;
+grant execute on function internal.choice_options_valid(jsonb) to lms_api, lms_definer;  -- the questions trigger
 grant execute on function internal.csv_cell(text) to lms_api, lms_definer;  -- every CSV export's text cells
 -- What the SECURITY DEFINER functions (owned by lms_definer) call.
 grant execute on function
   internal.is_admin(), internal.refresh_progress(uuid, uuid),
   internal.normalize_answer(text), internal.score_percentage(integer, integer), internal.attempt_grace(),
   internal.require_course_manager(uuid), internal.gradebook(uuid, uuid, integer, integer), internal.submission_json(app.submissions, integer),
-  internal.close_expired_attempt(uuid, timestamptz), internal.attempt_json(app.quiz_attempts)
+  internal.close_expired_attempt(uuid, timestamptz), internal.attempt_json(app.quiz_attempts),
+  internal.score_percentage(numeric, integer), internal.question_json(app.questions), internal.auto_points(text, text, numeric, jsonb, integer, boolean),
+  internal.attempt_points_total(app.quiz_attempts),
+  internal.check_pool_sizes(uuid), internal.attempt_draw(app.quizzes), internal.attempt_questions_json(app.quiz_attempts),
+  internal.settle_attempt(uuid, timestamptz), internal.manual_grade_json(app.manual_grades)
 to lms_definer;
 
 -- Overrides and accommodations -------------------------------------------------------------------

@@ -33,8 +33,14 @@ create table app.quizzes (
   module_id                uuid,
   module_position          integer,
   constraint fk_quizzes_module_in_course foreign key (module_id, course_id) references app.modules (id, course_id),
-  constraint uq_quizzes_id_course_id unique (id, course_id)
+  constraint uq_quizzes_id_course_id unique (id, course_id),
+  shuffle_questions        boolean not null default false,
+  shuffle_options          boolean not null default false,
+  partial_credit           boolean not null default false
 );
+comment on column app.quizzes.shuffle_questions is 'Each attempt shows its questions (fixed and drawn) in its own random order, kept with the attempt.';
+comment on column app.quizzes.shuffle_options is 'Each attempt shows the options of choice questions in its own random order, kept with the attempt.';
+comment on column app.quizzes.partial_credit is 'multiple_answer questions earn points × (right − wrong) ÷ correct options, floored at 0, instead of all or nothing.';
 comment on constraint uq_quizzes_id_course_id on app.quizzes is 'Target of (quiz_id, course_id) foreign keys: an override''s quiz is in its course.';
 create index ix_quizzes_module_id on app.quizzes (module_id) where module_id is not null;
 comment on column app.quizzes.module_id is 'The module of the same course holding this quiz (fk_quizzes_module_in_course); null: the course''s own.';
@@ -48,36 +54,91 @@ comment on column app.quizzes.passing_score_percentage is 'Minimum score (percen
 comment on column app.quizzes.max_attempts is 'Attempts allowed per student; null means unlimited.';
 comment on column app.quizzes.is_published is 'Enrolled students may see and attempt it; every published quiz must be passed to complete the course.';
 
+create table app.question_banks (
+  id          uuid not null default gen_random_uuid(),
+  course_id   uuid not null,
+  title       text not null,
+  created_at  timestamptz not null default now(),
+  updated_at  timestamptz not null default now(),
+  constraint pk_question_banks primary key (id),
+  constraint fk_question_banks_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
+  constraint uq_question_banks_id_course_id unique (id, course_id),
+  constraint ck_question_banks_title_length check (length(btrim(title)) between 1 and 200)
+);
+create index ix_question_banks_course_id on app.question_banks (course_id);
+comment on table app.question_banks is 'Questions of a course that quizzes draw from (app.quiz_pools); seen and written by the course''s instructor and admins only.';
+
 create table app.questions (
   id             uuid not null default gen_random_uuid(),
-  quiz_id        uuid not null,
+  quiz_id        uuid,
   question_text  text not null,
   question_type  text not null,
   options        jsonb,
-  correct_answer text not null,
+  correct_answer text,
   points         integer not null default 1,
   question_order integer not null,
   created_at     timestamptz not null default now(),
   updated_at     timestamptz not null default now(),
+  bank_id        uuid,
+  tolerance      numeric,
+  retired_at     timestamptz,
   constraint pk_questions primary key (id),
   constraint fk_questions_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
+  constraint fk_questions_bank_id_question_banks foreign key (bank_id) references app.question_banks (id) on delete cascade,
   constraint uq_questions_quiz_id_question_order unique (quiz_id, question_order) deferrable initially immediate,
+  constraint ck_questions_one_owner check (num_nonnulls(quiz_id, bank_id) = 1),
   constraint ck_questions_text_length check (length(btrim(question_text)) between 1 and 5000),
-  constraint ck_questions_type check (question_type in ('multiple_choice', 'true_false', 'short_answer')),
+  constraint ck_questions_type check (question_type in (
+    'multiple_choice', 'true_false', 'short_answer', 'multiple_answer', 'numeric', 'essay')),
   constraint ck_questions_points_positive check (points >= 1),
   constraint ck_questions_order_positive check (question_order >= 1),
   constraint ck_questions_multiple_choice check (question_type <> 'multiple_choice' or (
     jsonb_typeof(options) = 'array' and jsonb_array_length(options) >= 2 and options ? correct_answer)),
   constraint ck_questions_true_false check (question_type <> 'true_false' or correct_answer in ('true', 'false')),
-  constraint ck_questions_options_only_for_choice check (question_type = 'multiple_choice' or options is null),
-  constraint ck_questions_correct_answer_nonblank check (length(btrim(correct_answer)) >= 1)
+  constraint ck_questions_options_only_for_choice check (question_type in ('multiple_choice', 'multiple_answer') or options is null),
+  constraint ck_questions_correct_answer_nonblank check (correct_answer is null or length(btrim(correct_answer)) >= 1),
+  constraint ck_questions_correct_answer_required check (question_type = 'essay' or correct_answer is not null),
+  constraint ck_questions_tolerance check (tolerance is null or (question_type = 'numeric' and tolerance >= 0)),
+  constraint ck_questions_retired_in_bank check (retired_at is null or bank_id is not null)
 );
-comment on table app.questions is 'A question of a quiz. correct_answer is never readable by students (column privileges).';
-comment on column app.questions.question_type is 'multiple_choice (correct_answer is one of options) | true_false (correct_answer true or false) | short_answer (free text).';
-comment on column app.questions.options is 'multiple_choice only: a JSON array of at least two distinct strings containing correct_answer.';
-comment on column app.questions.correct_answer is 'The expected answer; short_answer compares trimmed, case-folded, white space collapsed.';
+create index ix_questions_bank_id on app.questions (bank_id, id) include (retired_at) where bank_id is not null;
+comment on table app.questions is 'A question of a quiz (fixed) or of a bank (drawn into attempts). correct_answer is never readable by students (column privileges).';
+comment on column app.questions.quiz_id is 'The quiz of a fixed question; null for a bank question (exactly one of quiz_id, bank_id).';
+comment on column app.questions.bank_id is 'The bank of a bank question, drawn into attempts through quiz pools; null for a fixed question.';
+comment on column app.questions.tolerance is 'numeric only: an answer within correct_answer ± tolerance is right (null: exactly).';
+comment on column app.questions.retired_at is 'A bank question deleted after an attempt drew it: kept for those attempts (their grading and regrading), never drawn again.';
+comment on column app.questions.question_type is 'multiple_choice | true_false | short_answer | multiple_answer (several options right) | numeric (a number, within tolerance) | essay (graded by a person).';
+comment on column app.questions.options is 'multiple_choice and multiple_answer only: a JSON array of at least two distinct strings.';
+comment on column app.questions.correct_answer is 'The expected answer (never readable by students): an option (multiple_choice), "true"/"false", the text (short_answer, compared trimmed, case-folded, white space collapsed), a JSON array of options (multiple_answer), a number (numeric); for an essay optional guidance for the grader.';
 comment on column app.questions.points is 'Points a correct answer earns (at least 1); a wrong or missing answer earns 0.';
 comment on column app.questions.question_order is 'Position in the quiz, from 1; unique per quiz (deferrable, so a reorder can swap positions).';
+
+create table app.quiz_pools (
+  id          uuid not null default gen_random_uuid(),
+  quiz_id     uuid not null,
+  bank_id     uuid not null,
+  course_id   uuid not null,
+  draw_count  integer not null,
+  points_each integer,
+  position    integer not null,
+  created_at  timestamptz not null default now(),
+  constraint pk_quiz_pools primary key (id),
+  constraint fk_quiz_pools_quiz_in_course foreign key (quiz_id, course_id)
+    references app.quizzes (id, course_id) on delete cascade,
+  constraint fk_quiz_pools_bank_in_course foreign key (bank_id, course_id)
+    references app.question_banks (id, course_id) on delete cascade,
+  constraint uq_quiz_pools_quiz_id_position unique (quiz_id, position),
+  constraint ck_quiz_pools_draw_count check (draw_count between 1 and 1000),
+  constraint ck_quiz_pools_points_each check (points_each between 1 and 1000)
+);
+create index ix_quiz_pools_bank_id on app.quiz_pools (bank_id, course_id);
+comment on table app.quiz_pools is 'A quiz draws draw_count distinct questions of a bank of its course into every attempt (fk_quiz_pools_bank_in_course), each worth points_each (null: the question''s points).';
+comment on column app.quiz_pools.quiz_id is 'The quiz that draws (of course_id: fk_quiz_pools_quiz_in_course).';
+comment on column app.quiz_pools.bank_id is 'The bank it draws from (of the same course_id: fk_quiz_pools_bank_in_course).';
+comment on column app.quiz_pools.course_id is 'The course of both the quiz and the bank: the two foreign keys through it keep a pool inside its course.';
+comment on column app.quiz_pools.draw_count is 'Distinct questions drawn into each attempt (pools of one bank draw distinct questions together); more than the bank''s drawable questions: 422 pool_too_large.';
+comment on column app.quiz_pools.points_each is 'What each drawn question is worth in the attempt; null: the question''s own points.';
+comment on column app.quiz_pools.position is 'Order of the pools in the quiz, from 1: drawn questions follow the fixed ones, pool by pool (unless the quiz shuffles).';
 
 create table app.quiz_attempt_counters (
   user_id       uuid not null,
@@ -113,19 +174,20 @@ create table app.quiz_attempts (
   submitted_at   timestamptz,
   score          integer,
   passed         boolean,
-  points_earned  integer,
+  points_earned  numeric(10, 2),
   points_total   integer,
   answers        jsonb,
   grading        jsonb,
+  draw           jsonb,
   constraint pk_quiz_attempts primary key (id, started_at),
   constraint fk_quiz_attempts_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
   constraint fk_quiz_attempts_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
   constraint ck_quiz_attempts_number_positive check (attempt_number >= 1),
-  constraint ck_quiz_attempts_status check (status in ('in_progress', 'submitted', 'expired')),
+  constraint ck_quiz_attempts_status check (status in ('in_progress', 'needs_grading', 'submitted', 'expired')),
   constraint ck_quiz_attempts_score_range check (score between 0 and 100),
   constraint ck_quiz_attempts_points check (points_earned between 0 and points_total),
   constraint ck_quiz_attempts_closed check ((status = 'in_progress') = (submitted_at is null)
-                                            and (status = 'in_progress') = (score is null)),
+                                            and (status in ('in_progress', 'needs_grading')) = (score is null)),
   constraint ck_quiz_attempts_deadline check (deadline_at > started_at)
 ) partition by range (started_at);
 create index ix_quiz_attempts_user_id_quiz_id on app.quiz_attempts (user_id, quiz_id);
@@ -135,19 +197,73 @@ create table partitions.quiz_attempts_default partition of app.quiz_attempts def
 -- lz4 (on the parent and every partition; new monthly partitions copy it) for rows PostgreSQL compresses.
 alter table app.quiz_attempts alter column answers set compression lz4;
 alter table app.quiz_attempts alter column grading set compression lz4;
+alter table app.quiz_attempts alter column draw set compression lz4;
 comment on table app.quiz_attempts is 'A student''s attempt at a quiz; partitioned by month of started_at (partitions live in schema partitions).';
 comment on column app.quiz_attempts.id is 'The attempt''s id; the primary key is (id, started_at) because started_at is the partition key.';
 comment on column app.quiz_attempts.attempt_number is '1 for the student''s first attempt at the quiz, then 2, 3 …';
-comment on column app.quiz_attempts.status is 'in_progress → submitted (attempt.submit) | expired (closed with score 0 after deadline_at + 30 s grace).';
+comment on column app.quiz_attempts.status is 'in_progress → submitted (attempt.submit) | needs_grading (submitted with essay answers: score and passed wait for attempt.grade_answer) → submitted | expired (closed with score 0 after deadline_at + 30 s grace).';
 comment on column app.quiz_attempts.started_at is 'When attempt.start created the attempt; the partition key (one partition per month, UTC).';
 comment on column app.quiz_attempts.deadline_at is 'started_at + the quiz''s time limit; null = no limit. A submission is accepted up to 30 s after it.';
 comment on column app.quiz_attempts.submitted_at is 'When the attempt was closed (submitted or expired); null while in progress.';
 comment on column app.quiz_attempts.score is 'Percentage of points_total earned, 0..100, rounded half up; 0 when expired; null while in progress.';
 comment on column app.quiz_attempts.passed is 'score >= the quiz''s passing_score_percentage when graded; null while in progress.';
-comment on column app.quiz_attempts.points_earned is 'Sum of the points of the correctly answered questions; null while in progress.';
+comment on column app.quiz_attempts.points_earned is 'Points earned (fractions with partial credit or a person''s grade); while needs_grading the auto-graded part; null while in progress.';
+comment on column app.quiz_attempts.draw is 'What this attempt shows and is graded on, when the quiz has pools or shuffles: [{id, points, options?}] in display order (options: the order of the question''s options). Null: the quiz''s fixed questions in their order.';
 comment on column app.quiz_attempts.points_total is 'Points the quiz was worth when this attempt was graded; later quiz edits do not change it.';
 comment on column app.quiz_attempts.answers is 'Per question id: the answer the student gave (null when none). No correctness: students may read it.';
 comment on column app.quiz_attempts.grading is 'Per question id: {answer, correct, points_earned, points} as graded. No client role may select it (the course''s instructor/admins read it through attempt.list_for_quiz).';
+
+create table app.manual_grades (
+  attempt_id         uuid not null,
+  attempt_started_at timestamptz not null,
+  question_id        uuid not null,
+  quiz_id            uuid not null,
+  course_id          uuid not null,
+  user_id            uuid not null,
+  submitted_at       timestamptz not null,
+  answer             text,
+  points             integer not null,
+  points_awarded     numeric(10, 2),
+  feedback           text,
+  graded_by          uuid,
+  graded_at          timestamptz,
+  claimed_by         uuid,
+  claimed_until      timestamptz,
+  constraint pk_manual_grades primary key (attempt_id, question_id),
+  constraint fk_manual_grades_attempt foreign key (attempt_id, attempt_started_at)
+    references app.quiz_attempts (id, started_at) on delete cascade,
+  constraint fk_manual_grades_question_id_questions foreign key (question_id) references app.questions (id),
+  constraint fk_manual_grades_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
+  constraint fk_manual_grades_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
+  constraint fk_manual_grades_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint fk_manual_grades_graded_by_users foreign key (graded_by) references app.users (id) on delete set null,
+  constraint fk_manual_grades_claimed_by_users foreign key (claimed_by) references app.users (id) on delete set null,
+  constraint ck_manual_grades_points check (points >= 1),
+  constraint ck_manual_grades_points_awarded check (points_awarded between 0 and points),
+  constraint ck_manual_grades_graded check ((points_awarded is null) = (graded_at is null)),
+  constraint ck_manual_grades_feedback_length check (length(feedback) <= 10000)
+);
+create index ix_manual_grades_queue on app.manual_grades (course_id, submitted_at, attempt_id, question_id)
+  where graded_at is null;
+create index ix_manual_grades_quiz_queue on app.manual_grades (quiz_id, submitted_at, attempt_id, question_id)
+  where graded_at is null;
+create index ix_manual_grades_attempt on app.manual_grades (attempt_id, attempt_started_at);
+create index ix_manual_grades_question_id on app.manual_grades (question_id);
+create index ix_manual_grades_user_id on app.manual_grades (user_id);
+create index ix_manual_grades_graded_by on app.manual_grades (graded_by) where graded_by is not null;
+create index ix_manual_grades_claimed_by on app.manual_grades (claimed_by) where claimed_by is not null;
+comment on table app.manual_grades is 'One essay answer of a submitted attempt, graded by a person (attempt.grade_answer): the grading queue is its ungraded rows, oldest first. The attempt is needs_grading until every row of it has points_awarded.';
+comment on column app.manual_grades.points is 'What the answer is worth (the question''s points, or its pool''s points_each, as drawn).';
+comment on column app.manual_grades.points_awarded is 'The grader''s points, 0..points; null while waiting.';
+comment on column app.manual_grades.claimed_by is 'The grader whose grading.queue page holds this answer until claimed_until: another grader''s queue skips it meanwhile (grading it anyway is allowed, and audited).';
+comment on column app.manual_grades.attempt_id is 'The attempt (with attempt_started_at: the attempts'' primary key, their partition key included).';
+comment on column app.manual_grades.attempt_started_at is 'started_at of the attempt: part of the foreign key to the partitioned quiz_attempts.';
+comment on column app.manual_grades.submitted_at is 'When the attempt was submitted (set by attempt.submit): the queue''s order, oldest first.';
+comment on column app.manual_grades.answer is 'The learner''s essay, as given.';
+comment on column app.manual_grades.feedback is 'The grader''s feedback, shown to the learner with points_awarded.';
+comment on column app.manual_grades.graded_by is 'Who gave points_awarded last (every grade and change is also in the audit log).';
+comment on column app.manual_grades.graded_at is 'When points_awarded was last set (attempt.grade_answer); null while waiting.';
+comment on column app.manual_grades.claimed_until is 'When claimed_by''s claim (set by grading.queue, ten minutes) lapses.';
 
 create table app.assignments (
   id                      uuid not null default gen_random_uuid(),

@@ -252,6 +252,55 @@ async def catalog(w: Walk) -> None:
     await w.call("instructor", "course.delete", {"course_id": cid})
 
 
+async def assessment(w: Walk) -> None:
+    """A bank drawn into a quiz around an essay; the learner's attempt through the grading queue; a regrade."""
+    course = await w.call("instructor", "course.create", {"title": "Indexing quiz night", "price_cents": 0},
+                          record=False)
+    cid = course["id"]
+    lesson = await w.call("instructor", "lesson.create", {"course_id": cid, "title": "Indexes", "content": "B-trees."},
+                          record=False)
+    await w.call("instructor", "lesson.publish", {"lesson_id": lesson["id"]}, record=False)
+    bank = await w.call("instructor", "bank.create", {"course_id": cid, "title": "Index questions"})
+    kept = await w.call("instructor", "bank.add_question", {
+        "bank_id": bank["id"], "question_text": "Which index types support range queries?",
+        "question_type": "multiple_answer", "options": ["btree", "hash", "brin"], "correct_answer": ["btree", "brin"],
+        "points": 2})
+    dropped = await w.call("instructor", "bank.add_question", {
+        "bank_id": bank["id"], "question_text": "Default fillfactor of a B-tree index, in percent?",
+        "question_type": "numeric", "correct_answer": 90, "tolerance": 0}, record=False)
+    await w.call("instructor", "bank.update_question", {"question_id": kept["id"], "points": 3})
+    await w.call("instructor", "bank.delete_question", {"question_id": dropped["id"]})
+    await w.call("instructor", "bank.list", {"course_id": cid})
+    await w.call("instructor", "bank.get", {"bank_id": bank["id"]})
+    quiz = await w.call("instructor", "quiz.create", {"course_id": cid, "title": "Index night"}, record=False)
+    await w.call("instructor", "quiz.add_question", {
+        "quiz_id": quiz["id"], "question_text": "When does an index not help?", "question_type": "essay",
+        "correct_answer": "Low selectivity; small tables.", "points": 2}, record=False)
+    spare = await w.call("instructor", "bank.create", {"course_id": cid, "title": "Spare"}, record=False)
+    await w.call("instructor", "bank.add_question", {"bank_id": spare["id"], "question_text": "Spare?",
+                                                     "question_type": "true_false", "correct_answer": "true"},
+                 record=False)
+    pool = await w.call("instructor", "quiz.add_pool", {"quiz_id": quiz["id"], "bank_id": spare["id"],
+                                                        "draw_count": 1}, record=False)
+    await w.call("instructor", "quiz.remove_pool", {"pool_id": pool["id"]})
+    await w.call("instructor", "quiz.add_pool", {"quiz_id": quiz["id"], "bank_id": bank["id"], "draw_count": 1})
+    await w.call("instructor", "quiz.update", {"quiz_id": quiz["id"], "partial_credit": True}, record=False)
+    await w.call("instructor", "quiz.publish", {"quiz_id": quiz["id"]}, record=False)
+    await w.call("instructor", "course.publish", {"course_id": cid}, record=False)
+    await w.call("student1", "enrollment.enroll", {"course_id": cid}, record=False)
+    attempt = await w.call("student1", "attempt.start", {"quiz_id": quiz["id"]}, record=False)
+    answers = {q["id"]: ["btree"] if q["question_type"] == "multiple_answer" else "On a column with two values."
+               for q in attempt["questions"]}
+    await w.call("student1", "attempt.submit", {"attempt_id": attempt["attempt_id"], "answers": answers}, record=False)
+    (waiting,) = await w.call("instructor", "grading.queue", {"course_id": cid})
+    await w.call("instructor", "attempt.grade_answer", {"attempt_id": waiting["attempt_id"],
+                                                        "question_id": waiting["question_id"], "points": 2,
+                                                        "feedback": "Yes: selectivity."})
+    await w.call("instructor", "bank.update_question", {"question_id": kept["id"], "correct_answer": ["btree"]},
+                 record=False)
+    await w.call("instructor", "quiz.regrade", {"quiz_id": quiz["id"], "question_id": kept["id"]})
+
+
 async def commerce(w: Walk) -> None:
     order = await w.call("student2", "order.create", {"course_id": PAID})
     await w.call("student2", "order.get", {"order_id": order["order_id"]})
@@ -311,6 +360,7 @@ async def record(database_url: str, server_database_url: str, home: Path) -> dic
             await identity(walk)
             await learning(walk)
             await catalog(walk)
+            await assessment(walk)
             await commerce(walk)
             await administration(walk, f"http://127.0.0.1:{ports[1]}/hooks/lms")
     finally:

@@ -11,7 +11,8 @@ select tables_are('app', array[
   'payments', 'payment_events', 'enrollments', 'lesson_progress', 'quizzes', 'questions',
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
   'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries',
-  'modules', 'module_prerequisites', 'learner_overrides', 'accommodations'
+  'modules', 'module_prerequisites', 'learner_overrides', 'accommodations', 'question_banks', 'quiz_pools',
+  'manual_grades'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------
@@ -105,11 +106,12 @@ select is_empty(
   'every foreign key has an index led by its first column');
 
 -- Names (STYLE.md §2): a type prefix and the table, so a DBA reads what an object is from its name.
--- Partition copies (schema partitions) keep the names PostgreSQL gives them and are not checked.
+-- Partition copies (schema partitions) keep the names PostgreSQL gives them and are not checked, nor
+-- are the copies of a foreign key to a partitioned table, one per partition (conparentid: their parent is).
 select is_empty(
   $$ select c.conrelid::regclass || '.' || c.conname from pg_constraint c
      join pg_class t on t.oid = c.conrelid
-     where t.relnamespace = 'app'::regnamespace and c.contype in ('p', 'f', 'u', 'c', 'x')
+     where t.relnamespace = 'app'::regnamespace and c.contype in ('p', 'f', 'u', 'c', 'x') and c.conparentid = 0
        and not case c.contype
                  when 'p' then c.conname = 'pk_' || t.relname
                  else starts_with(c.conname, (case c.contype when 'f' then 'fk_' when 'u' then 'uq_'

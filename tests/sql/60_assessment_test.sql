@@ -52,29 +52,29 @@ select set_config('t.quiz', api.quiz_create(course_id => 'c1000000-0000-4000-800
 select throws_ok($$ select api.quiz_publish(current_setting('t.quiz')::uuid) $$,
                  'LM422', null, 'a quiz without questions cannot be published');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'multiple_choice', options => '["a", "a", "b"]', correct_answer => 'a') $$,
+                   question_type => 'multiple_choice', options => '["a", "a", "b"]', correct_answer => '"a"') $$,
                  'LM422', null, 'multiple choice options must be distinct');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'multiple_choice', options => '["a"]', correct_answer => 'a') $$,
+                   question_type => 'multiple_choice', options => '["a"]', correct_answer => '"a"') $$,
                  'LM422', null, 'multiple choice needs at least two options');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'multiple_choice', options => '["a", "b"]', correct_answer => 'c') $$,
+                   question_type => 'multiple_choice', options => '["a", "b"]', correct_answer => '"c"') $$,
                  'LM422', null, 'multiple choice correct answer must be among the options');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'multiple_choice', options => '["a", 1]', correct_answer => 'a') $$,
+                   question_type => 'multiple_choice', options => '["a", 1]', correct_answer => '"a"') $$,
                  'LM422', null, 'multiple choice options must be strings');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'true_false', correct_answer => 'maybe') $$,
+                   question_type => 'true_false', correct_answer => '"maybe"') $$,
                  'LM422', null, 'true/false takes only "true" or "false"');
 select throws_ok($$ select api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'x',
-                   question_type => 'short_answer', correct_answer => 'x', points => 0) $$,
+                   question_type => 'short_answer', correct_answer => '"x"', points => 0) $$,
                  'LM422', null, 'points must be at least 1');
 select set_config('t.q1', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'Pick b',
-                  question_type => 'multiple_choice', options => '["a", "b", "c"]', correct_answer => 'b') ->> 'id', false);
+                  question_type => 'multiple_choice', options => '["a", "b", "c"]', correct_answer => '"b"') ->> 'id', false);
 select set_config('t.q2', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'True?',
-                  question_type => 'true_false', correct_answer => 'True') ->> 'id', false);
+                  question_type => 'true_false', correct_answer => '"True"') ->> 'id', false);
 select set_config('t.q3', api.quiz_add_question(quiz_id => current_setting('t.quiz')::uuid, question_text => 'Capital?',
-                  question_type => 'short_answer', correct_answer => 'New  York', points => 2, question_order => 1) ->> 'id', false);
+                  question_type => 'short_answer', correct_answer => '"New  York"', points => 2, question_order => 1) ->> 'id', false);
 select results_eq($$ select q.id::text from app.questions q where q.quiz_id = current_setting('t.quiz')::uuid order by q.question_order $$,
                   array[current_setting('t.q3'), current_setting('t.q1'), current_setting('t.q2')],
                   'inserting at position 1 moves the other questions down');
@@ -109,8 +109,8 @@ select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid
                  'LM422', null, 'one question answered under several spellings of its id is 422 invalid_answer');
 select is(api.attempt_submit(current_setting('t.attempt')::uuid, jsonb_build_object(
             current_setting('t.q1'), 'b', current_setting('t.q2'), 'false', current_setting('t.q3'), '  new   york ')),
-          jsonb_build_object('attempt_id', current_setting('t.attempt')::uuid, 'score', 75, 'passed', true,
-                             'points_earned', 3, 'points_total', 4, 'passing_score_percentage', 70),
+          jsonb_build_object('attempt_id', current_setting('t.attempt')::uuid, 'status', 'submitted', 'score', 75,
+                             'passed', true, 'points_earned', 3, 'points_total', 4, 'passing_score_percentage', 70),
           'attempt.submit grades in the database (short answer normalised) → 3 of 4 = 75, passed');
 select throws_ok($$ select api.attempt_submit(current_setting('t.attempt')::uuid, '{}') $$,
                  'LM409', null, 'submitting the same attempt twice is 409 already_submitted');
@@ -250,7 +250,8 @@ select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, title => '
 select set_config('lms.given', ',quiz_id,max_attempts,time_limit_minutes,lesson_id,description,', true);
 select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, max_attempts => null, time_limit_minutes => null,
                           lesson_id => null, description => null)
-            - array['id', 'quiz_id', 'course_id', 'is_published', 'created_at', 'updated_at', 'module_id', 'module_position'],
+            - array['id', 'quiz_id', 'course_id', 'is_published', 'created_at', 'updated_at', 'module_id', 'module_position',
+                    'shuffle_questions', 'shuffle_options', 'partial_credit'],
           jsonb_build_object('title', 'Renamed', 'description', null, 'lesson_id', null, 'time_limit_minutes', null,
                              'max_attempts', null, 'passing_score_percentage', 70),
           'quiz.update: explicit nulls clear description, lesson_id, time_limit_minutes and max_attempts');

@@ -59,7 +59,8 @@ select is(array(select p.oid::regprocedure::text from pg_proc p
                 'internal.effective_grade(numeric,boolean,integer)', 'internal.effective_late_penalty(uuid,uuid,integer)',
                 'internal.error_catalogue()',
                 'internal.instructor_name(uuid)', 'internal.is_actively_enrolled(uuid,uuid)', 'internal.is_admin()',
-                'internal.lesson_content(uuid)', 'internal.module_states(uuid,uuid)', 'internal.my_course_ids()', 'internal.my_enrolled_course_ids()',
+                'internal.lesson_content(uuid)', 'internal.module_states(uuid,uuid)', 'internal.my_course_ids()',
+                'internal.my_drawn_question_ids()', 'internal.my_enrolled_course_ids()',
                 'internal.my_managed_assignment_ids()', 'internal.my_managed_quiz_ids()'],
           'an analyst may execute exactly these app/internal functions (each answers for the caller only)');
 select throws_ok($$select api.course_create(title => 'x')$$, '42501', null, 'api.course_create is refused');

@@ -1,7 +1,8 @@
 /*
  * course.copy: the next term. One transaction, one statement per table (set-based, however many
  * rows): the course, its modules and their prerequisites, lessons (content included), quizzes with
- * their questions, assignments, and course material files as new rows sharing the stored bytes
+ * their questions and pools, question banks with their questions, assignments, and course material
+ * files as new rows sharing the stored bytes
  * (removed only when no row refers to them: internal.tg_files_queue_removal). Dates move by
  * shift_days. Nothing of the learners: no enrollments, attempts, submissions, orders, overrides,
  * certificates. The copy is unpublished and owned by the caller; its items keep their publish state,
@@ -27,6 +28,8 @@ declare
   v_new_lesson uuid[];
   v_old_quiz   uuid[];
   v_new_quiz   uuid[];
+  v_old_bank   uuid[];
+  v_new_bank   uuid[];
 begin
   perform internal.require_course_manager(course_copy.course_id);  -- 404 unseen, 403 not_course_owner
   select c.* into v_source from app.courses c where c.id = course_copy.course_id;
@@ -73,16 +76,40 @@ begin
          coalesce(array_agg(gen_random_uuid() order by q.created_at, q.id), '{}')
   into v_old_quiz, v_new_quiz from app.quizzes q where q.course_id = v_source.id;
   insert into app.quizzes (id, course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage,
-                           max_attempts, is_published, module_id, module_position)
+                           max_attempts, is_published, module_id, module_position, shuffle_questions, shuffle_options,
+                           partial_credit)
   select n.new_id, v_course.id, l.new_id, q.title, q.description, q.time_limit_minutes, q.passing_score_percentage,
-         q.max_attempts, q.is_published, m.new_id, q.module_position
+         q.max_attempts, q.is_published, m.new_id, q.module_position, q.shuffle_questions, q.shuffle_options,
+         q.partial_credit
   from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id)
   join app.quizzes q on q.id = n.old_id
   left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = q.lesson_id
   left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = q.module_id;
-  insert into app.questions (quiz_id, question_text, question_type, options, correct_answer, points, question_order)
-  select n.new_id, x.question_text, x.question_type, x.options, x.correct_answer, x.points, x.question_order
+  insert into app.questions (quiz_id, question_text, question_type, options, correct_answer, points, question_order,
+                             tolerance)
+  select n.new_id, x.question_text, x.question_type, x.options, x.correct_answer, x.points, x.question_order,
+         x.tolerance
   from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id) join app.questions x on x.quiz_id = n.old_id;
+
+  -- Question banks with their questions (not the retired ones: no attempt comes along) and the pools.
+  select coalesce(array_agg(b.id order by b.created_at, b.id), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by b.created_at, b.id), '{}')
+  into v_old_bank, v_new_bank from app.question_banks b where b.course_id = v_source.id;
+  insert into app.question_banks (id, course_id, title)
+  select n.new_id, v_course.id, b.title
+  from unnest(v_old_bank, v_new_bank) n(old_id, new_id) join app.question_banks b on b.id = n.old_id;
+  insert into app.questions (bank_id, question_text, question_type, options, correct_answer, points, question_order,
+                             tolerance)
+  select n.new_id, x.question_text, x.question_type, x.options, x.correct_answer, x.points, x.question_order,
+         x.tolerance
+  from unnest(v_old_bank, v_new_bank) n(old_id, new_id) join app.questions x on x.bank_id = n.old_id
+  where x.retired_at is null;
+  insert into app.quiz_pools (quiz_id, bank_id, course_id, draw_count, points_each, position)
+  select z.new_id, b.new_id, v_course.id, p.draw_count, p.points_each, p.position
+  from app.quiz_pools p
+  join unnest(v_old_quiz, v_new_quiz) z(old_id, new_id) on z.old_id = p.quiz_id
+  join unnest(v_old_bank, v_new_bank) b(old_id, new_id) on b.old_id = p.bank_id
+  where p.course_id = v_source.id;
 
   insert into app.assignments (course_id, lesson_id, title, description, due_date, points, allow_late_submission,
                                late_penalty_percentage, module_id, module_position)
@@ -106,7 +133,7 @@ begin
 end
 $$;
 comment on function api.course_copy(uuid, text, integer) is
-  'Copy a course for the next term (its instructor or an admin) → the new course, unpublished, owned by the caller (an admin without an instructor profile: by the course''s instructor). In one transaction: modules with their prerequisites, lessons with their content, quizzes with their questions, assignments, and the course''s material files (new rows sharing the stored bytes). Nothing of the learners: no enrollments, attempts, submissions, orders, overrides or certificates. Dates (module unlock_at, assignment due_date) move by shift_days; items keep their publish state. title: default "<title> (copy)".
+  'Copy a course for the next term (its instructor or an admin) → the new course, unpublished, owned by the caller (an admin without an instructor profile: by the course''s instructor). In one transaction: modules with their prerequisites, lessons with their content, quizzes with their questions and pools, question banks (without retired questions), assignments, and the course''s material files (new rows sharing the stored bytes). Nothing of the learners: no enrollments, attempts, submissions, orders, overrides or certificates. Dates (module unlock_at, assignment due_date) move by shift_days; items keep their publish state. title: default "<title> (copy)".
 @result course
 @param title minLength=1 maxLength=200
 @param shift_days minimum=-3650 maximum=3650

@@ -55,6 +55,18 @@ $$;
 comment on function internal.score_percentage(integer, integer) is
   'Score 0..100: earned ÷ total as a percentage, rounded half up (2 of 3 → 67, 1 of 8 → 13).';
 
+create or replace function internal.score_percentage(p_earned numeric, p_total integer)
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select case when coalesce(p_total, 0) <= 0 then 0
+              else floor(p_earned * 100.0 / p_total + 0.5)::integer end
+$$;
+comment on function internal.score_percentage(numeric, integer) is
+  'Score 0..100 of fractional points (partial credit, a person''s grade): earned ÷ total as a percentage, rounded half up.';
+
 -- Overrides (07_overrides.sql) read here: defined first, the JSON helpers below use them.
 create or replace function internal.effective_late_penalty(p_user_id uuid, p_assignment_id uuid, p_penalty integer)
 returns integer
@@ -103,49 +115,158 @@ comment on function internal.attempt_grace() is 'Grace period after an attempt''
 -- ---------------------------------------------------------------------------------------
 -- Question validation (a trigger, so direct writes obey it too)
 -- ---------------------------------------------------------------------------------------
+create or replace function internal.answer_key(p_question_type text, p_correct_answer jsonb)
+returns text
+language plpgsql
+immutable
+as $$
+begin
+  if p_correct_answer is null or jsonb_typeof(p_correct_answer) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_correct_answer) = 'object' then
+    raise exception 'correct_answer is a string, a number, true/false or (multiple_answer) an array of options'
+      using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+  end if;
+  if jsonb_typeof(p_correct_answer) = 'array' then
+    return p_correct_answer::text;  -- checked against the options by the trigger below
+  end if;
+  if jsonb_typeof(p_correct_answer) <> 'string' then
+    return p_correct_answer::text;  -- a number, true or false, as text
+  end if;
+  if p_question_type = 'true_false' then
+    return lower(btrim(p_correct_answer #>> '{}'));
+  end if;
+  return p_correct_answer #>> '{}';
+end
+$$;
+comment on function internal.answer_key(text, jsonb) is
+  'The correct_answer as stored (text) from what a client sent (any JSON): a string as it is (true/false lower-cased and trimmed), a number or true/false as its text, an array (multiple_answer) as its JSON text; an object is 422 invalid_correct_answer.';
+
+create or replace function internal.write_question(
+  p_question_id uuid, p_text text, p_type text, p_options jsonb, p_options_given boolean, p_points integer,
+  p_tolerance numeric, p_tolerance_given boolean, p_key jsonb, p_key_given boolean)
+returns void
+language plpgsql
+volatile
+as $$
+begin
+  -- correct_answer is written without being read (no client role may select it): one of the two
+  -- statements runs, each in one statement so that the validation trigger sees the final question.
+  update app.questions q set
+    question_text = coalesce(btrim(p_text), q.question_text),
+    question_type = p_type,
+    options = case when p_type not in ('multiple_choice', 'multiple_answer') then null
+                   when p_options_given then p_options else q.options end,
+    points = coalesce(p_points, q.points),
+    tolerance = case when p_type <> 'numeric' then null when p_tolerance_given then p_tolerance else q.tolerance end,
+    updated_at = now()
+  where q.id = p_question_id and not p_key_given;
+  update app.questions q set
+    question_text = coalesce(btrim(p_text), q.question_text),
+    question_type = p_type,
+    options = case when p_type not in ('multiple_choice', 'multiple_answer') then null
+                   when p_options_given then p_options else q.options end,
+    points = coalesce(p_points, q.points),
+    tolerance = case when p_type <> 'numeric' then null when p_tolerance_given then p_tolerance else q.tolerance end,
+    correct_answer = internal.answer_key(p_type, p_key),
+    updated_at = now()
+  where q.id = p_question_id and p_key_given;
+end
+$$;
+comment on function internal.write_question(uuid, text, text, jsonb, boolean, integer, numeric, boolean, jsonb, boolean) is
+  'Change a question (quiz.update_question, bank.update_question, after their checks): omitted fields (null, or *_given false) stay; a type without options or tolerance drops them; the key is set only when given. SECURITY INVOKER: under the caller''s RLS.';
+
+create or replace function internal.choice_options_valid(p_options jsonb)
+returns boolean
+language sql
+immutable
+as $$
+  select p_options is not null and jsonb_typeof(p_options) = 'array' and jsonb_array_length(p_options) >= 2
+     and not exists (select from jsonb_array_elements(p_options) o(v)
+                     where jsonb_typeof(o.v) <> 'string' or btrim(o.v #>> '{}') = '')
+     and (select count(distinct o.v) from jsonb_array_elements(p_options) o(v)) = jsonb_array_length(p_options)
+$$;
+comment on function internal.choice_options_valid(jsonb) is
+  'Options of a choice question: an array of at least two distinct, non-blank strings.';
+
 create or replace function internal.tg_questions__validate()
 returns trigger
 language plpgsql
 volatile
 as $$
+declare
+  v_key jsonb;
 begin
-  if new.question_type = 'multiple_choice' then
+  if new.question_type in ('multiple_choice', 'multiple_answer') then
     if new.options is null or jsonb_typeof(new.options) <> 'array' then
-      raise exception 'a multiple-choice question needs an array of options'
+      raise exception 'a choice question needs an array of options'
         using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
     end if;
     if exists (select from jsonb_array_elements(new.options) o(v) where jsonb_typeof(o.v) <> 'string')
        or exists (select from jsonb_array_elements_text(new.options) o(v) where btrim(o.v) = '') then
       raise exception 'options must be non-empty strings' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
     end if;
-    if (select count(distinct o.v) from jsonb_array_elements_text(new.options) o(v)) < 2
-       or (select count(distinct o.v) from jsonb_array_elements_text(new.options) o(v)) <> jsonb_array_length(new.options) then
-      raise exception 'a multiple-choice question needs at least two distinct options'
+    if not internal.choice_options_valid(new.options) then
+      raise exception 'a choice question needs at least two distinct options'
         using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
     end if;
+  elsif new.options is not null then
+    raise exception 'only choice questions (multiple_choice, multiple_answer) have options'
+      using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
+  end if;
+  if new.question_type not in ('multiple_choice', 'true_false', 'short_answer', 'multiple_answer', 'numeric', 'essay') then
+    raise exception 'question_type must be multiple_choice, true_false, short_answer, multiple_answer, numeric or essay'
+      using errcode = 'LM422', detail = 'invalid_question_type', hint = 'question_type';
+  end if;
+  if new.tolerance is not null and (new.question_type <> 'numeric' or new.tolerance < 0) then
+    raise exception 'tolerance is for numeric questions and at least 0'
+      using errcode = 'LM422', detail = 'invalid_tolerance', hint = 'tolerance';
+  end if;
+  if new.question_type <> 'essay' and (new.correct_answer is null or btrim(new.correct_answer) = '') then
+    raise exception 'a % question needs a correct answer', new.question_type
+      using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+  end if;
+  if new.question_type = 'essay' and new.correct_answer is not null and btrim(new.correct_answer) = '' then
+    new.correct_answer := null;  -- no guidance
+  end if;
+  case new.question_type
+  when 'multiple_choice' then
     if not new.options ? new.correct_answer then
       raise exception 'the correct answer must be one of the options'
         using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
     end if;
-  elsif new.question_type = 'true_false' then
+  when 'true_false' then
     if new.correct_answer not in ('true', 'false') then
       raise exception 'a true/false question''s correct answer is "true" or "false"'
         using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
     end if;
-    if new.options is not null then
-      raise exception 'only multiple-choice questions have options' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
-    end if;
-  elsif new.question_type = 'short_answer' then
-    if new.options is not null then
-      raise exception 'only multiple-choice questions have options' using errcode = 'LM422', detail = 'invalid_options', hint = 'options';
-    end if;
+  when 'short_answer' then
     if internal.normalize_answer(new.correct_answer) = '' then
       raise exception 'the correct answer must not be blank' using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
     end if;
+  when 'multiple_answer' then
+    begin
+      v_key := new.correct_answer::jsonb;
+    exception when invalid_text_representation then
+      v_key := null;
+    end;
+    if v_key is null or jsonb_typeof(v_key) <> 'array' or jsonb_array_length(v_key) = 0
+       or exists (select from jsonb_array_elements(v_key) k(v) where jsonb_typeof(k.v) <> 'string' or not new.options @> jsonb_build_array(k.v))
+       or (select count(distinct k.v) from jsonb_array_elements(v_key) k(v)) <> jsonb_array_length(v_key) then
+      raise exception 'the correct answer of a multiple-answer question is an array of distinct options (at least one)'
+        using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+    end if;
+    new.correct_answer := v_key::text;
+  when 'numeric' then
+    if new.correct_answer !~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' then
+      raise exception 'the correct answer of a numeric question is a number'
+        using errcode = 'LM422', detail = 'invalid_correct_answer', hint = 'correct_answer';
+    end if;
+    new.correct_answer := btrim(new.correct_answer);
   else
-    raise exception 'question_type must be multiple_choice, true_false or short_answer'
-      using errcode = 'LM422', detail = 'invalid_question_type', hint = 'question_type';
-  end if;
+    null;  -- essay: correct_answer is optional guidance for the grader
+  end case;
   if new.points is null or new.points < 1 then
     raise exception 'points must be at least 1' using errcode = 'LM422', detail = 'invalid_points', hint = 'points';
   end if;
@@ -153,7 +274,7 @@ begin
 end
 $$;
 comment on function internal.tg_questions__validate() is
-  'BEFORE INSERT/UPDATE on app.questions: options are ≥ 2 distinct non-blank strings containing correct_answer (multiple choice), "true"/"false" (true/false); raises LM422.';
+  'BEFORE INSERT/UPDATE on app.questions: options are ≥ 2 distinct non-blank strings (choice types only) containing correct_answer (multiple_choice) or a non-empty array of distinct ones of them (multiple_answer); "true"/"false" (true_false); a number with a tolerance ≥ 0 (numeric); optional guidance (essay); raises LM422.';
 
 drop trigger if exists _010_validate on app.questions;
 create trigger _010_validate before insert or update on app.questions

@@ -18,13 +18,16 @@ as $$
     'passing_score_percentage', p_quiz.passing_score_percentage,
     'max_attempts', p_quiz.max_attempts, 'is_published', p_quiz.is_published,
     'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at,
-    'module_id', p_quiz.module_id, 'module_position', p_quiz.module_position)
+    'module_id', p_quiz.module_id, 'module_position', p_quiz.module_position,
+    'shuffle_questions', p_quiz.shuffle_questions, 'shuffle_options', p_quiz.shuffle_options,
+    'partial_credit', p_quiz.partial_credit)
 $$;
 comment on function internal.quiz_json(app.quizzes) is
 $$A quiz's settings as every quiz.* method returns them (no questions).
 @shape quiz {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
-  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?}$$;
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
+  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool}$$;
 
 create or replace function internal.quiz_questions_public(p_quiz_id uuid)
 returns jsonb
@@ -56,20 +59,12 @@ begin
   if v_course_id is null or not internal.can_manage_course(v_course_id) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
-  return (
-    select coalesce(jsonb_agg(jsonb_build_object(
-             'id', q.id, 'question_id', q.id, 'quiz_id', q.quiz_id, 'question_text', q.question_text,
-             'question_type', q.question_type, 'options', q.options, 'correct_answer', q.correct_answer,
-             'points', q.points, 'question_order', q.question_order,
-             'created_at', q.created_at, 'updated_at', q.updated_at) order by q.question_order), '[]')
-    from app.questions q where q.quiz_id = p_quiz_id);
+  return (select coalesce(jsonb_agg(internal.question_json(q) order by q.question_order), '[]')
+          from app.questions q where q.quiz_id = p_quiz_id);
 end
 $$;
 comment on function internal.quiz_questions(uuid) is
-  'Questions of a quiz WITH correct_answer, for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select correct_answer.
-@shape question {id: uuid, question_id: uuid, quiz_id: uuid, question_text: text, question_type: text,
-  options: text[]?, correct_answer: text, points: int, question_order: int,
-  created_at: timestamptz, updated_at: timestamptz}';
+  'Questions of a quiz WITH correct_answer (the question shape, internal.question_json), for the course''s instructor or an admin only (else LM404). SECURITY DEFINER because no client role may select correct_answer.';
 
 create or replace function internal.attempt_json(p_attempt app.quiz_attempts)
 returns jsonb
@@ -81,15 +76,15 @@ as $$
     'attempt_number', p_attempt.attempt_number, 'status', p_attempt.status,
     'started_at', p_attempt.started_at, 'deadline', p_attempt.deadline_at,
     'submitted_at', p_attempt.submitted_at, 'score', p_attempt.score, 'passed', p_attempt.passed,
-    'points_earned', p_attempt.points_earned, 'points_total', p_attempt.points_total,
+    'points_earned', trim_scale(p_attempt.points_earned), 'points_total', p_attempt.points_total,
     'answers', p_attempt.answers)
 $$;
 comment on function internal.attempt_json(app.quiz_attempts) is
   'An attempt as students may see it: totals and the given answers, never the per-question grading.
-Totals, score, passed, submitted_at and answers are null while the attempt is in progress; answers maps question ids to the given answer (text or null).
+Totals, score, passed, submitted_at and answers are null while the attempt is in progress (score and passed also while needs_grading: an essay waits for a person); answers maps question ids to the given answer (text, an array of options, or null).
 @shape attempt {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
   started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
-  points_earned: int?, points_total: int?, answers: object?}';
+  points_earned: number?, points_total: int?, answers: object?}';
 
 create or replace function internal.assignment_json(p_assignment app.assignments)
 returns jsonb

@@ -5,6 +5,19 @@
 -- ---------------------------------------------------------------------------------------
 -- Attempts (SECURITY DEFINER: students never write attempts directly)
 -- ---------------------------------------------------------------------------------------
+create or replace function internal.attempt_points_total(p_attempt app.quiz_attempts)
+returns integer
+language sql
+stable
+as $$
+  select case when p_attempt.draw is not null
+              then (select coalesce(sum((d.item ->> 'points')::integer), 0)::integer
+                    from jsonb_array_elements(p_attempt.draw) d(item))
+              else (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = p_attempt.quiz_id) end
+$$;
+comment on function internal.attempt_points_total(app.quiz_attempts) is
+  'What an attempt is worth: the points of its draw, else of the quiz''s fixed questions now. Called by definer functions (expiry, grading).';
+
 create or replace function internal.close_expired_attempt(p_attempt_id uuid, p_started_at timestamptz)
 returns void
 language sql
@@ -12,7 +25,7 @@ volatile
 as $$
   update app.quiz_attempts a
   set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
-      points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
+      points_total = internal.attempt_points_total(a),
       answers = '{}', grading = '{}'
   where a.id = p_attempt_id and a.started_at = p_started_at and a.status = 'in_progress'
 $$;
@@ -86,9 +99,10 @@ begin
     end if;
     update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1, last_started_at = now()
     where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
-    insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at)
+    insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at, draw)
     values (v_user_id, v_quiz.id, v_used + 1, now(),
-            least(now() + make_interval(mins => v_quiz.time_limit_minutes), v_until))
+            least(now() + make_interval(mins => v_quiz.time_limit_minutes), v_until),
+            internal.attempt_draw(v_quiz))  -- pools and shuffling: kept with the attempt
     returning a.* into v_attempt;
   end if;
 
@@ -97,12 +111,7 @@ begin
     'started_at', v_attempt.started_at, 'deadline', v_attempt.deadline_at,
     'time_limit_minutes', v_quiz.time_limit_minutes, 'resumed', v_resumed,
     'attempts_used', greatest(v_used, v_attempt.attempt_number), 'max_attempts', v_quiz.max_attempts,
-    'questions', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-               'id', q.id, 'question_id', q.id, 'question_text', q.question_text,
-               'question_type', q.question_type, 'options', q.options, 'points', q.points,
-               'question_order', q.question_order) order by q.question_order), '[]')
-      from app.questions q where q.quiz_id = v_quiz.id));
+    'questions', internal.attempt_questions_json(v_attempt));
 end
 $$;
 comment on function api.attempt_start(uuid) is
@@ -111,6 +120,10 @@ $$Start (or resume) an attempt at a published quiz (actively enrolled student; e
 An open attempt whose deadline + 30 s has not passed is returned instead of a new one (resumed: true).
 At most max_attempts started attempts per student and quiz, also under concurrent calls
 (422 attempt_limit_reached). deadline = started_at + time_limit_minutes (null without a limit).
+A quiz with pools draws draw_count distinct questions of each pool's bank into the new attempt (after its
+fixed questions), shuffled when the quiz asks, and keeps the draw: the same attempt always returns the same
+questions and options in the same order, and is graded on them (422 pool_too_large if a bank has fewer
+questions than its pools ask for).
 Both are the learner's own: max_attempts + their extra_attempts, their time limit (override, or the
 quiz's × their course time_multiplier); after their available_until no attempt starts (422 quiz_closed)
 and none runs past it.
@@ -135,7 +148,9 @@ declare
   v_value   jsonb;
   v_given   jsonb;
   v_results jsonb;
-  v_earned  integer;
+  v_items   jsonb;
+  v_pending boolean;
+  v_earned  numeric;
   v_total   integer;
   v_score   integer;
   v_passed  boolean;
@@ -177,14 +192,24 @@ begin
     raise exception 'answers must be an object {question_id: answer}'
       using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
   end if;
+  -- The attempt's questions: its draw (ids and points as drawn), else the quiz's fixed questions.
+  v_items := coalesce((select jsonb_agg(d.item order by d.n) from jsonb_array_elements(v_attempt.draw) with ordinality d(item, n)),
+                      (select jsonb_agg(jsonb_build_object('id', q.id, 'points', q.points) order by q.question_order)
+                       from app.questions q where q.quiz_id = v_quiz.id), '[]');
   for v_key, v_value in select e.key, e.value from jsonb_each(attempt_submit.answers) e loop
     if v_key !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$'
-       or not exists (select from app.questions q where q.quiz_id = v_quiz.id and q.id = v_key::uuid) then
+       or not v_items @> jsonb_build_array(jsonb_build_object('id', v_key::uuid)) then
       raise exception 'answer for an unknown question: %', left(v_key, 64)
         using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
     end if;
-    if jsonb_typeof(v_value) not in ('string', 'boolean', 'number', 'null') then
-      raise exception 'an answer must be a string' using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
+    if jsonb_typeof(v_value) not in ('string', 'boolean', 'number', 'null', 'array')
+       or (jsonb_typeof(v_value) = 'array'
+           and (jsonb_array_length(v_value) > 100
+                or exists (select from jsonb_array_elements(v_value) x(v) where jsonb_typeof(x.v) <> 'string')
+                or not exists (select from app.questions q
+                               where q.id = v_key::uuid and q.question_type = 'multiple_answer'))) then
+      raise exception 'an answer must be a string (or, for a multiple-answer question, an array of options)'
+        using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
     end if;
   end loop;
   -- Keys are distinct as text, not as uuids: "ABC…" and "abc…" or a key without dashes name the
@@ -194,30 +219,48 @@ begin
       using errcode = 'LM422', detail = 'invalid_answer', hint = 'answers';
   end if;
 
-  -- Grade every current question of the quiz, one row per question (never one per answer key);
-  -- unanswered questions earn nothing.
-  with graded as (
-    select q.id, q.points, g.answer,
-           coalesce(case q.question_type
-             when 'short_answer' then internal.normalize_answer(g.answer) = internal.normalize_answer(q.correct_answer)
-             when 'true_false' then lower(btrim(g.answer)) = q.correct_answer
-             else g.answer = q.correct_answer end, false) as correct
-    from app.questions q
+  -- Grade every question of the attempt, one row per question (never one per answer key); unanswered
+  -- questions earn nothing; essays wait for a person (points_earned null).
+  with item as (
+    select (i.item ->> 'id')::uuid as id, (i.item ->> 'points')::integer as points
+    from jsonb_array_elements(v_items) i(item)
+  ), graded as (
+    select i.id, i.points, q.question_type, g.answer,
+           internal.auto_points(q.question_type, q.correct_answer, q.tolerance, g.answer, i.points,
+                                v_quiz.partial_credit) as earned
+    from item i
+    join app.questions q on q.id = i.id
     left join lateral (
-      select e.value #>> '{}' as answer
+      select case when jsonb_typeof(e.value) in ('array', 'string') then e.value else to_jsonb(e.value #>> '{}') end as answer
       from jsonb_each(attempt_submit.answers) e
-      where e.key::uuid = q.id and jsonb_typeof(e.value) <> 'null'
+      where e.key::uuid = i.id and jsonb_typeof(e.value) <> 'null'
       limit 1) g on true
-    where q.quiz_id = v_quiz.id
   )
   select coalesce(jsonb_object_agg(gr.id, gr.answer), '{}'),
          coalesce(jsonb_object_agg(gr.id, jsonb_build_object(
-           'answer', gr.answer, 'correct', gr.correct,
-           'points_earned', case when gr.correct then gr.points else 0 end, 'points', gr.points)), '{}'),
-         coalesce(sum(case when gr.correct then gr.points else 0 end), 0)::integer,
-         coalesce(sum(gr.points), 0)::integer
-  into v_given, v_results, v_earned, v_total
+           'answer', gr.answer, 'correct', case when gr.earned is not null then gr.earned = gr.points end,
+           'points_earned', gr.earned, 'points', gr.points)), '{}'),
+         coalesce(sum(gr.earned), 0),
+         coalesce(sum(gr.points), 0)::integer,
+         coalesce(bool_or(gr.question_type = 'essay'), false)
+  into v_given, v_results, v_earned, v_total, v_pending
   from graded gr;
+
+  if v_pending then  -- essays: a person grades them (grading.queue); score and passed wait
+    update app.quiz_attempts a
+    set status = 'needs_grading', submitted_at = now(), answers = v_given, grading = v_results,
+        points_earned = v_earned, points_total = v_total
+    where a.id = v_attempt.id and a.started_at = v_attempt.started_at;
+    insert into app.manual_grades (attempt_id, attempt_started_at, question_id, quiz_id, course_id, user_id,
+                                   submitted_at, answer, points)
+    select v_attempt.id, v_attempt.started_at, g.key::uuid, v_quiz.id, v_quiz.course_id, v_user_id, now(),
+           g.value ->> 'answer', (g.value ->> 'points')::integer
+    from jsonb_each(v_results) g
+    where g.value -> 'points_earned' = 'null'::jsonb;
+    return jsonb_build_object('attempt_id', v_attempt.id, 'status', 'needs_grading', 'score', null, 'passed', null,
+                              'points_earned', trim_scale(v_earned), 'points_total', v_total,
+                              'passing_score_percentage', v_quiz.passing_score_percentage);
+  end if;
 
   v_score := internal.score_percentage(v_earned, v_total);
   v_passed := v_score >= v_quiz.passing_score_percentage;
@@ -235,22 +278,27 @@ begin
     perform internal.refresh_progress(v_user_id, v_quiz.course_id);
   end if;
 
-  return jsonb_build_object('attempt_id', v_attempt.id, 'score', v_score, 'passed', v_passed,
-                            'points_earned', v_earned, 'points_total', v_total,
+  return jsonb_build_object('attempt_id', v_attempt.id, 'status', 'submitted', 'score', v_score, 'passed', v_passed,
+                            'points_earned', trim_scale(v_earned), 'points_total', v_total,
                             'passing_score_percentage', v_quiz.passing_score_percentage);
 end
 $$;
 comment on function api.attempt_submit(uuid, jsonb) is
-$$Submit own attempt once with answers {question_id: answer} → {score, passed, points_earned, points_total}.
-Graded in the database: multiple choice and true/false exactly, short answer after trimming, collapsing
-white space and ignoring case. score = points percentage rounded half up; passed = score ≥ passing score.
+$$Submit own attempt once with answers {question_id: answer} → {score, passed, points_earned, points_total, status}.
+Graded in the database (internal.auto_points): multiple choice and true/false exactly, short answer after
+trimming, collapsing white space and ignoring case, numeric within the tolerance, multiple answer (an array
+of options) all or nothing or with partial credit; the questions are the attempt's own draw. score = points
+percentage rounded half up; passed = score ≥ passing score. With essay answers the attempt is
+needs_grading: score and passed are null until a person grades each essay (grading.queue,
+attempt.grade_answer); points_earned is the auto-graded part meanwhile.
 Others' attempts: 404; twice: 409 already_submitted; unknown question ids, or one question answered
 under two spellings of its id: 422 invalid_answer. Not (or no longer) actively enrolled: 403 not_enrolled;
 quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in both cases).
 An attempt started while its module was open is accepted even if the module has locked again since (its deadline still holds).
 After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
 The result and the stored attempt carry no per-question correctness for the student.
-@result {attempt_id: uuid, score: int, passed: bool, points_earned: int, points_total: int, passing_score_percentage: int}
+@result {attempt_id: uuid, status: text, score: int?, passed: bool?, points_earned: number, points_total: int,
+  passing_score_percentage: int}
 SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
 
 create or replace function api.attempt_list_mine(quiz_id uuid, "limit" integer default 50, "offset" integer default 0)
@@ -335,7 +383,7 @@ comment on function api.attempt_list_for_quiz(uuid, integer, integer) is
   'Every attempt at a quiz with its per-question grading ({answer, correct, points_earned, points} per question id) (instructor of the course, admin).
 @result {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
   started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
-  points_earned: int?, points_total: int?, answers: object?, grading: object?}[]
+  points_earned: number?, points_total: int?, answers: object?, grading: object?}[]
 @param limit minimum=1 maximum=500
 @param offset minimum=0
 Oldest first (started_at, then id). limit: default 50, at most 500; offset: default 0.';
@@ -352,7 +400,7 @@ declare
 begin
   update app.quiz_attempts a
   set status = 'expired', submitted_at = now(), score = 0, passed = false, points_earned = 0,
-      points_total = (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = a.quiz_id),
+      points_total = internal.attempt_points_total(a),
       answers = '{}', grading = '{}'
   where a.status = 'in_progress' and a.deadline_at < now() - internal.attempt_grace();
   get diagnostics v_closed = row_count;

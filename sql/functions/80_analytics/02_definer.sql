@@ -23,21 +23,23 @@ as $$
   with mine as (
     select z.id from app.quizzes z
     where z.course_id in (select internal.my_course_ids()) or internal.is_admin()
+  ), graded as (
+    -- Every question an attempt held (its fixed questions or its draw) is a key of its grading.
+    select a.quiz_id, g.key::uuid as question_id, count(*) as attempts,
+           count(*) filter (where (g.value ->> 'correct')::boolean) as correct
+    from mine m
+    join app.quiz_attempts a on a.quiz_id = m.id and a.status <> 'in_progress'
+    cross join lateral jsonb_each(a.grading) g
+    group by a.quiz_id, g.key::uuid
   )
-  select q.quiz_id, q.id,
+  select coalesce(q.quiz_id, g.quiz_id), coalesce(q.id, g.question_id),
          coalesce(g.attempts, 0)::integer,
          round(g.correct::numeric / nullif(g.attempts, 0), 4)
-  from mine m
-  join app.questions q on q.quiz_id = m.id
-  left join lateral (
-    select count(*) as attempts,
-           count(*) filter (where (a.grading -> q.id::text ->> 'correct')::boolean) as correct
-    from app.quiz_attempts a
-    where a.quiz_id = m.id and a.status <> 'in_progress' and a.grading ? q.id::text
-  ) g on true
+  from (select q0.quiz_id, q0.id from mine m join app.questions q0 on q0.quiz_id = m.id) q
+  full join graded g on g.quiz_id = q.quiz_id and g.question_id = q.id
 $$;
 comment on function internal.analytics_quiz_item_stats() is
-  'Per question of the quizzes the caller manages (course instructor, admin): closed attempts that graded it and the fraction answered correctly. Students and anonymous callers get no rows. SECURITY DEFINER: reads quiz_attempts.grading, which no client role may select; filters by the caller itself.';
+  'Per question of the quizzes the caller manages (course instructor, admin) — its fixed questions and every bank question an attempt drew: closed attempts that held it and the fraction answered correctly (fully; an essay counts once graded with full points). Students and anonymous callers get no rows. SECURITY DEFINER: reads quiz_attempts.grading, which no client role may select; filters by the caller itself.';
 
 drop view if exists analytics.quiz_item_stats;
 create view analytics.quiz_item_stats with (security_invoker = true) as

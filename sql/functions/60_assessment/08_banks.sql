@@ -1,0 +1,532 @@
+/*
+ * Assessment — question banks, quiz pools and the draw (issue 29 §1–2).
+ *
+ * A bank is a course's set of questions (app.questions with bank_id); a quiz's pools draw
+ * draw_count of them into every attempt. attempt.start keeps the draw with the attempt
+ * (quiz_attempts.draw: ids, points and option order — never copies of the text), so the same attempt
+ * always shows the same questions and grading uses them even if the bank changes later:
+ * - a bank question some attempt drew is "in use": its text, type, options and points cannot change
+ *   (409 question_in_use: add a new question instead); its key (correct_answer, tolerance) can be
+ *   corrected, and quiz.regrade applies the correction to the attempts that drew it;
+ * - deleting a question in use retires it (retired_at): kept for those attempts, never drawn again.
+ * Banks are seen by the course's instructor and admins only; a learner sees exactly the bank questions
+ * of their own draws (the questions policy, internal.my_drawn_question_ids).
+ */
+
+-- ---------------------------------------------------------------------------------------------
+-- JSON
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.bank_json(p_bank app.question_banks)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_bank.id, 'bank_id', p_bank.id, 'course_id', p_bank.course_id, 'title', p_bank.title,
+    'question_count', (select count(*) from app.questions q where q.bank_id = p_bank.id and q.retired_at is null),
+    'created_at', p_bank.created_at, 'updated_at', p_bank.updated_at)
+$$;
+comment on function internal.bank_json(app.question_banks) is
+$$A question bank (question_count: its questions that can be drawn).
+@shape bank {id: uuid, bank_id: uuid, course_id: uuid, title: text, question_count: int, created_at: timestamptz,
+  updated_at: timestamptz}$$;
+
+create or replace function internal.question_json(p_question app.questions)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_question.id, 'question_id', p_question.id, 'quiz_id', p_question.quiz_id, 'bank_id', p_question.bank_id,
+    'question_text', p_question.question_text, 'question_type', p_question.question_type,
+    'options', p_question.options,
+    'correct_answer', case when p_question.question_type = 'multiple_answer' then p_question.correct_answer::jsonb
+                           when p_question.question_type = 'numeric' then p_question.correct_answer::numeric::text::jsonb
+                           else to_jsonb(p_question.correct_answer) end,
+    'tolerance', p_question.tolerance, 'points', p_question.points, 'question_order', p_question.question_order,
+    'retired', p_question.retired_at is not null,
+    'created_at', p_question.created_at, 'updated_at', p_question.updated_at)
+$$;
+comment on function internal.question_json(app.questions) is
+$$A question WITH its key, for the course's instructor and admins only (callers are SECURITY DEFINER functions that
+check): correct_answer as the client gave it (a string, a number, an array of options for multiple_answer; null
+or guidance for an essay).
+@shape question {id: uuid, question_id: uuid, quiz_id: uuid?, bank_id: uuid?, question_text: text, question_type: text,
+  options: text[]?, correct_answer: json, tolerance: number?, points: int, question_order: int, retired: bool,
+  created_at: timestamptz, updated_at: timestamptz}$$;
+
+create or replace function internal.pool_json(p_pool app.quiz_pools)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', p_pool.id, 'pool_id', p_pool.id, 'quiz_id', p_pool.quiz_id, 'bank_id', p_pool.bank_id,
+    'draw_count', p_pool.draw_count, 'points_each', p_pool.points_each, 'position', p_pool.position,
+    'created_at', p_pool.created_at)
+$$;
+comment on function internal.pool_json(app.quiz_pools) is
+$$A quiz's pool: draw_count questions of bank_id per attempt, each worth points_each (null: its own points).
+@shape pool {id: uuid, pool_id: uuid, quiz_id: uuid, bank_id: uuid, draw_count: int, points_each: int?, position: int,
+  created_at: timestamptz}$$;
+
+create or replace function internal.bank_questions(p_bank_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := (select b.course_id from app.question_banks b where b.id = p_bank_id);
+begin
+  if v_course_id is null or not internal.can_manage_course(v_course_id) then
+    raise exception 'bank not found' using errcode = 'LM404', detail = 'not_found', hint = 'bank_id';
+  end if;
+  return (select coalesce(jsonb_agg(internal.question_json(q) order by q.question_order, q.id), '[]')
+          from app.questions q where q.bank_id = p_bank_id);
+end
+$$;
+comment on function internal.bank_questions(uuid) is
+  'The questions of a bank WITH their keys, retired ones included (retired: true), for the course''s instructor or an admin (else LM404). SECURITY DEFINER because no client role may select correct_answer.';
+
+create or replace function internal.question_with_key(p_question_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_question app.questions;
+  v_course   uuid;
+begin
+  select q.* into v_question from app.questions q where q.id = p_question_id;
+  v_course := coalesce((select z.course_id from app.quizzes z where z.id = v_question.quiz_id),
+                       (select b.course_id from app.question_banks b where b.id = v_question.bank_id));
+  if v_course is null or not internal.can_manage_course(v_course) then
+    raise exception 'question not found' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
+  end if;
+  return internal.question_json(v_question);
+end
+$$;
+comment on function internal.question_with_key(uuid) is
+  'One question WITH its key (the question shape), for the instructor of its course or an admin (else LM404). SECURITY DEFINER: reads correct_answer.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Guards
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.managed_bank(p_bank_id uuid, p_lock boolean default false)
+returns app.question_banks
+language sql
+volatile
+as $$
+  select internal.managed_row(null::app.question_banks, p_bank_id, 'bank', p_lock)
+$$;
+comment on function internal.managed_bank(uuid, boolean) is
+  'The bank (optionally locked FOR UPDATE) if the caller manages its course; LM404 if invisible, LM403 if visible but not theirs (internal.managed_row).';
+
+create or replace function internal.question_in_use(p_question_id uuid)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_course_id uuid := (select b.course_id from app.question_banks b join app.questions q on q.bank_id = b.id
+                       where q.id = p_question_id);
+begin
+  -- The attempts of the quizzes of the bank's course (a pool removed since still counts).
+  return v_course_id is not null and exists (
+    select from app.quizzes z join app.quiz_attempts a on a.quiz_id = z.id
+    where z.course_id = v_course_id and a.draw is not null
+      and a.draw @> jsonb_build_array(jsonb_build_object('id', p_question_id)));
+end
+$$;
+comment on function internal.question_in_use(uuid) is
+  'Whether some attempt drew this bank question (its draw holds it). SECURITY DEFINER: reads every attempt of the course, for its instructor''s edit.';
+
+drop function if exists internal.bank_question_row(uuid);
+create or replace function internal.require_bank_question(p_question_id uuid)
+returns void
+language plpgsql
+volatile
+as $$
+declare
+  v_bank_id uuid;
+begin
+  perform internal.require_user();
+  select q.bank_id into v_bank_id from app.questions q where q.id = p_question_id and q.bank_id is not null;
+  if v_bank_id is null then
+    raise exception 'question not found' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
+  end if;
+  perform internal.managed_bank(v_bank_id, true);  -- serialises the bank's writers
+end
+$$;
+comment on function internal.require_bank_question(uuid) is
+  'Raise unless the caller may change this bank question (they manage its course; its bank is then locked FOR UPDATE): LM404 unless visible, LM403 unless theirs.';
+
+-- ---------------------------------------------------------------------------------------------
+-- bank.*
+-- ---------------------------------------------------------------------------------------------
+create or replace function api.bank_create(course_id uuid, title text)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_bank app.question_banks;
+begin
+  perform internal.require_course_manager(bank_create.course_id);
+  insert into app.question_banks as b (course_id, title) values (bank_create.course_id, btrim(bank_create.title))
+  returning b.* into v_bank;
+  return internal.bank_json(v_bank);
+end
+$$;
+comment on function api.bank_create(uuid, text) is
+$$Create a question bank in a course (its instructor or an admin).
+@result bank
+@param title minLength=1 maxLength=200$$;
+
+create or replace function api.bank_list(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  perform internal.require_course_manager(bank_list.course_id);
+  return (select coalesce(jsonb_agg(internal.bank_json(b) order by b.created_at, b.id), '[]')
+          from app.question_banks b where b.course_id = bank_list.course_id);
+end
+$$;
+comment on function api.bank_list(uuid) is
+  'The question banks of a course, oldest first (its instructor or an admin).
+@result bank[]';
+
+create or replace function api.bank_get(bank_id uuid)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  v_bank app.question_banks;
+begin
+  perform internal.require_user();
+  select b.* into v_bank from app.question_banks b where b.id = bank_get.bank_id;
+  if v_bank.id is null then
+    raise exception 'bank not found' using errcode = 'LM404', detail = 'not_found', hint = 'bank_id';
+  end if;
+  return internal.bank_json(v_bank) || jsonb_build_object('questions', internal.bank_questions(v_bank.id));
+end
+$$;
+comment on function api.bank_get(uuid) is
+$$A bank with its questions and their keys (the course's instructor or an admin; anyone else 404). Retired
+questions (deleted after an attempt drew them) are listed with retired: true.
+@result {id: uuid, bank_id: uuid, course_id: uuid, title: text, question_count: int, created_at: timestamptz,
+  updated_at: timestamptz, questions: question[]}$$;
+
+create or replace function api.bank_add_question(
+  bank_id uuid, question_text text, question_type text, correct_answer jsonb default null,
+  options jsonb default null, points integer default 1, tolerance numeric default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_bank app.question_banks := internal.managed_bank(bank_add_question.bank_id, true);
+  v_id   uuid;
+begin
+  insert into app.questions as q (bank_id, question_text, question_type, options, correct_answer, points,
+                                  question_order, tolerance)
+  values (v_bank.id, btrim(bank_add_question.question_text), bank_add_question.question_type, bank_add_question.options,
+          internal.answer_key(bank_add_question.question_type, bank_add_question.correct_answer),
+          coalesce(bank_add_question.points, 1),
+          coalesce((select max(x.question_order) from app.questions x where x.bank_id = v_bank.id), 0) + 1,
+          bank_add_question.tolerance)
+  returning q.id into v_id;
+  update app.question_banks b set updated_at = now() where b.id = v_bank.id;
+  return internal.question_with_key(v_id);
+end
+$$;
+comment on function api.bank_add_question(uuid, text, text, jsonb, jsonb, integer, numeric) is
+$$Add a question to a bank (the course's instructor or an admin) → the question with its key. The types and
+their validation are quiz.add_question's: multiple_choice, true_false, short_answer, multiple_answer
+(correct_answer an array of options), numeric (a number, tolerance ≥ 0), essay (correct_answer: optional
+guidance for the grader, never shown to learners).
+@result question
+@param question_text minLength=1 maxLength=5000
+@param question_type maxLength=20
+@param points minimum=1
+@param tolerance minimum=0$$;
+
+create or replace function api.bank_update_question(
+  question_id uuid, question_text text default null, question_type text default null, options jsonb default null,
+  correct_answer jsonb default null, points integer default null, tolerance numeric default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_question record;
+  v_type     text;
+begin
+  perform internal.require_bank_question(bank_update_question.question_id);
+  -- Every column but correct_answer, which no client role may read.
+  select q.id, q.question_text, q.question_type, q.options, q.points, q.retired_at into v_question
+  from app.questions q where q.id = bank_update_question.question_id;
+  v_type := coalesce(bank_update_question.question_type, v_question.question_type);
+  if v_question.retired_at is not null then
+    raise exception 'this question was deleted' using errcode = 'LM404', detail = 'not_found', hint = 'question_id';
+  end if;
+  if (bank_update_question.question_text is not null and btrim(bank_update_question.question_text) <> v_question.question_text)
+     or v_type <> v_question.question_type
+     or (internal.given('options', bank_update_question.options) and bank_update_question.options is distinct from v_question.options)
+     or (bank_update_question.points is not null and bank_update_question.points <> v_question.points) then
+    if internal.question_in_use(v_question.id) then
+      raise exception 'attempts drew this question: only its answer key can change (add a new question instead)'
+        using errcode = 'LM409', detail = 'question_in_use', hint = 'question_id';
+    end if;
+  end if;
+  perform internal.write_question(v_question.id, bank_update_question.question_text, v_type, bank_update_question.options,
+                                  internal.given('options', bank_update_question.options), bank_update_question.points,
+                                  bank_update_question.tolerance, internal.given('tolerance', bank_update_question.tolerance),
+                                  bank_update_question.correct_answer,
+                                  internal.given('correct_answer', bank_update_question.correct_answer));
+  return internal.question_with_key(v_question.id);
+end
+$$;
+comment on function api.bank_update_question(uuid, text, text, jsonb, jsonb, integer, numeric) is
+$$Change a bank question (the course's instructor or an admin); omitted fields stay. Once an attempt has drawn
+it, only its key (correct_answer, tolerance) may change — 409 question_in_use for text, type, options or
+points (add a new question instead); then quiz.regrade applies a corrected key to those attempts.
+@result question
+@patch
+@param options nullable
+@param tolerance nullable minimum=0
+@param question_text minLength=1 maxLength=5000
+@param question_type maxLength=20
+@param points minimum=1$$;
+
+create or replace function api.bank_delete_question(question_id uuid)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_retired boolean;
+begin
+  perform internal.require_bank_question(bank_delete_question.question_id);
+  v_retired := internal.question_in_use(bank_delete_question.question_id);
+  if v_retired then
+    update app.questions q set retired_at = coalesce(q.retired_at, now()) where q.id = bank_delete_question.question_id;
+  else
+    delete from app.questions q where q.id = bank_delete_question.question_id;
+  end if;
+  return jsonb_build_object('deleted', true, 'question_id', bank_delete_question.question_id, 'retired', v_retired);
+end
+$$;
+comment on function api.bank_delete_question(uuid) is
+  'Delete a bank question (the course''s instructor or an admin). A question some attempt drew is retired instead (retired: true): those attempts keep it, no attempt draws it again.
+@result {deleted: bool, question_id: uuid, retired: bool}';
+
+-- ---------------------------------------------------------------------------------------------
+-- quiz pools
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.check_pool_sizes(p_quiz_id uuid)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_short record;
+begin
+  -- Pools of one bank draw distinct questions together.
+  select p.bank_id, sum(p.draw_count) as wanted,
+         (select count(*) from app.questions q where q.bank_id = p.bank_id and q.retired_at is null) as available
+  into v_short
+  from app.quiz_pools p where p.quiz_id = p_quiz_id
+  group by p.bank_id
+  having sum(p.draw_count) > (select count(*) from app.questions q where q.bank_id = p.bank_id and q.retired_at is null)
+  limit 1;
+  if v_short.bank_id is not null then
+    raise exception 'the quiz draws % questions from a bank that has %', v_short.wanted, v_short.available
+      using errcode = 'LM422', detail = 'pool_too_large', hint = 'draw_count';
+  end if;
+end
+$$;
+comment on function internal.check_pool_sizes(uuid) is
+  'LM422 pool_too_large when a quiz''s pools ask a bank for more questions than it has (retired ones do not count; pools of the same bank together). At quiz.publish and attempt.start. SECURITY DEFINER: counts bank questions for a learner''s attempt.start too.';
+
+create or replace function api.quiz_add_pool(quiz_id uuid, bank_id uuid, draw_count integer, points_each integer default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_quiz app.quizzes := internal.managed_quiz(quiz_add_pool.quiz_id, true);
+  v_pool app.quiz_pools;
+begin
+  if not exists (select from app.question_banks b where b.id = quiz_add_pool.bank_id and b.course_id = v_quiz.course_id) then
+    raise exception 'bank not found in this course' using errcode = 'LM404', detail = 'not_found', hint = 'bank_id';
+  end if;
+  insert into app.quiz_pools as p (quiz_id, bank_id, course_id, draw_count, points_each, position)
+  values (v_quiz.id, quiz_add_pool.bank_id, v_quiz.course_id, quiz_add_pool.draw_count, quiz_add_pool.points_each,
+          coalesce((select max(x.position) from app.quiz_pools x where x.quiz_id = v_quiz.id), 0) + 1)
+  returning p.* into v_pool;
+  if v_quiz.is_published then
+    perform internal.check_pool_sizes(v_quiz.id);
+  end if;
+  return internal.pool_json(v_pool);
+end
+$$;
+comment on function api.quiz_add_pool(uuid, uuid, integer, integer) is
+$$Draw draw_count questions of a bank of the same course into every attempt at the quiz, each worth points_each
+(default: the question's points). Instructor of the course, admin. A bank of another course: 404. On a published
+quiz, more than the bank holds: 422 pool_too_large (checked again at quiz.publish and attempt.start).
+@result pool
+@param draw_count minimum=1 maximum=1000
+@param points_each minimum=1 maximum=1000$$;
+
+create or replace function api.quiz_remove_pool(pool_id uuid default null, quiz_id uuid default null, bank_id uuid default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  v_pool app.quiz_pools;
+  v_quiz app.quizzes;
+begin
+  perform internal.require_user();
+  select p.* into v_pool from app.quiz_pools p
+  where (quiz_remove_pool.pool_id is not null and p.id = quiz_remove_pool.pool_id)
+     or (quiz_remove_pool.pool_id is null and p.quiz_id = quiz_remove_pool.quiz_id and p.bank_id = quiz_remove_pool.bank_id)
+  order by p.position limit 1;
+  if v_pool.id is null then
+    raise exception 'pool not found' using errcode = 'LM404', detail = 'not_found',
+      hint = case when quiz_remove_pool.pool_id is null then 'quiz_id' else 'pool_id' end;
+  end if;
+  v_quiz := internal.managed_quiz(v_pool.quiz_id, true);
+  if v_quiz.is_published and not exists (select from app.questions q where q.quiz_id = v_quiz.id)
+     and not exists (select from app.quiz_pools p where p.quiz_id = v_quiz.id and p.id <> v_pool.id) then
+    raise exception 'a published quiz keeps at least one question or pool (unpublish it first)'
+      using errcode = 'LM422', detail = 'quiz_has_no_questions';
+  end if;
+  delete from app.quiz_pools p where p.id = v_pool.id;
+  return jsonb_build_object('deleted', true, 'pool_id', v_pool.id, 'quiz_id', v_pool.quiz_id);
+end
+$$;
+comment on function api.quiz_remove_pool(uuid, uuid, uuid) is
+  'Stop drawing from a pool (by pool_id, or by quiz_id and bank_id); started and submitted attempts keep what they drew. Instructor of the course, admin.
+@result {deleted: bool, pool_id: uuid, quiz_id: uuid}';
+
+create or replace function internal.quiz_pools_json(p_quiz_id uuid)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(internal.pool_json(p) order by p.position), '[]')
+  from app.quiz_pools p where p.quiz_id = p_quiz_id
+$$;
+comment on function internal.quiz_pools_json(uuid) is 'The pools of a quiz, in order (as the caller may see them: managers).';
+
+-- ---------------------------------------------------------------------------------------------
+-- The draw
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.attempt_draw(p_quiz app.quizzes)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids    uuid[];
+  v_points integer[];
+  v_pool   app.quiz_pools;
+  v_got    uuid[];
+begin
+  if not p_quiz.shuffle_questions and not p_quiz.shuffle_options
+     and not exists (select from app.quiz_pools p where p.quiz_id = p_quiz.id) then
+    return null;  -- the quiz's fixed questions, in their order: nothing to keep
+  end if;
+  -- The fixed questions first, in their order (their own points); then each pool's draw, distinct
+  -- across pools, worth points_each (null: the question's own points).
+  select coalesce(array_agg(q.id order by q.question_order), '{}'), coalesce(array_agg(null::integer), '{}')
+  into v_ids, v_points
+  from app.questions q where q.quiz_id = p_quiz.id;
+  for v_pool in select p.* from app.quiz_pools p where p.quiz_id = p_quiz.id order by p.position loop
+    -- An index-only scan of the bank's drawable questions (ix_questions_bank_id), sorted at random.
+    v_got := array(select q.id from app.questions q
+                   where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids)
+                   order by random() limit v_pool.draw_count);
+    if cardinality(v_got) < v_pool.draw_count then  -- the bank shrank since the quiz was published
+      raise exception 'a pool of this quiz asks for more questions than its bank has'
+        using errcode = 'LM422', detail = 'pool_too_large', hint = 'quiz_id';
+    end if;
+    v_ids := v_ids || v_got;
+    v_points := v_points || array_fill(v_pool.points_each, array[v_pool.draw_count]);
+  end loop;
+  -- Shuffle the questions, and the options of each choice question, when the quiz asks.
+  return (select jsonb_agg(
+                   jsonb_build_object('id', q.id, 'points', coalesce(d.points, q.points))
+                   || case when p_quiz.shuffle_options and q.question_type in ('multiple_choice', 'multiple_answer')
+                           then jsonb_build_object('options', (select jsonb_agg(o.n - 1 order by random())
+                                                               from generate_series(1, jsonb_array_length(q.options)) o(n)))
+                           else '{}' end
+                   order by case when p_quiz.shuffle_questions then random() end, d.ord)
+          from unnest(v_ids, v_points) with ordinality d(id, points, ord)
+          join app.questions q on q.id = d.id);
+end
+$$;
+comment on function internal.attempt_draw(app.quizzes) is
+  'What a new attempt shows and is graded on: the quiz''s fixed questions, then draw_count distinct random questions of each pool''s bank (not retired; 422 pool_too_large if a bank is short), shuffled and with their options shuffled when the quiz asks → [{id, points, options?}] (options: the order of the question''s option indexes). Null for a quiz without pools or shuffling. SECURITY DEFINER: reads bank questions learners cannot see before they are drawn.';
+
+create or replace function internal.attempt_questions_json(p_attempt app.quiz_attempts)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_attempt.draw is null then
+    return (select coalesce(jsonb_agg(jsonb_build_object(
+                     'id', q.id, 'question_id', q.id, 'question_text', q.question_text,
+                     'question_type', q.question_type, 'options', q.options, 'points', q.points,
+                     'question_order', q.question_order) order by q.question_order), '[]')
+            from app.questions q where q.quiz_id = p_attempt.quiz_id);
+  end if;
+  return (select coalesce(jsonb_agg(jsonb_build_object(
+                   'id', q.id, 'question_id', q.id, 'question_text', q.question_text,
+                   'question_type', q.question_type,
+                   'options', case when d.item ? 'options'
+                                   then (select jsonb_agg(q.options -> (o.i #>> '{}')::integer order by o.n)
+                                         from jsonb_array_elements(d.item -> 'options') with ordinality o(i, n))
+                                   else q.options end,
+                   'points', (d.item ->> 'points')::integer, 'question_order', d.n) order by d.n), '[]')
+          from jsonb_array_elements(p_attempt.draw) with ordinality d(item, n)
+          join app.questions q on q.id = (d.item ->> 'id')::uuid);
+end
+$$;
+comment on function internal.attempt_questions_json(app.quiz_attempts) is
+  'The questions of an attempt as its learner sees them (never a key): its draw in its order with its option order, or the quiz''s fixed questions. SECURITY DEFINER: drawn bank questions are read for the attempt''s owner (callers check it).';
+
+create or replace function internal.my_drawn_question_ids()
+returns uuid[]
+language plpgsql
+stable
+parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return coalesce((select array_agg(distinct (d.item ->> 'id')::uuid)
+                   from app.quiz_attempts a cross join jsonb_array_elements(a.draw) d(item)
+                   where a.user_id = app.current_user_id() and a.draw is not null), '{}');
+end
+$$;
+comment on function internal.my_drawn_question_ids() is
+  'Ids of the questions the caller''s own attempts drew (the questions policy: a learner sees exactly the bank questions of their draws). SECURITY DEFINER: reads only the caller''s attempts.';
