@@ -26,6 +26,7 @@ bench: $(BIN)/lms
 	$(BIN)/python -m bench.rpc_bench --deployments
 	$(BIN)/python -m bench.mix --workers 1,2 --pgbouncer
 	$(BIN)/python -m bench.course_design
+	$(BIN)/python -m bench.assessment
 	$(BIN)/pytest -q -m timing
 
 lint: $(BIN)/lms

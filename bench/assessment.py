@@ -133,18 +133,21 @@ def main() -> None:
                 as_user(conn, teacher, "select api.bank_add_question(bank_id => %s, question_text => %s,"
                         " question_type => %s, options => %s, correct_answer => %s)", [bank, *mc(i)])
             drawn = quiz(conn, teacher, course_id, "Drawn 20 of 1,000")
-            ok(as_user(conn, teacher, "select api.quiz_add_pool(%s, %s, 20)", [drawn, bank])[0])
+            shuffled = quiz(conn, teacher, course_id, "Drawn and shuffled")
+            for q in (drawn, shuffled):
+                ok(as_user(conn, teacher, "select api.quiz_add_pool(%s, %s, 20)", [q, bank])[0])
             as_user(conn, teacher, "select api.quiz_update(quiz_id => %s, shuffle_questions => true,"
-                    " shuffle_options => true)", [drawn])
-            for q in (fixed, drawn):
+                    " shuffle_options => true)", [shuffled])
+            for q in (fixed, drawn, shuffled):
                 ok(as_user(conn, teacher, "select api.quiz_publish(%s)", [q])[0])
-            figures = {name: start_submit(conn, learner, q, args.calls) for name, q in (("fixed", fixed), ("drawn", drawn))}
+            quizzes = {"20 fixed questions": fixed, "20 drawn of a 1,000 bank": drawn,
+                       "the same, shuffled": shuffled}
+            figures = {label: start_submit(conn, learner, q, args.calls) for label, q in quizzes.items()}
             print(f"attempt.start + attempt.submit, medians of {args.calls} (in the database):")
-            print(f"  {'':<28} {'start':>9} {'submit':>9}")
-            for name, label in (("fixed", "20 fixed questions"), ("drawn", "20 drawn of a 1,000 bank")):
-                print(f"  {label:<28} {figures[name][0]:6.3f} ms {figures[name][1]:6.3f} ms")
-            print(f"  {'ratio drawn / fixed':<28} {figures['drawn'][0] / figures['fixed'][0]:9.2f}"
-                  f" {figures['drawn'][1] / figures['fixed'][1]:9.2f}")
+            print(f"  {'':<28} {'start':>9} {'submit':>9}   ratio to fixed")
+            base = figures["20 fixed questions"]
+            for label, (start, submit) in figures.items():
+                print(f"  {label:<28} {start:6.3f} ms {submit:6.3f} ms   {start / base[0]:.2f} {submit / base[1]:.2f}")
 
             # The grading queue, first page, with 1,000 and with 100,000 answers waiting.
             print("grading.queue, first page of 20 (median of 30):")

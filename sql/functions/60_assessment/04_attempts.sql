@@ -47,6 +47,8 @@ declare
   v_attempt app.quiz_attempts;
   v_resumed boolean := false;
   v_until   timestamptz;
+  v_draw    jsonb;
+  v_questions jsonb;
 begin
   select z.* into v_quiz from app.quizzes z where z.id = attempt_start.quiz_id;
   if v_quiz.id is null
@@ -99,10 +101,10 @@ begin
     end if;
     update app.quiz_attempt_counters c set attempts_used = c.attempts_used + 1, last_started_at = now()
     where c.user_id = v_user_id and c.quiz_id = v_quiz.id;
+    select d.draw, d.questions into v_draw, v_questions from internal.attempt_draw(v_quiz) d;  -- pools, shuffling
     insert into app.quiz_attempts as a (user_id, quiz_id, attempt_number, started_at, deadline_at, draw)
     values (v_user_id, v_quiz.id, v_used + 1, now(),
-            least(now() + make_interval(mins => v_quiz.time_limit_minutes), v_until),
-            internal.attempt_draw(v_quiz))  -- pools and shuffling: kept with the attempt
+            least(now() + make_interval(mins => v_quiz.time_limit_minutes), v_until), v_draw)
     returning a.* into v_attempt;
   end if;
 
@@ -111,7 +113,7 @@ begin
     'started_at', v_attempt.started_at, 'deadline', v_attempt.deadline_at,
     'time_limit_minutes', v_quiz.time_limit_minutes, 'resumed', v_resumed,
     'attempts_used', greatest(v_used, v_attempt.attempt_number), 'max_attempts', v_quiz.max_attempts,
-    'questions', internal.attempt_questions_json(v_attempt));
+    'questions', coalesce(v_questions, internal.attempt_questions_json(v_attempt)));
 end
 $$;
 comment on function api.attempt_start(uuid) is
@@ -229,7 +231,8 @@ begin
            internal.auto_points(q.question_type, q.correct_answer, q.tolerance, g.answer, i.points,
                                 v_quiz.partial_credit) as earned
     from item i
-    join app.questions q on q.id = i.id
+    -- LATERAL: one primary-key lookup per question (a plain join is planned as a scan of every question)
+    cross join lateral (select q0.* from app.questions q0 where q0.id = i.id) q
     left join lateral (
       select case when jsonb_typeof(e.value) in ('array', 'string') then e.value else to_jsonb(e.value #>> '{}') end as answer
       from jsonb_each(attempt_submit.answers) e

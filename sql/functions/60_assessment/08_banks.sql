@@ -435,12 +435,13 @@ comment on function internal.quiz_pools_json(uuid) is 'The pools of a quiz, in o
 -- ---------------------------------------------------------------------------------------------
 -- The draw
 -- ---------------------------------------------------------------------------------------------
-create or replace function internal.attempt_draw(p_quiz app.quizzes)
-returns jsonb
+drop function if exists internal.attempt_draw(app.quizzes);  -- now with the questions as shown, in one pass
+create or replace function internal.attempt_draw(p_quiz app.quizzes, out draw jsonb, out questions jsonb)
 language plpgsql
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan  -- one plan for every quiz (a custom plan per call costs more)
 as $$
 declare
   v_ids    uuid[];
@@ -450,7 +451,7 @@ declare
 begin
   if not p_quiz.shuffle_questions and not p_quiz.shuffle_options
      and not exists (select from app.quiz_pools p where p.quiz_id = p_quiz.id) then
-    return null;  -- the quiz's fixed questions, in their order: nothing to keep
+    return;  -- the quiz's fixed questions, in their order: nothing to keep
   end if;
   -- The fixed questions first, in their order (their own points); then each pool's draw, distinct
   -- across pools, worth points_each (null: the question's own points).
@@ -458,7 +459,6 @@ begin
   into v_ids, v_points
   from app.questions q where q.quiz_id = p_quiz.id;
   for v_pool in select p.* from app.quiz_pools p where p.quiz_id = p_quiz.id order by p.position loop
-    -- An index-only scan of the bank's drawable questions (ix_questions_bank_id), sorted at random.
     v_got := array(select q.id from app.questions q
                    where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids)
                    order by random() limit v_pool.draw_count);
@@ -469,20 +469,34 @@ begin
     v_ids := v_ids || v_got;
     v_points := v_points || array_fill(v_pool.points_each, array[v_pool.draw_count]);
   end loop;
-  -- Shuffle the questions, and the options of each choice question, when the quiz asks.
-  return (select jsonb_agg(
-                   jsonb_build_object('id', q.id, 'points', coalesce(d.points, q.points))
-                   || case when p_quiz.shuffle_options and q.question_type in ('multiple_choice', 'multiple_answer')
-                           then jsonb_build_object('options', (select jsonb_agg(o.n - 1 order by random())
-                                                               from generate_series(1, jsonb_array_length(q.options)) o(n)))
-                           else '{}' end
-                   order by case when p_quiz.shuffle_questions then random() end, d.ord)
-          from unnest(v_ids, v_points) with ordinality d(id, points, ord)
-          join app.questions q on q.id = d.id);
+  -- In one pass: the order (shuffled when the quiz asks), each choice question's option order
+  -- (shuffled when asked), what is kept (ids, points, option order) and what the learner is shown.
+  -- (LATERAL: one primary-key lookup per question — a plain join is planned as a scan of every question)
+  with item as (
+    select q.id, q.question_text, q.question_type, q.options, coalesce(d.points, q.points) as points,
+           row_number() over (order by case when p_quiz.shuffle_questions then random() end, d.ord) as n
+    from unnest(v_ids, v_points) with ordinality d(id, points, ord)
+    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id) q
+  ), shuffled as (
+    select i.*, o.perm, o.shown
+    from item i
+    left join lateral (
+      select jsonb_agg(x.k - 1 order by x.r) as perm, jsonb_agg(i.options -> (x.k - 1) order by x.r) as shown
+      from (select k, random() as r from generate_series(1, jsonb_array_length(i.options)) k) x
+    ) o on p_quiz.shuffle_options and i.question_type in ('multiple_choice', 'multiple_answer')
+  )
+  select jsonb_agg(jsonb_build_object('id', s.id, 'points', s.points)
+                   || case when s.perm is not null then jsonb_build_object('options', s.perm) else '{}' end
+                   order by s.n),
+         jsonb_agg(jsonb_build_object('id', s.id, 'question_id', s.id, 'question_text', s.question_text,
+                                      'question_type', s.question_type, 'options', coalesce(s.shown, s.options),
+                                      'points', s.points, 'question_order', s.n) order by s.n)
+  into draw, questions
+  from shuffled s;
 end
 $$;
 comment on function internal.attempt_draw(app.quizzes) is
-  'What a new attempt shows and is graded on: the quiz''s fixed questions, then draw_count distinct random questions of each pool''s bank (not retired; 422 pool_too_large if a bank is short), shuffled and with their options shuffled when the quiz asks → [{id, points, options?}] (options: the order of the question''s option indexes). Null for a quiz without pools or shuffling. SECURITY DEFINER: reads bank questions learners cannot see before they are drawn.';
+  'What a new attempt shows and is graded on: the quiz''s fixed questions, then draw_count distinct random questions of each pool''s bank (not retired; 422 pool_too_large if a bank is short), shuffled and with their options shuffled when the quiz asks → draw [{id, points, options?}] (kept with the attempt; options: the order of the question''s option indexes) and questions (as the learner sees them, as internal.attempt_questions_json shows them again). Both null for a quiz without pools or shuffling. SECURITY DEFINER: reads bank questions learners cannot see before they are drawn.';
 
 create or replace function internal.attempt_questions_json(p_attempt app.quiz_attempts)
 returns jsonb
@@ -508,7 +522,7 @@ begin
                                    else q.options end,
                    'points', (d.item ->> 'points')::integer, 'question_order', d.n) order by d.n), '[]')
           from jsonb_array_elements(p_attempt.draw) with ordinality d(item, n)
-          join app.questions q on q.id = (d.item ->> 'id')::uuid);
+          cross join lateral (select q0.* from app.questions q0 where q0.id = (d.item ->> 'id')::uuid) q);  -- by key
 end
 $$;
 comment on function internal.attempt_questions_json(app.quiz_attempts) is
