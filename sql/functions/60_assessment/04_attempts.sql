@@ -231,8 +231,9 @@ begin
            internal.auto_points(q.question_type, q.correct_answer, q.tolerance, g.answer, i.points,
                                 v_quiz.partial_credit) as earned
     from item i
-    -- LATERAL: one primary-key lookup per question (a plain join is planned as a scan of every question)
-    cross join lateral (select q0.* from app.questions q0 where q0.id = i.id) q
+    -- One primary-key lookup per question (OFFSET 0: flattened, the LATERAL is planned as a join with a
+    -- scan of every question)
+    cross join lateral (select q0.* from app.questions q0 where q0.id = i.id offset 0) q
     left join lateral (
       select case when jsonb_typeof(e.value) in ('array', 'string') then e.value else to_jsonb(e.value #>> '{}') end as answer
       from jsonb_each(attempt_submit.answers) e

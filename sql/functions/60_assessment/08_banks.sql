@@ -471,25 +471,26 @@ begin
   end loop;
   -- In one pass: the order (shuffled when the quiz asks), each choice question's option order
   -- (shuffled when asked), what is kept (ids, points, option order) and what the learner is shown.
-  -- (LATERAL: one primary-key lookup per question — a plain join is planned as a scan of every question)
+  -- (OFFSET 0 keeps the LATERAL a primary-key lookup per question: flattened, it is planned as a join
+  -- with a scan of every question.)
   with item as (
     select q.id, q.question_text, q.question_type, q.options, coalesce(d.points, q.points) as points,
            row_number() over (order by case when p_quiz.shuffle_questions then random() end, d.ord) as n
     from unnest(v_ids, v_points) with ordinality d(id, points, ord)
-    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id) q
+    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id offset 0) q
   ), shuffled as (
-    select i.*, o.perm, o.shown
+    select i.*,
+           case when p_quiz.shuffle_options and i.question_type in ('multiple_choice', 'multiple_answer') then
+             (select jsonb_build_array(jsonb_agg(x.k - 1 order by x.r), jsonb_agg(i.options -> (x.k - 1) order by x.r))
+              from (select k, random() as r from generate_series(1, jsonb_array_length(i.options)) k) x)
+           end as orders  -- [the option order kept, the options as shown]
     from item i
-    left join lateral (
-      select jsonb_agg(x.k - 1 order by x.r) as perm, jsonb_agg(i.options -> (x.k - 1) order by x.r) as shown
-      from (select k, random() as r from generate_series(1, jsonb_array_length(i.options)) k) x
-    ) o on p_quiz.shuffle_options and i.question_type in ('multiple_choice', 'multiple_answer')
   )
   select jsonb_agg(jsonb_build_object('id', s.id, 'points', s.points)
-                   || case when s.perm is not null then jsonb_build_object('options', s.perm) else '{}' end
+                   || case when s.orders is not null then jsonb_build_object('options', s.orders -> 0) else '{}' end
                    order by s.n),
          jsonb_agg(jsonb_build_object('id', s.id, 'question_id', s.id, 'question_text', s.question_text,
-                                      'question_type', s.question_type, 'options', coalesce(s.shown, s.options),
+                                      'question_type', s.question_type, 'options', coalesce(s.orders -> 1, s.options),
                                       'points', s.points, 'question_order', s.n) order by s.n)
   into draw, questions
   from shuffled s;
@@ -522,7 +523,7 @@ begin
                                    else q.options end,
                    'points', (d.item ->> 'points')::integer, 'question_order', d.n) order by d.n), '[]')
           from jsonb_array_elements(p_attempt.draw) with ordinality d(item, n)
-          cross join lateral (select q0.* from app.questions q0 where q0.id = (d.item ->> 'id')::uuid) q);  -- by key
+          cross join lateral (select q0.* from app.questions q0 where q0.id = (d.item ->> 'id')::uuid offset 0) q);  -- by key
 end
 $$;
 comment on function internal.attempt_questions_json(app.quiz_attempts) is
