@@ -344,12 +344,12 @@ declare
   v_short record;
 begin
   -- Pools of one bank draw distinct questions together.
-  select p.bank_id, sum(p.draw_count) as wanted,
-         (select count(*) from app.questions q where q.bank_id = p.bank_id and q.retired_at is null) as available
-  into v_short
-  from app.quiz_pools p where p.quiz_id = p_quiz_id
-  group by p.bank_id
-  having sum(p.draw_count) > (select count(*) from app.questions q where q.bank_id = p.bank_id and q.retired_at is null)
+  select w.bank_id, w.wanted, a.available into v_short
+  from (select p.bank_id, sum(p.draw_count) as wanted from app.quiz_pools p where p.quiz_id = p_quiz_id
+        group by p.bank_id) w
+  cross join lateral (select count(*) as available from app.questions q
+                      where q.bank_id = w.bank_id and q.retired_at is null) a
+  where w.wanted > a.available
   limit 1;
   if v_short.bank_id is not null then
     raise exception 'the quiz draws % questions from a bank that has %', v_short.wanted, v_short.available
