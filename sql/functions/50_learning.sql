@@ -12,19 +12,21 @@
 
 create or replace function internal.enrollment_json(p_enrollment_id uuid)
 returns jsonb
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select jsonb_build_object(
-    'id', e.id, 'user_id', e.user_id, 'course_id', e.course_id, 'course_title', c.title,
-    'payment_id', e.payment_id, 'is_active', e.is_active, 'progress_percentage', e.progress_percentage,
-    'enrolled_at', e.enrolled_at, 'completed_at', e.completed_at, 'dropped_at', e.dropped_at,
-    'last_accessed_at', e.last_accessed_at)
-  from app.enrollments e join app.courses c on c.id = e.course_id
-  where e.id = p_enrollment_id
-    and (e.user_id = app.current_user_id() or internal.can_manage_course(e.course_id))
+begin
+  return (select jsonb_build_object(
+              'id', e.id, 'user_id', e.user_id, 'course_id', e.course_id, 'course_title', c.title,
+              'payment_id', e.payment_id, 'is_active', e.is_active, 'progress_percentage', e.progress_percentage,
+              'enrolled_at', e.enrolled_at, 'completed_at', e.completed_at, 'dropped_at', e.dropped_at,
+              'last_accessed_at', e.last_accessed_at)
+            from app.enrollments e join app.courses c on c.id = e.course_id
+            where e.id = p_enrollment_id
+              and (e.user_id = app.current_user_id() or internal.can_manage_course(e.course_id)));
+end
 $$;
 comment on function internal.enrollment_json(uuid) is
   'JSON of an enrollment with its course title, for the student, the course''s instructor or an admin (null for others). SECURITY DEFINER so the title shows even after the course was unpublished.
@@ -41,13 +43,15 @@ comment on function internal.enrollment_json(uuid) is
  */
 create or replace function internal.item_counts(p_is_published boolean, p_module_id uuid)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function's body is planned again at every call (one per item)
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select p_is_published and (p_module_id is null
-                             or exists (select from app.modules m where m.id = p_module_id and m.is_published))
+begin
+  return p_is_published and (p_module_id is null
+                             or exists (select from app.modules m where m.id = p_module_id and m.is_published));
+end
 $$;
 comment on function internal.item_counts(boolean, uuid) is
   'Whether a lesson or quiz counts for progress and completion: published, in a published module (or in none). The one definition. SECURITY DEFINER: reads the module whoever asks.';

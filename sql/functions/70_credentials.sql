@@ -59,19 +59,21 @@ comment on function internal.issue_certificate(uuid) is
 
 create or replace function internal.certificate_json(p_certificate_id uuid)
 returns jsonb
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select jsonb_build_object(
-    'id', c.id, 'certificate_number', c.certificate_number, 'user_id', c.user_id,
-    'holder_name', c.holder_name, 'course_id', c.course_id, 'course_title', c.course_title,
-    'enrollment_id', c.enrollment_id, 'issued_at', c.issued_at, 'valid', c.revoked_at is null,
-    'revoked_at', c.revoked_at, 'revoked_reason', c.revoked_reason)
-  from app.certificates c
-  where c.id = p_certificate_id
-    and (c.user_id = app.current_user_id() or internal.can_manage_course(c.course_id))
+begin
+  return (select jsonb_build_object(
+              'id', c.id, 'certificate_number', c.certificate_number, 'user_id', c.user_id,
+              'holder_name', c.holder_name, 'course_id', c.course_id, 'course_title', c.course_title,
+              'enrollment_id', c.enrollment_id, 'issued_at', c.issued_at, 'valid', c.revoked_at is null,
+              'revoked_at', c.revoked_at, 'revoked_reason', c.revoked_reason)
+            from app.certificates c
+            where c.id = p_certificate_id
+              and (c.user_id = app.current_user_id() or internal.can_manage_course(c.course_id)));
+end
 $$;
 comment on function internal.certificate_json(uuid) is
   'A certificate with holder name and course title as issued, for its holder, the course''s instructor and admins (null otherwise). SECURITY DEFINER: certificates of others'' courses are not visible to the caller through RLS.

@@ -53,12 +53,14 @@ comment on function internal.analyst_user_id() is
 
 create or replace function internal.user_is_active(p_user_id uuid)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce((select u.is_active from app.users u where u.id = p_user_id), false)
+begin
+  return (select coalesce((select u.is_active from app.users u where u.id = p_user_id), false));
+end
 $$;
 comment on function internal.user_is_active(uuid) is
   'True when the user exists and is active. SECURITY DEFINER: set_caller runs it for every call before any policy lets the caller read app.users; it reveals one boolean about the id the caller''s own verified token names.';

@@ -81,13 +81,15 @@ comment on function internal.require_role(text[]) is 'The calling user''s id if 
 
 create or replace function internal.audit(p_action text, p_subject_type text, p_subject_id uuid, p_details jsonb default '{}')
 returns void
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+begin
   insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
-  values (app.current_user_id(), p_action, p_subject_type, p_subject_id, coalesce(p_details, '{}'))
+  values (app.current_user_id(), p_action, p_subject_type, p_subject_id, coalesce(p_details, '{}'));
+end
 $$;
 comment on function internal.audit(text, text, uuid, jsonb) is
   'Appends to app.audit_log as the calling user. SECURITY DEFINER: callers may write the log through it but never read or change it.';

@@ -55,12 +55,14 @@ comment on function internal.password_matches(text, text) is
 
 create or replace function internal.sha256(p_value text)
 returns bytea
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 immutable
 strict
 set search_path = pg_catalog, pg_temp
 as $$
-  select public.digest(convert_to(p_value, 'UTF8'), 'sha256')
+begin
+  return (select public.digest(convert_to(p_value, 'UTF8'), 'sha256'));
+end
 $$;
 comment on function internal.sha256(text) is 'SHA-256 of the UTF-8 bytes of a token: how tokens and codes are stored.';
 

@@ -8,13 +8,15 @@
 
 create or replace function internal.mfa_enabled(p_user_id uuid)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select exists (select from app.user_mfa m where m.user_id = p_user_id and m.enabled_at is not null)
-     and (p_user_id = app.current_user_id() or internal.is_admin())
+begin
+  return (select exists (select from app.user_mfa m where m.user_id = p_user_id and m.enabled_at is not null)
+               and (p_user_id = app.current_user_id() or internal.is_admin()));
+end
 $$;
 comment on function internal.mfa_enabled(uuid) is
   'Whether the user has MFA on; answers only for the caller themself or an admin. SECURITY DEFINER: app.user_mfa is not readable by clients.';

@@ -106,24 +106,28 @@ comment on function internal.my_enrolled_course_ids() is
 
 create or replace function internal.is_actively_enrolled(p_user_id uuid, p_course_id uuid)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 as $$
-  select exists (select from app.enrollments e
-                 where e.user_id = p_user_id and e.course_id = p_course_id and e.is_active)
+begin
+  return (select exists (select from app.enrollments e
+                           where e.user_id = p_user_id and e.course_id = p_course_id and e.is_active));
+end
 $$;
 comment on function internal.is_actively_enrolled(uuid, uuid) is
   'True when p_user_id has an active enrollment in p_course_id. SECURITY INVOKER: under lms_api RLS it can only confirm enrollments the caller may see (own, own courses'', admin); inside SECURITY DEFINER functions it sees all.';
 
 create or replace function internal.is_instructor(p_user_id uuid)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select exists (select from app.instructors i join app.users u on u.id = i.user_id
-                 where i.user_id = p_user_id and u.role = 'instructor' and u.is_active)
+begin
+  return (select exists (select from app.instructors i join app.users u on u.id = i.user_id
+                           where i.user_id = p_user_id and u.role = 'instructor' and u.is_active));
+end
 $$;
 comment on function internal.is_instructor(uuid) is
   'True when p_user_id is an active user whose role is instructor (with an instructor profile), i.e. may own new courses. SECURITY DEFINER: the tables'' RLS belongs to identity; who teaches is public anyway.';

@@ -17,13 +17,15 @@ comment on function internal.normalize_tags(text[]) is 'Tags trimmed, lower-case
 
 create or replace function internal.instructor_name(p_user_id uuid)
 returns text
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select u.full_name from app.users u
-  where u.id = p_user_id and exists (select from app.instructors i where i.user_id = u.id)
+begin
+  return (select u.full_name from app.users u
+            where u.id = p_user_id and exists (select from app.instructors i where i.user_id = u.id));
+end
 $$;
 comment on function internal.instructor_name(uuid) is
   'Full name of an instructor (public on their courses); null for anyone who is not one. SECURITY DEFINER: users RLS shows other users to nobody but admins.';

@@ -70,12 +70,14 @@ comment on function internal.score_percentage(numeric, integer) is
 -- Overrides (07_overrides.sql) read here: defined first, the JSON helpers below use them.
 create or replace function internal.effective_late_penalty(p_user_id uuid, p_assignment_id uuid, p_penalty integer)
 returns integer
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 as $$
-  select case when exists (select from app.learner_overrides o
-                           where o.user_id = p_user_id and o.assignment_id = p_assignment_id and o.waive_late_penalty)
-              then 0 else p_penalty end
+begin
+  return (select case when exists (select from app.learner_overrides o
+                                     where o.user_id = p_user_id and o.assignment_id = p_assignment_id and o.waive_late_penalty)
+                        then 0 else p_penalty end);
+end
 $$;
 comment on function internal.effective_late_penalty(uuid, uuid, integer) is
   'The late penalty (percent) of an assignment for one learner: 0 when their override waives it, else the assignment''s. The one place (submissions, gradebook, exports, analytics). Reads overrides under RLS.';
@@ -179,13 +181,15 @@ comment on function internal.write_question(uuid, text, text, jsonb, boolean, in
 
 create or replace function internal.choice_options_valid(p_options jsonb)
 returns boolean
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 immutable
 as $$
-  select p_options is not null and jsonb_typeof(p_options) = 'array' and jsonb_array_length(p_options) >= 2
-     and not exists (select from jsonb_array_elements(p_options) o(v)
-                     where jsonb_typeof(o.v) <> 'string' or btrim(o.v #>> '{}') = '')
-     and (select count(distinct o.v) from jsonb_array_elements(p_options) o(v)) = jsonb_array_length(p_options)
+begin
+  return (select p_options is not null and jsonb_typeof(p_options) = 'array' and jsonb_array_length(p_options) >= 2
+               and not exists (select from jsonb_array_elements(p_options) o(v)
+                               where jsonb_typeof(o.v) <> 'string' or btrim(o.v #>> '{}') = '')
+               and (select count(distinct o.v) from jsonb_array_elements(p_options) o(v)) = jsonb_array_length(p_options));
+end
 $$;
 comment on function internal.choice_options_valid(jsonb) is
   'Options of a choice question: an array of at least two distinct, non-blank strings.';

@@ -7,13 +7,15 @@
 -- ---------------------------------------------------------------------------------------
 create or replace function internal.attempt_points_total(p_attempt app.quiz_attempts)
 returns integer
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 stable
 as $$
-  select case when p_attempt.draw is not null
-              then (select coalesce(sum((d.item ->> 'points')::integer), 0)::integer
-                    from jsonb_array_elements(p_attempt.draw) d(item))
-              else (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = p_attempt.quiz_id) end
+begin
+  return (select case when p_attempt.draw is not null
+                        then (select coalesce(sum((d.item ->> 'points')::integer), 0)::integer
+                              from jsonb_array_elements(p_attempt.draw) d(item))
+                        else (select coalesce(sum(q.points), 0)::integer from app.questions q where q.quiz_id = p_attempt.quiz_id) end);
+end
 $$;
 comment on function internal.attempt_points_total(app.quiz_attempts) is
   'What an attempt is worth: the points of its draw, else of the quiz''s fixed questions now. Called by definer functions (expiry, grading).';
@@ -226,7 +228,7 @@ begin
   with item as (
     select (i.item ->> 'id')::uuid as id, (i.item ->> 'points')::integer as points
     from jsonb_array_elements(v_items) i(item)
-  ), graded as (
+  ), graded as materialized (  -- graded once per question (inlined, auto_points ran once per use of earned)
     select i.id, i.points, q.question_type, g.answer,
            internal.auto_points(q.question_type, q.correct_answer, q.tolerance, g.answer, i.points,
                                 v_quiz.partial_credit) as earned
@@ -449,18 +451,20 @@ create trigger _100_follow_started_at after insert or update of started_at on ap
  */
 create or replace function internal.refresh_attempt_summary(p_user_id uuid, p_quiz_id uuid)
 returns void
-language sql
+language plpgsql  -- not SQL: a SQL function's body is planned again at every call (one per closed attempt)
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+begin
   update app.quiz_attempt_counters c
   set closed_attempts = s.closed, best_score = s.best, passed = s.passed
   from (select count(*)::integer as closed, max(a.score) as best, coalesce(bool_or(a.passed), false) as passed
         from app.quiz_attempts a
         where a.user_id = p_user_id and a.quiz_id = p_quiz_id and a.status <> 'in_progress') s
   where c.user_id = p_user_id and c.quiz_id = p_quiz_id
-    and (c.closed_attempts, c.best_score, c.passed) is distinct from (s.closed, s.best, s.passed)
+    and (c.closed_attempts, c.best_score, c.passed) is distinct from (s.closed, s.best, s.passed);
+end
 $$;
 comment on function internal.refresh_attempt_summary(uuid, uuid) is
   'Recomputes closed_attempts, best_score and passed of one counter row from the attempts. SECURITY DEFINER: counters are written by definer functions only (RLS); called by the trigger below.';

@@ -447,7 +447,10 @@ declare
   v_ids    uuid[];
   v_points integer[];
   v_pool   app.quiz_pools;
-  v_got    uuid[];
+  v_all    uuid[];
+  v_n      integer;
+  v_j      integer;
+  v_swap   uuid;
 begin
   if not p_quiz.shuffle_questions and not p_quiz.shuffle_options
      and not exists (select from app.quiz_pools p where p.quiz_id = p_quiz.id) then
@@ -459,41 +462,56 @@ begin
   into v_ids, v_points
   from app.questions q where q.quiz_id = p_quiz.id;
   for v_pool in select p.* from app.quiz_pools p where p.quiz_id = p_quiz.id order by p.position loop
-    v_got := array(select q.id from app.questions q
-                   where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids)
-                   order by random() limit v_pool.draw_count);
-    if cardinality(v_got) < v_pool.draw_count then  -- the bank shrank since the quiz was published
+    v_all := array(select q.id from app.questions q
+                   where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids));
+    v_n := cardinality(v_all);
+    if v_n < v_pool.draw_count then  -- the bank shrank since the quiz was published
       raise exception 'a pool of this quiz asks for more questions than its bank has'
         using errcode = 'LM422', detail = 'pool_too_large', hint = 'quiz_id';
     end if;
-    v_ids := v_ids || v_got;
+    -- A uniform sample without a sort: the first draw_count places of a Fisher-Yates shuffle (on a local
+    -- array, which PL/pgSQL changes in place).
+    for v_i in 1 .. v_pool.draw_count loop
+      v_j := v_i + floor(random() * (v_n - v_i + 1))::integer;
+      v_swap := v_all[v_i]; v_all[v_i] := v_all[v_j]; v_all[v_j] := v_swap;
+    end loop;
+    v_ids := v_ids || v_all[1:v_pool.draw_count];
     v_points := v_points || array_fill(v_pool.points_each, array[v_pool.draw_count]);
   end loop;
-  -- In one pass: the order (shuffled when the quiz asks), each choice question's option order
-  -- (shuffled when asked), what is kept (ids, points, option order) and what the learner is shown.
-  -- (OFFSET 0 keeps the LATERAL a primary-key lookup per question: flattened, it is planned as a join
-  -- with a scan of every question.)
+  if p_quiz.shuffle_questions then
+    select array_agg(v_ids[x.k] order by x.r), array_agg(v_points[x.k] order by x.r) into v_ids, v_points
+    from (select k, random() as r from generate_series(1, cardinality(v_ids)) k) x;
+  end if;
+  -- What is kept (ids, points, option order) and what the learner is shown, in one pass. (OFFSET 0 keeps
+  -- the LATERAL a primary-key lookup per question: flattened, it is planned as a join with a scan of
+  -- every question.)
+  if not p_quiz.shuffle_options then
+    select jsonb_agg(jsonb_build_object('id', q.id, 'points', coalesce(d.points, q.points)) order by d.n),
+           jsonb_agg(jsonb_build_object('id', q.id, 'question_id', q.id, 'question_text', q.question_text,
+                                        'question_type', q.question_type, 'options', q.options,
+                                        'points', coalesce(d.points, q.points), 'question_order', d.n) order by d.n)
+    into draw, questions
+    from unnest(v_ids, v_points) with ordinality d(id, points, n)
+    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id offset 0) q;
+    return;
+  end if;
   with item as (
-    select q.id, q.question_text, q.question_type, q.options, coalesce(d.points, q.points) as points,
-           row_number() over (order by case when p_quiz.shuffle_questions then random() end, d.ord) as n
-    from unnest(v_ids, v_points) with ordinality d(id, points, ord)
+    select q.id, q.question_text, q.question_type, q.options, coalesce(d.points, q.points) as points, d.n
+    from unnest(v_ids, v_points) with ordinality d(id, points, n)
     cross join lateral (select q0.* from app.questions q0 where q0.id = d.id offset 0) q
-  ), shuffled as (
-    select i.*,
-           case when p_quiz.shuffle_options and i.question_type in ('multiple_choice', 'multiple_answer') then
-             (select jsonb_build_array(jsonb_agg(x.k - 1 order by x.r), jsonb_agg(i.options -> (x.k - 1) order by x.r))
-              from (select k, random() as r from generate_series(1, jsonb_array_length(i.options)) k) x)
-           end as orders  -- [the option order kept, the options as shown]
-    from item i
+  ), option_order as (
+    select i.id, jsonb_agg(o.k - 1 order by o.r) as kept, jsonb_agg(o.v order by o.r) as shown
+    from item i cross join lateral (select o0.v, o0.k, random() as r from jsonb_array_elements(i.options) with ordinality o0(v, k)) o
+    where i.question_type in ('multiple_choice', 'multiple_answer')
+    group by i.id
   )
-  select jsonb_agg(jsonb_build_object('id', s.id, 'points', s.points)
-                   || case when s.orders is not null then jsonb_build_object('options', s.orders -> 0) else '{}' end
-                   order by s.n),
-         jsonb_agg(jsonb_build_object('id', s.id, 'question_id', s.id, 'question_text', s.question_text,
-                                      'question_type', s.question_type, 'options', coalesce(s.orders -> 1, s.options),
-                                      'points', s.points, 'question_order', s.n) order by s.n)
+  select jsonb_agg(jsonb_build_object('id', i.id, 'points', i.points)
+                   || case when o.kept is not null then jsonb_build_object('options', o.kept) else '{}' end order by i.n),
+         jsonb_agg(jsonb_build_object('id', i.id, 'question_id', i.id, 'question_text', i.question_text,
+                                      'question_type', i.question_type, 'options', coalesce(o.shown, i.options),
+                                      'points', i.points, 'question_order', i.n) order by i.n)
   into draw, questions
-  from shuffled s;
+  from item i left join option_order o on o.id = i.id;
 end
 $$;
 comment on function internal.attempt_draw(app.quizzes) is

@@ -14,32 +14,34 @@
 create or replace function internal.auto_points(p_type text, p_key text, p_tolerance numeric, p_answer jsonb,
                                                 p_points integer, p_partial boolean)
 returns numeric
-language sql
+language plpgsql  -- not SQL: a SQL function that is not inlined is planned again at every call
 immutable
 as $$
-  select case
-    when p_type = 'essay' then null
-    when p_answer is null or jsonb_typeof(p_answer) = 'null' then 0
-    when p_type = 'multiple_answer' then (
-      select case
-               when p_partial then trim_scale(round(p_points * greatest(0, c.right_n - c.wrong_n) / c.key_n::numeric, 2))
-               when c.wrong_n = 0 and c.right_n = c.key_n then p_points
-               else 0 end
-      from (select count(*) filter (where p_key::jsonb ? s.v) as right_n,
-                   count(*) filter (where not p_key::jsonb ? s.v) as wrong_n,
-                   jsonb_array_length(p_key::jsonb) as key_n
-            from (select distinct e.v from jsonb_array_elements_text(
-                    case jsonb_typeof(p_answer) when 'array' then p_answer else jsonb_build_array(p_answer) end) e(v)) s) c)
-    when p_type = 'numeric' then
-      case when (p_answer #>> '{}') ~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
-                and abs((p_answer #>> '{}')::numeric - p_key::numeric) <= coalesce(p_tolerance, 0)
-           then p_points else 0 end
-    when jsonb_typeof(p_answer) = 'array' then 0
-    when p_type = 'short_answer' then
-      case when internal.normalize_answer(p_answer #>> '{}') = internal.normalize_answer(p_key) then p_points else 0 end
-    when p_type = 'true_false' then case when lower(btrim(p_answer #>> '{}')) = p_key then p_points else 0 end
-    else case when (p_answer #>> '{}') = p_key then p_points else 0 end
-  end
+begin
+  return (select case
+              when p_type = 'essay' then null
+              when p_answer is null or jsonb_typeof(p_answer) = 'null' then 0
+              when p_type = 'multiple_answer' then (
+                select case
+                         when p_partial then trim_scale(round(p_points * greatest(0, c.right_n - c.wrong_n) / c.key_n::numeric, 2))
+                         when c.wrong_n = 0 and c.right_n = c.key_n then p_points
+                         else 0 end
+                from (select count(*) filter (where p_key::jsonb ? s.v) as right_n,
+                             count(*) filter (where not p_key::jsonb ? s.v) as wrong_n,
+                             jsonb_array_length(p_key::jsonb) as key_n
+                      from (select distinct e.v from jsonb_array_elements_text(
+                              case jsonb_typeof(p_answer) when 'array' then p_answer else jsonb_build_array(p_answer) end) e(v)) s) c)
+              when p_type = 'numeric' then
+                case when (p_answer #>> '{}') ~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
+                          and abs((p_answer #>> '{}')::numeric - p_key::numeric) <= coalesce(p_tolerance, 0)
+                     then p_points else 0 end
+              when jsonb_typeof(p_answer) = 'array' then 0
+              when p_type = 'short_answer' then
+                case when internal.normalize_answer(p_answer #>> '{}') = internal.normalize_answer(p_key) then p_points else 0 end
+              when p_type = 'true_false' then case when lower(btrim(p_answer #>> '{}')) = p_key then p_points else 0 end
+              else case when (p_answer #>> '{}') = p_key then p_points else 0 end
+            end);
+end
 $$;
 comment on function internal.auto_points(text, text, numeric, jsonb, integer, boolean) is
   'Points an answer earns, the one definition (attempt.submit, quiz.regrade): multiple_choice exactly; true_false ignoring case; short_answer trimmed, case-folded, white space collapsed; numeric within ± tolerance; multiple_answer all or nothing, or with partial credit points × (right − wrong) ÷ correct options floored at 0 (2 decimals); no answer 0; essay null (a person grades it).';
@@ -286,7 +288,7 @@ begin
     where a.quiz_id = v_quiz.id and a.status in ('submitted', 'needs_grading') and a.grading ? v_question.id::text
     order by a.id
     for update
-  ), regraded as (
+  ), regraded as materialized (  -- each answer graded once (inlined, auto_points ran per use of earned)
     select t.*, internal.auto_points(v_question.question_type, v_question.correct_answer, v_question.tolerance,
                                      t.entry -> 'answer', (t.entry ->> 'points')::integer, v_quiz.partial_credit) as earned,
            t.points_earned - coalesce((t.entry ->> 'points_earned')::numeric, 0) as others
