@@ -2,7 +2,8 @@
 """Assessment depth (issue 29): what a draw, the grading queue and a regrade cost in the database.
 
 - attempt.start and attempt.submit of a quiz drawing 20 questions of a 1,000-question bank
-  (shuffled questions and options) against a quiz of 20 fixed questions: medians of --calls
+  (plain, and with questions and options shuffled) and of a 100,000-question bank, against a quiz of
+  20 fixed questions: medians of --calls
   start + submit pairs each, as the server calls them (lms_authenticator, the caller set, one
   transaction per call), and their ratio;
 - grading.queue's first page (20) with 1,000 and with 100,000 essay answers waiting in the course;
@@ -135,16 +136,26 @@ def main() -> None:
             for i in range(1000):
                 as_user(conn, teacher, "select api.bank_add_question(bank_id => %s, question_text => %s,"
                         " question_type => %s, options => %s, correct_answer => %s)", [bank, *mc(i)])
+            # A bank of 100,000 (written set-based by the superuser, triggers on: each takes its place 1..n)
+            huge = ok(as_user(conn, teacher, "select api.bank_create(%s, 'Huge bank')", [course_id])[0])["id"]
+            with psycopg.connect(bench.url, autocommit=True) as su:
+                su.execute("insert into app.questions (bank_id, question_text, question_type, options, correct_answer,"
+                           " question_order) select %s, 'Question ' || g || ': which option?', 'multiple_choice',"
+                           " '[\"alpha\", \"beta\", \"gamma\", \"delta\"]', 'beta', g"
+                           " from generate_series(1, 100000) g", [huge])
+                su.execute("vacuum analyze app.questions")
             drawn = quiz(conn, teacher, course_id, "Drawn 20 of 1,000")
             shuffled = quiz(conn, teacher, course_id, "Drawn and shuffled")
+            huge_quiz = quiz(conn, teacher, course_id, "Drawn 20 of 100,000")
             for q in (drawn, shuffled):
                 ok(as_user(conn, teacher, "select api.quiz_add_pool(%s, %s, 20)", [q, bank])[0])
+            ok(as_user(conn, teacher, "select api.quiz_add_pool(%s, %s, 20)", [huge_quiz, huge])[0])
             as_user(conn, teacher, "select api.quiz_update(quiz_id => %s, shuffle_questions => true,"
                     " shuffle_options => true)", [shuffled])
-            for q in (fixed, drawn, shuffled):
+            for q in (fixed, drawn, shuffled, huge_quiz):
                 ok(as_user(conn, teacher, "select api.quiz_publish(%s)", [q])[0])
             quizzes = {"20 fixed questions": fixed, "20 drawn of a 1,000 bank": drawn,
-                       "the same, shuffled": shuffled}
+                       "the same, shuffled": shuffled, "20 drawn of a 100,000 bank": huge_quiz}
             figures = start_submit(conn, learner, quizzes, args.calls)
             print(f"attempt.start + attempt.submit, medians of {args.calls} (in the database):")
             print(f"  {'':<28} {'start':>9} {'submit':>9}   ratio to fixed")

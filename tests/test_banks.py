@@ -238,6 +238,45 @@ async def test_draws_are_uniform_enough(rpc, users, db):
     assert {n for (n,) in per_attempt} == {5}, "distinct within an attempt"
 
 
+async def test_bank_places_stay_dense_under_concurrent_edits_and_the_draw_skips_what_left(rpc, users, db):
+    """The draw picks random places 1..n of a bank (no scan of the bank): 12 questions added at once take
+    12 distinct places; deleting 3 at once (one of them drawn already, so retired) leaves 1..9; draws
+    afterwards come only from the 9 left, each of them drawn."""
+    ina, course_id, _, learner = await course_with_learner(rpc, users)
+    bank = await rpc.ok("bank.create", {"course_id": course_id, "title": "Bank"}, ina.token)
+    added = await asyncio.gather(*(
+        rpc.ok("bank.add_question", {"bank_id": bank["id"], "question_text": f"Q{i}?", "question_type": "true_false",
+                                     "correct_answer": "true"}, ina.token)
+        for i in range(12)
+    ))
+
+    def places():
+        return dict(db.execute("select id::text, bank_position from app.questions where bank_id = %s", [bank["id"]]))
+
+    assert sorted(places().values()) == list(range(1, 13))
+    quiz = await rpc.ok("quiz.create", {"course_id": course_id, "title": "Drawn"}, ina.token)
+    await rpc.ok("quiz.update", {"quiz_id": quiz["id"], "max_attempts": None}, ina.token)
+    await rpc.ok("quiz.add_pool", {"quiz_id": quiz["id"], "bank_id": bank["id"], "draw_count": 2}, ina.token)
+    await rpc.ok("quiz.publish", {"quiz_id": quiz["id"]}, ina.token)
+    first = await rpc.ok("attempt.start", {"quiz_id": quiz["id"]}, learner.token)
+    drawn = first["questions"][0]["id"]
+    gone = [drawn] + [q["id"] for q in added if q["id"] not in {x["id"] for x in first["questions"]}][:2]
+    deleted = await asyncio.gather(*(rpc.ok("bank.delete_question", {"question_id": q}, ina.token) for q in gone))
+    assert [d["retired"] for d in deleted] == [True, False, False]
+    left = places()
+    assert left.pop(drawn) is None and len(left) == 9 and sorted(left.values()) == list(range(1, 10))
+    await rpc.ok("attempt.submit", {"attempt_id": first["attempt_id"], "answers": {}}, learner.token)
+    seen = collections.Counter()
+    with psycopg.connect(db.server_database_url, autocommit=True) as conn:
+        for _ in range(300):
+            with conn.transaction():
+                conn.execute(SET_CALLER, ["lms_api", "30s", "10s", learner.id, "127.0.0.1", None])
+                started = conn.execute("select api.attempt_start(%s)", [quiz["id"]]).fetchone()[0]
+                conn.execute("select api.attempt_submit(%s, '{}')", [started["attempt_id"]])
+            seen.update(q["id"] for q in started["questions"])
+    assert set(seen) == set(left), "only the questions left are drawn, every one of them"
+
+
 async def test_learners_and_their_analysts_see_only_their_own_draw_and_never_a_key(rpc, users, db, analyst):
     ina, course_id, _, learner = await course_with_learner(rpc, users)
     bank_id, bank_ids = await bank_of(rpc, ina, course_id, 10)

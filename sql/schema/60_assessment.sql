@@ -82,6 +82,7 @@ create table app.questions (
   bank_id        uuid,
   tolerance      numeric,
   retired_at     timestamptz,
+  bank_position  integer,
   constraint pk_questions primary key (id),
   constraint fk_questions_quiz_id_quizzes foreign key (quiz_id) references app.quizzes (id) on delete cascade,
   constraint fk_questions_bank_id_question_banks foreign key (bank_id) references app.question_banks (id) on delete cascade,
@@ -99,13 +100,17 @@ create table app.questions (
   constraint ck_questions_correct_answer_nonblank check (correct_answer is null or length(btrim(correct_answer)) >= 1),
   constraint ck_questions_correct_answer_required check (question_type = 'essay' or correct_answer is not null),
   constraint ck_questions_tolerance check (tolerance is null or (question_type = 'numeric' and tolerance >= 0)),
-  constraint ck_questions_retired_in_bank check (retired_at is null or bank_id is not null)
+  constraint ck_questions_retired_in_bank check (retired_at is null or bank_id is not null),
+  constraint ck_questions_bank_position
+    check ((bank_position is not null) = (bank_id is not null and retired_at is null) and bank_position >= 1)
 );
 create index ix_questions_bank_id on app.questions (bank_id, id) include (retired_at) where bank_id is not null;
+create unique index uq_questions_bank_position on app.questions (bank_id, bank_position) where bank_position is not null;
 comment on table app.questions is 'A question of a quiz (fixed) or of a bank (drawn into attempts). correct_answer is never readable by students (column privileges).';
 comment on column app.questions.quiz_id is 'The quiz of a fixed question; null for a bank question (exactly one of quiz_id, bank_id).';
 comment on column app.questions.bank_id is 'The bank of a bank question, drawn into attempts through quiz pools; null for a fixed question.';
 comment on column app.questions.tolerance is 'numeric only: an answer within correct_answer ± tolerance is right (null: exactly).';
+comment on column app.questions.bank_position is 'A drawable bank question''s place among its bank''s drawable questions, 1..n without gaps (kept by a trigger): the draw picks random places. Null for a fixed or retired question.';
 comment on column app.questions.retired_at is 'A bank question deleted after an attempt drew it: kept for those attempts (their grading and regrading), never drawn again.';
 comment on column app.questions.question_type is 'multiple_choice | true_false | short_answer | multiple_answer (several options right) | numeric (a number, within tolerance) | essay (graded by a person).';
 comment on column app.questions.options is 'multiple_choice and multiple_answer only: a JSON array of at least two distinct strings.';

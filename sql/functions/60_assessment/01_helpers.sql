@@ -281,7 +281,8 @@ comment on function internal.tg_questions__validate() is
   'BEFORE INSERT/UPDATE on app.questions: options are ≥ 2 distinct non-blank strings (choice types only) containing correct_answer (multiple_choice) or a non-empty array of distinct ones of them (multiple_answer); "true"/"false" (true_false); a number with a tolerance ≥ 0 (numeric); optional guidance (essay); raises LM422.';
 
 drop trigger if exists _010_validate on app.questions;
-create trigger _010_validate before insert or update on app.questions
+create trigger _010_validate  -- (not when only an owner, an order or a bank place changes)
+  before insert or update of question_type, options, correct_answer, tolerance, points on app.questions
   for each row execute function internal.tg_questions__validate();
 
 -- ---------------------------------------------------------------------------------------

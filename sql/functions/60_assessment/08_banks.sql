@@ -433,6 +433,79 @@ $$;
 comment on function internal.quiz_pools_json(uuid) is 'The pools of a quiz, in order (as the caller may see them: managers).';
 
 -- ---------------------------------------------------------------------------------------------
+-- Places in a bank: every drawable question has one, 1..n without gaps (the draw picks random places)
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.tg_questions__bank_position()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- Whatever changes a bank's places waits for the others on the bank's row (concurrent additions and
+  -- deletions queue here, before any row changes, so that two of them never wait on each other).
+  if tg_op = 'DELETE' then
+    perform from app.question_banks b where b.id = old.bank_id for no key update;
+    return old;
+  end if;
+  if new.bank_id is null or new.retired_at is not null then
+    if tg_op = 'UPDATE' and old.bank_position is not null then
+      perform from app.question_banks b where b.id = old.bank_id for no key update;
+    end if;
+    new.bank_position := null;  -- not drawable (its place is filled after the change, below)
+  elsif tg_op = 'UPDATE' and old.bank_id = new.bank_id and old.bank_position is not null then
+    if pg_trigger_depth() = 1 then
+      new.bank_position := old.bank_position;  -- a place is moved only to fill another (below), never by hand
+    end if;
+  else
+    perform from app.question_banks b where b.id = new.bank_id for no key update;
+    if tg_op = 'UPDATE' and old.bank_position is not null then
+      perform from app.question_banks b where b.id = old.bank_id for no key update;
+    end if;
+    new.bank_position := coalesce((select max(q.bank_position) from app.questions q
+                                   where q.bank_id = new.bank_id and q.bank_position is not null), 0) + 1;
+  end if;
+  return new;
+end
+$$;
+comment on function internal.tg_questions__bank_position() is
+  'BEFORE INSERT/UPDATE/DELETE of a bank question: a question that becomes drawable takes its bank''s next place (n + 1); one that stops being drawable (retired, moved) gives its place up; places are not changed by hand. Takes the bank''s row lock first. SECURITY DEFINER: reads and locks the bank whatever the writer may see.';
+drop trigger if exists _020_bank_position on app.questions;
+create trigger _020_bank_position before insert or update of bank_id, retired_at, bank_position on app.questions
+  for each row when (new.bank_id is not null or new.bank_position is not null)
+  execute function internal.tg_questions__bank_position();
+drop trigger if exists _020_bank_position_delete on app.questions;
+create trigger _020_bank_position_delete before delete on app.questions
+  for each row when (old.bank_position is not null) execute function internal.tg_questions__bank_position();
+
+create or replace function internal.tg_questions__fill_bank_place()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- The bank's last question takes the freed place (the bank's row is locked: see above).
+  update app.questions q set bank_position = old.bank_position
+  where q.bank_id = old.bank_id and q.bank_position > old.bank_position
+    and q.bank_position = (select max(x.bank_position) from app.questions x
+                           where x.bank_id = old.bank_id and x.bank_position is not null);
+  return null;
+end
+$$;
+comment on function internal.tg_questions__fill_bank_place() is
+  'AFTER a drawable bank question is retired, moved or deleted: the bank''s last question takes its place, so the places stay 1..n. SECURITY DEFINER: moves a question the writer may not see.';
+drop trigger if exists _020_fill_bank_place on app.questions;
+create trigger _020_fill_bank_place after update of bank_id, retired_at, bank_position on app.questions
+  for each row when (old.bank_position is not null and (new.bank_position is null or new.bank_id is distinct from old.bank_id))
+  execute function internal.tg_questions__fill_bank_place();
+drop trigger if exists _020_fill_bank_place_delete on app.questions;
+create trigger _020_fill_bank_place_delete after delete on app.questions
+  for each row when (old.bank_position is not null) execute function internal.tg_questions__fill_bank_place();
+
+-- ---------------------------------------------------------------------------------------------
 -- The draw
 -- ---------------------------------------------------------------------------------------------
 drop function if exists internal.attempt_draw(app.quizzes);  -- now with the questions as shown, in one pass
@@ -447,10 +520,10 @@ declare
   v_ids    uuid[];
   v_points integer[];
   v_pool   app.quiz_pools;
-  v_all    uuid[];
+  v_got    uuid[];
   v_n      integer;
-  v_j      integer;
-  v_swap   uuid;
+  v_places integer[];
+  v_place  integer;
 begin
   if not p_quiz.shuffle_questions and not p_quiz.shuffle_options
      and not exists (select from app.quiz_pools p where p.quiz_id = p_quiz.id) then
@@ -462,20 +535,37 @@ begin
   into v_ids, v_points
   from app.questions q where q.quiz_id = p_quiz.id;
   for v_pool in select p.* from app.quiz_pools p where p.quiz_id = p_quiz.id order by p.position loop
-    v_all := array(select q.id from app.questions q
-                   where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids));
-    v_n := cardinality(v_all);
-    if v_n < v_pool.draw_count then  -- the bank shrank since the quiz was published
+    v_got := null;
+    v_n := (select max(q.bank_position) from app.questions q
+            where q.bank_id = v_pool.bank_id and q.bank_position is not null);  -- places are 1..n: n drawable
+    if v_n >= 4 * v_pool.draw_count then
+      -- draw_count distinct random places (a repeat is rare with a bank 4× the draw), each looked up by
+      -- key: the cost is the draw's, not the bank's.
+      v_places := '{}';
+      while cardinality(v_places) < v_pool.draw_count loop
+        v_place := 1 + floor(random() * v_n)::integer;
+        if v_place <> all (v_places) then
+          v_places := v_places || v_place;
+        end if;
+      end loop;
+      v_got := array(select q.id from unnest(v_places) with ordinality p(place, k)
+                     cross join lateral (select q0.id from app.questions q0
+                                         where q0.bank_id = v_pool.bank_id and q0.bank_position = p.place
+                                           and q0.id <> all (v_ids) offset 0) q
+                     order by p.k);
+    end if;
+    if coalesce(cardinality(v_got), 0) < v_pool.draw_count then
+      -- A bank not much larger than the draw, a second pool of the same bank that drew a question twice,
+      -- or a place that moved since n was read: draw from all the bank's questions (as uniform).
+      v_got := array(select q.id from app.questions q
+                     where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids)
+                     order by random() limit v_pool.draw_count);
+    end if;
+    if cardinality(v_got) < v_pool.draw_count then  -- the bank shrank since the quiz was published
       raise exception 'a pool of this quiz asks for more questions than its bank has'
         using errcode = 'LM422', detail = 'pool_too_large', hint = 'quiz_id';
     end if;
-    -- A uniform sample without a sort: the first draw_count places of a Fisher-Yates shuffle (on a local
-    -- array, which PL/pgSQL changes in place).
-    for v_i in 1 .. v_pool.draw_count loop
-      v_j := v_i + floor(random() * (v_n - v_i + 1))::integer;
-      v_swap := v_all[v_i]; v_all[v_i] := v_all[v_j]; v_all[v_j] := v_swap;
-    end loop;
-    v_ids := v_ids || v_all[1:v_pool.draw_count];
+    v_ids := v_ids || v_got;
     v_points := v_points || array_fill(v_pool.points_each, array[v_pool.draw_count]);
   end loop;
   if p_quiz.shuffle_questions then
