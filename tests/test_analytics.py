@@ -334,6 +334,9 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.question_banks": (f"t.course_id in {M} or {{adm}}",) * 2,
     "app.quiz_pools": (f"t.course_id in {M} or {{adm}}",) * 2,
     "app.manual_grades": (OWN_OR_TAUGHT,) * 2,
+    "app.grade_categories": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
+    "app.grade_scheme_letters": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
+    "app.final_grade_overrides": (OWN_OR_TAUGHT,) * 2,
     "app.quiz_attempt_counters": (None, None),
     "app.quiz_attempts": (f"t.user_id = {{me}} or t.quiz_id in "
                           f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}",) * 2,
@@ -348,7 +351,8 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     # Views: analysts only; their rows are the exact numbers of the tests above.
     **{f"analytics.{v}": (None, "view") for v in (
         "quiz_best_scores", "assignment_grades", "course_stats", "enrollment_funnel", "assignment_stats",
-        "revenue_monthly", "daily_active_learners", "quiz_item_stats", "my_certificates", "module_availability")},
+        "revenue_monthly", "daily_active_learners", "quiz_item_stats", "my_certificates", "module_availability",
+        "course_grades")},
 }
 # What the API role may write directly (everything else is refused; analysts write nothing).
 API_WRITES = {"app.users": {"UPDATE"}, "app.instructors": {"UPDATE"}, "app.courses": {"INSERT", "UPDATE", "DELETE"},

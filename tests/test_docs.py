@@ -56,6 +56,7 @@ def in_order(expected: list[str], got: list[str]) -> bool:
     ("README.md", ["client", "integrator", "analyst", "dba"]),
     ("docs/guides/course-design.md", ["design"]),  # issue 28: modules, a drip date, a prerequisite, extra time
     ("docs/guides/assessment.md", ["assessment"]),  # issue 29: a bank, a draw, an essay through the queue, a regrade
+    ("docs/guides/grades.md", ["grades"]),  # issue 30: weights, a dropped quiz, ungraded work, a final grade
 ])
 async def test_the_tours_run_as_written(pg_cluster, scratch, tmp_path, page, kinds):  # noqa: F811
     blocks = TOUR.findall((ROOT / page).read_text())

@@ -158,8 +158,12 @@ async def test_a_killed_worker_is_reported_and_replaced_and_the_exit_says_so(db,
             while not (len(workers()) == 2 and victim not in workers()):
                 assert time.monotonic() < deadline, "the dead worker was not replaced"
                 await asyncio.sleep(0.1)
-            for _ in range(10):  # both processes behind the port answer
-                assert await ready(session)
+            # Both processes behind the port answer: ten ready answers in a row (the replacement listens
+            # before its pool is up, and answers 503 until it is).
+            streak = 0
+            while streak < 10:
+                assert time.monotonic() < deadline, "the replacement never became ready"
+                streak = streak + 1 if await ready(session) else 0
         proc.send_signal(signal.SIGTERM)
         try:
             code = await asyncio.to_thread(proc.wait, 60)

@@ -111,12 +111,20 @@ RESTARTS_ALLOWED = 5  # worker deaths within RESTART_WINDOW seconds before the s
 RESTART_WINDOW = 60.0
 
 
+FORWARDED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
 def _worker(settings: Settings, target: str) -> None:
     """A forked worker: none of the supervisor's signal handlers (a replacement is forked after they are
-    installed), SIGHUP ignored until the app's own handler replaces it; then serve."""
+    installed), SIGHUP ignored until the app's own handler replaces it; then serve. It is forked with the
+    forwarded signals blocked (supervise.start) and unblocks them only here: a SIGTERM that arrives in
+    between is delivered now, to the default action (the worker serves nothing yet), instead of running
+    the copy of the supervisor's handler that a fork inherits — which passed it on and lost it, leaving
+    a replacement worker that never stopped."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
     _run(settings, target, reuse_port=True)
 
 
@@ -137,7 +145,11 @@ def supervise(settings: Settings, target: str, workers: int) -> int:
 
     def start() -> multiprocessing.Process:
         child = ctx.Process(target=_worker, args=(settings, target), daemon=False)
-        child.start()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)  # until the child resets its handlers
+        try:
+            child.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return child
 
     children = [start() for _ in range(workers)]

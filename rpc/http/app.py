@@ -73,10 +73,17 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(service.reload()))
         await service.db.open()
         try:
-            await service.db.pool.wait(timeout=30)
-            await service.reload()
-        except (PoolTimeout, psycopg.Error):
-            log.warning("database not reachable at start-up; methods load when it is")
+            try:
+                await service.db.pool.wait(timeout=30)
+                await service.reload()
+            except (PoolTimeout, psycopg.Error):
+                log.warning("database not reachable at start-up; methods load when it is")
+        except BaseException:
+            # Stopped while starting (SIGTERM right after a fork): close the pool here, since the cleanup
+            # below never runs. Left open, its workers outlive the cancellation (the pool retries a
+            # connection attempt that was cancelled) and the process never exits.
+            await service.db.close()
+            raise
         yield
         await service.db.close()
 

@@ -39,10 +39,11 @@ alter table app.submissions force row level security;
 
 -- Quizzes ------------------------------------------------------------------------------
 grant select on app.quizzes to lms_api, lms_analyst;
-grant insert (course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts)
+grant insert (course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts,
+              grade_category_id)
   on app.quizzes to lms_api;
 grant update (lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts, is_published,
-              shuffle_questions, shuffle_options, partial_credit)
+              shuffle_questions, shuffle_options, partial_credit, grade_category_id)
   on app.quizzes to lms_api;
 
 create policy select_enrolled_or_manager on app.quizzes for select to lms_api, lms_analyst
@@ -134,9 +135,11 @@ create policy select_own_or_manager on app.quiz_attempts for select to lms_api, 
 
 -- Assignments --------------------------------------------------------------------------
 grant select on app.assignments to lms_api, lms_analyst;
-grant insert (course_id, lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage)
+grant insert (course_id, lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage,
+              grade_category_id)
   on app.assignments to lms_api;
-grant update (lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage)
+grant update (lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage,
+              grade_category_id)
   on app.assignments to lms_api;
 
 create policy select_enrolled_or_manager on app.assignments for select to lms_api, lms_analyst
@@ -165,8 +168,8 @@ create policy update_manager on app.submissions for update to lms_api
 
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
-  api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid),
-  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean),
+  api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid, uuid),
+  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean, uuid),
   api.quiz_publish(uuid),
   api.quiz_unpublish(uuid),
   api.quiz_add_question(uuid, text, text, jsonb, jsonb, integer, integer, numeric),
@@ -185,8 +188,8 @@ grant execute on function
   api.attempt_submit(uuid, jsonb),
   api.attempt_list_mine(uuid, integer, integer),
   api.attempt_list_for_quiz(uuid, integer, integer),
-  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid),
-  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid),
+  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid),
+  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid),
   api.assignment_list(uuid, integer, integer),
   api.submission_submit(uuid, text, uuid),
   api.submission_grade(uuid, numeric, text),
@@ -258,3 +261,37 @@ grant execute on function
   api.override_clear(uuid), api.override_list(uuid, uuid, integer, integer),
   api.accommodation_set(uuid, uuid, numeric)
 to lms_api;
+
+-- Grades (issue 30): categories and letter schemes are seen by the course's managers and its enrolled
+-- learners; a final grade by its learner and the course's managers. All written only through the
+-- grade.* methods (SECURITY DEFINER).
+alter table app.grade_categories enable row level security;
+alter table app.grade_categories force row level security;
+alter table app.grade_scheme_letters enable row level security;
+alter table app.grade_scheme_letters force row level security;
+alter table app.final_grade_overrides enable row level security;
+alter table app.final_grade_overrides force row level security;
+grant select on app.grade_categories, app.grade_scheme_letters, app.final_grade_overrides to lms_api, lms_analyst;
+create policy select_enrolled_or_manager on app.grade_categories for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids())
+         or course_id in (select internal.my_enrolled_course_ids())
+         or (select internal.is_admin()));
+create policy select_enrolled_or_manager on app.grade_scheme_letters for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids())
+         or course_id in (select internal.my_enrolled_course_ids())
+         or (select internal.is_admin()));
+create policy select_own_or_manager on app.final_grade_overrides for select to lms_api, lms_analyst
+  using ((select internal.is_admin()) or user_id = (select app.current_user_id())
+         or course_id in (select internal.my_course_ids()));
+grant execute on function
+  api.grade_category_create(uuid, text, numeric, integer), api.grade_category_update(uuid, text, numeric, integer),
+  api.grade_category_delete(uuid), api.grade_category_list(uuid),
+  api.grade_scheme_set(uuid, jsonb), api.grade_scheme_get(uuid),
+  api.grade_override_final(uuid, uuid, text, numeric, text),
+  internal.require_grade_category(uuid, uuid)
+to lms_api;
+grant execute on function
+  internal.course_grades(uuid, uuid[], boolean), internal.quiz_points_possible(uuid), internal.grade_scheme(uuid),
+  internal.require_grade_category(uuid, uuid), internal.grade_category_json(app.grade_categories),
+  internal.managed_grade_category(uuid), internal.grade_scheme_json(uuid)
+to lms_definer;

@@ -301,6 +301,40 @@ async def assessment(w: Walk) -> None:
     await w.call("instructor", "quiz.regrade", {"quiz_id": quiz["id"], "question_id": kept["id"]})
 
 
+async def grades(w: Walk) -> None:
+    """Weighted categories with a dropped lowest quiz, a letter scheme, a learner's final grade."""
+    course = await w.call("instructor", "course.create", {"title": "Grading night", "price_cents": 0}, record=False)
+    cid = course["id"]
+    lesson = await w.call("instructor", "lesson.create", {"course_id": cid, "title": "Rules", "content": "Weights."},
+                          record=False)
+    await w.call("instructor", "lesson.publish", {"lesson_id": lesson["id"]}, record=False)
+    quizzes = await w.call("instructor", "grade.category_create", {"course_id": cid, "name": "Quizzes",
+                                                                   "weight_percent": 40, "drop_lowest": 1})
+    await w.call("instructor", "grade.category_create", {"course_id": cid, "name": "Projects", "weight_percent": 60},
+                 record=False)
+    spare = await w.call("instructor", "grade.category_create", {"course_id": cid, "name": "Spare"}, record=False)
+    await w.call("instructor", "grade.category_update", {"category_id": spare["id"], "name": "Extra credit"})
+    await w.call("instructor", "grade.category_delete", {"category_id": spare["id"]})
+    await w.call("instructor", "grade.category_list", {"course_id": cid})
+    await w.call("instructor", "grade.scheme_set", {"course_id": cid, "scheme": [
+        {"letter": "A", "min_percent": 90}, {"letter": "B", "min_percent": 75}, {"letter": "C", "min_percent": 50},
+        {"letter": "F", "min_percent": 0}]})
+    await w.call("instructor", "grade.scheme_get", {"course_id": cid})
+    quiz = await w.call("instructor", "quiz.create", {"course_id": cid, "title": "Warm-up",
+                                                      "grade_category_id": quizzes["id"]}, record=False)
+    question = await w.call("instructor", "quiz.add_question", {
+        "quiz_id": quiz["id"], "question_text": "A weight is a percentage?", "question_type": "true_false",
+        "correct_answer": "true"}, record=False)
+    await w.call("instructor", "quiz.publish", {"quiz_id": quiz["id"]}, record=False)
+    await w.call("instructor", "course.publish", {"course_id": cid}, record=False)
+    await w.call("student1", "enrollment.enroll", {"course_id": cid}, record=False)
+    attempt = await w.call("student1", "attempt.start", {"quiz_id": quiz["id"]}, record=False)
+    await w.call("student1", "attempt.submit", {"attempt_id": attempt["attempt_id"],
+                                                "answers": {question["id"]: "true"}}, record=False)
+    await w.call("instructor", "grade.override_final", {"course_id": cid, "user_id": w.user_id("student1"),
+                                                        "letter": "B", "reason": "Projects not handed in yet"})
+
+
 async def commerce(w: Walk) -> None:
     order = await w.call("student2", "order.create", {"course_id": PAID})
     await w.call("student2", "order.get", {"order_id": order["order_id"]})
@@ -361,6 +395,7 @@ async def record(database_url: str, server_database_url: str, home: Path) -> dic
             await learning(walk)
             await catalog(walk)
             await assessment(walk)
+            await grades(walk)
             await commerce(walk)
             await administration(walk, f"http://127.0.0.1:{ports[1]}/hooks/lms")
     finally:

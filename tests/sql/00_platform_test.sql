@@ -12,6 +12,7 @@ select tables_are('app', array[
   'quiz_attempt_counters', 'quiz_attempts', 'assignments', 'submissions', 'certificates',
   'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries',
   'modules', 'module_prerequisites', 'learner_overrides', 'accommodations', 'question_banks', 'quiz_pools',
+  'grade_categories', 'grade_scheme_letters', 'final_grade_overrides',
   'manual_grades'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 

@@ -251,7 +251,7 @@ select set_config('lms.given', ',quiz_id,max_attempts,time_limit_minutes,lesson_
 select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, max_attempts => null, time_limit_minutes => null,
                           lesson_id => null, description => null)
             - array['id', 'quiz_id', 'course_id', 'is_published', 'created_at', 'updated_at', 'module_id', 'module_position',
-                    'shuffle_questions', 'shuffle_options', 'partial_credit'],
+                    'shuffle_questions', 'shuffle_options', 'partial_credit', 'grade_category_id'],
           jsonb_build_object('title', 'Renamed', 'description', null, 'lesson_id', null, 'time_limit_minutes', null,
                              'max_attempts', null, 'passing_score_percentage', 70),
           'quiz.update: explicit nulls clear description, lesson_id, time_limit_minutes and max_attempts');
@@ -269,7 +269,8 @@ select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null
           'a1000000-0000-4000-8000-000000000001', 'without lms.given a null changes nothing');
 select set_config('lms.given', ',assignment_id,due_date,lesson_id,', true);
 select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null, lesson_id => null) - array['id', 'assignment_id',
-            'course_id', 'title', 'description', 'points', 'allow_late_submission', 'late_penalty_percentage', 'created_at', 'updated_at', 'module_id', 'module_position'],
+            'course_id', 'title', 'description', 'points', 'allow_late_submission', 'late_penalty_percentage', 'created_at', 'updated_at', 'module_id', 'module_position',
+            'grade_category_id'],
           '{"due_date": null, "lesson_id": null}', 'assignment.update: explicit nulls clear due_date and lesson_id');
 select set_config('lms.given', '', true);
 

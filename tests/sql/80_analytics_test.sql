@@ -53,7 +53,8 @@ select is_empty($$select p.oid from pg_proc p where p.pronamespace = 'api'::regn
 select is(array(select p.oid::regprocedure::text from pg_proc p
                 where p.pronamespace in ('internal'::regnamespace, 'app'::regnamespace)
                   and has_function_privilege(p.oid, 'execute') order by 1),
-          array['app.current_user_id()', 'internal.analyst_user_id()', 'internal.analytics_my_certificates()',
+          array['app.current_user_id()', 'internal.analyst_user_id()', 'internal.analytics_course_grades()',
+                'internal.analytics_my_certificates()',
                 'internal.analytics_quiz_item_stats()', 'internal.can_manage_course(uuid)',
                 'internal.can_read_lesson_content(uuid,boolean)', 'internal.current_user_role()',
                 'internal.effective_grade(numeric,boolean,integer)', 'internal.effective_late_penalty(uuid,uuid,integer)',

@@ -30,6 +30,8 @@ declare
   v_new_quiz   uuid[];
   v_old_bank   uuid[];
   v_new_bank   uuid[];
+  v_old_cat    uuid[];
+  v_new_cat    uuid[];
 begin
   perform internal.require_course_manager(course_copy.course_id);  -- 404 unseen, 403 not_course_owner
   select c.* into v_source from app.courses c where c.id = course_copy.course_id;
@@ -72,19 +74,31 @@ begin
   join app.lessons l on l.id = n.old_id
   left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = l.module_id;
 
+  -- Grade categories and the letter scheme, before the work that counts in them.
+  select coalesce(array_agg(g.id order by g.created_at, g.id), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by g.created_at, g.id), '{}')
+  into v_old_cat, v_new_cat from app.grade_categories g where g.course_id = v_source.id;
+  insert into app.grade_categories (id, course_id, name, weight_percent, drop_lowest)
+  select n.new_id, v_course.id, g.name, g.weight_percent, g.drop_lowest
+  from unnest(v_old_cat, v_new_cat) with ordinality n(old_id, new_id, ord) join app.grade_categories g on g.id = n.old_id
+  order by n.ord;
+  insert into app.grade_scheme_letters (course_id, letter, min_percent)
+  select v_course.id, s.letter, s.min_percent from app.grade_scheme_letters s where s.course_id = v_source.id;
+
   select coalesce(array_agg(q.id order by q.created_at, q.id), '{}'),
          coalesce(array_agg(gen_random_uuid() order by q.created_at, q.id), '{}')
   into v_old_quiz, v_new_quiz from app.quizzes q where q.course_id = v_source.id;
   insert into app.quizzes (id, course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage,
                            max_attempts, is_published, module_id, module_position, shuffle_questions, shuffle_options,
-                           partial_credit)
+                           partial_credit, grade_category_id)
   select n.new_id, v_course.id, l.new_id, q.title, q.description, q.time_limit_minutes, q.passing_score_percentage,
          q.max_attempts, q.is_published, m.new_id, q.module_position, q.shuffle_questions, q.shuffle_options,
-         q.partial_credit
+         q.partial_credit, g.new_id
   from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id)
   join app.quizzes q on q.id = n.old_id
   left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = q.lesson_id
-  left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = q.module_id;
+  left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = q.module_id
+  left join unnest(v_old_cat, v_new_cat) g(old_id, new_id) on g.old_id = q.grade_category_id;
   insert into app.questions (quiz_id, question_text, question_type, options, correct_answer, points, question_order,
                              tolerance)
   select n.new_id, x.question_text, x.question_type, x.options, x.correct_answer, x.points, x.question_order,
@@ -112,12 +126,13 @@ begin
   where p.course_id = v_source.id;
 
   insert into app.assignments (course_id, lesson_id, title, description, due_date, points, allow_late_submission,
-                               late_penalty_percentage, module_id, module_position)
+                               late_penalty_percentage, module_id, module_position, grade_category_id)
   select v_course.id, l.new_id, a.title, a.description, a.due_date + v_shift, a.points, a.allow_late_submission,
-         a.late_penalty_percentage, m.new_id, a.module_position
+         a.late_penalty_percentage, m.new_id, a.module_position, g.new_id
   from app.assignments a
   left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = a.lesson_id
   left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = a.module_id
+  left join unnest(v_old_cat, v_new_cat) g(old_id, new_id) on g.old_id = a.grade_category_id
   where a.course_id = v_source.id;
 
   -- Course material: new rows, the same bytes (no second copy in the storage).

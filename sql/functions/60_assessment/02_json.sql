@@ -20,14 +20,14 @@ as $$
     'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at,
     'module_id', p_quiz.module_id, 'module_position', p_quiz.module_position,
     'shuffle_questions', p_quiz.shuffle_questions, 'shuffle_options', p_quiz.shuffle_options,
-    'partial_credit', p_quiz.partial_credit)
+    'partial_credit', p_quiz.partial_credit, 'grade_category_id', p_quiz.grade_category_id)
 $$;
 comment on function internal.quiz_json(app.quizzes) is
 $$A quiz's settings as every quiz.* method returns them (no questions).
 @shape quiz {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
-  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool}$$;
+  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?}$$;
 
 create or replace function internal.quiz_questions_public(p_quiz_id uuid)
 returns jsonb
@@ -98,13 +98,15 @@ as $$
     'allow_late_submission', p_assignment.allow_late_submission,
     'late_penalty_percentage', p_assignment.late_penalty_percentage,
     'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at,
-    'module_id', p_assignment.module_id, 'module_position', p_assignment.module_position)
+    'module_id', p_assignment.module_id, 'module_position', p_assignment.module_position,
+    'grade_category_id', p_assignment.grade_category_id)
 $$;
 comment on function internal.assignment_json(app.assignments) is
 $$An assignment as every assignment.* method returns it.
 @shape assignment {id: uuid, assignment_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   due_date: timestamptz?, points: int, allow_late_submission: bool, late_penalty_percentage: int,
-  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?}$$;
+  created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
+  grade_category_id: uuid?}$$;
 
 create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
 returns jsonb

@@ -8,7 +8,7 @@
 create or replace function api.assignment_create(
   course_id uuid, title text, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null, module_id uuid default null)
+  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -17,12 +17,13 @@ declare
   v_assignment app.assignments;
 begin
   perform internal.require_course_manager(assignment_create.course_id);
+  perform internal.require_grade_category(assignment_create.course_id, assignment_create.grade_category_id);
   insert into app.assignments as a (course_id, lesson_id, title, description, due_date, points,
-                                    allow_late_submission, late_penalty_percentage)
+                                    allow_late_submission, late_penalty_percentage, grade_category_id)
   values (assignment_create.course_id, assignment_create.lesson_id, btrim(assignment_create.title),
           nullif(assignment_create.description, ''), assignment_create.due_date, coalesce(assignment_create.points, 100),
           coalesce(assignment_create.allow_late_submission, false),
-          coalesce(assignment_create.late_penalty_percentage, 0))
+          coalesce(assignment_create.late_penalty_percentage, 0), assignment_create.grade_category_id)
   returning a.* into v_assignment;
   if assignment_create.module_id is not null then
     perform internal.place_item('assignment', v_assignment.id, v_assignment.course_id, assignment_create.module_id);
@@ -35,10 +36,11 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid) is
+comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid) is
 $$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
 penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course), module_id a module of it
-(422 module_not_in_course), where the assignment goes last.
+(422 module_not_in_course), where the assignment goes last, grade_category_id a grade category of it
+(422 category_not_in_course; none: the course's implicit one).
 @result assignment
 @param title minLength=1 maxLength=200
 @param points minimum=1
@@ -47,7 +49,7 @@ penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course), mo
 create or replace function api.assignment_update(
   assignment_id uuid, title text default null, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null, module_id uuid default null)
+  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null)
 returns jsonb
 language plpgsql
 volatile
@@ -56,6 +58,7 @@ declare
   v_assignment app.assignments := internal.managed_row(null::app.assignments, assignment_update.assignment_id,
                                                        'assignment', true);
 begin
+  perform internal.require_grade_category(v_assignment.course_id, assignment_update.grade_category_id);
   -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.assignments a set
     title = coalesce(btrim(assignment_update.title), a.title),
@@ -67,7 +70,9 @@ begin
                     then assignment_update.due_date else a.due_date end,
     points = coalesce(assignment_update.points, a.points),
     allow_late_submission = coalesce(assignment_update.allow_late_submission, a.allow_late_submission),
-    late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage)
+    late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage),
+    grade_category_id = case when internal.given('grade_category_id', assignment_update.grade_category_id)
+                             then assignment_update.grade_category_id else a.grade_category_id end
   where a.id = v_assignment.id
   returning a.* into v_assignment;
   if internal.given('module_id', assignment_update.module_id)
@@ -82,7 +87,7 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid) is
+comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid) is
 $$Change an assignment (instructor of the course, admin); omitted fields stay as they are; an
 explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
 deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.

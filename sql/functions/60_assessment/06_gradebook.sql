@@ -39,9 +39,12 @@ begin
   -- correlated lookups whose count is the page's size, not the course's.
   return (
     with quizzes as materialized (
-      select z.id, z.title from app.quizzes z where z.id = any (v_quizzes)
+      select z.id, z.title, z.grade_category_id from app.quizzes z where z.id = any (v_quizzes)
     ), assignments as materialized (
-      select a.id, a.title, a.points, a.late_penalty_percentage from app.assignments a where a.course_id = p_course_id
+      select a.id, a.title, a.points, a.late_penalty_percentage, a.grade_category_id
+      from app.assignments a where a.course_id = p_course_id
+    ), grades as materialized (  -- the course grade of the page's students, computed once for the page
+      select g.user_id, g.categories, g.course_grade from internal.course_grades(p_course_id, v_students, p_user_id is not null) g
     )
     select coalesce(jsonb_agg(jsonb_build_object(
              'user_id', e.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', e.is_active,
@@ -49,7 +52,8 @@ begin
              'quizzes', (
                select coalesce(jsonb_agg(jsonb_build_object(
                         'quiz_id', q.id, 'title', q.title, 'best_score', c.best_score,
-                        'passed', coalesce(c.passed, false), 'attempts', coalesce(c.closed_attempts, 0))
+                        'passed', coalesce(c.passed, false), 'attempts', coalesce(c.closed_attempts, 0),
+                        'grade_category_id', q.grade_category_id)
                         order by q.title, q.id), '[]')
                from quizzes q
                left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = q.id),
@@ -58,24 +62,28 @@ begin
                         'assignment_id', a.id, 'title', a.title, 'points', a.points,
                         'submitted', sb.id is not null, 'is_late', sb.is_late, 'grade', sb.grade,
                         'effective_grade', internal.effective_grade(sb.grade, sb.is_late,
-                          internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage)))
+                          internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage)),
+                        'grade_category_id', a.grade_category_id)
                         order by a.title, a.id), '[]')
                from assignments a
-               left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id))
+               left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id),
+             'categories', g.categories, 'course_grade', g.course_grade)
            order by s.ord), '[]')
     from unnest(v_students) with ordinality s (user_id, ord)
     join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
-    cross join lateral (select u0.full_name, u0.email from app.users u0 where u0.id = s.user_id offset 0) u);
+    cross join lateral (select u0.full_name, u0.email from app.users u0 where u0.id = s.user_id offset 0) u
+    left join grades g on g.user_id = s.user_id);
 end
 $$;
 comment on function internal.gradebook(uuid, uuid, integer, integer) is
-  'Gradebook rows of a course (all enrolled students — one page in enrollment order when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress. One statement. With p_user_id (a student''s own row) only published quizzes are listed.
+  'Gradebook rows of a course (all enrolled students — one page in enrollment order when p_limit is given — or one): best quiz score per quiz, effective assignment grades, progress, per category subtotals and the course grade (internal.course_grades). One statement. With p_user_id (a student''s own row) only published quizzes are listed.
 best_score is null for a quiz without closed attempts; is_late, grade and effective_grade are null without a submission (grades: until graded).
 @shape gradebook_row {user_id: uuid, full_name: text, email: text, is_active: bool, progress_percentage: int,
   completed_at: timestamptz?,
-  quizzes: {quiz_id: uuid, title: text, best_score: int?, passed: bool, attempts: int}[],
+  quizzes: {quiz_id: uuid, title: text, best_score: int?, passed: bool, attempts: int, grade_category_id: uuid?}[],
   assignments: {assignment_id: uuid, title: text, points: int, submitted: bool, is_late: bool?, grade: number?,
-    effective_grade: number?}[]}';
+    effective_grade: number?, grade_category_id: uuid?}[],
+  categories: grade_category_total[], course_grade: course_grade}';
 
 create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
 returns jsonb
@@ -145,11 +153,14 @@ comment on function internal.csv_cell(text) is
  * rpc/http/exports.py, which COPYs it to the client as it comes): one row per student and quiz or
  * assignment, students by name. The caller is checked once, before the first row.
  */
+drop function if exists internal.gradebook_export(uuid);  -- before the grade columns
 create or replace function internal.gradebook_export(p_course_id uuid)
 returns table (user_id uuid, full_name text, email text, is_active boolean, progress_percentage integer,
                completed_at timestamptz, item_type text, item_id uuid, item_title text, best_score integer,
                passed boolean, attempts integer, submitted boolean, is_late boolean, grade numeric,
-               effective_grade numeric)
+               effective_grade numeric, grade_category_id uuid, grade_category text, category_percent numeric,
+               category_percent_ungraded_as_zero numeric, course_percent numeric, course_letter text,
+               course_percent_ungraded_as_zero numeric, course_grade_overridden boolean)
 language plpgsql
 stable
 security definer
@@ -160,26 +171,33 @@ begin
   return query
     select e.user_id, internal.csv_cell(u.full_name), internal.csv_cell(u.email), e.is_active,
            e.progress_percentage, e.completed_at, i.item_type, i.item_id, internal.csv_cell(i.item_title), i.best_score, i.passed, i.attempts, i.submitted, i.is_late,
-           i.grade, i.effective_grade
+           i.grade, i.effective_grade, i.grade_category_id, internal.csv_cell(coalesce(cat.value ->> 'name', 'Other')),
+           (cat.value ->> 'percent')::numeric, (cat.value ->> 'percent_ungraded_as_zero')::numeric,
+           (g.course_grade ->> 'percent')::numeric, internal.csv_cell(g.course_grade ->> 'letter'),
+           (g.course_grade ->> 'percent_ungraded_as_zero')::numeric, (g.course_grade ->> 'overridden')::boolean
     from app.enrollments e
     join app.users u on u.id = e.user_id
+    left join internal.course_grades(p_course_id, array(select e0.user_id from app.enrollments e0 where e0.course_id = p_course_id)) g
+      on g.user_id = e.user_id
     cross join lateral (
-      select 'quiz'::text as item_type, z.id as item_id, z.title as item_title, c.best_score,
+      select 'quiz'::text as item_type, z.id as item_id, z.title as item_title, z.grade_category_id, c.best_score,
              coalesce(c.passed, false) as passed, coalesce(c.closed_attempts, 0) as attempts,
              null::boolean as submitted, null::boolean as is_late, null::numeric as grade, null::numeric as effective_grade
       from app.quizzes z
       left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = z.id
       where z.course_id = p_course_id
       union all
-      select 'assignment', a.id, a.title, null, null, null, s.id is not null, s.is_late, s.grade,
+      select 'assignment', a.id, a.title, a.grade_category_id, null, null, null, s.id is not null, s.is_late, s.grade,
              internal.effective_grade(s.grade, s.is_late,
                                       internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage))
       from app.assignments a
       left join app.submissions s on s.assignment_id = a.id and s.user_id = e.user_id
       where a.course_id = p_course_id) i
+    left join lateral (select x.value from jsonb_array_elements(g.categories) x
+                       where (x.value ->> 'category_id')::uuid is not distinct from i.grade_category_id limit 1) cat on true
     where e.course_id = p_course_id
     order by u.full_name, e.user_id, i.item_type desc, i.item_title, i.item_id;
 end
 $$;
 comment on function internal.gradebook_export(uuid) is
-  'Every enrolled student''s gradebook of a course (text cells through internal.csv_cell: no spreadsheet formula), one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';
+  'Every enrolled student''s gradebook of a course (text cells through internal.csv_cell: no spreadsheet formula), one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; each row with its grade category and that category''s subtotal for the student, and the student''s course grade (internal.course_grades, as gradebook.course); LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';

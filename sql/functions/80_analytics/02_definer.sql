@@ -127,3 +127,53 @@ end
 $$;
 comment on function internal.maintain_analyst_sessions() is
   'Upkeep (`lms db maintain`): internal.end_runaway_analyst_sessions (app.settings analyst_max_transaction_seconds, default 900). SECURITY DEFINER: like the function it calls, it signals other roles'' sessions.';
+
+create or replace function internal.analytics_course_grades()
+returns table (course_id uuid, user_id uuid, percent numeric, letter text, percent_ungraded_as_zero numeric,
+               letter_ungraded_as_zero text, overridden boolean, computed_percent numeric)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_me      uuid := app.current_user_id();
+  v_course  uuid;
+  v_managed boolean;
+begin
+  if v_me is null then
+    return;
+  end if;
+  -- Courses the caller manages: every learner's grade; courses they take: their own, as they see it.
+  for v_course, v_managed in
+    select c.id, true from app.courses c where c.id in (select internal.my_course_ids()) or internal.is_admin()
+    union
+    select e.course_id, false from app.enrollments e
+    where e.user_id = v_me and not (e.course_id in (select internal.my_course_ids()) or internal.is_admin())
+  loop
+    return query
+      select v_course, g.user_id, (g.course_grade ->> 'percent')::numeric, g.course_grade ->> 'letter',
+             (g.course_grade ->> 'percent_ungraded_as_zero')::numeric, g.course_grade ->> 'letter_ungraded_as_zero',
+             (g.course_grade ->> 'overridden')::boolean, (g.course_grade ->> 'computed_percent')::numeric
+      from internal.course_grades(v_course,
+                                  case when v_managed
+                                       then array(select e.user_id from app.enrollments e where e.course_id = v_course)
+                                       else array[v_me] end,
+                                  not v_managed) g;
+  end loop;
+end
+$$;
+comment on function internal.analytics_course_grades() is
+  'The course grades the caller may see, from internal.course_grades (the gradebook''s own numbers): every learner of the courses they teach (all, for an admin), their own in the courses they take. SECURITY DEFINER: reads other learners'' work for a course''s manager only.';
+
+drop view if exists analytics.course_grades;
+create view analytics.course_grades with (security_invoker = true) as
+  select g.course_id, g.user_id, g.percent, g.letter, g.percent_ungraded_as_zero, g.letter_ungraded_as_zero,
+         g.overridden, g.computed_percent
+  from internal.analytics_course_grades() g;
+comment on view analytics.course_grades is
+  'Per learner and course: the course grade exactly as gradebook.course shows it (internal.course_grades) — for the courses the caller teaches (all, for an admin), and the caller''s own.';
+comment on column analytics.course_grades.percent is 'The course grade in percent (2 decimals): graded work only; a final grade set by the instructor wins. Null without graded work.';
+comment on column analytics.course_grades.percent_ungraded_as_zero is 'The same, counting ungraded work as 0.';
+comment on column analytics.course_grades.overridden is 'True when the instructor set the final grade (grade.override_final).';
+comment on column analytics.course_grades.computed_percent is 'The computed grade beside an override.';
