@@ -291,6 +291,10 @@ async def test_side_channel_probes(world, db, analyst, rpc):
 M = "(select c.id from app.courses c where c.instructor_id = {me})"          # courses I teach
 E = "(select e.course_id from app.enrollments e where e.user_id = {me} and e.is_active)"  # I'm enrolled
 OWN_OR_TAUGHT = f"t.user_id = {{me}} or t.course_id in {M} or {{adm}}"
+# Work whose grades are held back from the learners of my courses (grade_posting manual, not posted)
+HELD = (f"(select z.id from app.quizzes z where z.course_id in {E} and z.grade_posting = 'manual' "
+        f"and z.grades_posted_at is null union all select a.id from app.assignments a where a.course_id in {E} "
+        f"and a.grade_posting = 'manual' and a.grades_posted_at is null)")
 VISIBLE_QUIZ = f"(t.course_id in {M} or (t.is_published and t.course_id in {E}) or {{adm}})"
 VISIBLE_MODULE = (f"((t.is_published and (t.course_id in (select id from app.courses where is_published) "
                   f"or t.course_id in {E})) or t.course_id in {M} or {{adm}})")
@@ -333,16 +337,21 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
                       "cross join jsonb_array_elements(a.draw) d where a.user_id = {me})",) * 2,
     "app.question_banks": (f"t.course_id in {M} or {{adm}}",) * 2,
     "app.quiz_pools": (f"t.course_id in {M} or {{adm}}",) * 2,
-    "app.manual_grades": (OWN_OR_TAUGHT,) * 2,
+    "app.manual_grades": (OWN_OR_TAUGHT, f"(t.user_id = {{me}} and t.quiz_id not in {HELD}) or t.course_id in {M} "
+                                         "or {adm}"),
     "app.grade_categories": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
     "app.grade_scheme_letters": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
     "app.final_grade_overrides": (OWN_OR_TAUGHT,) * 2,
     "app.quiz_attempt_counters": (None, None),
     "app.quiz_attempts": (f"t.user_id = {{me}} or t.quiz_id in "
-                          f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}",) * 2,
+                          f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}",
+                          f"(t.user_id = {{me}} and t.quiz_id not in {HELD}) or t.quiz_id in "
+                          f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}"),
     "app.assignments": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
     "app.submissions": (f"t.user_id = {{me}} or t.assignment_id in (select a.id from app.assignments a "
-                        f"where a.course_id in {M}) or {{adm}}",) * 2,
+                        f"where a.course_id in {M}) or {{adm}}",
+                        f"(t.user_id = {{me}} and t.assignment_id not in {HELD}) or t.assignment_id in "
+                        f"(select a.id from app.assignments a where a.course_id in {M}) or {{adm}}"),
     "app.certificates": (OWN_OR_TAUGHT,) * 2,
     "app.events": (OWN_OR_TAUGHT,) * 2,  # issue 20: the subject, the course's instructor, admins
     "app.webhooks": (None, None),

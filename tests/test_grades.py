@@ -158,3 +158,71 @@ async def test_points_without_weights_work_in_no_category_and_a_scheme_of_ones_o
     assert (await rpc.ok("grade.scheme_get", {"course_id": copy["id"]}, ina.token))["scheme"] == scheme
     placed = [q["grade_category_id"] for q in await rpc.ok("quiz.list", {"course_id": copy["id"]}, ina.token)]
     assert sorted(placed, key=str) == sorted([copied[0]["id"], copied[0]["id"], None, None], key=str)
+
+
+async def test_held_back_grades_reach_no_learner_path_until_posted(rpc, users, db, analyst):
+    """grade_posting manual on a quiz and an assignment: the learner sees no score, grade or feedback —
+    attempt.submit, attempt.list_mine, submission.get_mine, gradebook.mine (cells and course grade),
+    event.list and the WebSocket, their analyst's rows — and the passed quiz completes nothing; the
+    instructor sees everything. grade.post releases each: grade.posted events, completion, certificate."""
+    import aiohttp
+
+    from tests.helpers.events import call, next_event
+
+    ina, course_id, learner = await learner_in_course(rpc, users)
+    quiz = await make_quiz(rpc, ina.token, course_id, [tf(), tf()], grade_posting="manual")
+    lesson = (await rpc.ok("course.get", {"course_id": course_id}, learner.token))["lessons"][0]["id"]
+    await rpc.ok("lesson.complete", {"lesson_id": lesson}, learner.token)
+    work = await rpc.ok("assignment.create", {"course_id": course_id, "title": "Essay", "points": 10,
+                                              "grade_posting": "manual"}, ina.token)
+    url = rpc.base.replace("http", "ws") + "/ws"
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(url, headers={"Authorization": f"Bearer {learner.token}"}) as ws:
+        assert "result" in await call(ws, "event.subscribe", {"types": ["attempt.submitted", "grade.posted"]})
+        started = await rpc.ok("attempt.start", {"quiz_id": quiz.id}, learner.token)
+        result = await rpc.ok("attempt.submit", {"attempt_id": started["attempt_id"],
+                                                 "answers": {q: "true" for q in quiz.question_ids}}, learner.token)
+        assert (result["status"], result["score"], result["passed"], result["grade_posted"]) == \
+            ("submitted", None, None, False)
+        live = await next_event(ws)
+        assert live["type"] == "attempt.submitted" and live["data"]["score"] is None and live["data"]["passed"] is None
+        sub = await rpc.ok("submission.submit", {"assignment_id": work["id"], "content": "Words"}, learner.token)
+        await rpc.ok("submission.grade", {"submission_id": sub["id"], "grade": 8, "feedback": "Good"}, ina.token)
+
+        listed = await rpc.ok("attempt.list_mine", {"quiz_id": quiz.id}, learner.token)
+        assert [(a["score"], a["passed"], a["points_earned"]) for a in listed] == [(None, None, None)]
+        mine = await rpc.ok("submission.get_mine", {"assignment_id": work["id"]}, learner.token)
+        assert (mine["grade"], mine["feedback"], mine["effective_grade"], mine["grade_posted"]) == \
+            (None, None, None, False)
+        book = await rpc.ok("gradebook.mine", {"course_id": course_id}, learner.token)
+        assert (book["quizzes"][0]["best_score"], book["assignments"][0]["grade"]) == (None, None)
+        assert book["course_grade"]["percent"] is None and book["completed_at"] is None
+        events = await rpc.ok("event.list", {"types": ["attempt.submitted", "submission.graded"]}, learner.token)
+        assert {e["type"] for e in events} == {"attempt.submitted", "submission.graded"}
+        assert all(e["data"].get("score") is None and e["data"].get("grade") is None for e in events)
+        with psycopg.connect(db.cluster.url(db.name, analyst(learner.id)), autocommit=True) as conn:
+            assert conn.execute("select count(*) from app.quiz_attempts").fetchone()[0] == 0
+            assert conn.execute("select count(*) from app.submissions").fetchone()[0] == 0
+            assert conn.execute("select percent from analytics.course_grades").fetchall() == [(None,)]
+        # The instructor sees everything meanwhile.
+        (row,) = await rpc.ok("gradebook.course", {"course_id": course_id}, ina.token)
+        assert (row["quizzes"][0]["best_score"], row["assignments"][0]["grade"]) == (100, 8)
+
+        posted = await rpc.ok("grade.post", {"quiz_id": quiz.id}, ina.token)
+        assert posted["learners"] == 1
+        announced = await next_event(ws)
+        assert announced["type"] == "grade.posted" and announced["data"]["best_score"] == 100
+        book = await rpc.ok("gradebook.mine", {"course_id": course_id}, learner.token)
+        assert book["quizzes"][0]["best_score"] == 100 and book["assignments"][0]["grade"] is None
+        assert book["completed_at"] is not None, "the passed quiz counts once posted: the course is complete"
+        assert await rpc.ok("certificate.list_mine", {}, learner.token)
+        await rpc.ok("grade.post", {"assignment_id": work["id"]}, ina.token)
+        mine = await rpc.ok("submission.get_mine", {"assignment_id": work["id"]}, learner.token)
+        assert (float(mine["grade"]), mine["feedback"]) == (8.0, "Good") and "grade_posted" not in mine
+        with psycopg.connect(db.cluster.url(db.name, analyst(learner.id)), autocommit=True) as conn:
+            assert conn.execute("select count(*) from app.submissions").fetchone()[0] == 1
+            assert conn.execute("select percent from analytics.course_grades").fetchall() \
+                == [(Decimal("83.33"),)]  # 10 of 12
+    wrong = await rpc.error("grade.post", {}, ina.token)
+    assert wrong["data"]["reason"] == "one_target_required"
+    assert (await rpc.error("grade.post", {"quiz_id": quiz.id}, learner.token))["code"] in (403, 404)

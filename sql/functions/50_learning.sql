@@ -93,8 +93,9 @@ begin
   v_complete := v_enrollment.is_active and v_total > 0 and v_done = v_total
     and not exists (select from app.quizzes q
                     where q.course_id = p_course_id and internal.item_counts(q.is_published, q.module_id)
-                      and not exists (select from app.quiz_attempts a
-                                      where a.quiz_id = q.id and a.user_id = p_user_id and a.passed));
+                      and (internal.grade_hidden(q.grade_posting, q.grades_posted_at)  -- held back: not passed yet
+                           or not exists (select from app.quiz_attempts a
+                                          where a.quiz_id = q.id and a.user_id = p_user_id and a.passed)));
 
   update app.enrollments e set
     progress_percentage = v_percent,

@@ -40,10 +40,10 @@ alter table app.submissions force row level security;
 -- Quizzes ------------------------------------------------------------------------------
 grant select on app.quizzes to lms_api, lms_analyst;
 grant insert (course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts,
-              grade_category_id)
+              grade_category_id, grade_posting)
   on app.quizzes to lms_api;
 grant update (lesson_id, title, description, time_limit_minutes, passing_score_percentage, max_attempts, is_published,
-              shuffle_questions, shuffle_options, partial_credit, grade_category_id)
+              shuffle_questions, shuffle_options, partial_credit, grade_category_id, grade_posting, grades_posted_at)
   on app.quizzes to lms_api;
 
 create policy select_enrolled_or_manager on app.quizzes for select to lms_api, lms_analyst
@@ -118,8 +118,14 @@ create policy delete_manager on app.questions for delete to lms_api
 grant select (attempt_id, question_id, quiz_id, course_id, user_id, submitted_at, answer, points, points_awarded,
               feedback, graded_at)
   on app.manual_grades to lms_api, lms_analyst;
-create policy select_own_or_manager on app.manual_grades for select to lms_api, lms_analyst
+create policy select_own_or_manager on app.manual_grades for select to lms_api
   using ((select internal.is_admin()) or user_id = (select app.current_user_id())
+         or course_id in (select internal.my_course_ids()));
+-- Analysts: the same, but a learner's own rows of work whose grades are held back (grade_posting manual,
+-- not posted) stay out until grade.post — for attempts and submissions alike (below).
+create policy select_posted_own_or_manager on app.manual_grades for select to lms_analyst
+  using ((select internal.is_admin())
+         or (user_id = (select app.current_user_id()) and quiz_id <> all ((select internal.held_back_item_ids())::uuid[]))
          or course_id in (select internal.my_course_ids()));
 
 -- Attempts (read only for clients; never the grading column) ----------------------------
@@ -128,18 +134,22 @@ grant select (id, user_id, quiz_id, attempt_number, status, started_at, deadline
   on app.quiz_attempts to lms_api, lms_analyst;
 -- Each arm an InitPlan computed once per query (admin first: it short-circuits the others), so the
 -- policy costs the same on 30 partitions as on one (issue 21).
-create policy select_own_or_manager on app.quiz_attempts for select to lms_api, lms_analyst
+create policy select_own_or_manager on app.quiz_attempts for select to lms_api
   using ((select internal.is_admin())
          or user_id = (select app.current_user_id())
+         or quiz_id = any ((select internal.my_managed_quiz_ids())::uuid[]));
+create policy select_posted_own_or_manager on app.quiz_attempts for select to lms_analyst
+  using ((select internal.is_admin())
+         or (user_id = (select app.current_user_id()) and quiz_id <> all ((select internal.held_back_item_ids())::uuid[]))
          or quiz_id = any ((select internal.my_managed_quiz_ids())::uuid[]));
 
 -- Assignments --------------------------------------------------------------------------
 grant select on app.assignments to lms_api, lms_analyst;
 grant insert (course_id, lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage,
-              grade_category_id)
+              grade_category_id, grade_posting)
   on app.assignments to lms_api;
 grant update (lesson_id, title, description, due_date, points, allow_late_submission, late_penalty_percentage,
-              grade_category_id)
+              grade_category_id, grade_posting, grades_posted_at)
   on app.assignments to lms_api;
 
 create policy select_enrolled_or_manager on app.assignments for select to lms_api, lms_analyst
@@ -156,9 +166,14 @@ create policy update_manager on app.assignments for update to lms_api
 grant select on app.submissions to lms_api, lms_analyst;
 grant update (grade, feedback, graded_at, graded_by) on app.submissions to lms_api;
 
-create policy select_own_or_manager on app.submissions for select to lms_api, lms_analyst
+create policy select_own_or_manager on app.submissions for select to lms_api
   using ((select internal.is_admin())
          or user_id = (select app.current_user_id())
+         or assignment_id = any ((select internal.my_managed_assignment_ids())::uuid[]));
+create policy select_posted_own_or_manager on app.submissions for select to lms_analyst
+  using ((select internal.is_admin())
+         or (user_id = (select app.current_user_id())
+             and assignment_id <> all ((select internal.held_back_item_ids())::uuid[]))
          or assignment_id = any ((select internal.my_managed_assignment_ids())::uuid[]));
 create policy update_manager on app.submissions for update to lms_api
   using (assignment_id in (select a.id from app.assignments a where a.course_id in (select internal.my_course_ids()))
@@ -168,8 +183,8 @@ create policy update_manager on app.submissions for update to lms_api
 
 -- Functions ----------------------------------------------------------------------------
 grant execute on function
-  api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid, uuid),
-  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean, uuid),
+  api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid, uuid, text),
+  api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean, uuid, text),
   api.quiz_publish(uuid),
   api.quiz_unpublish(uuid),
   api.quiz_add_question(uuid, text, text, jsonb, jsonb, integer, integer, numeric),
@@ -188,8 +203,8 @@ grant execute on function
   api.attempt_submit(uuid, jsonb),
   api.attempt_list_mine(uuid, integer, integer),
   api.attempt_list_for_quiz(uuid, integer, integer),
-  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid),
-  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid),
+  api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid, text),
+  api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid, text),
   api.assignment_list(uuid, integer, integer),
   api.submission_submit(uuid, text, uuid),
   api.submission_grade(uuid, numeric, text),
@@ -287,11 +302,16 @@ grant execute on function
   api.grade_category_create(uuid, text, numeric, integer), api.grade_category_update(uuid, text, numeric, integer),
   api.grade_category_delete(uuid), api.grade_category_list(uuid),
   api.grade_scheme_set(uuid, jsonb), api.grade_scheme_get(uuid),
-  api.grade_override_final(uuid, uuid, text, numeric, text),
-  internal.require_grade_category(uuid, uuid)
+  api.grade_override_final(uuid, uuid, text, numeric, text), api.grade_post(uuid, uuid),
+  internal.require_grade_category(uuid, uuid), internal.grade_hidden(text, timestamptz), internal.hide_grade(jsonb, boolean),
+  internal.check_grade_posting(text)
 to lms_api;
+grant execute on function internal.held_back_item_ids() to lms_analyst;
 grant execute on function
   internal.course_grades(uuid, uuid[], boolean), internal.quiz_points_possible(uuid), internal.grade_scheme(uuid),
   internal.require_grade_category(uuid, uuid), internal.grade_category_json(app.grade_categories),
-  internal.managed_grade_category(uuid), internal.grade_scheme_json(uuid)
+  internal.managed_grade_category(uuid), internal.grade_scheme_json(uuid),
+  internal.grade_hidden(text, timestamptz), internal.hide_grade(jsonb, boolean), internal.grades_held_back(jsonb),
+  internal.managed_quiz(uuid, boolean), internal.managed_row(anyelement, uuid, text, boolean),
+  internal.refresh_course_progress(uuid)
 to lms_definer;

@@ -60,8 +60,13 @@ create table app.quizzes (
   partial_credit           boolean not null default false,
   grade_category_id        uuid,
   constraint fk_quizzes_grade_category_in_course foreign key (grade_category_id, course_id)
-    references app.grade_categories (id, course_id) on delete set null (grade_category_id)
+    references app.grade_categories (id, course_id) on delete set null (grade_category_id),
+  grade_posting            text not null default 'automatic',
+  grades_posted_at         timestamptz,
+  constraint ck_quizzes_grade_posting check (grade_posting in ('automatic', 'manual'))
 );
+comment on column app.quizzes.grade_posting is 'automatic: learners see their scores at once; manual: not until grade.post (grades_posted_at).';
+comment on column app.quizzes.grades_posted_at is 'When grade.post released the scores of a manual-posting quiz; null: held back (reset when it is set to manual again).';
 create index ix_quizzes_grade_category_id on app.quizzes (grade_category_id) where grade_category_id is not null;
 comment on column app.quizzes.grade_category_id is 'The grade category of the same course this quiz counts in; null: the course''s implicit one (deleting the category sets it back to null).';
 comment on column app.quizzes.shuffle_questions is 'Each attempt shows its questions (fixed and drawn) in its own random order, kept with the attempt.';
@@ -321,8 +326,13 @@ create table app.assignments (
   constraint fk_assignments_module_in_course foreign key (module_id, course_id) references app.modules (id, course_id),
   grade_category_id       uuid,
   constraint fk_assignments_grade_category_in_course foreign key (grade_category_id, course_id)
-    references app.grade_categories (id, course_id) on delete set null (grade_category_id)
+    references app.grade_categories (id, course_id) on delete set null (grade_category_id),
+  grade_posting           text not null default 'automatic',
+  grades_posted_at        timestamptz,
+  constraint ck_assignments_grade_posting check (grade_posting in ('automatic', 'manual'))
 );
+comment on column app.assignments.grade_posting is 'automatic: learners see their grades and feedback at once; manual: not until grade.post (grades_posted_at).';
+comment on column app.assignments.grades_posted_at is 'When grade.post released the grades of a manual-posting assignment; null: held back (reset when it is set to manual again).';
 create index ix_assignments_grade_category_id on app.assignments (grade_category_id) where grade_category_id is not null;
 comment on column app.assignments.grade_category_id is 'The grade category of the same course this assignment counts in; null: the course''s implicit one (deleting the category sets it back to null).';
 create index ix_assignments_module_id on app.assignments (module_id) where module_id is not null;

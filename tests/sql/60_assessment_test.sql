@@ -34,7 +34,8 @@ select ok(not has_column_privilege('lms_analyst', 'app.questions', 'correct_answ
 select ok(not has_table_privilege('lms_api', 'app.quiz_attempts', 'insert')
           and not has_table_privilege('lms_api', 'app.quiz_attempts', 'update'),
           'lms_api cannot insert or update quiz attempts directly');
-select policies_are('app', 'quiz_attempts', array['select_own_or_manager'], 'quiz_attempts has only its select policy');
+select policies_are('app', 'quiz_attempts', array['select_own_or_manager', 'select_posted_own_or_manager'],
+                    'quiz_attempts has only its select policies (the API''s, the analysts'')');
 select ok(not has_column_privilege('lms_api', 'app.quiz_attempts', 'grading', 'select'),
           'lms_api has no SELECT on quiz_attempts.grading (per-question correctness)');
 select ok(not has_column_privilege('lms_analyst', 'app.quiz_attempts', 'grading', 'select'),
@@ -251,7 +252,8 @@ select set_config('lms.given', ',quiz_id,max_attempts,time_limit_minutes,lesson_
 select is(api.quiz_update(quiz_id => current_setting('t.quiz')::uuid, max_attempts => null, time_limit_minutes => null,
                           lesson_id => null, description => null)
             - array['id', 'quiz_id', 'course_id', 'is_published', 'created_at', 'updated_at', 'module_id', 'module_position',
-                    'shuffle_questions', 'shuffle_options', 'partial_credit', 'grade_category_id'],
+                    'shuffle_questions', 'shuffle_options', 'partial_credit', 'grade_category_id', 'grade_posting',
+                    'grades_posted_at'],
           jsonb_build_object('title', 'Renamed', 'description', null, 'lesson_id', null, 'time_limit_minutes', null,
                              'max_attempts', null, 'passing_score_percentage', 70),
           'quiz.update: explicit nulls clear description, lesson_id, time_limit_minutes and max_attempts');
@@ -270,7 +272,7 @@ select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null
 select set_config('lms.given', ',assignment_id,due_date,lesson_id,', true);
 select is(api.assignment_update(current_setting('t.asg')::uuid, due_date => null, lesson_id => null) - array['id', 'assignment_id',
             'course_id', 'title', 'description', 'points', 'allow_late_submission', 'late_penalty_percentage', 'created_at', 'updated_at', 'module_id', 'module_position',
-            'grade_category_id'],
+            'grade_category_id', 'grade_posting', 'grades_posted_at'],
           '{"due_date": null, "lesson_id": null}', 'assignment.update: explicit nulls clear due_date and lesson_id');
 select set_config('lms.given', '', true);
 

@@ -58,7 +58,7 @@ select is(array(select p.oid::regprocedure::text from pg_proc p
                 'internal.analytics_quiz_item_stats()', 'internal.can_manage_course(uuid)',
                 'internal.can_read_lesson_content(uuid,boolean)', 'internal.current_user_role()',
                 'internal.effective_grade(numeric,boolean,integer)', 'internal.effective_late_penalty(uuid,uuid,integer)',
-                'internal.error_catalogue()',
+                'internal.error_catalogue()', 'internal.held_back_item_ids()',
                 'internal.instructor_name(uuid)', 'internal.is_actively_enrolled(uuid,uuid)', 'internal.is_admin()',
                 'internal.lesson_content(uuid)', 'internal.module_states(uuid,uuid)', 'internal.my_course_ids()',
                 'internal.my_drawn_question_ids()', 'internal.my_enrolled_course_ids()',

@@ -131,3 +131,44 @@ end
 $$;
 comment on function internal.is_instructor(uuid) is
   'True when p_user_id is an active user whose role is instructor (with an instructor profile), i.e. may own new courses. SECURITY DEFINER: the tables'' RLS belongs to identity; who teaches is public anyway.';
+
+-- Grade posting (issue 30 §3): whether a quiz's or an assignment's grades are held back from learners.
+create or replace function internal.grade_hidden(p_posting text, p_posted_at timestamptz)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select p_posting = 'manual' and p_posted_at is null
+$$;
+comment on function internal.grade_hidden(text, timestamptz) is
+  'Whether a quiz''s or assignment''s grades are held back from its learners: grade_posting manual and not posted (grade.post). The one definition.';
+
+create or replace function internal.hide_grade(p_json jsonb, p_hidden boolean default true)
+returns jsonb
+language sql
+immutable
+parallel safe
+as $$
+  select case when p_hidden is not true or p_json is null then p_json else
+    (select jsonb_object_agg(e.key, case when e.key in ('score', 'passed', 'points_earned', 'best_score', 'grade',
+                                                        'effective_grade', 'feedback', 'graded_at', 'graded_by', 'rubric')
+                                         then 'null'::jsonb else e.value end)
+     from jsonb_each(p_json) e) || '{"grade_posted": false}' end
+$$;
+comment on function internal.hide_grade(jsonb, boolean) is
+  'What a learner (or an event) may see of held-back work: the object with its score, passed, points_earned, best_score, grade, effective_grade, feedback, graded_at, graded_by and rubric set to null and grade_posted: false (unchanged when p_hidden is not true).';
+
+create or replace function internal.check_grade_posting(p_posting text)
+returns void
+language plpgsql
+immutable
+as $$
+begin
+  if p_posting is not null and p_posting not in ('automatic', 'manual') then
+    raise exception 'grade_posting is automatic or manual' using errcode = 'LM422', detail = 'invalid_argument',
+      hint = 'grade_posting';
+  end if;
+end
+$$;
+comment on function internal.check_grade_posting(text) is 'LM422 invalid_argument (field grade_posting) unless it is automatic, manual or not given.';

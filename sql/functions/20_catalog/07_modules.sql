@@ -42,7 +42,7 @@ as $$
     union all
     select q.module_id,
            coalesce((select c.passed from app.quiz_attempt_counters c where c.user_id = p_user_id and c.quiz_id = q.id),
-                    false)
+                    false) and not internal.grade_hidden(q.grade_posting, q.grades_posted_at)  -- held back: not yet
     from app.quizzes q where q.module_id = any (p_module_ids) and q.is_published
     union all
     select a.module_id, exists (select from app.submissions x where x.assignment_id = a.id and x.user_id = p_user_id)

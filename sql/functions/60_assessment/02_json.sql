@@ -20,14 +20,16 @@ as $$
     'created_at', p_quiz.created_at, 'updated_at', p_quiz.updated_at,
     'module_id', p_quiz.module_id, 'module_position', p_quiz.module_position,
     'shuffle_questions', p_quiz.shuffle_questions, 'shuffle_options', p_quiz.shuffle_options,
-    'partial_credit', p_quiz.partial_credit, 'grade_category_id', p_quiz.grade_category_id)
+    'partial_credit', p_quiz.partial_credit, 'grade_category_id', p_quiz.grade_category_id,
+    'grade_posting', p_quiz.grade_posting, 'grades_posted_at', p_quiz.grades_posted_at)
 $$;
 comment on function internal.quiz_json(app.quizzes) is
 $$A quiz's settings as every quiz.* method returns them (no questions).
 @shape quiz {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
-  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?}$$;
+  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?,
+  grade_posting: text, grades_posted_at: timestamptz?}$$;
 
 create or replace function internal.quiz_questions_public(p_quiz_id uuid)
 returns jsonb
@@ -84,7 +86,7 @@ comment on function internal.attempt_json(app.quiz_attempts) is
 Totals, score, passed, submitted_at and answers are null while the attempt is in progress (score and passed also while needs_grading: an essay waits for a person); answers maps question ids to the given answer (text, an array of options, or null).
 @shape attempt {id: uuid, attempt_id: uuid, quiz_id: uuid, user_id: uuid, attempt_number: int, status: text,
   started_at: timestamptz, deadline: timestamptz?, submitted_at: timestamptz?, score: int?, passed: bool?,
-  points_earned: number?, points_total: int?, answers: object?}';
+  points_earned: number?, points_total: int?, answers: object?, grade_posted?: bool}';
 
 create or replace function internal.assignment_json(p_assignment app.assignments)
 returns jsonb
@@ -99,14 +101,15 @@ as $$
     'late_penalty_percentage', p_assignment.late_penalty_percentage,
     'created_at', p_assignment.created_at, 'updated_at', p_assignment.updated_at,
     'module_id', p_assignment.module_id, 'module_position', p_assignment.module_position,
-    'grade_category_id', p_assignment.grade_category_id)
+    'grade_category_id', p_assignment.grade_category_id, 'grade_posting', p_assignment.grade_posting,
+    'grades_posted_at', p_assignment.grades_posted_at)
 $$;
 comment on function internal.assignment_json(app.assignments) is
 $$An assignment as every assignment.* method returns it.
 @shape assignment {id: uuid, assignment_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   due_date: timestamptz?, points: int, allow_late_submission: bool, late_penalty_percentage: int,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
-  grade_category_id: uuid?}$$;
+  grade_category_id: uuid?, grade_posting: text, grades_posted_at: timestamptz?}$$;
 
 create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
 returns jsonb
@@ -128,7 +131,7 @@ their override waives it); grade, feedback,
 graded_at, graded_by and effective_grade are null until it is graded.
 @shape submission {id: uuid, submission_id: uuid, assignment_id: uuid, user_id: uuid, content: text?, file_id: uuid?,
   submitted_at: timestamptz, is_late: bool, grade: number?, feedback: text?, graded_at: timestamptz?,
-  graded_by: uuid?, effective_grade: number?}$$;
+  graded_by: uuid?, effective_grade: number?, grade_posted?: bool}$$;
 
 -- ---------------------------------------------------------------------------------------
 -- Quizzes (instructor writes: SECURITY INVOKER under RLS)

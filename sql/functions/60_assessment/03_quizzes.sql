@@ -5,7 +5,8 @@
 create or replace function api.quiz_create(
   course_id uuid, title text, description text default null, lesson_id uuid default null,
   time_limit_minutes integer default null, passing_score_percentage integer default null,
-  max_attempts integer default null, module_id uuid default null, grade_category_id uuid default null)
+  max_attempts integer default null, module_id uuid default null, grade_category_id uuid default null,
+  grade_posting text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -15,11 +16,13 @@ declare
 begin
   perform internal.require_course_manager(quiz_create.course_id);
   perform internal.require_grade_category(quiz_create.course_id, quiz_create.grade_category_id);
+  perform internal.check_grade_posting(quiz_create.grade_posting);
   insert into app.quizzes as z (course_id, lesson_id, title, description, time_limit_minutes,
-                                passing_score_percentage, max_attempts, grade_category_id)
+                                passing_score_percentage, max_attempts, grade_category_id, grade_posting)
   values (quiz_create.course_id, quiz_create.lesson_id, btrim(quiz_create.title), nullif(quiz_create.description, ''),
           quiz_create.time_limit_minutes, coalesce(quiz_create.passing_score_percentage, 70),
-          coalesce(quiz_create.max_attempts, 3), quiz_create.grade_category_id)
+          coalesce(quiz_create.max_attempts, 3), quiz_create.grade_category_id,
+          coalesce(quiz_create.grade_posting, 'automatic'))
   returning z.* into v_quiz;
   if quiz_create.module_id is not null then
     perform internal.place_item('quiz', v_quiz.id, v_quiz.course_id, quiz_create.module_id);
@@ -32,12 +35,14 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid, uuid) is
+comment on function api.quiz_create(uuid, text, text, uuid, integer, integer, integer, uuid, uuid, text) is
 $$Create a draft quiz in a course (its instructor or an admin).
 lesson_id, if given, must be a lesson of the same course (422 lesson_not_in_course); module_id a module
 of it (422 module_not_in_course), where the quiz goes last; grade_category_id a grade category of it
-(422 category_not_in_course; none: the course's implicit one).
-Defaults: passing_score_percentage 70, max_attempts 3, no time limit.
+(422 category_not_in_course; none: the course's implicit one). grade_posting manual holds the learners'
+scores back until grade.post.
+Defaults: passing_score_percentage 70, max_attempts 3, no time limit, grade_posting automatic.
+@param grade_posting minLength=6 maxLength=9
 @result quiz
 @param title minLength=1 maxLength=200
 @param time_limit_minutes minimum=1
@@ -48,7 +53,8 @@ create or replace function api.quiz_update(
   quiz_id uuid, title text default null, description text default null, lesson_id uuid default null,
   time_limit_minutes integer default null, passing_score_percentage integer default null,
   max_attempts integer default null, module_id uuid default null, shuffle_questions boolean default null,
-  shuffle_options boolean default null, partial_credit boolean default null, grade_category_id uuid default null)
+  shuffle_options boolean default null, partial_credit boolean default null, grade_category_id uuid default null,
+  grade_posting text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -57,6 +63,7 @@ declare
   v_quiz app.quizzes := internal.managed_quiz(quiz_update.quiz_id, true);
 begin
   perform internal.require_grade_category(v_quiz.course_id, quiz_update.grade_category_id);
+  perform internal.check_grade_posting(quiz_update.grade_posting);
   -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.quizzes z set
     title = coalesce(btrim(quiz_update.title), z.title),
@@ -73,7 +80,11 @@ begin
     shuffle_options = coalesce(quiz_update.shuffle_options, z.shuffle_options),
     partial_credit = coalesce(quiz_update.partial_credit, z.partial_credit),
     grade_category_id = case when internal.given('grade_category_id', quiz_update.grade_category_id)
-                             then quiz_update.grade_category_id else z.grade_category_id end
+                             then quiz_update.grade_category_id else z.grade_category_id end,
+    grade_posting = coalesce(quiz_update.grade_posting, z.grade_posting),
+    -- (set to manual again: held back again until the next grade.post)
+    grades_posted_at = case when quiz_update.grade_posting = 'manual' and z.grade_posting <> 'manual' then null
+                            else z.grades_posted_at end
   where z.id = v_quiz.id
   returning z.* into v_quiz;
   if internal.given('module_id', quiz_update.module_id) and quiz_update.module_id is distinct from v_quiz.module_id then
@@ -87,7 +98,7 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean, uuid) is
+comment on function api.quiz_update(uuid, text, text, uuid, integer, integer, integer, uuid, boolean, boolean, boolean, uuid, text) is
 $$Change a quiz's settings (instructor of the course, admin). Omitted fields stay as they are; an
 explicit null clears description (a blank one is stored as null too), lesson_id (detached from its
 lesson), time_limit_minutes (no time limit) or max_attempts (unlimited attempts). title and
@@ -318,7 +329,8 @@ sees their own max_attempts and time_limit_minutes (overrides, accommodation) an
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
-  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?, available_until?: timestamptz?,
+  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?, grade_posting: text, grades_posted_at: timestamptz?,
+  available_until?: timestamptz?,
   questions: {id: uuid, question_id: uuid, quiz_id: uuid?, bank_id?: uuid?, question_text: text, question_type: text,
     options: text[]?, points: int, question_order: int, correct_answer?: json, tolerance?: number?, retired?: bool,
     created_at?: timestamptz, updated_at?: timestamptz}[], pools?: pool[]}$$;
@@ -348,7 +360,8 @@ comment on function api.quiz_list(uuid, integer, integer) is
 @result {id: uuid, quiz_id: uuid, course_id: uuid, lesson_id: uuid?, title: text, description: text?,
   time_limit_minutes: int?, passing_score_percentage: int, max_attempts: int?, is_published: bool,
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
-  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?, question_count: int}[]
+  shuffle_questions: bool, shuffle_options: bool, partial_credit: bool, grade_category_id: uuid?, grade_posting: text, grades_posted_at: timestamptz?,
+  question_count: int}[]
 @param limit minimum=1 maximum=100
 @param offset minimum=0
 Oldest first (created_at, then id). limit: default 50, at most 100; offset: default 0.';

@@ -263,9 +263,11 @@ begin
            g.value ->> 'answer', (g.value ->> 'points')::integer
     from jsonb_each(v_results) g
     where g.value -> 'points_earned' = 'null'::jsonb;
-    return jsonb_build_object('attempt_id', v_attempt.id, 'status', 'needs_grading', 'score', null, 'passed', null,
-                              'points_earned', trim_scale(v_earned), 'points_total', v_total,
-                              'passing_score_percentage', v_quiz.passing_score_percentage);
+    return internal.hide_grade(
+      jsonb_build_object('attempt_id', v_attempt.id, 'status', 'needs_grading', 'score', null, 'passed', null,
+                         'points_earned', trim_scale(v_earned), 'points_total', v_total,
+                         'passing_score_percentage', v_quiz.passing_score_percentage),
+      internal.grade_hidden(v_quiz.grade_posting, v_quiz.grades_posted_at));
   end if;
 
   v_score := internal.score_percentage(v_earned, v_total);
@@ -284,9 +286,11 @@ begin
     perform internal.refresh_progress(v_user_id, v_quiz.course_id);
   end if;
 
-  return jsonb_build_object('attempt_id', v_attempt.id, 'status', 'submitted', 'score', v_score, 'passed', v_passed,
-                            'points_earned', trim_scale(v_earned), 'points_total', v_total,
-                            'passing_score_percentage', v_quiz.passing_score_percentage);
+  return internal.hide_grade(  -- held back (grade_posting manual): the learner learns it at grade.post
+    jsonb_build_object('attempt_id', v_attempt.id, 'status', 'submitted', 'score', v_score, 'passed', v_passed,
+                       'points_earned', trim_scale(v_earned), 'points_total', v_total,
+                       'passing_score_percentage', v_quiz.passing_score_percentage),
+    internal.grade_hidden(v_quiz.grade_posting, v_quiz.grades_posted_at));
 end
 $$;
 comment on function api.attempt_submit(uuid, jsonb) is
@@ -303,8 +307,10 @@ quiz unpublished meanwhile: 422 quiz_not_published (the attempt stays open in bo
 An attempt started while its module was open is accepted even if the module has locked again since (its deadline still holds).
 After deadline + 30 s: 422 attempt_expired and the attempt is closed with score 0.
 The result and the stored attempt carry no per-question correctness for the student.
-@result {attempt_id: uuid, status: text, score: int?, passed: bool?, points_earned: number, points_total: int,
-  passing_score_percentage: int}
+With grade_posting manual the result holds no score, passed or points_earned (null, grade_posted: false)
+until grade.post.
+@result {attempt_id: uuid, status: text, score: int?, passed: bool?, points_earned: number?, points_total: int,
+  passing_score_percentage: int, grade_posted?: bool}
 SECURITY DEFINER: grading reads correct_answer, which no client role may select.$$;
 
 create or replace function api.attempt_list_mine(quiz_id uuid, "limit" integer default 50, "offset" integer default 0)
@@ -316,6 +322,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_user_id uuid := internal.require_user();
+  v_hidden  boolean;
 begin
   perform internal.check_page(attempt_list_mine."limit", attempt_list_mine."offset", 100);
   -- 404 unless the caller can see the quiz (as quizzes RLS: its manager, or an active enrollee of a
@@ -328,7 +335,11 @@ begin
                      where a.quiz_id = attempt_list_mine.quiz_id and a.user_id = v_user_id) then
     raise exception 'quiz not found' using errcode = 'LM404', detail = 'not_found', hint = 'quiz_id';
   end if;
-  return (select coalesce(jsonb_agg(internal.attempt_json(x.a) order by (x.a).attempt_number, (x.a).id), '[]')
+  -- Held back (grade_posting manual, not posted): the learner's own scores too, until grade.post.
+  v_hidden := (select internal.grade_hidden(z.grade_posting, z.grades_posted_at) from app.quizzes z
+               where z.id = attempt_list_mine.quiz_id);
+  return (select coalesce(jsonb_agg(internal.hide_grade(internal.attempt_json(x.a), v_hidden)
+                                     order by (x.a).attempt_number, (x.a).id), '[]')
           from (select a0 as a from app.quiz_attempts a0
                 where a0.quiz_id = attempt_list_mine.quiz_id and a0.user_id = v_user_id
                 order by a0.attempt_number, a0.id

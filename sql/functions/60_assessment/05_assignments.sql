@@ -8,7 +8,8 @@
 create or replace function api.assignment_create(
   course_id uuid, title text, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null)
+  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null,
+  grade_posting text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -18,12 +19,14 @@ declare
 begin
   perform internal.require_course_manager(assignment_create.course_id);
   perform internal.require_grade_category(assignment_create.course_id, assignment_create.grade_category_id);
+  perform internal.check_grade_posting(assignment_create.grade_posting);
   insert into app.assignments as a (course_id, lesson_id, title, description, due_date, points,
-                                    allow_late_submission, late_penalty_percentage, grade_category_id)
+                                    allow_late_submission, late_penalty_percentage, grade_category_id, grade_posting)
   values (assignment_create.course_id, assignment_create.lesson_id, btrim(assignment_create.title),
           nullif(assignment_create.description, ''), assignment_create.due_date, coalesce(assignment_create.points, 100),
           coalesce(assignment_create.allow_late_submission, false),
-          coalesce(assignment_create.late_penalty_percentage, 0), assignment_create.grade_category_id)
+          coalesce(assignment_create.late_penalty_percentage, 0), assignment_create.grade_category_id,
+          coalesce(assignment_create.grade_posting, 'automatic'))
   returning a.* into v_assignment;
   if assignment_create.module_id is not null then
     perform internal.place_item('assignment', v_assignment.id, v_assignment.course_id, assignment_create.module_id);
@@ -36,12 +39,14 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid) is
+comment on function api.assignment_create(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid, text) is
 $$Create an assignment in a course (its instructor or an admin). Defaults: 100 points, no late work,
 penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course), module_id a module of it
 (422 module_not_in_course), where the assignment goes last, grade_category_id a grade category of it
-(422 category_not_in_course; none: the course's implicit one).
+(422 category_not_in_course; none: the course's implicit one). grade_posting manual holds grades and feedback
+back from learners until grade.post.
 @result assignment
+@param grade_posting minLength=6 maxLength=9
 @param title minLength=1 maxLength=200
 @param points minimum=1
 @param late_penalty_percentage minimum=0 maximum=100$$;
@@ -49,7 +54,8 @@ penalty 0 %. lesson_id must be in the same course (422 lesson_not_in_course), mo
 create or replace function api.assignment_update(
   assignment_id uuid, title text default null, description text default null, lesson_id uuid default null,
   due_date timestamptz default null, points integer default null, allow_late_submission boolean default null,
-  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null)
+  late_penalty_percentage integer default null, module_id uuid default null, grade_category_id uuid default null,
+  grade_posting text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -59,6 +65,7 @@ declare
                                                        'assignment', true);
 begin
   perform internal.require_grade_category(v_assignment.course_id, assignment_update.grade_category_id);
+  perform internal.check_grade_posting(assignment_update.grade_posting);
   -- API.md "Updates": omitted → unchanged, explicit null → cleared (nullable fields, internal.given).
   update app.assignments a set
     title = coalesce(btrim(assignment_update.title), a.title),
@@ -72,7 +79,10 @@ begin
     allow_late_submission = coalesce(assignment_update.allow_late_submission, a.allow_late_submission),
     late_penalty_percentage = coalesce(assignment_update.late_penalty_percentage, a.late_penalty_percentage),
     grade_category_id = case when internal.given('grade_category_id', assignment_update.grade_category_id)
-                             then assignment_update.grade_category_id else a.grade_category_id end
+                             then assignment_update.grade_category_id else a.grade_category_id end,
+    grade_posting = coalesce(assignment_update.grade_posting, a.grade_posting),
+    grades_posted_at = case when assignment_update.grade_posting = 'manual' and a.grade_posting <> 'manual' then null
+                            else a.grades_posted_at end
   where a.id = v_assignment.id
   returning a.* into v_assignment;
   if internal.given('module_id', assignment_update.module_id)
@@ -87,7 +97,7 @@ exception
       using errcode = 'LM422', detail = 'lesson_not_in_course', hint = 'lesson_id';
 end
 $$;
-comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid) is
+comment on function api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid, text) is
 $$Change an assignment (instructor of the course, admin); omitted fields stay as they are; an
 explicit null clears description (a blank one is stored as null too), lesson_id or due_date (no
 deadline). title, points, allow_late_submission and late_penalty_percentage cannot be null.
@@ -187,7 +197,8 @@ begin
   end if;
   perform internal.note_module_completion(v_user_id, v_assignment.course_id, v_assignment.module_id,
                                           coalesce(v_module_was, true));
-  return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
+  return internal.hide_grade(internal.submission_json(v_submission, v_assignment.late_penalty_percentage),
+                             internal.grade_hidden(v_assignment.grade_posting, v_assignment.grades_posted_at));
 end
 $$;
 comment on function api.submission_submit(uuid, text, uuid) is
@@ -293,7 +304,8 @@ begin
   if v_submission.id is null then
     raise exception 'you have not submitted this assignment' using errcode = 'LM404', detail = 'not_found';
   end if;
-  return internal.submission_json(v_submission, v_assignment.late_penalty_percentage);
+  return internal.hide_grade(internal.submission_json(v_submission, v_assignment.late_penalty_percentage),
+                             internal.grade_hidden(v_assignment.grade_posting, v_assignment.grades_posted_at));
 end
 $$;
 comment on function api.submission_get_mine(uuid) is 'The caller''s submission for an assignment (404 when none).

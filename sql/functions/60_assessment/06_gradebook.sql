@@ -39,9 +39,12 @@ begin
   -- correlated lookups whose count is the page's size, not the course's.
   return (
     with quizzes as materialized (
-      select z.id, z.title, z.grade_category_id from app.quizzes z where z.id = any (v_quizzes)
-    ), assignments as materialized (
-      select a.id, a.title, a.points, a.late_penalty_percentage, a.grade_category_id
+      select z.id, z.title, z.grade_category_id,
+             p_user_id is not null and internal.grade_hidden(z.grade_posting, z.grades_posted_at) as hidden
+      from app.quizzes z where z.id = any (v_quizzes)
+    ), assignments as materialized (  -- (hidden: held back, in a learner's own row)
+      select a.id, a.title, a.points, a.late_penalty_percentage, a.grade_category_id,
+             p_user_id is not null and internal.grade_hidden(a.grade_posting, a.grades_posted_at) as hidden
       from app.assignments a where a.course_id = p_course_id
     ), grades as materialized (  -- the course grade of the page's students, computed once for the page
       select g.user_id, g.categories, g.course_grade from internal.course_grades(p_course_id, v_students, p_user_id is not null) g
@@ -50,20 +53,20 @@ begin
              'user_id', e.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', e.is_active,
              'progress_percentage', e.progress_percentage, 'completed_at', e.completed_at,
              'quizzes', (
-               select coalesce(jsonb_agg(jsonb_build_object(
+               select coalesce(jsonb_agg(internal.hide_grade(jsonb_build_object(
                         'quiz_id', q.id, 'title', q.title, 'best_score', c.best_score,
                         'passed', coalesce(c.passed, false), 'attempts', coalesce(c.closed_attempts, 0),
-                        'grade_category_id', q.grade_category_id)
+                        'grade_category_id', q.grade_category_id), q.hidden)
                         order by q.title, q.id), '[]')
                from quizzes q
                left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = q.id),
              'assignments', (
-               select coalesce(jsonb_agg(jsonb_build_object(
+               select coalesce(jsonb_agg(internal.hide_grade(jsonb_build_object(
                         'assignment_id', a.id, 'title', a.title, 'points', a.points,
                         'submitted', sb.id is not null, 'is_late', sb.is_late, 'grade', sb.grade,
                         'effective_grade', internal.effective_grade(sb.grade, sb.is_late,
                           internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage)),
-                        'grade_category_id', a.grade_category_id)
+                        'grade_category_id', a.grade_category_id), a.hidden)
                         order by a.title, a.id), '[]')
                from assignments a
                left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id),
@@ -80,9 +83,10 @@ comment on function internal.gradebook(uuid, uuid, integer, integer) is
 best_score is null for a quiz without closed attempts; is_late, grade and effective_grade are null without a submission (grades: until graded).
 @shape gradebook_row {user_id: uuid, full_name: text, email: text, is_active: bool, progress_percentage: int,
   completed_at: timestamptz?,
-  quizzes: {quiz_id: uuid, title: text, best_score: int?, passed: bool, attempts: int, grade_category_id: uuid?}[],
+  quizzes: {quiz_id: uuid, title: text, best_score: int?, passed: bool?, attempts: int, grade_category_id: uuid?,
+    grade_posted?: bool}[],
   assignments: {assignment_id: uuid, title: text, points: int, submitted: bool, is_late: bool?, grade: number?,
-    effective_grade: number?, grade_category_id: uuid?}[],
+    effective_grade: number?, grade_category_id: uuid?, grade_posted?: bool}[],
   categories: grade_category_total[], course_grade: course_grade}';
 
 create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)

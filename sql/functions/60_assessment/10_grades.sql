@@ -341,20 +341,23 @@ begin
   ), weighting as materialized (
     select coalesce(bool_or(c.weight_percent is not null), false) as weighted, coalesce(sum(c.weight_percent), 0) as total
     from cats c
-  ), quizzes as materialized (
-    select z.id, z.grade_category_id, internal.quiz_points_possible(z.id) as possible
+  ), quizzes as materialized (  -- (hidden: held back from the learner looking at their own grade)
+    select z.id, z.grade_category_id, internal.quiz_points_possible(z.id) as possible,
+           p_learner_view and internal.grade_hidden(z.grade_posting, z.grades_posted_at) as hidden
     from app.quizzes z where z.course_id = p_course_id and internal.item_counts(z.is_published, z.module_id)
   ), assignments as materialized (
-    select a.id, a.grade_category_id, a.points, a.late_penalty_percentage
+    select a.id, a.grade_category_id, a.points, a.late_penalty_percentage,
+           p_learner_view and internal.grade_hidden(a.grade_posting, a.grades_posted_at) as hidden
     from app.assignments a where a.course_id = p_course_id and internal.item_counts(true, a.module_id)
-  ), items as materialized (  -- per learner and item: earned (null: ungraded) of possible
+  ), items as materialized (  -- per learner and item: earned (null: ungraded, or held back) of possible
     select u.uid, q.grade_category_id as category_id, q.id as item_id, q.possible,
-           round(c.best_score * q.possible / 100.0, 2) as earned
+           case when not q.hidden then round(c.best_score * q.possible / 100.0, 2) end as earned
     from unnest(p_user_ids) u(uid) cross join quizzes q
     left join app.quiz_attempt_counters c on c.user_id = u.uid and c.quiz_id = q.id
     union all
     select u.uid, a.grade_category_id, a.id, a.points::numeric,
-           internal.effective_grade(s.grade, s.is_late, internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage))
+           case when not a.hidden
+                then internal.effective_grade(s.grade, s.is_late, internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage)) end
     from unnest(p_user_ids) u(uid) cross join assignments a
     left join app.submissions s on s.assignment_id = a.id and s.user_id = u.uid
   ), counted as (  -- as_zero false: graded work only; true: ungraded work as 0. Lowest first per category.
@@ -384,18 +387,30 @@ begin
     from subtotals s group by s.uid, s.as_zero
   ), scheme as materialized (
     select sc.letter, sc.min_percent from internal.grade_scheme(p_course_id) sc
+  ), listed as materialized (  -- the categories shown: the course's, and "Other" when some work is in none
+    select c.id, coalesce(c.id, '00000000-0000-0000-0000-000000000000') as k, c.name, c.weight_percent, c.drop_lowest,
+           c.created_at
+    from cats c
+    union all
+    select null, '00000000-0000-0000-0000-000000000000', null, null, null, null
+    where exists (select from quizzes q where q.grade_category_id is null)
+       or exists (select from assignments a where a.grade_category_id is null)
+  ), keyed as materialized (
+    select t.*, coalesce(t.category_id, '00000000-0000-0000-0000-000000000000') as k from subtotals t
+  ), per_learner as (  -- one pass: every learner × category, both subtotals by hash
+    select u.uid,
+           jsonb_agg(jsonb_build_object(
+             'category_id', l.id, 'name', coalesce(l.name, 'Other'), 'weight_percent', trim_scale(l.weight_percent),
+             'drop_lowest', coalesce(l.drop_lowest, 0),
+             'earned', trim_scale(g.earned), 'possible', trim_scale(g.possible), 'percent', g.percent,
+             'percent_ungraded_as_zero', z.percent) order by l.created_at nulls last, l.id) as categories
+    from unnest(p_user_ids) u(uid)
+    cross join listed l
+    left join keyed g on g.uid = u.uid and not g.as_zero and g.k = l.k
+    left join keyed z on z.uid = u.uid and z.as_zero and z.k = l.k
+    group by u.uid
   )
-  select u.uid,
-         (select coalesce(jsonb_agg(jsonb_build_object(
-                   'category_id', k.id, 'name', coalesce(k.name, 'Other'), 'weight_percent', trim_scale(k.weight_percent),
-                   'drop_lowest', coalesce(k.drop_lowest, 0),
-                   'earned', trim_scale(g.earned), 'possible', trim_scale(g.possible), 'percent', g.percent,
-                   'percent_ungraded_as_zero', z.percent) order by k.created_at nulls last, k.id), '[]')
-          from (select c.id, c.name, c.weight_percent, c.drop_lowest, c.created_at from cats c
-                union all  -- the implicit category, when some work is in none
-                select null, null, null, null, null where exists (select from items i where i.uid = u.uid and i.category_id is null)) k
-          left join subtotals g on g.uid = u.uid and not g.as_zero and g.category_id is not distinct from k.id
-          left join subtotals z on z.uid = u.uid and z.as_zero and z.category_id is not distinct from k.id),
+  select u.uid, coalesce(pl.categories, '[]'),
          jsonb_build_object(
            'percent', coalesce(o.percent, tg.percent),
            'letter', coalesce(o.letter, (select s.letter from scheme s where s.min_percent <= coalesce(o.percent, tg.percent)
@@ -408,6 +423,7 @@ begin
            'computed_letter', (select s.letter from scheme s where s.min_percent <= tg.percent order by s.min_percent desc limit 1),
            'override_reason', case when o.user_id is not null then o.reason end)
   from unnest(p_user_ids) u(uid)
+  left join per_learner pl on pl.uid = u.uid
   left join totals tg on tg.uid = u.uid and not tg.as_zero
   left join totals tz on tz.uid = u.uid and tz.as_zero
   left join app.final_grade_overrides o on o.course_id = p_course_id and o.user_id = u.uid;
@@ -481,3 +497,101 @@ Audited (grade.final_overridden / grade.final_cleared). A user not enrolled in t
 @param percent minimum=0 maximum=100
 @param reason maxLength=1000
 SECURITY DEFINER: checks the caller manages the course.$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Posting (issue 30 §3): grades held back from learners until grade.post
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.grades_held_back(p_data jsonb)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return exists (select from app.quizzes z
+                 where z.id = (p_data ->> 'quiz_id')::uuid and internal.grade_hidden(z.grade_posting, z.grades_posted_at))
+      or exists (select from app.assignments a
+                 where a.id = (p_data ->> 'assignment_id')::uuid and internal.grade_hidden(a.grade_posting, a.grades_posted_at));
+end
+$$;
+comment on function internal.grades_held_back(jsonb) is
+  'Whether an event''s quiz_id or assignment_id names work whose grades are held back (internal.emit_event strips them). SECURITY DEFINER: reads the item whoever emits.';
+
+create or replace function internal.held_back_item_ids()
+returns uuid[]
+language plpgsql
+stable
+parallel safe
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return array(select z.id from app.quizzes z
+               where z.course_id in (select internal.my_enrolled_course_ids())
+                 and internal.grade_hidden(z.grade_posting, z.grades_posted_at)
+               union all
+               select a.id from app.assignments a
+               where a.course_id in (select internal.my_enrolled_course_ids())
+                 and internal.grade_hidden(a.grade_posting, a.grades_posted_at));
+end
+$$;
+comment on function internal.held_back_item_ids() is
+  'Ids of the quizzes and assignments of the caller''s courses whose grades are held back: the analysts'' policies on attempts, submissions and manual grades leave the caller''s own rows of those out until grade.post. SECURITY DEFINER: ids only.';
+
+create or replace function api.grade_post(quiz_id uuid default null, assignment_id uuid default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_quiz       app.quizzes;
+  v_assignment app.assignments;
+  v_course_id  uuid;
+  v_learners   integer;
+begin
+  perform internal.require_user();
+  if num_nonnulls(grade_post.quiz_id, grade_post.assignment_id) <> 1 then
+    raise exception 'give exactly one of quiz_id and assignment_id'
+      using errcode = 'LM422', detail = 'one_target_required';
+  end if;
+  if grade_post.quiz_id is not null then
+    v_quiz := internal.managed_quiz(grade_post.quiz_id, true);
+    v_course_id := v_quiz.course_id;
+    update app.quizzes z set grades_posted_at = now() where z.id = v_quiz.id returning z.* into v_quiz;
+    -- Each learner with a closed attempt learns their score now.
+    select count(internal.emit_event('grade.posted', c.user_id, v_course_id,
+             jsonb_build_object('quiz_id', v_quiz.id, 'course_id', v_course_id, 'user_id', c.user_id,
+                                'best_score', c.best_score, 'passed', c.passed)))::integer
+    into v_learners
+    from app.quiz_attempt_counters c where c.quiz_id = v_quiz.id and c.closed_attempts > 0;
+  else
+    v_assignment := internal.managed_row(null::app.assignments, grade_post.assignment_id, 'assignment', true);
+    v_course_id := v_assignment.course_id;
+    update app.assignments a set grades_posted_at = now() where a.id = v_assignment.id returning a.* into v_assignment;
+    select count(internal.emit_event('grade.posted', s.user_id, v_course_id,
+             jsonb_build_object('assignment_id', v_assignment.id, 'course_id', v_course_id, 'user_id', s.user_id,
+                                'grade', s.grade, 'effective_grade', internal.effective_grade(s.grade, s.is_late,
+                                  internal.effective_late_penalty(s.user_id, v_assignment.id, v_assignment.late_penalty_percentage)))))::integer
+    into v_learners
+    from app.submissions s where s.assignment_id = v_assignment.id and s.grade is not null;
+  end if;
+  -- A quiz passed while held back counts for completion from now (certificates follow).
+  perform internal.refresh_course_progress(v_course_id);
+  perform internal.audit('grade.posted', case when v_quiz.id is not null then 'quiz' else 'assignment' end,
+                         coalesce(v_quiz.id, v_assignment.id), jsonb_build_object('learners', v_learners));
+  return jsonb_build_object('quiz_id', v_quiz.id, 'assignment_id', v_assignment.id, 'course_id', v_course_id,
+                            'grades_posted_at', coalesce(v_quiz.grades_posted_at, v_assignment.grades_posted_at),
+                            'learners', v_learners);
+end
+$$;
+comment on function api.grade_post(uuid, uuid) is
+$$Release the grades of a quiz or an assignment (the course's instructor, an admin): its learners see their
+scores, grades and feedback from now on — in attempt.*, submission.get_mine, gradebook.mine, analytics — and
+each learner with a grade gets a grade.posted event with it; a quiz passed meanwhile now counts for course
+completion (certificates follow). Grades given later are shown at once, until grade_posting is set to manual
+again. Give exactly one of quiz_id and assignment_id (422 one_target_required).
+@result {quiz_id: uuid?, assignment_id: uuid?, course_id: uuid, grades_posted_at: timestamptz, learners: int}
+SECURITY DEFINER: emits events and completes learners' enrollments after checking the caller manages the course.$$;

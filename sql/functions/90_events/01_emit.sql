@@ -24,6 +24,12 @@ as $$
 declare
   v_seq bigint;
 begin
+  -- The grades of work whose grades are held back (grade_posting manual, not posted) never go out in an
+  -- event, to the learner, the course's instructor, a webhook or the WebSocket; grade.posted tells them.
+  if p_type in ('attempt.submitted', 'attempt.graded', 'attempt.regraded', 'submission.graded')
+     and internal.grades_held_back(p_data) then
+    p_data := internal.hide_grade(p_data);
+  end if;
   insert into app.events (type, user_id, course_id, data)
   values (p_type, p_user_id, p_course_id, p_data)
   returning seq into v_seq;

@@ -23,7 +23,7 @@ begin
   if p_types is not null and not (p_types <@ array['enrollment.created', 'enrollment.dropped', 'lesson.completed',
       'course.completed', 'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
       'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated',
-      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded']) then
+      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted']) then
     raise exception 'unknown event type in %', p_types using errcode = 'LM422', detail = 'invalid_event_type', hint = 'types';
   end if;
 end
