@@ -342,6 +342,17 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.grade_categories": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
     "app.grade_scheme_letters": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
     "app.final_grade_overrides": (OWN_OR_TAUGHT,) * 2,
+    "app.rubrics": (f"t.course_id in {M} or t.course_id in {E} or {{adm}}",) * 2,
+    "app.rubric_criteria": (f"t.rubric_id in (select r.id from app.rubrics r where r.course_id in {M} "
+                            f"or r.course_id in {E} or {{adm}})",) * 2,
+    "app.rubric_levels": (f"t.rubric_id in (select r.id from app.rubrics r where r.course_id in {M} "
+                          f"or r.course_id in {E} or {{adm}})",) * 2,
+    "app.submission_rubric_levels": (
+        f"t.submission_id in (select s.id from app.submissions s where s.user_id = {{me}} or s.assignment_id in "
+        f"(select a.id from app.assignments a where a.course_id in {M}) or {{adm}})",
+        f"t.submission_id in (select s.id from app.submissions s where (s.user_id = {{me}} and s.assignment_id "
+        f"not in {HELD}) or s.assignment_id in (select a.id from app.assignments a where a.course_id in {M}) "
+        f"or {{adm}})"),
     "app.quiz_attempt_counters": (None, None),
     "app.quiz_attempts": (f"t.user_id = {{me}} or t.quiz_id in "
                           f"(select z.id from app.quizzes z where z.course_id in {M}) or {{adm}}",

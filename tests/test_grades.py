@@ -226,3 +226,67 @@ async def test_held_back_grades_reach_no_learner_path_until_posted(rpc, users, d
     wrong = await rpc.error("grade.post", {}, ina.token)
     assert wrong["data"]["reason"] == "one_target_required"
     assert (await rpc.error("grade.post", {"quiz_id": quiz.id}, learner.token))["code"] in (403, 404)
+
+
+async def test_a_rubric_grades_by_the_sum_of_its_levels_and_never_changes_once_used(rpc, users, db):
+    ina, course_id, learner = await learner_in_course(rpc, users)
+    work = await rpc.ok("assignment.create", {"course_id": course_id, "title": "Essay", "points": 10}, ina.token)
+    criteria = [{"title": "Argument", "levels": [{"label": "Strong", "points": 6}, {"label": "Weak", "points": 2}]},
+                {"title": "Style", "levels": [{"label": "Clear", "points": 4}, {"label": "Muddled", "points": 1}]}]
+    too_rich = [{"title": "All", "levels": [{"label": "Max", "points": 11}]}]
+    error = await rpc.error("rubric.create", {"assignment_id": work["id"], "criteria": too_rich}, ina.token)
+    assert (error["data"]["reason"], error["data"]["field"]) == ("invalid_rubric", "criteria")
+    rubric = await rpc.ok("rubric.create", {"assignment_id": work["id"], "criteria": criteria}, ina.token)
+    assert rubric["points_possible"] == 10 and [c["title"] for c in rubric["criteria"]] == ["Argument", "Style"]
+    (argument, style) = rubric["criteria"]
+    strong, weak = (lv["id"] for lv in argument["levels"])
+    clear, muddled = (lv["id"] for lv in style["levels"])
+    other = await rpc.ok("assignment.create", {"course_id": course_id, "title": "Other", "points": 10}, ina.token)
+    foreign = await rpc.ok("rubric.create", {"assignment_id": other["id"], "criteria": criteria}, ina.token)
+    foreign_level = foreign["criteria"][0]["levels"][0]["id"]
+    assert (await rpc.ok("rubric.get", {"assignment_id": work["id"]}, learner.token))["id"] == rubric["id"]
+
+    sub = await rpc.ok("submission.submit", {"assignment_id": work["id"], "content": "My essay"}, learner.token)
+    bad = [({argument["id"]: clear, style["id"]: clear}, f"rubric.{argument['id']}"),  # a level of another criterion
+           ({argument["id"]: foreign_level, style["id"]: clear}, f"rubric.{argument['id']}"),  # of another rubric
+           ({argument["id"]: strong}, f"rubric.{style['id']}")]  # a criterion left out
+    for choice, field in bad:
+        error = await rpc.error("submission.grade", {"submission_id": sub["id"], "rubric": choice}, ina.token)
+        assert (error["data"]["reason"], error["data"]["field"]) == ("invalid_rubric", field), choice
+    both = await rpc.error("submission.grade", {"submission_id": sub["id"], "grade": 3,
+                                                "rubric": {argument["id"]: strong, style["id"]: muddled}}, ina.token)
+    assert both["data"]["reason"] == "invalid_argument"
+    graded = await rpc.ok("submission.grade", {"submission_id": sub["id"], "feedback": "Tighten the prose",
+                                               "rubric": {argument["id"]: strong, style["id"]: muddled}}, ina.token)
+    assert float(graded["grade"]) == 7.0
+    mine = await rpc.ok("submission.get_mine", {"assignment_id": work["id"]}, learner.token)
+    assert [(r["title"], r["label"], r["points"]) for r in mine["rubric"]] == [("Argument", "Strong", 6),
+                                                                               ("Style", "Muddled", 1)]
+    assert mine["feedback"] == "Tighten the prose"
+
+    # Used, so frozen — for every writer, the owner included.
+    with db.connect() as conn:
+        try:
+            conn.execute("update app.rubric_levels set points = 5 where id = %s", [strong])
+            raise AssertionError("a used rubric changed")
+        except psycopg.Error as exc:
+            assert exc.sqlstate == "LM409" and exc.diag.message_detail == "rubric_in_use"
+    # Replaced for later grading: the first grade keeps its levels.
+    criteria[1]["levels"][1]["points"] = 2
+    second = await rpc.ok("rubric.create", {"assignment_id": work["id"], "criteria": criteria}, ina.token)
+    assert second["id"] != rubric["id"]
+    assert [r["points"] for r in (await rpc.ok("submission.get_mine", {"assignment_id": work["id"]},
+                                                learner.token))["rubric"]] == [6, 1]
+    regraded = await rpc.ok("submission.grade", {"submission_id": sub["id"], "rubric": {
+        second["criteria"][0]["id"]: second["criteria"][0]["levels"][0]["id"],
+        second["criteria"][1]["id"]: second["criteria"][1]["levels"][1]["id"]}}, ina.token)
+    assert float(regraded["grade"]) == 8.0 and [r["points"] for r in regraded["rubric"]] == [6, 2]
+    # Held back, the levels are too; a copy of the course has the current rubric.
+    await rpc.ok("assignment.update", {"assignment_id": work["id"], "grade_posting": "manual"}, ina.token)
+    assert (await rpc.ok("submission.get_mine", {"assignment_id": work["id"]}, learner.token))["rubric"] is None
+    copy = await rpc.ok("course.copy", {"course_id": course_id}, ina.token)
+    copied = await rpc.ok("assignment.list", {"course_id": copy["id"]}, ina.token)
+    essay = next(a for a in copied if a["title"] == "Essay")
+    again = await rpc.ok("rubric.get", {"assignment_id": essay["id"]}, ina.token)
+    assert [(c["title"], [lv["points"] for lv in c["levels"]]) for c in again["criteria"]] == \
+        [("Argument", [6, 2]), ("Style", [4, 2])] and essay["grade_posting"] == "manual"

@@ -207,7 +207,7 @@ grant execute on function
   api.assignment_update(uuid, text, text, uuid, timestamptz, integer, boolean, integer, uuid, uuid, text),
   api.assignment_list(uuid, integer, integer),
   api.submission_submit(uuid, text, uuid),
-  api.submission_grade(uuid, numeric, text),
+  api.submission_grade(uuid, numeric, text, jsonb),
   api.submission_list_for_assignment(uuid, integer, integer),
   api.submission_get_mine(uuid),
   api.gradebook_course(uuid, integer, integer),
@@ -314,4 +314,33 @@ grant execute on function
   internal.grade_hidden(text, timestamptz), internal.hide_grade(jsonb, boolean), internal.grades_held_back(jsonb),
   internal.managed_quiz(uuid, boolean), internal.managed_row(anyelement, uuid, text, boolean),
   internal.refresh_course_progress(uuid)
+to lms_definer;
+
+-- Rubrics (issue 30 §2): seen with the assignment (its course's managers and enrolled learners); the
+-- chosen levels with the submission (its learner, the course's managers). Written only through
+-- rubric.create and submission.grade (SECURITY DEFINER helpers).
+alter table app.rubrics enable row level security;
+alter table app.rubrics force row level security;
+alter table app.rubric_criteria enable row level security;
+alter table app.rubric_criteria force row level security;
+alter table app.rubric_levels enable row level security;
+alter table app.rubric_levels force row level security;
+alter table app.submission_rubric_levels enable row level security;
+alter table app.submission_rubric_levels force row level security;
+grant select on app.rubrics, app.rubric_criteria, app.rubric_levels, app.submission_rubric_levels to lms_api, lms_analyst;
+create policy select_enrolled_or_manager on app.rubrics for select to lms_api, lms_analyst
+  using (course_id in (select internal.my_course_ids())
+         or course_id in (select internal.my_enrolled_course_ids())
+         or (select internal.is_admin()));
+create policy select_with_rubric on app.rubric_criteria for select to lms_api, lms_analyst
+  using (rubric_id in (select r.id from app.rubrics r));
+create policy select_with_rubric on app.rubric_levels for select to lms_api, lms_analyst
+  using (rubric_id in (select r.id from app.rubrics r));
+create policy select_with_submission on app.submission_rubric_levels for select to lms_api, lms_analyst
+  using (submission_id in (select s.id from app.submissions s));
+grant execute on function api.rubric_create(uuid, jsonb), api.rubric_get(uuid),
+  internal.apply_rubric(app.submissions, app.assignments, jsonb), internal.submission_rubric_json(uuid)
+to lms_api;
+grant execute on function internal.rubric_json(uuid), internal.submission_rubric_json(uuid),
+  internal.require_rubric_unused(uuid)
 to lms_definer;

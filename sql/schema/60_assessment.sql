@@ -347,6 +347,59 @@ comment on column app.assignments.points is 'Maximum grade: a submission is grad
 comment on column app.assignments.allow_late_submission is 'Whether work submitted after due_date is accepted (marked is_late and reduced by late_penalty_percentage).';
 comment on column app.assignments.late_penalty_percentage is 'Effective grade of a late submission = grade × (100 − penalty) / 100.';
 
+create table app.rubrics (
+  id            uuid not null default gen_random_uuid(),
+  assignment_id uuid not null,
+  course_id     uuid not null,
+  created_by    uuid,
+  created_at    timestamptz not null default now(),
+  replaced_at   timestamptz,
+  constraint pk_rubrics primary key (id),
+  constraint fk_rubrics_assignment_in_course foreign key (assignment_id, course_id)
+    references app.assignments (id, course_id) on delete cascade,
+  constraint fk_rubrics_created_by_users foreign key (created_by) references app.users (id) on delete set null
+);
+create unique index uq_rubrics_assignment_id_current on app.rubrics (assignment_id) where replaced_at is null;
+create index ix_rubrics_assignment_id on app.rubrics (assignment_id, course_id);
+create index ix_rubrics_created_by on app.rubrics (created_by) where created_by is not null;
+comment on table app.rubrics is 'An assignment''s rubric (rubric.create): the current one (replaced_at null) grades from now on; a replaced one stays with the grades it gave.';
+comment on column app.rubrics.replaced_at is 'When rubric.create replaced it; null: the assignment''s current rubric (at most one).';
+
+create table app.rubric_criteria (
+  id        uuid not null default gen_random_uuid(),
+  rubric_id uuid not null,
+  position  integer not null,
+  title     text not null,
+  constraint pk_rubric_criteria primary key (id),
+  constraint fk_rubric_criteria_rubric_id_rubrics foreign key (rubric_id) references app.rubrics (id) on delete cascade,
+  constraint uq_rubric_criteria_rubric_id_position unique (rubric_id, position),
+  constraint uq_rubric_criteria_id_rubric_id unique (id, rubric_id),
+  constraint ck_rubric_criteria_title_length check (length(btrim(title)) between 1 and 200)
+);
+comment on table app.rubric_criteria is 'What a rubric judges, in order; each has levels (app.rubric_levels).';
+comment on column app.rubric_criteria.position is 'Order within the rubric, from 1.';
+
+create table app.rubric_levels (
+  id           uuid not null default gen_random_uuid(),
+  criterion_id uuid not null,
+  rubric_id    uuid not null,
+  position     integer not null,
+  label        text not null,
+  points       numeric(8,2) not null,
+  constraint pk_rubric_levels primary key (id),
+  constraint fk_rubric_levels_criterion_in_rubric foreign key (criterion_id, rubric_id)
+    references app.rubric_criteria (id, rubric_id) on delete cascade,
+  constraint uq_rubric_levels_criterion_id_position unique (criterion_id, position),
+  constraint uq_rubric_levels_id_criterion_id unique (id, criterion_id),
+  constraint ck_rubric_levels_label_length check (length(btrim(label)) between 1 and 200),
+  constraint ck_rubric_levels_points check (points >= 0)
+);
+create index ix_rubric_levels_rubric_id on app.rubric_levels (rubric_id);
+comment on table app.rubric_levels is 'The levels of a rubric criterion, each worth points; a grade by rubric is the sum of one chosen level per criterion.';
+comment on column app.rubric_levels.position is 'Order within the criterion, from 1.';
+comment on column app.rubric_levels.label is 'What the grader and the learner read (Excellent, Partial, Missing, …).';
+comment on column app.rubric_levels.points is 'What choosing this level adds to the grade (≥ 0).';
+
 alter table app.files add constraint fk_files_assignment_id_assignments
   foreign key (assignment_id) references app.assignments (id) on delete cascade;
 
@@ -371,8 +424,12 @@ create table app.submissions (
   constraint ck_submissions_has_work check (content is not null or file_id is not null),
   constraint ck_submissions_grade_nonnegative check (grade >= 0),
   constraint ck_submissions_graded check ((grade is null) = (graded_at is null)),
-  constraint ck_submissions_not_self_graded check (graded_by is null or graded_by <> user_id)
+  constraint ck_submissions_not_self_graded check (graded_by is null or graded_by <> user_id),
+  rubric_id     uuid,
+  constraint fk_submissions_rubric_id_rubrics foreign key (rubric_id) references app.rubrics (id) on delete set null
 );
+create index ix_submissions_rubric_id on app.submissions (rubric_id) where rubric_id is not null;
+comment on column app.submissions.rubric_id is 'The rubric its grade was given with (submission.grade with rubric); null: graded with a number, or not graded.';
 create index ix_submissions_user_id on app.submissions (user_id);
 create index ix_submissions_assignment_id_submitted_at on app.submissions (assignment_id, submitted_at, id);
 create index ix_submissions_graded_by on app.submissions (graded_by) where graded_by is not null;
@@ -503,3 +560,31 @@ comment on column app.final_grade_overrides.letter is 'The final letter; null: t
 comment on column app.final_grade_overrides.reason is 'Why (kept with the audit entry).';
 comment on column app.final_grade_overrides.set_at is 'When grade.override_final last set it.';
 comment on column app.final_grade_overrides.set_by is 'Who set it (null once that user is deleted).';
+
+create table app.submission_rubric_levels (
+  submission_id uuid not null,
+  criterion_id  uuid not null,
+  rubric_id     uuid not null,
+  level_id      uuid not null,
+  points        numeric(8,2) not null,
+  constraint pk_submission_rubric_levels primary key (submission_id, criterion_id),
+  constraint fk_submission_rubric_levels_submission_id_submissions foreign key (submission_id)
+    references app.submissions (id) on delete cascade,
+  constraint fk_submission_rubric_levels_criterion_in_rubric foreign key (criterion_id, rubric_id)
+    references app.rubric_criteria (id, rubric_id) on delete cascade,
+  constraint fk_submission_rubric_levels_level_of_criterion foreign key (level_id, criterion_id)
+    references app.rubric_levels (id, criterion_id) on delete cascade
+);
+create index ix_submission_rubric_levels_rubric_id on app.submission_rubric_levels (rubric_id);
+create index ix_submission_rubric_levels_level_id on app.submission_rubric_levels (level_id, criterion_id);
+create index ix_submission_rubric_levels_criterion_id on app.submission_rubric_levels (criterion_id, rubric_id);
+comment on table app.submission_rubric_levels is 'The level a grader chose per criterion of a submission''s rubric (the foreign keys hold each level to its criterion and each criterion to the rubric); the grade is their sum.';
+comment on column app.submission_rubric_levels.points is 'The chosen level''s points when it was chosen (the rubric cannot change once it has graded).';
+comment on column app.rubrics.assignment_id is 'The assignment it grades (of course_id: fk_rubrics_assignment_in_course).';
+comment on column app.rubrics.course_id is 'The assignment''s course (kept for the policies and the composite key).';
+comment on column app.rubrics.created_by is 'Who created it (null once that user is deleted).';
+comment on column app.rubric_levels.criterion_id is 'The criterion it is a level of (of rubric_id: fk_rubric_levels_criterion_in_rubric).';
+comment on column app.rubric_levels.rubric_id is 'The criterion''s rubric (kept for the composite keys and the policies).';
+comment on column app.submission_rubric_levels.criterion_id is 'A criterion of rubric_id (fk_submission_rubric_levels_criterion_in_rubric).';
+comment on column app.submission_rubric_levels.rubric_id is 'The rubric the submission was graded with.';
+comment on column app.submission_rubric_levels.level_id is 'The chosen level, one of criterion_id''s (fk_submission_rubric_levels_level_of_criterion).';

@@ -333,6 +333,17 @@ async def grades(w: Walk) -> None:
                                                 "answers": {question["id"]: "true"}}, record=False)
     await w.call("instructor", "grade.override_final", {"course_id": cid, "user_id": w.user_id("student1"),
                                                         "letter": "B", "reason": "Projects not handed in yet"})
+    project = await w.call("instructor", "assignment.create", {"course_id": cid, "title": "Index design",
+                                                               "points": 10}, record=False)
+    rubric = await w.call("instructor", "rubric.create", {"assignment_id": project["id"], "criteria": [
+        {"title": "Choice of index", "levels": [{"label": "Right", "points": 6}, {"label": "Wrong", "points": 0}]},
+        {"title": "Explanation", "levels": [{"label": "Clear", "points": 4}, {"label": "Unclear", "points": 1}]}]})
+    await w.call("student1", "rubric.get", {"assignment_id": project["id"]})
+    sub = await w.call("student1", "submission.submit", {"assignment_id": project["id"],
+                                                         "content": "A partial index on active rows."}, record=False)
+    choice = {c["id"]: c["levels"][0]["id"] for c in rubric["criteria"]}
+    await w.call("instructor", "submission.grade", {"submission_id": sub["id"], "rubric": choice,
+                                                    "feedback": "Right index, well argued."}, record=False)
     await w.call("instructor", "quiz.update", {"quiz_id": quiz["id"], "grade_posting": "manual"}, record=False)
     await w.call("instructor", "grade.post", {"quiz_id": quiz["id"]})
 

@@ -13,6 +13,7 @@ select tables_are('app', array[
   'rate_limits', 'rate_counters', 'settings', 'events', 'event_sequencer', 'webhooks', 'webhook_deliveries',
   'modules', 'module_prerequisites', 'learner_overrides', 'accommodations', 'question_banks', 'quiz_pools',
   'grade_categories', 'grade_scheme_letters', 'final_grade_overrides',
+  'rubrics', 'rubric_criteria', 'rubric_levels', 'submission_rubric_levels',
   'manual_grades'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 

@@ -143,6 +143,8 @@ as $$
     (422, 'module_not_in_course', 'The module is not one of the item''s course.'),
     (422, 'invalid_module_order', 'module_ids must list every module of the course exactly once.'),
     (409, 'module_not_empty', 'The module still holds lessons, quizzes or assignments: move or delete them first.'),
+    (422, 'invalid_rubric', 'rubric.create: criteria not of the shape, or worth more than the assignment; submission.grade: a level not of that criterion of the current rubric, a criterion left out (data.field rubric.<criterion_id>), or no rubric.'),
+    (409, 'rubric_in_use', 'A rubric that has graded a submission cannot change (rubric.create replaces it for later grading).'),
     (422, 'invalid_weights', 'The weights of a course''s grade categories would sum to more than 100 (data.field: weight_percent).'),
     (422, 'invalid_scheme', 'grade.scheme_set: letters or minimums repeat, a minimum is outside 0–100, or none is 0.'),
     (422, 'category_not_in_course', 'grade_category_id names a grade category of another course.'),

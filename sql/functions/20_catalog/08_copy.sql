@@ -32,6 +32,8 @@ declare
   v_new_bank   uuid[];
   v_old_cat    uuid[];
   v_new_cat    uuid[];
+  v_old_asg    uuid[];
+  v_new_asg    uuid[];
 begin
   perform internal.require_course_manager(course_copy.course_id);  -- 404 unseen, 403 not_course_owner
   select c.* into v_source from app.courses c where c.id = course_copy.course_id;
@@ -90,10 +92,10 @@ begin
   into v_old_quiz, v_new_quiz from app.quizzes q where q.course_id = v_source.id;
   insert into app.quizzes (id, course_id, lesson_id, title, description, time_limit_minutes, passing_score_percentage,
                            max_attempts, is_published, module_id, module_position, shuffle_questions, shuffle_options,
-                           partial_credit, grade_category_id)
+                           partial_credit, grade_category_id, grade_posting)
   select n.new_id, v_course.id, l.new_id, q.title, q.description, q.time_limit_minutes, q.passing_score_percentage,
          q.max_attempts, q.is_published, m.new_id, q.module_position, q.shuffle_questions, q.shuffle_options,
-         q.partial_credit, g.new_id
+         q.partial_credit, g.new_id, q.grade_posting
   from unnest(v_old_quiz, v_new_quiz) n(old_id, new_id)
   join app.quizzes q on q.id = n.old_id
   left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = q.lesson_id
@@ -125,15 +127,34 @@ begin
   join unnest(v_old_bank, v_new_bank) b(old_id, new_id) on b.old_id = p.bank_id
   where p.course_id = v_source.id;
 
-  insert into app.assignments (course_id, lesson_id, title, description, due_date, points, allow_late_submission,
-                               late_penalty_percentage, module_id, module_position, grade_category_id)
-  select v_course.id, l.new_id, a.title, a.description, a.due_date + v_shift, a.points, a.allow_late_submission,
-         a.late_penalty_percentage, m.new_id, a.module_position, g.new_id
-  from app.assignments a
+  select coalesce(array_agg(a.id order by a.created_at, a.id), '{}'),
+         coalesce(array_agg(gen_random_uuid() order by a.created_at, a.id), '{}')
+  into v_old_asg, v_new_asg from app.assignments a where a.course_id = v_source.id;
+  insert into app.assignments (id, course_id, lesson_id, title, description, due_date, points, allow_late_submission,
+                               late_penalty_percentage, module_id, module_position, grade_category_id, grade_posting)
+  select n.new_id, v_course.id, l.new_id, a.title, a.description, a.due_date + v_shift, a.points, a.allow_late_submission,
+         a.late_penalty_percentage, m.new_id, a.module_position, g.new_id, a.grade_posting
+  from unnest(v_old_asg, v_new_asg) n(old_id, new_id)
+  join app.assignments a on a.id = n.old_id
   left join unnest(v_old_lesson, v_new_lesson) l(old_id, new_id) on l.old_id = a.lesson_id
   left join unnest(v_old_mod, v_new_mod) m(old_id, new_id) on m.old_id = a.module_id
-  left join unnest(v_old_cat, v_new_cat) g(old_id, new_id) on g.old_id = a.grade_category_id
-  where a.course_id = v_source.id;
+  left join unnest(v_old_cat, v_new_cat) g(old_id, new_id) on g.old_id = a.grade_category_id;
+  -- Each assignment's current rubric, criteria and levels (a replaced one stays with its grades).
+  with r as materialized (
+    select r0.id as old_id, gen_random_uuid() as new_id, n.new_id as assignment_id
+    from app.rubrics r0 join unnest(v_old_asg, v_new_asg) n(old_id, new_id) on n.old_id = r0.assignment_id
+    where r0.replaced_at is null
+  ), new_rubrics as (
+    insert into app.rubrics (id, assignment_id, course_id, created_by)
+    select r.new_id, r.assignment_id, v_course.id, v_user_id from r
+  ), c as materialized (
+    select c0.id as old_id, gen_random_uuid() as new_id, r.new_id as rubric_id, c0.position, c0.title
+    from app.rubric_criteria c0 join r on r.old_id = c0.rubric_id
+  ), new_criteria as (
+    insert into app.rubric_criteria (id, rubric_id, position, title) select c.new_id, c.rubric_id, c.position, c.title from c
+  )
+  insert into app.rubric_levels (criterion_id, rubric_id, position, label, points)
+  select c.new_id, c.rubric_id, l.position, l.label, l.points from app.rubric_levels l join c on c.old_id = l.criterion_id;
 
   -- Course material: new rows, the same bytes (no second copy in the storage).
   insert into app.files (uploaded_by, course_id, original_filename, storage_path, content_type, file_size, sha256,

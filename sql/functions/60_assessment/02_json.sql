@@ -111,6 +111,30 @@ $$An assignment as every assignment.* method returns it.
   created_at: timestamptz, updated_at: timestamptz, module_id: uuid?, module_position: int?,
   grade_category_id: uuid?, grade_posting: text, grades_posted_at: timestamptz?}$$;
 
+create or replace function internal.submission_rubric_json(p_submission_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if not exists (select from app.submissions s join app.assignments a on a.id = s.assignment_id
+                 where s.id = p_submission_id
+                   and (s.user_id = app.current_user_id() or internal.can_manage_course(a.course_id))) then
+    return null;
+  end if;
+  return (select jsonb_agg(jsonb_build_object('criterion_id', c.id, 'title', c.title, 'level_id', l.id,
+                                              'label', l.label, 'points', trim_scale(x.points)) order by c.position)
+          from app.submission_rubric_levels x
+          join app.rubric_criteria c on c.id = x.criterion_id
+          join app.rubric_levels l on l.id = x.level_id
+          where x.submission_id = p_submission_id);
+end
+$$;
+comment on function internal.submission_rubric_json(uuid) is
+  'The rubric levels chosen for a submission, by criterion in order (null: graded without a rubric) — for its learner and the course''s managers only. SECURITY DEFINER: reads the rubric tables after that check.';
+
 create or replace function internal.submission_json(p_submission app.submissions, p_late_penalty_percentage integer)
 returns jsonb
 language sql
@@ -123,7 +147,8 @@ as $$
     'grade', p_submission.grade, 'feedback', p_submission.feedback, 'graded_at', p_submission.graded_at,
     'graded_by', p_submission.graded_by,
     'effective_grade', internal.effective_grade(p_submission.grade, p_submission.is_late,
-      internal.effective_late_penalty(p_submission.user_id, p_submission.assignment_id, p_late_penalty_percentage)))
+      internal.effective_late_penalty(p_submission.user_id, p_submission.assignment_id, p_late_penalty_percentage)),
+    'rubric', case when p_submission.rubric_id is not null then internal.submission_rubric_json(p_submission.id) end)
 $$;
 comment on function internal.submission_json(app.submissions, integer) is
 $$A submission with its raw grade and the effective grade (the learner's late penalty applied: none when
@@ -131,7 +156,8 @@ their override waives it); grade, feedback,
 graded_at, graded_by and effective_grade are null until it is graded.
 @shape submission {id: uuid, submission_id: uuid, assignment_id: uuid, user_id: uuid, content: text?, file_id: uuid?,
   submitted_at: timestamptz, is_late: bool, grade: number?, feedback: text?, graded_at: timestamptz?,
-  graded_by: uuid?, effective_grade: number?, grade_posted?: bool}$$;
+  graded_by: uuid?, effective_grade: number?, grade_posted?: bool,
+  rubric: {criterion_id: uuid, title: text, level_id: uuid, label: text, points: number}[]?}$$;
 
 -- ---------------------------------------------------------------------------------------
 -- Quizzes (instructor writes: SECURITY INVOKER under RLS)

@@ -209,7 +209,8 @@ SECURITY DEFINER: students may not write submissions directly (is_late and grade
 @result submission
 @param content maxLength=500000$$;
 
-create or replace function api.submission_grade(submission_id uuid, grade numeric, feedback text default null)
+create or replace function api.submission_grade(submission_id uuid, grade numeric default null, feedback text default null,
+                                                rubric jsonb default null)
 returns jsonb
 language plpgsql
 volatile
@@ -219,6 +220,7 @@ declare
   v_old        app.submissions;
   v_new        app.submissions;
   v_assignment app.assignments;
+  v_grade      numeric := submission_grade.grade;
 begin
   select s.* into v_old from app.submissions s where s.id = submission_grade.submission_id for update;
   if v_old.id is null then
@@ -231,12 +233,19 @@ begin
     raise exception 'nobody grades their own submission' using errcode = 'LM403', detail = 'forbidden',
       hint = 'submission_id';
   end if;
-  if submission_grade.grade is null or submission_grade.grade < 0 or submission_grade.grade > v_assignment.points then
+  if submission_grade.grade is not null and submission_grade.rubric is not null then
+    raise exception 'give grade or rubric, not both' using errcode = 'LM422', detail = 'invalid_argument', hint = 'rubric';
+  end if;
+  -- With a rubric the grade is the sum of the chosen levels, computed in the database.
+  if submission_grade.rubric is not null or v_old.rubric_id is not null then
+    v_grade := coalesce(internal.apply_rubric(v_old, v_assignment, submission_grade.rubric), v_grade);
+  end if;
+  if v_grade is null or v_grade < 0 or v_grade > v_assignment.points then
     raise exception 'grade must be between 0 and %', v_assignment.points
       using errcode = 'LM422', detail = 'invalid_grade', hint = 'grade';
   end if;
   update app.submissions s
-  set grade = submission_grade.grade, feedback = coalesce(submission_grade.feedback, s.feedback),
+  set grade = v_grade, feedback = coalesce(submission_grade.feedback, s.feedback),
       graded_at = now(), graded_by = v_user_id
   where s.id = v_old.id
   returning s.* into v_new;
@@ -247,8 +256,11 @@ begin
   return internal.submission_json(v_new, v_assignment.late_penalty_percentage);
 end
 $$;
-comment on function api.submission_grade(uuid, numeric, text) is
-$$Grade a submission 0..points (instructor of the course, admin; else 422 invalid_grade).
+comment on function api.submission_grade(uuid, numeric, text, jsonb) is
+$$Grade a submission 0..points (instructor of the course, admin; else 422 invalid_grade) — with a number
+(grade), or with the assignment's rubric: rubric {criterion_id: level_id}, one level for every criterion,
+and the grade is the sum of their points (computed in the database; a level of another criterion or rubric,
+or a criterion left out: 422 invalid_rubric, data.field rubric.<criterion_id>). Give one of the two.
 Regrading is allowed and audited ('submission.regraded' with old and new grade).
 Nobody grades their own submission, not even an instructor or admin enrolled in the course: 403 forbidden.
 @result submission
