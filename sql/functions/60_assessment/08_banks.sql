@@ -517,10 +517,10 @@ set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan  -- one plan for every quiz (a custom plan per call costs more)
 as $$
 declare
-  v_ids    uuid[];
+  v_rows   app.questions[];  -- the attempt's questions, in their order (read once: no second lookup)
   v_points integer[];
+  v_got    app.questions[];
   v_pool   app.quiz_pools;
-  v_got    uuid[];
   v_n      integer;
   v_places integer[];
   v_place  integer;
@@ -531,8 +531,8 @@ begin
   end if;
   -- The fixed questions first, in their order (their own points); then each pool's draw, distinct
   -- across pools, worth points_each (null: the question's own points).
-  select coalesce(array_agg(q.id order by q.question_order), '{}'), coalesce(array_agg(null::integer), '{}')
-  into v_ids, v_points
+  select coalesce(array_agg(q order by q.question_order), '{}'), coalesce(array_agg(null::integer), '{}')
+  into v_rows, v_points
   from app.questions q where q.quiz_id = p_quiz.id;
   for v_pool in select p.* from app.quiz_pools p where p.quiz_id = p_quiz.id order by p.position loop
     v_got := null;
@@ -548,47 +548,44 @@ begin
           v_places := v_places || v_place;
         end if;
       end loop;
-      v_got := array(select q.id from unnest(v_places) with ordinality p(place, k)
-                     cross join lateral (select q0.id from app.questions q0
+      v_got := array(select x.q from unnest(v_places) with ordinality p(place, k)
+                     cross join lateral (select q0 as q from app.questions q0
                                          where q0.bank_id = v_pool.bank_id and q0.bank_position = p.place
-                                           and q0.id <> all (v_ids) offset 0) q
+                                           and q0.id <> all (select (r).id from unnest(v_rows) r) offset 0) x
                      order by p.k);
     end if;
     if coalesce(cardinality(v_got), 0) < v_pool.draw_count then
       -- A bank not much larger than the draw, a second pool of the same bank that drew a question twice,
       -- or a place that moved since n was read: draw from all the bank's questions (as uniform).
-      v_got := array(select q.id from app.questions q
-                     where q.bank_id = v_pool.bank_id and q.retired_at is null and q.id <> all (v_ids)
+      v_got := array(select q from app.questions q
+                     where q.bank_id = v_pool.bank_id and q.retired_at is null
+                       and q.id <> all (select (r).id from unnest(v_rows) r)
                      order by random() limit v_pool.draw_count);
     end if;
     if cardinality(v_got) < v_pool.draw_count then  -- the bank shrank since the quiz was published
       raise exception 'a pool of this quiz asks for more questions than its bank has'
         using errcode = 'LM422', detail = 'pool_too_large', hint = 'quiz_id';
     end if;
-    v_ids := v_ids || v_got;
+    v_rows := v_rows || v_got;
     v_points := v_points || array_fill(v_pool.points_each, array[v_pool.draw_count]);
   end loop;
   if p_quiz.shuffle_questions then
-    select array_agg(v_ids[x.k] order by x.r), array_agg(v_points[x.k] order by x.r) into v_ids, v_points
-    from (select k, random() as r from generate_series(1, cardinality(v_ids)) k) x;
+    select array_agg(v_rows[x.k] order by x.r), array_agg(v_points[x.k] order by x.r) into v_rows, v_points
+    from (select k, random() as r from generate_series(1, cardinality(v_rows)) k) x;
   end if;
-  -- What is kept (ids, points, option order) and what the learner is shown, in one pass. (OFFSET 0 keeps
-  -- the LATERAL a primary-key lookup per question: flattened, it is planned as a join with a scan of
-  -- every question.)
+  -- What is kept (ids, points, option order) and what the learner is shown, in one pass.
   if not p_quiz.shuffle_options then
-    select jsonb_agg(jsonb_build_object('id', q.id, 'points', coalesce(d.points, q.points)) order by d.n),
+    select jsonb_agg(jsonb_build_object('id', q.id, 'points', coalesce(v_points[q.ordinality], q.points)) order by q.ordinality),
            jsonb_agg(jsonb_build_object('id', q.id, 'question_id', q.id, 'question_text', q.question_text,
                                         'question_type', q.question_type, 'options', q.options,
-                                        'points', coalesce(d.points, q.points), 'question_order', d.n) order by d.n)
+                                        'points', coalesce(v_points[q.ordinality], q.points), 'question_order', q.ordinality) order by q.ordinality)
     into draw, questions
-    from unnest(v_ids, v_points) with ordinality d(id, points, n)
-    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id offset 0) q;
+    from unnest(v_rows) with ordinality q;
     return;
   end if;
   with item as (
-    select q.id, q.question_text, q.question_type, q.options, coalesce(d.points, q.points) as points, d.n
-    from unnest(v_ids, v_points) with ordinality d(id, points, n)
-    cross join lateral (select q0.* from app.questions q0 where q0.id = d.id offset 0) q
+    select q.id, q.question_text, q.question_type, q.options, coalesce(v_points[q.ordinality], q.points) as points, q.ordinality as n
+    from unnest(v_rows) with ordinality q
   ), option_order as (
     select i.id, jsonb_agg(o.k - 1 order by o.r) as kept, jsonb_agg(o.v order by o.r) as shown
     from item i cross join lateral (select o0.v, o0.k, random() as r from jsonb_array_elements(i.options) with ordinality o0(v, k)) o
