@@ -27,6 +27,7 @@ bench: $(BIN)/lms
 	$(BIN)/python -m bench.mix --workers 1,2 --pgbouncer
 	$(BIN)/python -m bench.course_design
 	$(BIN)/python -m bench.assessment
+	$(BIN)/python -m bench.gradebook
 	$(BIN)/pytest -q -m timing
 
 lint: $(BIN)/lms

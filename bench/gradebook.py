@@ -6,9 +6,8 @@ submission per assignment (1 in 10 still ungraded, 1 in 10 late with a penalty).
 
 The learners, enrollments, counter rows and submissions are written set-based by the superuser
 (triggers off, as bench.generate does); the call runs as the server runs it (lms_authenticator, the
-instructor set as the caller, one transaction). Medians of --calls pages each (pages 1, 2, … in turn,
-the two courses alternating), and the same pages without the course grade (the function of the
-commit before it, for the cost of the grade itself).
+instructor set as the caller, one transaction). Medians of --calls pages each (pages 1–10 in turn,
+the two courses alternating).
 
     python -m bench.gradebook [--calls 30]
 """
@@ -83,17 +82,6 @@ def page_ms(conn, teacher: str, course_id: str, offset: int, function: str) -> f
         took = (time.perf_counter() - started) * 1000
     assert len(ok(rows)) == 100, rows
     return took
-
-
-WITHOUT_GRADES = """
-create or replace function internal.bench_gradebook_cells(p_course_id uuid, "limit" integer, "offset" integer)
-returns jsonb language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
-begin
-  -- gradebook.course without the course grade: the same page, every cell, no categories
-  return (select jsonb_agg(r - 'categories' - 'course_grade') from jsonb_array_elements(
-            internal.gradebook(p_course_id, null, "limit", "offset")) r);
-end $$;
-"""
 
 
 def main() -> None:
