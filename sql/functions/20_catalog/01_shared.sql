@@ -146,15 +146,19 @@ comment on function internal.grade_hidden(text, timestamptz) is
 
 create or replace function internal.hide_grade(p_json jsonb, p_hidden boolean default true)
 returns jsonb
-language sql
+language plpgsql  -- not SQL: with its sub-select it is not inlined, and would be planned at every call
 immutable
 parallel safe
 as $$
-  select case when p_hidden is not true or p_json is null then p_json else
-    (select jsonb_object_agg(e.key, case when e.key in ('score', 'passed', 'points_earned', 'best_score', 'grade',
-                                                        'effective_grade', 'feedback', 'graded_at', 'graded_by', 'rubric')
-                                         then 'null'::jsonb else e.value end)
-     from jsonb_each(p_json) e) || '{"grade_posted": false}' end
+begin
+  if p_hidden is not true or p_json is null then
+    return p_json;
+  end if;
+  return (select jsonb_object_agg(e.key, case when e.key in ('score', 'passed', 'points_earned', 'best_score', 'grade',
+                                                             'effective_grade', 'feedback', 'graded_at', 'graded_by', 'rubric')
+                                              then 'null'::jsonb else e.value end)
+          from jsonb_each(p_json) e) || '{"grade_posted": false}';
+end
 $$;
 comment on function internal.hide_grade(jsonb, boolean) is
   'What a learner (or an event) may see of held-back work: the object with its score, passed, points_earned, best_score, grade, effective_grade, feedback, graded_at, graded_by and rubric set to null and grade_posted: false (unchanged when p_hidden is not true).';

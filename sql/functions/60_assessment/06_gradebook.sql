@@ -17,7 +17,6 @@ stable
 as $$
 declare
   v_students uuid[];
-  v_quizzes  uuid[];
 begin
   if p_user_id is null then
     -- In enrollment order, like enrollment.list_for_course: a page is read off
@@ -33,49 +32,20 @@ begin
                         where e.course_id = p_course_id and e.user_id = p_user_id);
   end if;
   -- One student's own row (gradebook.mine) lists published quizzes only: drafts' titles are not theirs to see.
-  v_quizzes := array(select z.id from app.quizzes z
-                     where z.course_id = p_course_id and (p_user_id is null or z.is_published));
-  -- One statement; per student of the page, its cells by primary key (counter rows, submissions):
-  -- correlated lookups whose count is the page's size, not the course's.
+  -- One statement: the page's students, and per student their cells and course grade from
+  -- internal.course_grades, which reads each cell once (by key: the page's size, not the course's) for
+  -- both. One student's own row (gradebook.mine) lists published quizzes only and hides held-back grades.
   return (
-    with quizzes as materialized (
-      select z.id, z.title, z.grade_category_id,
-             p_user_id is not null and internal.grade_hidden(z.grade_posting, z.grades_posted_at) as hidden
-      from app.quizzes z where z.id = any (v_quizzes)
-    ), assignments as materialized (  -- (hidden: held back, in a learner's own row)
-      select a.id, a.title, a.points, a.late_penalty_percentage, a.grade_category_id,
-             p_user_id is not null and internal.grade_hidden(a.grade_posting, a.grades_posted_at) as hidden
-      from app.assignments a where a.course_id = p_course_id
-    ), grades as materialized (  -- the course grade of the page's students, computed once for the page
-      select g.user_id, g.categories, g.course_grade from internal.course_grades(p_course_id, v_students, p_user_id is not null) g
-    )
     select coalesce(jsonb_agg(jsonb_build_object(
              'user_id', e.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', e.is_active,
              'progress_percentage', e.progress_percentage, 'completed_at', e.completed_at,
-             'quizzes', (
-               select coalesce(jsonb_agg(internal.hide_grade(jsonb_build_object(
-                        'quiz_id', q.id, 'title', q.title, 'best_score', c.best_score,
-                        'passed', coalesce(c.passed, false), 'attempts', coalesce(c.closed_attempts, 0),
-                        'grade_category_id', q.grade_category_id), q.hidden)
-                        order by q.title, q.id), '[]')
-               from quizzes q
-               left join app.quiz_attempt_counters c on c.user_id = e.user_id and c.quiz_id = q.id),
-             'assignments', (
-               select coalesce(jsonb_agg(internal.hide_grade(jsonb_build_object(
-                        'assignment_id', a.id, 'title', a.title, 'points', a.points,
-                        'submitted', sb.id is not null, 'is_late', sb.is_late, 'grade', sb.grade,
-                        'effective_grade', internal.effective_grade(sb.grade, sb.is_late,
-                          internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage)),
-                        'grade_category_id', a.grade_category_id), a.hidden)
-                        order by a.title, a.id), '[]')
-               from assignments a
-               left join app.submissions sb on sb.assignment_id = a.id and sb.user_id = e.user_id),
+             'quizzes', coalesce(g.quizzes, '[]'), 'assignments', coalesce(g.assignments, '[]'),
              'categories', g.categories, 'course_grade', g.course_grade)
            order by s.ord), '[]')
     from unnest(v_students) with ordinality s (user_id, ord)
     join app.enrollments e on e.course_id = p_course_id and e.user_id = s.user_id
     cross join lateral (select u0.full_name, u0.email from app.users u0 where u0.id = s.user_id offset 0) u
-    left join grades g on g.user_id = s.user_id);
+    left join internal.course_grades(p_course_id, v_students, p_user_id is not null) g on g.user_id = s.user_id);
 end
 $$;
 comment on function internal.gradebook(uuid, uuid, integer, integer) is

@@ -329,8 +329,9 @@ $$;
 comment on function internal.quiz_points_possible(uuid) is
   'What a quiz is worth in the course grade: its fixed questions'' points plus, per pool, draw_count × points_each (or the average points of the bank''s drawable questions). SECURITY DEFINER: reads bank questions.';
 
+drop function if exists internal.course_grades(uuid, uuid[], boolean);  -- before the cells came with it
 create or replace function internal.course_grades(p_course_id uuid, p_user_ids uuid[], p_learner_view boolean default false)
-returns table (user_id uuid, categories jsonb, course_grade jsonb)
+returns table (user_id uuid, categories jsonb, course_grade jsonb, quizzes jsonb, assignments jsonb)
 language plpgsql
 stable
 as $$
@@ -341,25 +342,36 @@ begin
   ), weighting as materialized (
     select coalesce(bool_or(c.weight_percent is not null), false) as weighted, coalesce(sum(c.weight_percent), 0) as total
     from cats c
-  ), quizzes as materialized (  -- (hidden: held back from the learner looking at their own grade)
-    select z.id, z.grade_category_id, internal.quiz_points_possible(z.id) as possible,
+  ), quizzes as materialized (  -- (a learner's own row lists published quizzes; counts: in the grade;
+                                 --  hidden: held back from the learner looking at their own grade)
+    select z.id, z.title, z.grade_category_id, internal.quiz_points_possible(z.id) as possible,
+           internal.item_counts(z.is_published, z.module_id) as counts,
            p_learner_view and internal.grade_hidden(z.grade_posting, z.grades_posted_at) as hidden
-    from app.quizzes z where z.course_id = p_course_id and internal.item_counts(z.is_published, z.module_id)
+    from app.quizzes z where z.course_id = p_course_id and (z.is_published or not p_learner_view)
   ), assignments as materialized (
-    select a.id, a.grade_category_id, a.points, a.late_penalty_percentage,
+    select a.id, a.title, a.grade_category_id, a.points, a.late_penalty_percentage,
+           internal.item_counts(true, a.module_id) as counts,
            p_learner_view and internal.grade_hidden(a.grade_posting, a.grades_posted_at) as hidden
-    from app.assignments a where a.course_id = p_course_id and internal.item_counts(true, a.module_id)
-  ), items as materialized (  -- per learner and item: earned (null: ungraded, or held back) of possible
-    select u.uid, q.grade_category_id as category_id, q.id as item_id, q.possible,
-           case when not q.hidden then round(c.best_score * q.possible / 100.0, 2) end as earned
+    from app.assignments a where a.course_id = p_course_id
+  ), quiz_cells as materialized (  -- per learner and item, read once: the gradebook's cells and the grade's items
+    select u.uid, q.id, q.title, q.grade_category_id, q.possible, q.counts, q.hidden,
+           c.best_score, c.passed, c.closed_attempts
     from unnest(p_user_ids) u(uid) cross join quizzes q
     left join app.quiz_attempt_counters c on c.user_id = u.uid and c.quiz_id = q.id
-    union all
-    select u.uid, a.grade_category_id, a.id, a.points::numeric,
-           case when not a.hidden
-                then internal.effective_grade(s.grade, s.is_late, internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage)) end
+  ), assignment_cells as materialized (
+    select u.uid, a.id, a.title, a.grade_category_id, a.points, a.counts, a.hidden,
+           s.id is not null as submitted, s.is_late, s.grade,
+           internal.effective_grade(s.grade, s.is_late, internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage))
+             as effective_grade
     from unnest(p_user_ids) u(uid) cross join assignments a
     left join app.submissions s on s.assignment_id = a.id and s.user_id = u.uid
+  ), items as materialized (  -- what counts: earned (null: ungraded, or held back) of possible
+    select q.uid, q.grade_category_id as category_id, q.id as item_id, q.possible,
+           case when not q.hidden then round(q.best_score * q.possible / 100.0, 2) end as earned
+    from quiz_cells q where q.counts
+    union all
+    select a.uid, a.grade_category_id, a.id, a.points::numeric, case when not a.hidden then a.effective_grade end
+    from assignment_cells a where a.counts
   ), counted as (  -- as_zero false: graded work only; true: ungraded work as 0. Lowest first per category.
     select v.*, row_number() over w as low, count(*) over (partition by v.uid, v.as_zero, v.category_id) as n
     from (select i.uid, i.category_id, i.item_id, i.possible, i.earned, false as as_zero from items i where i.earned is not null
@@ -393,8 +405,8 @@ begin
     from cats c
     union all
     select null, '00000000-0000-0000-0000-000000000000', null, null, null, null
-    where exists (select from quizzes q where q.grade_category_id is null)
-       or exists (select from assignments a where a.grade_category_id is null)
+    where exists (select from quizzes q where q.counts and q.grade_category_id is null)
+       or exists (select from assignments a where a.counts and a.grade_category_id is null)
   ), keyed as materialized (
     select t.*, coalesce(t.category_id, '00000000-0000-0000-0000-000000000000') as k from subtotals t
   ), per_learner as (  -- one pass: every learner × category, both subtotals by hash
@@ -409,6 +421,19 @@ begin
     left join keyed g on g.uid = u.uid and not g.as_zero and g.k = l.k
     left join keyed z on z.uid = u.uid and z.as_zero and z.k = l.k
     group by u.uid
+  ), quiz_json as (
+    select q.uid, jsonb_agg(case when q.hidden then internal.hide_grade(q.cell) else q.cell end order by q.title, q.id) as cells
+    from (select q0.*, jsonb_build_object(
+                 'quiz_id', q0.id, 'title', q0.title, 'best_score', q0.best_score, 'passed', coalesce(q0.passed, false),
+                 'attempts', coalesce(q0.closed_attempts, 0), 'grade_category_id', q0.grade_category_id) as cell
+          from quiz_cells q0) q group by q.uid
+  ), assignment_json as (
+    select a.uid, jsonb_agg(case when a.hidden then internal.hide_grade(a.cell) else a.cell end order by a.title, a.id) as cells
+    from (select a0.*, jsonb_build_object(
+                 'assignment_id', a0.id, 'title', a0.title, 'points', a0.points, 'submitted', a0.submitted,
+                 'is_late', a0.is_late, 'grade', a0.grade, 'effective_grade', a0.effective_grade,
+                 'grade_category_id', a0.grade_category_id) as cell
+          from assignment_cells a0) a group by a.uid
   )
   select u.uid, coalesce(pl.categories, '[]'),
          jsonb_build_object(
@@ -421,11 +446,14 @@ begin
            'overridden', o.user_id is not null,
            'computed_percent', tg.percent,
            'computed_letter', (select s.letter from scheme s where s.min_percent <= tg.percent order by s.min_percent desc limit 1),
-           'override_reason', case when o.user_id is not null then o.reason end)
+           'override_reason', case when o.user_id is not null then o.reason end),
+         coalesce(qj.cells, '[]'), coalesce(aj.cells, '[]')
   from unnest(p_user_ids) u(uid)
   left join per_learner pl on pl.uid = u.uid
   left join totals tg on tg.uid = u.uid and not tg.as_zero
   left join totals tz on tz.uid = u.uid and tz.as_zero
+  left join quiz_json qj on qj.uid = u.uid
+  left join assignment_json aj on aj.uid = u.uid
   left join app.final_grade_overrides o on o.course_id = p_course_id and o.user_id = u.uid;
 end
 $$;
