@@ -310,7 +310,7 @@ grant execute on function internal.held_back_item_ids() to lms_analyst;
 grant execute on function
   internal.course_grades(uuid, uuid[], boolean), internal.quiz_points_possible(uuid), internal.grade_scheme(uuid),
   internal.require_grade_category(uuid, uuid), internal.grade_category_json(app.grade_categories),
-  internal.managed_grade_category(uuid), internal.grade_scheme_json(uuid),
+  internal.managed_grade_category(uuid), internal.grade_scheme_json(uuid), internal.require_course_member(uuid),
   internal.grade_hidden(text, timestamptz), internal.hide_grade(jsonb, boolean), internal.grades_held_back(jsonb),
   internal.managed_quiz(uuid, boolean), internal.managed_row(anyelement, uuid, text, boolean),
   internal.refresh_course_progress(uuid)

@@ -104,6 +104,20 @@ $$;
 comment on function internal.require_grade_category(uuid, uuid) is
   'LM422 category_not_in_course unless the category (when given) is one of the course''s. SECURITY DEFINER: a yes or no about one id, for the quiz or assignment writer.';
 
+create or replace function internal.require_course_member(p_course_id uuid)
+returns void
+language plpgsql
+stable
+as $$
+begin
+  if not (internal.can_manage_course(p_course_id) or internal.is_actively_enrolled(app.current_user_id(), p_course_id)) then
+    perform internal.require_course_manager(p_course_id);  -- the usual 401 / 404 / 403 not_course_owner
+  end if;
+end
+$$;
+comment on function internal.require_course_member(uuid) is
+  'Raises as internal.require_course_manager unless the caller manages the course or is actively enrolled in it (what the course''s grading rules are is theirs to read).';
+
 create or replace function api.grade_category_create(course_id uuid, name text, weight_percent numeric default null,
                                                      drop_lowest integer default 0)
 returns jsonb
@@ -204,10 +218,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if not (internal.can_manage_course(grade_category_list.course_id)
-          or internal.is_actively_enrolled(app.current_user_id(), grade_category_list.course_id)) then
-    perform internal.require_course_manager(grade_category_list.course_id);  -- the usual 401/404/403
-  end if;
+  perform internal.require_course_member(grade_category_list.course_id);
   return (select coalesce(jsonb_agg(internal.grade_category_json(g) order by g.created_at, g.id), '[]')
           from app.grade_categories g where g.course_id = grade_category_list.course_id);
 end
@@ -293,10 +304,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if not (internal.can_manage_course(grade_scheme_get.course_id)
-          or internal.is_actively_enrolled(app.current_user_id(), grade_scheme_get.course_id)) then
-    perform internal.require_course_manager(grade_scheme_get.course_id);
-  end if;
+  perform internal.require_course_member(grade_scheme_get.course_id);
   return internal.grade_scheme_json(grade_scheme_get.course_id);
 end
 $$;
