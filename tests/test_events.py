@@ -109,6 +109,35 @@ async def test_a_late_commit_gets_a_later_id_and_is_not_skipped(rpc, users, db):
     assert ids == list(range(ids[0], ids[0] + len(ids)))  # gapless
 
 
+async def test_event_list_reads_its_writes_while_another_reader_numbers(rpc, users, db):
+    """The server's hub numbers events all the time. An event.list that finds it at work waits for it
+    (a few ms) and then numbers what is left, so an enrollment that committed before the call is
+    listed; a numberer that stalls holds readers back 200 ms at most, and they answer with what was
+    numbered before."""
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    student = await users.make("student")
+    params = {"types": ["enrollment.created"]}
+    before = await rpc.ok("event.list", params, ina.token)
+    with db.connect(autocommit=False) as numberer:
+        numberer.execute("select from app.event_sequencer for update")
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, student.token)
+        listing = asyncio.create_task(rpc.ok("event.list", params, ina.token))
+        await asyncio.sleep(0.1)
+        numberer.commit()
+        listed = await listing
+        assert [e["data"]["user_id"] for e in listed[len(before):]] == [student.id]
+
+        numberer.execute("select from app.event_sequencer for update")  # and now it stalls
+        other = await users.make("student")
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, other.token)
+        started = time.monotonic()
+        assert await rpc.ok("event.list", params, ina.token) == listed
+        assert 0.15 < time.monotonic() - started < 2
+    after = await rpc.ok("event.list", params, ina.token)
+    assert [e["data"]["user_id"] for e in after[len(listed):]] == [other.id]
+
+
 async def test_analyst_sees_events_as_their_user(rpc, users, db, analyst):
     ina = await users.make("instructor")
     course_id, _ = await make_course(rpc, ina, lessons=1)

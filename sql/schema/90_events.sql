@@ -42,7 +42,7 @@ create table app.event_sequencer (
   constraint ck_event_sequencer_singleton check (singleton),
   constraint ck_event_sequencer_last_id check (last_id >= 0)
 );
-comment on table app.event_sequencer is 'One row: the last event id given. Its row lock serialises the sequencer (taken with SKIP LOCKED: a reader never waits for another); only lms_definer may read or lock it, so no client''s or analyst''s session can hold it.';
+comment on table app.event_sequencer is 'One row: the last event id given. Its row lock serialises the sequencer (a reader that finds another numbering waits for it, at most 200 ms, so it reads its own writes); only lms_definer may read or lock it, so no client''s or analyst''s session can hold it.';
 comment on column app.event_sequencer.singleton is 'Always true: the primary key that keeps the table at one row.';
 comment on column app.event_sequencer.last_id is 'The highest event id given so far (every id up to it is taken, none above).';
 comment on column app.event_sequencer.sequenced_at is 'When the sequencer last numbered events.';

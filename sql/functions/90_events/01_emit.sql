@@ -6,8 +6,8 @@
  * session of another role could hold. The public id is given after commit by the sequencer
  * (internal.events_sequence), called by every reader before it reads (event.list, the server's
  * event hub, the webhook worker): under the row lock of app.event_sequencer — which only
- * lms_definer may take, with SKIP LOCKED so a reader never waits for another — it numbers the
- * committed events still without an id, last_id + 1, + 2 …, and queues their webhook deliveries.
+ * lms_definer may take; a reader that finds another at it waits for it (at most 200 ms), so it reads its own
+ * writes — it numbers the committed events still without an id, last_id + 1, + 2 …, and queues their webhook deliveries.
  * Ids so follow commit order without gaps: a late commit simply gets a later id, and a reader
  * that resumes from the last id it saw misses nothing.
  */
@@ -45,6 +45,7 @@ language plpgsql
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
+set lock_timeout = '200ms'
 as $$
 declare
   v_last  bigint;
@@ -55,8 +56,17 @@ begin
     return (select s.last_id from app.event_sequencer s);
   end if;
   select s.last_id into v_last from app.event_sequencer s for update skip locked;
-  if not found then  -- another reader is numbering right now: its ids appear when it commits
-    return (select s.last_id from app.event_sequencer s);
+  if not found then
+    -- Another reader is numbering. Wait for it (its transaction lasts a few ms) rather than return
+    -- without it: once the lock is ours this session sees every event committed before it asked, so
+    -- a client reads its own writes (event.list right after enrollment.enroll lists it). The wait is
+    -- bounded (lock_timeout, set on this function): a numberer that stalls delays readers by 200 ms,
+    -- and they then answer with the last id given, as a reader on a replica would.
+    begin
+      select s.last_id into v_last from app.event_sequencer s for update;
+    exception when lock_not_available then
+      return (select s.last_id from app.event_sequencer s);
+    end;
   end if;
   select array_agg(x.seq order by x.seq) into v_seqs
   from (select e.seq from app.events e where e.id is null order by e.seq limit p_limit for update skip locked) x;
@@ -77,7 +87,7 @@ begin
 end
 $$;
 comment on function internal.events_sequence(integer) is
-  'Numbers the committed events that have no id yet (at most p_limit, in write order) after the last id given, queues their webhook deliveries (to the active subscriptions created before the event occurred), and returns the highest id given. Serialised by the row lock of app.event_sequencer taken with SKIP LOCKED: when another session is numbering, returns at once with the last committed id (that session''s ids appear when it commits). In a read-only transaction (a replica) it only reads. Every id at or below the result is taken and none will ever be given below it, so a reader resuming from the last id it saw misses nothing. SECURITY DEFINER: only lms_definer may update events or lock the sequencer. Granted to lms_api (readers call it first).';
+  'Numbers the committed events that have no id yet (at most p_limit, in write order) after the last id given, queues their webhook deliveries (to the active subscriptions created before the event occurred), and returns the highest id given. Serialised by the row lock of app.event_sequencer: a reader that finds another session numbering waits for it to commit (at most 200 ms, then it returns the last id given) and numbers what is left, so every event committed before the call is numbered when it returns (a client reads its own writes). In a read-only transaction (a replica) it only reads. Every id at or below the result is taken and none will ever be given below it, so a reader resuming from the last id it saw misses nothing. SECURITY DEFINER: only lms_definer may update events or lock the sequencer. Granted to lms_api (readers call it first).';
 
 -- ---------------------------------------------------------------------------------------------
 -- The triggers: one per table, AFTER ROW (they see the row as written).
