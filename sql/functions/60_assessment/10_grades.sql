@@ -361,18 +361,27 @@ begin
            internal.item_counts(true, a.module_id) as counts,
            p_learner_view and internal.grade_hidden(a.grade_posting, a.grades_posted_at) as hidden
     from app.assignments a where a.course_id = p_course_id
+  ), counters as materialized (  -- the page's learners' rows, found by learner (never a scan of the site's)
+    select c.user_id, c.quiz_id, c.best_score, c.passed, c.closed_attempts
+    from app.quiz_attempt_counters c
+    where c.user_id = any (p_user_ids) and c.quiz_id in (select q.id from quizzes q)
+  ), handed_in as materialized (
+    select s.user_id, s.assignment_id, s.is_late, s.grade
+    from app.submissions s
+    where s.user_id = any (p_user_ids) and s.assignment_id in (select a.id from assignments a)
   ), quiz_cells as materialized (  -- per learner and item, read once: the gradebook's cells and the grade's items
     select u.uid, q.id, q.title, q.grade_category_id, q.possible, q.counts, q.hidden,
            c.best_score, c.passed, c.closed_attempts
     from unnest(p_user_ids) u(uid) cross join quizzes q
-    left join app.quiz_attempt_counters c on c.user_id = u.uid and c.quiz_id = q.id
+    left join counters c on c.user_id = u.uid and c.quiz_id = q.id
   ), assignment_cells as materialized (
     select u.uid, a.id, a.title, a.grade_category_id, a.points, a.counts, a.hidden,
-           s.id is not null as submitted, s.is_late, s.grade,
-           internal.effective_grade(s.grade, s.is_late, internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage))
+           s.user_id is not null as submitted, s.is_late, s.grade,
+           internal.effective_grade(s.grade, s.is_late,  -- (the penalty only matters, and is looked up, when late)
+                                    case when s.is_late then internal.effective_late_penalty(u.uid, a.id, a.late_penalty_percentage) end)
              as effective_grade
     from unnest(p_user_ids) u(uid) cross join assignments a
-    left join app.submissions s on s.assignment_id = a.id and s.user_id = u.uid
+    left join handed_in s on s.assignment_id = a.id and s.user_id = u.uid
   ), items as materialized (  -- what counts: earned (null: ungraded, or held back) of possible
     select q.uid, q.grade_category_id as category_id, q.id as item_id, q.possible,
            case when not q.hidden then round(q.best_score * q.possible / 100.0, 2) end as earned
