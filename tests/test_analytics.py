@@ -310,6 +310,10 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.analyst_logins": (None, "t.login_name = {login}"),
     "app.audit_log": ("{adm}",) * 2,
     "app.outbox": (None, None),
+    "app.sso_providers": (None, None),  # the client secret: lms_definer only
+    "app.sso_states": (None, None),
+    "app.sso_identities": (None, None),  # sso.identities_mine shows your own
+    "app.sso_codes": (None, None),
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
     "app.settings": (None, None),

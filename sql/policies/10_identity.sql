@@ -111,3 +111,28 @@ grant execute on function
   internal.totp_code(bytea, bigint), internal.totp_step(timestamptz), internal.totp_match(text, text, bigint, timestamptz),
   internal.profile_json(app.users)
   to lms_definer;
+
+-- Sign-in with OpenID providers (issue 32): no client privileges on app.sso_providers (its secret),
+-- app.sso_states, app.sso_identities, app.sso_codes — everything goes through the functions below.
+alter table app.sso_providers enable row level security;
+alter table app.sso_providers force row level security;
+alter table app.sso_states enable row level security;
+alter table app.sso_states force row level security;
+alter table app.sso_identities enable row level security;
+alter table app.sso_identities force row level security;
+alter table app.sso_codes enable row level security;
+alter table app.sso_codes force row level security;
+grant execute on function api.sso_provider_create(text, text, text, text, text, text[], text[], boolean, text, text, boolean) to lms_api;
+grant execute on function api.sso_provider_update(uuid, text, text, text, text, text[], text[], boolean, text, text, boolean, boolean) to lms_api;
+grant execute on function api.sso_provider_delete(uuid) to lms_api;
+grant execute on function api.sso_provider_list(integer, integer) to lms_api;
+grant execute on function api.sso_link_start(text) to lms_api;
+grant execute on function api.sso_identities_mine() to lms_api;
+grant execute on function api.sso_unlink(uuid) to lms_api;
+grant execute on function api.auth_sso_exchange(text, text) to lms_api;
+-- The browser flow's steps (rpc/http/sso.py), called as lms_api by the server for an anonymous caller.
+grant execute on function internal.sso_provider_issuer(text), internal.sso_login_begin(text, text),
+  internal.sso_state_take(text, text),
+  internal.sso_sign_in(uuid, text, text, boolean, text, text, uuid, boolean)
+  to lms_api;
+grant execute on function internal.sso_provider_json(app.sso_providers), internal.sso_clean_domains(text[]) to lms_definer;

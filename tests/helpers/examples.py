@@ -45,7 +45,7 @@ NEWCOMER_PASSWORD = "Nia-first-password-2026"
 NAMES = {"admin": "admin@demo.lms", "instructor": "instructor@demo.lms", "student1": "student1@demo.lms",
          "student2": "student2@demo.lms", "newcomer": NEWCOMER, None: None}
 SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
-                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri"}
+                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri", "login_url"}
 
 
 def redact(value):
@@ -384,6 +384,30 @@ async def administration(w: Walk, hook_url: str) -> None:
     await w.call("student2", "auth.logout_all")
 
 
+async def sso(w: Walk) -> None:
+    """An admin registers the campus provider; a student links their campus account and signs in with it.
+    (The provider's part of the browser flow — discovery, the code exchange, the ID token — is what
+    tests/test_sso.py runs against a real OpenID provider; here the callback's last step is taken in SQL.)"""
+    campus = await w.call("admin", "sso.provider_create", {
+        "name": "campus", "issuer": "https://login.example.edu", "client_id": "lms-example",
+        "client_secret": "provider-given-secret", "return_url": "https://app.example.edu/signed-in",
+        "email_domains": ["example.edu"], "role_claim": "lms_role"})
+    old = await w.call("admin", "sso.provider_create", {
+        "name": "old-idp", "issuer": "https://idp.example.org", "client_id": "lms",
+        "client_secret": "another-secret", "return_url": "https://app.example.edu/signed-in"}, record=False)
+    await w.call("admin", "sso.provider_update", {"provider_id": campus["provider_id"], "email_authoritative": True})
+    await w.call("admin", "sso.provider_list")
+    await w.call("admin", "sso.provider_delete", {"provider_id": old["provider_id"]})
+    await w.call("student1", "sso.link_start", {"provider": "campus"})
+    with psycopg.connect(w.database_url) as conn:
+        (answer,) = conn.execute("select internal.sso_sign_in(%s, 'campus-subject-1', 'student1@example.edu', true, "
+                                 "'Student One', null, %s, false)",
+                                 [campus["provider_id"], w.user_id("student1")]).fetchone()
+    await w.call(None, "auth.sso_exchange", {"code": answer["code"]})
+    identities = await w.call("student1", "sso.identities_mine")
+    await w.call("student1", "sso.unlink", {"identity_id": identities[0]["identity_id"]})
+
+
 async def record(database_url: str, server_database_url: str, home: Path) -> dict[str, dict]:
     """The walk against a freshly seeded demo database → the examples, by method name."""
     settings = Settings(_env_file=None, database_url=None, environment="development", home=home,
@@ -409,6 +433,7 @@ async def record(database_url: str, server_database_url: str, home: Path) -> dic
             await catalog(walk)
             await assessment(walk)
             await grades(walk)
+            await sso(walk)
             await commerce(walk)
             await administration(walk, f"http://127.0.0.1:{ports[1]}/hooks/lms")
     finally:
