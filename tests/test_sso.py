@@ -129,9 +129,15 @@ async def test_the_whole_flow_against_a_real_provider(rpc, users, db, provider, 
     me = await rpc.ok("user.me", {}, tokens["access_token"])
     assert (me["email"], me["role"], me["full_name"]) == ("ada@example.edu", "student", "Person ada")
     assert (await rpc.error("auth.sso_exchange", {"code": landed["code"]}))["data"]["reason"] == "invalid_sso_code"
-    async with aiohttp.ClientSession() as again:  # the provider's redirect replayed: its state is spent
-        async with again.get(landed["callback"], allow_redirects=False) as resp:
-            assert resp.status == 400 and (await resp.json())["error"]["data"]["reason"] == "invalid_state"
+    state = parse_qs(urlsplit(landed["callback"]).query)["state"][0]
+    refusals = []
+    for cookies in ({}, {sso.STATE_COOKIE: state}):  # another browser (login CSRF); the same one again: spent
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), cookies=cookies) as again:
+            async with again.get(landed["callback"], allow_redirects=False) as resp:
+                error = (await resp.json())["error"]
+                assert resp.status == 400 and error["data"]["reason"] == "invalid_state"
+                refusals.append(error["message"])
+    assert "did not start" in refusals[0] and "used" in refusals[1], refusals
     assert count(db, "select count(*) from app.events where type = 'user.created' and user_id = %s", me["id"]) == 1
     assert count(db, "select count(*) from app.sso_states") == 0
 

@@ -13,6 +13,7 @@ no token is ever in a URL."""
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import time
@@ -30,7 +31,7 @@ from rpc.core.protocol import RpcError
 from rpc.db.calls import CallContext
 from rpc.http.files import rpc_error_response, sql
 from rpc.http.service import SERVICE
-from rpc.http.views import client_address
+from rpc.http.views import client_address, public_rpc_url
 
 log = logging.getLogger("rpc.sso")
 
@@ -39,6 +40,7 @@ MFA_METHODS = {"mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "iris", "retina"
 SIGN_IN_COST = 20  # like auth.login: an address's budget pays for each step
 TIMEOUT = 10.0
 LEEWAY = 60  # seconds of clock skew allowed on exp / iat
+STATE_COOKIE = "lms_sso_state"
 
 
 class ProviderUnavailable(Exception):
@@ -140,11 +142,10 @@ def mfa_asserted(claims: dict) -> bool:
 
 
 def redirect_uri(request: web.Request, provider: str) -> str:
-    """The callback URL to register at the provider: {LMS_PUBLIC_URL}/sso/{provider}/callback."""
-    base = request.app[SERVICE].settings.public_url
-    if not base:
-        base = f"{request.scheme}://{request.host}"
-    return base.rstrip("/") + f"/sso/{provider}/callback"
+    """The callback URL to register at the provider: {LMS_PUBLIC_URL}/sso/{provider}/callback (unset: the
+    base this client reached the server at, as rpc.discover names it)."""
+    base = public_rpc_url(request, request.app[SERVICE]).removesuffix("/rpc")
+    return base + f"/sso/{provider}/callback"
 
 
 def context_of(request: web.Request) -> CallContext:
@@ -185,16 +186,24 @@ async def login(request: web.Request) -> web.StreamResponse:
                                redirect_uri=redirect_uri(request, provider), code_challenge_method="S256")
     url, _ = client.create_authorization_url(meta["authorization_endpoint"], state=flow["state"],
                                              nonce=flow["nonce"], code_verifier=flow["code_verifier"])
-    return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+    response = web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+    # The state is also this browser's cookie: a callback URL forged elsewhere (someone else's code and
+    # state, to sign this browser in to their account) finds no matching cookie (RFC 6749 §10.12).
+    response.set_cookie(STATE_COOKIE, flow["state"], max_age=600, path="/sso/", httponly=True, samesite="Lax",
+                        secure=redirect_uri(request, provider).startswith("https:"))
+    return response
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
     provider = request.match_info["provider"]
     service = request.app[SERVICE]
     context = context_of(request)
+    state = request.query.get("state", "")[:500]
+    if not state or not hmac.compare_digest(request.cookies.get(STATE_COOKIE, ""), state):
+        return rpc_error_response(RpcError(400, "this browser did not start this sign-in",
+                                           {"reason": "invalid_state"}))
     try:
-        flow = await sql(service, "select internal.sso_state_take(%s, %s)",
-                                  [provider, request.query.get("state", "")[:500]], context)
+        flow = await sql(service, "select internal.sso_state_take(%s, %s)", [provider, state], context)
     except RpcError as exc:  # unknown, used or expired state: no page of the client's to go back to
         return rpc_error_response(exc)
     try:
@@ -203,7 +212,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
         reason = (exc.data or {}).get("reason", "sso_failed")
         log.info("sso %s: sign-in refused: %s (%s)", provider, reason, exc.message)
         return go_to(flow["return_url"], error=reason)
-    return go_to(flow["return_url"], code=signed["code"])
+    response = go_to(flow["return_url"], code=signed["code"])
+    response.del_cookie(STATE_COOKIE, path="/sso/")
+    return response
 
 
 async def sign_in(request: web.Request, provider: str, flow: dict, context: CallContext) -> dict:
@@ -236,10 +247,12 @@ async def sign_in(request: web.Request, provider: str, flow: dict, context: Call
         log.warning("sso %s: code exchange failed: %s", provider, type(exc).__name__)
         raise unavailable(f"code exchange: {type(exc).__name__}") from None
     role = claims.get(flow["role_claim"]) if flow.get("role_claim") else None
+    verified = claims.get("email_verified")  # absent: the provider does not say (SQL decides what that means)
     name = claims.get("name") or " ".join(str(claims.get(k, "")) for k in ("given_name", "family_name")).strip()
     return await sql(request.app[SERVICE], "select internal.sso_sign_in(%s, %s, %s, %s, %s, %s, %s, %s)", [
         flow["provider_id"], str(claims["sub"]), claims.get("email") if isinstance(claims.get("email"), str) else None,
-        claims.get("email_verified") is True, name if isinstance(name, str) else None,
+        verified if isinstance(verified, bool) else None,
+        name if isinstance(name, str) else None,
         role if isinstance(role, str) else None, flow.get("link_user_id"), mfa_asserted(claims)], context)
 
 

@@ -319,7 +319,10 @@ begin
   if length(coalesce(p_subject, '')) not between 1 and 255 then
     raise exception 'the ID token has no usable subject' using errcode = 'LM401', detail = 'invalid_id_token', hint = 'sub';
   end if;
-  if v_email = '' or not coalesce(p_email_verified, false) then
+  -- Verified: as the provider says; a provider that does not say (Entra ID sends no email_verified) is
+  -- believed only for the domains an admin marked it authoritative for.
+  if v_email = '' or not coalesce(p_email_verified, v_provider.email_authoritative
+                                                    and split_part(v_email, '@', 2) = any (v_provider.email_domains)) then
     raise exception 'the provider does not say this email address is verified' using errcode = 'LM403',
       detail = 'email_not_verified', hint = 'email';
   end if;
@@ -383,7 +386,7 @@ begin
 end
 $$;
 comment on function internal.sso_sign_in(uuid, text, text, boolean, text, text, uuid, boolean) is
-  'The callback, after the ID token verified: the account of (issuer, subject) — found, linked (sso.link_start''s account, or an existing account with the same email when the provider is authoritative for its domain), or created just in time (role from the claim when configured, never admin unless allowed) — and a one-time code for auth.sso_exchange (60 s, its hash stored). Refuses unverified email (403 email_not_verified), other domains (403 email_domain_not_allowed), an existing account the provider may not claim (409 account_exists), a deactivated account (401 account_inactive). Two concurrent first sign-ins of one subject make one account (the unique identity; the second takes the first''s). SECURITY DEFINER: creates users and identities.';
+  'The callback, after the ID token verified: the account of (issuer, subject) — found, linked (sso.link_start''s account, or an existing account with the same email when the provider is authoritative for its domain), or created just in time (role from the claim when configured, never admin unless allowed) — and a one-time code for auth.sso_exchange (60 s, its hash stored). Refuses unverified email (403 email_not_verified; p_email_verified null — the provider did not say — counts as verified only for its authoritative domains), other domains (403 email_domain_not_allowed), an existing account the provider may not claim (409 account_exists), a deactivated account (401 account_inactive). Two concurrent first sign-ins of one subject make one account (the unique identity; the second takes the first''s). SECURITY DEFINER: creates users and identities.';
 
 create or replace function api.auth_sso_exchange(code text, totp_code text default null)
 returns jsonb
