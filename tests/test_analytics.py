@@ -314,6 +314,10 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.sso_states": (None, None),
     "app.sso_identities": (None, None),  # sso.identities_mine shows your own
     "app.sso_codes": (None, None),
+    "app.lti_tools": (None, None),
+    "app.lti_platform_keys": (None, None),  # the private keys: lms_definer only
+    "app.lti_links": (None, None),
+    "app.lti_launches": (None, None),
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
     "app.settings": (None, None),

@@ -235,7 +235,7 @@ async def test_key_rotation_at_the_provider_and_a_provider_that_is_down(rpc, use
     states, users_before = count(db, "select count(*) from app.sso_states"), count(db, "select count(*) from app.users")
     async with aiohttp.ClientSession() as browser:
         async with browser.get(rpc.base + "/sso/down/login", allow_redirects=False) as resp:
-            assert resp.status == 502 and (await resp.json())["error"]["data"]["reason"] == "provider_unavailable"
+            assert resp.status == 502 and (await resp.json())["error"]["data"]["reason"] == "sso_provider_unavailable"
         async with browser.get(rpc.base + "/sso/nobody/login", allow_redirects=False) as resp:
             assert resp.status == 404
     assert (count(db, "select count(*) from app.sso_states"), count(db, "select count(*) from app.users")) == (

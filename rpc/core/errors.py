@@ -18,7 +18,7 @@ from rpc.core.protocol import INTERNAL_ERROR, INVALID_PARAMS, UNAVAILABLE, RpcEr
 
 log = logging.getLogger("rpc.errors")
 
-APPLICATION_CODES = {400, 401, 403, 404, 409, 422, 423, 429}
+APPLICATION_CODES = {400, 401, 403, 404, 409, 422, 423, 429, 503}
 
 # SQLSTATE (PostgreSQL's own) → (JSON-RPC code, reason)
 STANDARD = {

@@ -24,6 +24,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from yoyo import get_backend, read_migrations
 
+from rpc.db import lti_keys
+
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "migrations"
 SQL = ROOT / "sql"
@@ -250,6 +252,7 @@ class Migrator:
                 or recorded is None or recorded[0] != bundle_sha256(bundle)
             if self.repeatable_applied:
                 apply_repeatable(conn, head, bundle)
+            lti_keys.ensure_key(conn)  # the platform's first LTI signing key (Python: RSA)
             maintain(conn)
         return [m.id for m in pending]
 

@@ -15,7 +15,7 @@ from psycopg_pool import PoolTimeout
 from rpc.core import errors
 from rpc.core.config import Settings
 from rpc.core.protocol import RpcError, error_response
-from rpc.http import certificates, exports, files, live, sso, stripe_webhooks, views, watchdog
+from rpc.http import certificates, exports, files, live, lti, sso, stripe_webhooks, views, watchdog
 from rpc.http.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.app")
@@ -93,6 +93,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     watchdog.setup(app, service)  # every 30 s: runaway analyst sessions, canceled intents, deleted bytes
     exports.setup(app)  # the export slots
     sso.setup(app)  # what this process knows of each OpenID provider (metadata, keys)
+    lti.setup(app)  # LTI answers name the platform's URLs
     app.router.add_routes(ROUTES)
     return app
 
@@ -112,4 +113,7 @@ ROUTES = [
     web.post("/webhooks/stripe", stripe_webhooks.stripe_webhook),  # the payment provider's events
     web.get("/sso/{provider}/login", sso.login),  # sign-in with an OpenID provider: to the provider
     web.get("/sso/{provider}/callback", sso.callback),  # and back: to the provider's return_url with a code
+    web.get("/lti/jwks", lti.jwks),  # the LTI platform's public keys
+    web.get("/lti/auth", lti.auth),  # the OIDC authorization endpoint of LTI launches
+    web.post("/lti/auth", lti.auth),
 ]

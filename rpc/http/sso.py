@@ -161,7 +161,7 @@ def go_to(url: str, **params: str) -> web.Response:
 
 
 def unavailable(message: str) -> RpcError:
-    return RpcError(502, "the OpenID provider could not be reached", {"reason": "provider_unavailable",
+    return RpcError(502, "the OpenID provider could not be reached", {"reason": "sso_provider_unavailable",
                                                                        "detail": message[:200]})
 
 

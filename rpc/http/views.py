@@ -74,9 +74,13 @@ def public_rpc_url(request: web.Request, service: RpcService) -> str:
     return f"{scheme}://{host}/rpc"
 
 
-def asks_for_discover(payload: Any) -> bool:
+NAMES_THE_SERVER = ("rpc.discover", "lti.tool_register", "lti.tool_update", "lti.tool_list", "lti.launch")
+"""Methods whose answers name the server's public URL (the OpenRPC servers, the LTI platform's issuer)."""
+
+
+def names_the_server(payload: Any) -> bool:
     calls = payload if isinstance(payload, list) else [payload]
-    return any(isinstance(c, dict) and c.get("method") == "rpc.discover" for c in calls)
+    return any(isinstance(c, dict) and c.get("method") in NAMES_THE_SERVER for c in calls)
 
 
 Answer = tuple[str, int | None]
@@ -190,8 +194,8 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         context = None
         try:
             caller = service.tokens.verify(request.headers.get("Authorization"))
-            # The public URL is worked out only for rpc.discover, not on every call.
-            rpc_url = public_rpc_url(request, service) if asks_for_discover(payload) else None
+            # The public URL is worked out only for the methods that name it, not on every call.
+            rpc_url = public_rpc_url(request, service) if names_the_server(payload) else None
             context = CallContext(caller.user_id, client_address(request, service.proxies), rpc_url=rpc_url)
         except RpcError as exc:
             auth_error = exc

@@ -165,3 +165,23 @@ grant execute on function api.lesson_unpublish(uuid) to lms_api;
 grant execute on function api.lesson_delete(uuid) to lms_api;
 grant execute on function api.lesson_reorder(uuid, uuid[]) to lms_api;
 grant execute on function api.lesson_get(uuid) to lms_api;
+
+-- LTI (issue 31): no client privileges on the tools, the platform keys (the private halves), the links or the
+-- launches — everything goes through the functions below (sql/functions/20_catalog/09_lti.sql).
+alter table app.lti_tools enable row level security;
+alter table app.lti_tools force row level security;
+alter table app.lti_platform_keys enable row level security;
+alter table app.lti_platform_keys force row level security;
+alter table app.lti_links enable row level security;
+alter table app.lti_links force row level security;
+alter table app.lti_launches enable row level security;
+alter table app.lti_launches force row level security;
+grant execute on function api.lti_tool_register(text, text, text, text, text, text, text[]) to lms_api;
+grant execute on function api.lti_tool_update(uuid, text, text, text, text, text, text[], boolean) to lms_api;
+grant execute on function api.lti_tool_delete(uuid) to lms_api;
+grant execute on function api.lti_tool_list(integer, integer) to lms_api;
+grant execute on function api.lti_link_create(uuid, uuid, text, uuid, text, jsonb, jsonb) to lms_api;
+grant execute on function api.lti_launch(uuid) to lms_api;
+-- The browser's steps (rpc/http/lti.py), called as lms_api by the server for an anonymous caller.
+grant execute on function internal.lti_auth(text, text, text, text, text), internal.lti_jwks() to lms_api;
+grant execute on function internal.lti_tool_json(app.lti_tools), internal.lti_link_json(app.lti_links) to lms_definer;

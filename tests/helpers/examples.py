@@ -45,7 +45,8 @@ NEWCOMER_PASSWORD = "Nia-first-password-2026"
 NAMES = {"admin": "admin@demo.lms", "instructor": "instructor@demo.lms", "student1": "student1@demo.lms",
          "student2": "student2@demo.lms", "newcomer": NEWCOMER, None: None}
 SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
-                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri", "login_url"}
+                 "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri", "login_url",
+                 "lti_message_hint"}
 
 
 def redact(value):
@@ -408,6 +409,23 @@ async def sso(w: Walk) -> None:
     await w.call("student1", "sso.unlink", {"identity_id": identities[0]["identity_id"]})
 
 
+async def lti(w: Walk) -> None:
+    """An admin registers an LTI tool; the instructor links it in a course; a learner launches it."""
+    tool = await w.call("admin", "lti.tool_register", {
+        "name": "Code sandbox", "login_url": "https://sandbox.example.com/lti/login",
+        "launch_url": "https://sandbox.example.com/lti/launch", "jwks_url": "https://sandbox.example.com/.well-known/jwks.json",
+        "scopes": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]})
+    spare = await w.call("admin", "lti.tool_register", {
+        "name": "Old quiz tool", "login_url": "https://old.example.com/login", "launch_url": "https://old.example.com/launch",
+        "jwks_url": "https://old.example.com/jwks"}, record=False)
+    await w.call("admin", "lti.tool_update", {"tool_id": tool["tool_id"], "name": "Code sandbox (Python)"})
+    await w.call("admin", "lti.tool_list")
+    await w.call("admin", "lti.tool_delete", {"tool_id": spare["tool_id"]})
+    link = await w.call("instructor", "lti.link_create", {"course_id": FREE, "tool_id": tool["tool_id"],
+                                                          "title": "Try it: loops", "custom": {"exercise": "loops-1"}})
+    await w.call("student1", "lti.launch", {"link_id": link["link_id"]})
+
+
 async def record(database_url: str, server_database_url: str, home: Path) -> dict[str, dict]:
     """The walk against a freshly seeded demo database → the examples, by method name."""
     settings = Settings(_env_file=None, database_url=None, environment="development", home=home,
@@ -434,6 +452,7 @@ async def record(database_url: str, server_database_url: str, home: Path) -> dic
             await assessment(walk)
             await grades(walk)
             await sso(walk)
+            await lti(walk)
             await commerce(walk)
             await administration(walk, f"http://127.0.0.1:{ports[1]}/hooks/lms")
     finally:

@@ -14,7 +14,8 @@ select tables_are('app', array[
   'modules', 'module_prerequisites', 'learner_overrides', 'accommodations', 'question_banks', 'quiz_pools',
   'grade_categories', 'grade_scheme_letters', 'final_grade_overrides',
   'rubrics', 'rubric_criteria', 'rubric_levels', 'submission_rubric_levels',
-  'manual_grades', 'sso_providers', 'sso_states', 'sso_identities', 'sso_codes'
+  'manual_grades', 'sso_providers', 'sso_states', 'sso_identities', 'sso_codes',
+  'lti_tools', 'lti_platform_keys', 'lti_links', 'lti_launches'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------

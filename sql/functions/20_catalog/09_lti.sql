@@ -1,0 +1,377 @@
+/*
+ * LTI 1.3 as the platform (issue 31): tools, links in modules, launches.
+ *
+ * A launch is two steps without cookies: lti.launch (the signed-in person, by bearer token) records a
+ * single-use launch and returns the third-party-initiated login parameters; the tool's authentication
+ * request at GET /lti/auth (rpc/http/lti.py) is checked against that record here (internal.lti_auth),
+ * which consumes it and returns the claims and the platform key that signs them. Who may launch what is
+ * the course's rule: its enrolled learners (the link's module open to them) and those who manage it.
+ */
+
+create or replace function internal.lti_tool_json(p_tool app.lti_tools)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  return jsonb_build_object(
+    'tool_id', p_tool.id, 'name', p_tool.name, 'client_id', p_tool.client_id, 'deployment_id', p_tool.deployment_id,
+    'login_url', p_tool.login_url, 'launch_url', p_tool.launch_url, 'jwks_url', p_tool.jwks_url,
+    'deep_linking_url', p_tool.deep_linking_url, 'scopes', to_jsonb(p_tool.scopes), 'is_active', p_tool.is_active,
+    'created_at', p_tool.created_at, 'updated_at', p_tool.updated_at);
+end
+$$;
+comment on function internal.lti_tool_json(app.lti_tools) is
+$$An LTI tool as admins see it; the RPC layer adds what the tool's admin needs of the platform (issuer,
+platform_jwks_url, auth_url, token_url).
+@shape lti_tool {tool_id: uuid, name: text, client_id: text, deployment_id: text, login_url: text, launch_url: text,
+  jwks_url: text, deep_linking_url: text?, scopes: text[], is_active: bool, created_at: timestamptz, updated_at: timestamptz,
+  issuer: text, platform_jwks_url: text, auth_url: text, token_url: text}$$;
+
+create or replace function api.lti_tool_register(name text, login_url text, launch_url text, jwks_url text,
+                                                 client_id text default null, deep_linking_url text default null,
+                                                 scopes text[] default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tool app.lti_tools;
+begin
+  perform internal.require_role('admin');
+  insert into app.lti_tools (name, client_id, login_url, launch_url, jwks_url, deep_linking_url, scopes)
+  values (btrim(lti_tool_register.name), coalesce(nullif(btrim(lti_tool_register.client_id), ''), gen_random_uuid()::text),
+          lti_tool_register.login_url, lti_tool_register.launch_url, lti_tool_register.jwks_url,
+          lti_tool_register.deep_linking_url, coalesce(lti_tool_register.scopes, '{}'))
+  returning * into v_tool;
+  perform internal.audit('lti.tool_register', 'lti_tool', v_tool.id, jsonb_build_object('name', v_tool.name,
+                                                                                        'client_id', v_tool.client_id));
+  return internal.lti_tool_json(v_tool);
+exception when unique_violation then
+  raise exception 'a tool with this client_id is registered' using errcode = 'LM409', detail = 'conflict', hint = 'client_id';
+end
+$$;
+comment on function api.lti_tool_register(text, text, text, text, text, text, text[]) is
+$$Register an LTI 1.3 tool (admin): its OIDC login initiation URL, launch URL, public keys (JWKS URL), and
+optionally a deep-linking URL and the LTI Advantage scopes it may use. client_id: given, or generated. The answer
+has what the tool's admin enters on their side: issuer, client_id, deployment_id, platform_jwks_url, auth_url
+(the OIDC authorization endpoint) and token_url.
+@result lti_tool
+@param name minLength=1 maxLength=200
+@param login_url minLength=8 maxLength=1000
+@param launch_url minLength=8 maxLength=1000
+@param jwks_url minLength=8 maxLength=1000
+@param client_id maxLength=255
+@param deep_linking_url maxLength=1000
+@param scopes maxItems=5 itemMaxLength=100
+SECURITY DEFINER: checks the caller is an admin.$$;
+
+create or replace function api.lti_tool_update(tool_id uuid, name text default null, login_url text default null,
+                                               launch_url text default null, jwks_url text default null,
+                                               deep_linking_url text default null, scopes text[] default null,
+                                               is_active boolean default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tool app.lti_tools;
+begin
+  perform internal.require_role('admin');
+  update app.lti_tools t set
+    name = coalesce(btrim(lti_tool_update.name), t.name),
+    login_url = coalesce(lti_tool_update.login_url, t.login_url),
+    launch_url = coalesce(lti_tool_update.launch_url, t.launch_url),
+    jwks_url = coalesce(lti_tool_update.jwks_url, t.jwks_url),
+    deep_linking_url = case when lti_tool_update.deep_linking_url is null then t.deep_linking_url
+                            else nullif(lti_tool_update.deep_linking_url, '') end,
+    scopes = coalesce(lti_tool_update.scopes, t.scopes),
+    is_active = coalesce(lti_tool_update.is_active, t.is_active),
+    updated_at = now()
+  where t.id = lti_tool_update.tool_id
+  returning * into v_tool;
+  if not found then
+    raise exception 'tool not found' using errcode = 'LM404', detail = 'not_found', hint = 'tool_id';
+  end if;
+  perform internal.audit('lti.tool_update', 'lti_tool', v_tool.id, '{}');
+  return internal.lti_tool_json(v_tool);
+end
+$$;
+comment on function api.lti_tool_update(uuid, text, text, text, text, text, text[], boolean) is
+$$Change a registered tool (admin): what is given changes (deep_linking_url '' clears it); is_active false
+stops its launches.
+@result lti_tool
+@param name minLength=1 maxLength=200
+@param login_url minLength=8 maxLength=1000
+@param launch_url minLength=8 maxLength=1000
+@param jwks_url minLength=8 maxLength=1000
+@param deep_linking_url maxLength=1000
+@param scopes maxItems=5 itemMaxLength=100
+SECURITY DEFINER: checks the caller is an admin.$$;
+
+create or replace function api.lti_tool_delete(tool_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_role('admin');
+  delete from app.lti_tools t where t.id = lti_tool_delete.tool_id;
+  if not found then
+    raise exception 'tool not found' using errcode = 'LM404', detail = 'not_found', hint = 'tool_id';
+  end if;
+  perform internal.audit('lti.tool_delete', 'lti_tool', lti_tool_delete.tool_id, '{}');
+  return jsonb_build_object('tool_id', lti_tool_delete.tool_id, 'deleted', true);
+end
+$$;
+comment on function api.lti_tool_delete(uuid) is
+$$Remove a tool (admin), and with it its links in every course and its launches under way.
+@result {tool_id: uuid, deleted: bool}
+SECURITY DEFINER: checks the caller is an admin.$$;
+
+create or replace function api.lti_tool_list("limit" integer default 50, "offset" integer default 0)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_role('admin');
+  perform internal.check_page(lti_tool_list."limit", lti_tool_list."offset", 200);
+  return coalesce((select jsonb_agg(internal.lti_tool_json(t) order by t.name, t.id)
+                   from (select * from app.lti_tools t0 order by t0.name, t0.id
+                         limit coalesce(lti_tool_list."limit", 50) offset coalesce(lti_tool_list."offset", 0)) t), '[]');
+end
+$$;
+comment on function api.lti_tool_list(integer, integer) is
+$$The registered tools, by name (admin).
+@result lti_tool[]
+@param limit minimum=1 maximum=200
+@param offset minimum=0
+SECURITY DEFINER: checks the caller is an admin.$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Links: course items that launch a tool
+-- ---------------------------------------------------------------------------------------------
+create or replace function internal.lti_link_json(p_link app.lti_links)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  return jsonb_build_object('link_id', p_link.id, 'course_id', p_link.course_id, 'module_id', p_link.module_id,
+                            'tool_id', p_link.tool_id, 'title', p_link.title, 'url', p_link.url, 'custom', p_link.custom,
+                            'line_item', p_link.line_item, 'created_at', p_link.created_at);
+end
+$$;
+comment on function internal.lti_link_json(app.lti_links) is
+$$An LTI link as its course's instructor sees it.
+@shape lti_link {link_id: uuid, course_id: uuid, module_id: uuid?, tool_id: uuid, title: text, url: text?, custom: object,
+  line_item: object?, created_at: timestamptz}$$;
+
+create or replace function api.lti_link_create(course_id uuid, tool_id uuid, title text, module_id uuid default null,
+                                               url text default null, custom jsonb default null,
+                                               line_item jsonb default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_link app.lti_links;
+begin
+  perform internal.require_course_manager(lti_link_create.course_id);
+  if not exists (select from app.lti_tools t where t.id = lti_link_create.tool_id and t.is_active) then
+    raise exception 'tool not found' using errcode = 'LM404', detail = 'not_found', hint = 'tool_id';
+  end if;
+  if lti_link_create.module_id is not null and not exists (
+       select from app.modules m where m.id = lti_link_create.module_id and m.course_id = lti_link_create.course_id) then
+    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
+      hint = 'module_id';
+  end if;
+  if lti_link_create.custom is not null and (jsonb_typeof(lti_link_create.custom) <> 'object' or exists (
+       select from jsonb_each(lti_link_create.custom) c where jsonb_typeof(c.value) <> 'string')) then
+    raise exception 'custom is an object of strings' using errcode = 'LM422', detail = 'invalid_argument', hint = 'custom';
+  end if;
+  insert into app.lti_links (course_id, module_id, tool_id, title, url, custom, line_item)
+  values (lti_link_create.course_id, lti_link_create.module_id, lti_link_create.tool_id, btrim(lti_link_create.title),
+          lti_link_create.url, coalesce(lti_link_create.custom, '{}'), lti_link_create.line_item)
+  returning * into v_link;
+  perform internal.audit('lti.link_create', 'lti_link', v_link.id, jsonb_build_object('tool_id', v_link.tool_id));
+  return internal.lti_link_json(v_link);
+end
+$$;
+comment on function api.lti_link_create(uuid, uuid, text, uuid, text, jsonb, jsonb) is
+$$Add a link that launches a registered tool to a course (its instructor, an admin), in a module like a lesson
+(locked with it for learners). url: the tool's page to open (default: its launch_url); custom: parameters sent
+with each launch (strings).
+@result lti_link
+@param title minLength=1 maxLength=200
+@param url maxLength=1000
+SECURITY DEFINER: checks the caller manages the course.$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Launch: record (lti.launch), then check and consume (GET /lti/auth)
+-- ---------------------------------------------------------------------------------------------
+create or replace function api.lti_launch(link_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_link    app.lti_links;
+  v_tool    app.lti_tools;
+  v_hint    text := internal.random_token(32);
+begin
+  select * into v_link from app.lti_links l where l.id = lti_launch.link_id;
+  if not found then
+    raise exception 'link not found' using errcode = 'LM404', detail = 'not_found', hint = 'link_id';
+  end if;
+  if not internal.can_manage_course(v_link.course_id) then
+    if not internal.is_actively_enrolled(v_user_id, v_link.course_id) then
+      raise exception 'enroll in the course first' using errcode = 'LM403', detail = 'not_enrolled', hint = 'link_id';
+    end if;
+    perform internal.require_item_unlocked(v_link.course_id, v_link.module_id);
+  end if;
+  select * into v_tool from app.lti_tools t where t.id = v_link.tool_id and t.is_active;
+  if not found then
+    raise exception 'the tool of this link is not available' using errcode = 'LM404', detail = 'not_found', hint = 'link_id';
+  end if;
+  delete from app.lti_launches l where l.expires_at < now() - interval '1 hour';
+  insert into app.lti_launches (hint_hash, user_id, tool_id, link_id, course_id)
+  values (internal.sha256(v_hint), v_user_id, v_tool.id, v_link.id, v_link.course_id);
+  return jsonb_build_object('login_url', v_tool.login_url, 'params', jsonb_build_object(
+    'login_hint', v_user_id, 'lti_message_hint', v_hint, 'target_link_uri', coalesce(v_link.url, v_tool.launch_url),
+    'client_id', v_tool.client_id, 'lti_deployment_id', v_tool.deployment_id));
+end
+$$;
+comment on function api.lti_launch(uuid) is
+$$Launch an LTI link (an enrolled learner — its module open to them — or who manages the course): a single-use
+launch of 5 minutes. Send the browser to login_url with params (GET query or form POST): the tool's OIDC login
+initiation, which comes back to GET /lti/auth for the signed id_token.
+@result {login_url: text, params: {iss: text, login_hint: text, lti_message_hint: text, target_link_uri: text, client_id: text, lti_deployment_id: text}}
+SECURITY DEFINER: records the launch for the caller.$$;
+
+create or replace function internal.lti_auth(p_hint text, p_client_id text, p_redirect_uri text, p_login_hint text,
+                                             p_nonce text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_launch  app.lti_launches;
+  v_tool    app.lti_tools;
+  v_link    app.lti_links;
+  v_user    app.users;
+  v_course  app.courses;
+  v_key     app.lti_platform_keys;
+  v_roles   text[];
+begin
+  select * into v_launch from app.lti_launches l where l.hint_hash = internal.sha256(coalesce(p_hint, '')) for update;
+  if not found or v_launch.consumed_at is not null or v_launch.expires_at <= now() then
+    raise exception 'this launch is unknown, used or older than 5 minutes' using errcode = 'LM400',
+      detail = 'invalid_launch', hint = 'lti_message_hint';
+  end if;
+  select * into v_tool from app.lti_tools t where t.id = v_launch.tool_id;
+  if not v_tool.is_active or v_tool.client_id is distinct from p_client_id then
+    raise exception 'client_id is not the tool of this launch' using errcode = 'LM400', detail = 'invalid_client',
+      hint = 'client_id';
+  end if;
+  select * into v_link from app.lti_links l where l.id = v_launch.link_id;
+  if p_redirect_uri is null or p_redirect_uri not in (v_tool.launch_url, coalesce(v_tool.deep_linking_url, v_tool.launch_url),
+                                                      coalesce(v_link.url, v_tool.launch_url)) then
+    raise exception 'redirect_uri is not one registered for the tool' using errcode = 'LM400',
+      detail = 'invalid_redirect_uri', hint = 'redirect_uri';
+  end if;
+  if p_login_hint is distinct from v_launch.user_id::text then
+    raise exception 'login_hint is not the user of this launch' using errcode = 'LM400', detail = 'invalid_launch',
+      hint = 'login_hint';
+  end if;
+  if length(coalesce(p_nonce, '')) not between 1 and 255 then
+    raise exception 'a nonce is required' using errcode = 'LM400', detail = 'invalid_request', hint = 'nonce';
+  end if;
+  begin
+    update app.lti_launches l set consumed_at = now(), nonce = p_nonce where l.id = v_launch.id;
+  exception when unique_violation then
+    raise exception 'this nonce was used before' using errcode = 'LM400', detail = 'invalid_request', hint = 'nonce';
+  end;
+  select * into v_user from app.users u where u.id = v_launch.user_id;
+  if not v_user.is_active then
+    raise exception 'this account is deactivated' using errcode = 'LM401', detail = 'account_inactive', hint = 'login_hint';
+  end if;
+  select * into v_course from app.courses c where c.id = v_launch.course_id;
+  v_roles := case
+    when exists (select from app.admins a where a.user_id = v_user.id)
+      then array['http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator',
+                 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor']
+    when v_course.instructor_id = v_user.id then array['http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor']
+    else array['http://purl.imsglobal.org/vocab/lis/v2/membership#Learner'] end;
+  select * into v_key from app.lti_platform_keys k where k.retired_at is null;
+  if not found then
+    raise exception 'the platform has no signing key: run lms db migrate or lms lti rotate-keys' using errcode = 'LM503',
+      detail = 'lti_unavailable';
+  end if;
+  insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
+  values (v_user.id, 'lti.launched', 'lti_link', v_link.id, jsonb_build_object('tool_id', v_tool.id, 'course_id', v_course.id));
+  return jsonb_build_object(
+    'private_jwk', v_key.private_jwk,
+    'claims', jsonb_build_object(
+      'aud', v_tool.client_id, 'azp', v_tool.client_id, 'sub', v_user.id, 'nonce', p_nonce,
+      'name', v_user.full_name, 'email', v_user.email,
+      'https://purl.imsglobal.org/spec/lti/claim/message_type', 'LtiResourceLinkRequest',
+      'https://purl.imsglobal.org/spec/lti/claim/version', '1.3.0',
+      'https://purl.imsglobal.org/spec/lti/claim/deployment_id', v_tool.deployment_id,
+      'https://purl.imsglobal.org/spec/lti/claim/target_link_uri', coalesce(v_link.url, v_tool.launch_url),
+      'https://purl.imsglobal.org/spec/lti/claim/resource_link', jsonb_build_object('id', v_link.id, 'title', v_link.title),
+      'https://purl.imsglobal.org/spec/lti/claim/roles', to_jsonb(v_roles),
+      'https://purl.imsglobal.org/spec/lti/claim/context', jsonb_build_object(
+        'id', v_course.id, 'title', v_course.title,
+        'type', jsonb_build_array('http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering')),
+      'https://purl.imsglobal.org/spec/lti/claim/custom', v_link.custom));
+end
+$$;
+comment on function internal.lti_auth(text, text, text, text, text) is
+  'GET /lti/auth: checks the tool''s authentication request against the launch its lti_message_hint names (unused, under 5 minutes; client_id the tool''s; redirect_uri one registered for it exactly; login_hint the launch''s user; a nonce not used before by this tool), consumes it, and returns the launch''s claims and the current platform key to sign them (the only place the private key leaves the database). LM400 invalid_launch, invalid_client, invalid_redirect_uri, invalid_request. SECURITY DEFINER: reads keys and launches no client may.';
+
+create or replace function internal.lti_jwks()
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return jsonb_build_object('keys', coalesce((
+    select jsonb_agg(k.public_jwk order by k.retired_at nulls first, k.created_at desc)
+    from app.lti_platform_keys k where k.retired_at is null or k.retired_at > now() - interval '1 day'), '[]'));
+end
+$$;
+comment on function internal.lti_jwks() is 'GET /lti/jwks: the platform''s public keys — the current one and those retired in the last day (a launch signed before a rotation still verifies). SECURITY DEFINER: app.lti_platform_keys has no client privileges.';
+
+create or replace function internal.lti_key_add(p_kid text, p_private_jwk jsonb, p_public_jwk jsonb)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  update app.lti_platform_keys k set retired_at = now() where k.retired_at is null;
+  insert into app.lti_platform_keys (kid, private_jwk, public_jwk) values (p_kid, p_private_jwk, p_public_jwk);
+  insert into app.audit_log (action, subject_type, details) values ('lti.key_rotated', 'lti_platform_key', jsonb_build_object('kid', p_kid));
+end
+$$;
+comment on function internal.lti_key_add(text, jsonb, jsonb) is 'A new current platform key (made in Python: lms db migrate when there is none, lms lti rotate-keys); the previous one retires and stays published for a day. Not granted to clients: the DBA connection runs it. SECURITY DEFINER: the keys belong to lms_definer, whoever rotates them.';

@@ -1,0 +1,148 @@
+"""LTI 1.3 launches (issue 31) against a real tool built on the tool-side library pylti1p3
+(tests/helpers/lti_tool.py, on loopback). A browser-like client goes from lti.launch to the tool's
+login initiation, to our authorization endpoint, and form-posts the id_token to the tool, which
+validates it with its library (our JWKS, nonce, claims, deployment)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from urllib.parse import urlencode, urljoin
+
+import aiohttp
+import psycopg
+import pytest
+
+from rpc.db import lti_keys
+from tests.helpers.catalog import make_course
+from tests.helpers.lti_tool import LtiTool
+
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+
+
+@pytest.fixture
+async def tool(rpc, users):
+    """A tool registered by an admin, configured with what the registration answered, serving."""
+    t = LtiTool()
+    admin = await users.make("admin")
+    t.registered = await rpc.ok("lti.tool_register", t.registration(), admin.token)
+    t.configure(t.registered)
+    t.start()
+    yield t
+    t.stop()
+
+
+async def linked_course(rpc, users, tool):
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    link = await rpc.ok("lti.link_create", {"course_id": course_id, "tool_id": tool.registered["tool_id"],
+                                            "title": "Coding sandbox", "custom": {"level": "2"}}, ina.token)
+    return ina, course_id, link
+
+
+async def through_the_tool(launch: dict, tamper=None) -> tuple[int, dict | str]:
+    """The browser: the tool's login initiation, our /lti/auth (optionally tampered with), the form post
+    to the tool's launch page → (its status, its JSON or our refusal)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(launch["login_url"] + "?" + urlencode(launch["params"]), allow_redirects=False) as resp:
+            assert resp.status in (302, 303), await resp.text()
+            auth_url = resp.headers["Location"]
+        if tamper:
+            auth_url = tamper(auth_url)
+        async with browser.get(auth_url, allow_redirects=False) as resp:
+            page = await resp.text()
+            if resp.status != 200:
+                return resp.status, page
+        action = unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+        fields = {unescape(k): unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
+        async with browser.post(urljoin(auth_url, action), data=fields, allow_redirects=False) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_a_learner_and_an_instructor_launch_a_tool_from_a_module(rpc, users, db, tool):
+    """Registration answers what the tool's admin needs; the tool's library validates our launch; the
+    claims say who, in which course, from which link, in which role."""
+    reg = tool.registered
+    assert reg["issuer"] == rpc.base and reg["platform_jwks_url"] == rpc.base + "/lti/jwks"
+    assert reg["auth_url"] == rpc.base + "/lti/auth" and reg["client_id"] and reg["deployment_id"]
+    ina, course_id, link = await linked_course(rpc, users, tool)
+    student = await users.make("student")
+    refused = await rpc.error("lti.launch", {"link_id": link["link_id"]}, student.token)
+    assert refused["data"]["reason"] == "not_enrolled"
+    await rpc.ok("enrollment.enroll", {"course_id": course_id}, student.token)
+
+    launch = await rpc.ok("lti.launch", {"link_id": link["link_id"]}, student.token)
+    assert launch["login_url"] == tool.base + "/login" and launch["params"]["iss"] == rpc.base
+    status, answer = await through_the_tool(launch)
+    assert status == 200, answer
+    claims = answer["launch"]
+    lti = "https://purl.imsglobal.org/spec/lti/claim/"
+    assert claims["sub"] == student.id and claims["aud"] == reg["client_id"]
+    assert claims[lti + "roles"] == [LEARNER] and answer["is_student"] and not answer["is_instructor"]
+    assert claims[lti + "context"]["id"] == course_id
+    assert claims[lti + "resource_link"] == {"id": link["link_id"], "title": "Coding sandbox"}
+    assert claims[lti + "custom"] == {"level": "2"} and claims[lti + "deployment_id"] == reg["deployment_id"]
+
+    status, answer = await through_the_tool(await rpc.ok("lti.launch", {"link_id": link["link_id"]}, ina.token))
+    assert status == 200 and answer["launch"]["https://purl.imsglobal.org/spec/lti/claim/roles"] == [INSTRUCTOR]
+    assert db.execute("select count(*) from app.audit_log where action = 'lti.launched'") == [(2,)]
+
+
+async def test_launches_that_must_not_be_signed(rpc, users, db, tool):
+    """A replayed hint, an unregistered redirect_uri, another client, a launch older than 5 minutes, a
+    wrong response_type: a clear 400 and nothing signed. A deployment the tool does not know, or a
+    signature by a key not in our JWKS: the tool's library refuses."""
+    ina, course_id, link = await linked_course(rpc, users, tool)
+
+    async def launch():
+        return await rpc.ok("lti.launch", {"link_id": link["link_id"]}, ina.token)
+
+    first = await launch()
+    assert (await through_the_tool(first))[0] == 200
+    status, page = await through_the_tool(first)  # the same hint again (the tool makes a new nonce)
+    assert status == 400 and '"invalid_launch"' in page
+    cases = {
+        "invalid_redirect_uri": lambda u: u.replace("redirect_uri=", "redirect_uri=http%3A%2F%2Fevil.example%2F&x="),
+        "invalid_client": lambda u: u.replace("client_id=", "client_id=another-tool&x="),
+        "invalid_request": lambda u: u.replace("response_type=id_token", "response_type=code"),
+    }
+    for reason, tamper in cases.items():
+        status, page = await through_the_tool(await launch(), tamper)
+        assert status == 400 and f'"{reason}"' in page, (reason, page)
+    stale = await launch()
+    db.execute("update app.lti_launches set created_at = now() - interval '10 minutes', "
+               "expires_at = now() - interval '5 minutes' where consumed_at is null")
+    status, page = await through_the_tool(stale)
+    assert status == 400 and '"invalid_launch"' in page
+
+    tool.configure(tool.registered, deployment_ids=["another-deployment"])
+    status, answer = await through_the_tool(await launch())
+    assert status == 400 and "deployment" in answer["refused"].lower()
+    tool.configure(tool.registered)
+
+    # Keys rotate: a launch recorded before still verifies (the old key stays published a day) and the
+    # next one is signed with the new key; a key the JWKS never published is refused by the tool.
+    before = await launch()
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        new_kid = lti_keys.rotate(conn)
+    status, answer = await through_the_tool(before)
+    assert status == 200, answer
+    async with aiohttp.ClientSession() as client:
+        async with client.get(rpc.base + "/lti/jwks") as resp:
+            published = (await resp.json())["keys"]
+    assert [k["kid"] for k in published][0] == new_kid and len(published) == 2
+    assert all("d" not in k and k["kty"] == "RSA" for k in published)  # public halves only
+    with psycopg.connect(db.url, autocommit=True) as conn:  # a key the platform never published signs
+        kid, private, _public = lti_keys.new_key()
+        conn.execute("update app.lti_platform_keys set private_jwk = %s where retired_at is null",
+                     [psycopg.types.json.Jsonb(private)])
+    status, answer = await through_the_tool(await launch())
+    assert status == 400 and answer.get("refused"), answer
+
+
+async def test_the_private_keys_are_only_the_signers(rpc, users, db, tool):
+    with db.connect() as conn:
+        conn.execute("set role lms_api")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select private_jwk from app.lti_platform_keys")
