@@ -318,6 +318,10 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.lti_platform_keys": (None, None),  # the private keys: lms_definer only
     "app.lti_links": (None, None),
     "app.lti_launches": (None, None),
+    "app.lti_access_tokens": (None, None),
+    "app.lti_assertions": (None, None),
+    "app.lti_line_items": ("false", None),  # a tool's own (its access token); no person, no analyst
+    "app.lti_results": ("false", None),
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
     "app.settings": (None, None),
@@ -389,7 +393,8 @@ API_WRITES = {"app.users": {"UPDATE"}, "app.instructors": {"UPDATE"}, "app.cours
               "app.submissions": {"UPDATE"}, "app.certificates": {"UPDATE"}, "app.files": {"INSERT", "DELETE"},
               "app.storage_pending": {"INSERT", "DELETE"}, "app.modules": {"INSERT", "UPDATE", "DELETE"},
               "app.module_prerequisites": {"INSERT", "DELETE"}, "app.question_banks": {"INSERT", "UPDATE"},
-              "app.quiz_pools": {"INSERT", "DELETE"}}
+              "app.quiz_pools": {"INSERT", "DELETE"},
+              "app.lti_line_items": {"INSERT", "UPDATE", "DELETE"}, "app.lti_results": {"INSERT", "UPDATE"}}
 
 
 def _count_as(conn, rel: str):

@@ -57,7 +57,9 @@ async def through_the_tool(launch: dict, tamper=None) -> tuple[int, dict | str]:
         action = unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
         fields = {unescape(k): unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
         async with browser.post(urljoin(auth_url, action), data=fields, allow_redirects=False) as resp:
-            return resp.status, await resp.json()
+            if resp.content_type == "application/json":
+                return resp.status, await resp.json()
+            return resp.status, await resp.text()
 
 
 async def test_a_learner_and_an_instructor_launch_a_tool_from_a_module(rpc, users, db, tool):
@@ -146,3 +148,86 @@ async def test_the_private_keys_are_only_the_signers(rpc, users, db, tool):
         conn.execute("set role lms_api")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select private_jwk from app.lti_platform_keys")
+
+
+# ----------------------------------------------------------------------------------------- LTI Advantage services
+AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+
+
+async def tool_call(method: str, url: str, **kw) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as client:
+        async with client.request(method, url, **kw) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_a_tool_posts_a_score_into_the_gradebook_and_reads_the_roster(rpc, users, db, tool):
+    """The launch names the AGS line item of the link and the NRPS roster; the tool's own service clients
+    (pylti1p3: token by signed client assertion, then the services) post a FullyGraded score, which is the
+    learner's grade in that gradebook column, in the CSV and the course grade; an older score is refused;
+    the tool makes a column of its own by tag; NRPS lists the course's members with their roles."""
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    link = await rpc.ok("lti.link_create", {"course_id": course_id, "tool_id": tool.registered["tool_id"],
+                                            "title": "Coding sandbox",
+                                            "line_item": {"score_maximum": 20, "label": "Sandbox exercises"}},
+                        ina.token)
+    assert link["line_item_id"]
+    student, other = await users.make("student"), await users.make("student")
+    for s in (student, other):
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, s.token)
+    status, answer = await through_the_tool(await rpc.ok("lti.launch", {"link_id": link["link_id"]}, student.token))
+    assert status == 200, answer
+    claims = answer["launch"]
+    course_url = f"{rpc.base}/lti/courses/{course_id}"
+    assert claims[AGS]["lineitem"] == f"{course_url}/lineitems/{link['line_item_id']}"
+    assert claims[AGS]["lineitems"] == course_url + "/lineitems"
+    assert claims[NRPS] == {"context_memberships_url": course_url + "/memberships", "service_versions": ["2.0"]}
+
+    score = {"launch_id": answer["launch_id"], "user_id": student.id, "score": 8, "maximum": 10,
+             "timestamp": "2026-12-01T10:00:00+00:00"}
+    status, sent = await tool_call("POST", tool.base + "/score", json=score)
+    assert status == 200, sent
+    assert [i["label"] for i in sent["line_items"]] == ["Sandbox exercises"]
+    book = await rpc.ok("gradebook.course", {"course_id": course_id}, ina.token)
+    row = next(r for r in book if r["user_id"] == student.id)
+    assert [(c["label"], c["points"], c["grade"], c["grading_progress"]) for c in row["lti_items"]] == \
+        [("Sandbox exercises", 20, 16, "FullyGraded")]
+    assert row["course_grade"]["percent"] == 80
+    untouched = next(r for r in book if r["user_id"] == other.id)
+    assert untouched["lti_items"][0]["grade"] is None and untouched["course_grade"]["percent"] is None
+    mine = await rpc.ok("gradebook.mine", {"course_id": course_id}, student.token)
+    assert mine["lti_items"][0]["grade"] == 16
+
+    # An older score changes nothing (AGS: the timestamp rule); a later one replaces it.
+    status, refused = await tool_call("POST", tool.base + "/score", json=score | {"score": 10,
+                                      "timestamp": "2026-12-01T09:00:00+00:00"})
+    assert status == 400 and "stale_score" in refused["refused"], refused
+    status, _ = await tool_call("POST", tool.base + "/score", json=score | {"score": 9,
+                                "timestamp": "2026-12-01T11:00:00+00:00"})
+    assert status == 200
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{rpc.base}/export/courses/{course_id}/gradebook.csv",
+                              headers={"Authorization": f"Bearer {ina.token}"}) as resp:
+            csv_text = await resp.text()
+    lti_rows = [line for line in csv_text.splitlines() if ",lti," in line and student.id in line]
+    assert len(lti_rows) == 1 and ",18.00," in lti_rows[0] + ",", lti_rows
+
+    # The tool's own column, found or made by tag; a Pending score is not a grade yet.
+    status, sent = await tool_call("POST", tool.base + "/score", json=score | {
+        "tag": "originality", "progress": "Pending", "timestamp": "2026-12-01T12:00:00+00:00"})
+    assert status == 200, sent
+    assert sorted(i["label"] for i in sent["line_items"]) == ["Sandbox exercises", "originality"]
+    book = await rpc.ok("gradebook.course", {"course_id": course_id}, ina.token)
+    row = next(r for r in book if r["user_id"] == student.id)
+    assert {c["label"]: c["grade"] for c in row["lti_items"]} == {"Sandbox exercises": 18, "originality": None}
+
+    status, members = await tool_call("GET", tool.base + "/roster", params={"launch_id": answer["launch_id"]})
+    assert status == 200, members
+    assert {(m["user_id"], tuple(m["roles"]), m["status"]) for m in members} == {
+        (ina.id, (INSTRUCTOR,), "Active"), (student.id, (LEARNER,), "Active"), (other.id, (LEARNER,), "Active")}
+
+    events = db.execute("select type, user_id::text, data ->> 'grade' from app.events "
+                        "where type like 'lti.%%' and course_id = %s order by seq", [course_id])
+    assert [e[0] for e in events] == ["lti.launched", "lti.score_received", "lti.score_received", "lti.score_received"]
+    assert events[1][1:] == (student.id, "16.00")

@@ -15,7 +15,7 @@ from psycopg_pool import PoolTimeout
 from rpc.core import errors
 from rpc.core.config import Settings
 from rpc.core.protocol import RpcError, error_response
-from rpc.http import certificates, exports, files, live, lti, sso, stripe_webhooks, views, watchdog
+from rpc.http import certificates, exports, files, live, lti, lti_services, sso, stripe_webhooks, views, watchdog
 from rpc.http.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.app")
@@ -116,4 +116,5 @@ ROUTES = [
     web.get("/lti/jwks", lti.jwks),  # the LTI platform's public keys
     web.get("/lti/auth", lti.auth),  # the OIDC authorization endpoint of LTI launches
     web.post("/lti/auth", lti.auth),
+    *lti_services.routes(),  # what tools send: /lti/token, /lti/courses/{id}/lineitems…|memberships, /lti/deep-link
 ]

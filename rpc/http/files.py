@@ -89,10 +89,11 @@ def rpc_error_response(exc: RpcError) -> web.Response:
     return response
 
 
-async def sql(service: RpcService, query: str, values: list, context: CallContext):
-    """One internal function as lms_api for the caller (rpc/db/calls.py); database errors as RpcError."""
+async def sql(service: RpcService, query: str, values: list, context: CallContext, secret: bool = False):
+    """One internal function as lms_api for the caller (rpc/db/calls.py); database errors as RpcError.
+    `secret`: a value is a secret (a token), bound server-side so it is never in a statement's text."""
     try:
-        return await service.db.call(query, values, context)
+        return await service.db.call(query, values, context, secret=secret)
     except PoolTimeout:
         raise errors.unavailable() from None
     except psycopg.Error as exc:

@@ -63,17 +63,17 @@ async def auth(request: web.Request) -> web.StreamResponse:
         if params.get(name) != value:
             return refuse("invalid_request", f"{name} must be {value}")
     context = CallContext(None, client_address(request, service.proxies), cost=AUTH_COST)
+    base = platform_base(service, public_rpc_url(request, service))
     try:
-        granted = await sql(service, "select internal.lti_auth(%s, %s, %s, %s, %s)", [
+        granted = await sql(service, "select internal.lti_auth(%s, %s, %s, %s, %s, %s)", [
             params.get("lti_message_hint", "")[:200], params.get("client_id", "")[:255],
-            params.get("redirect_uri", "")[:1000], params.get("login_hint", "")[:100], params.get("nonce", "")[:255]],
-            context)
+            params.get("redirect_uri", "")[:1000], params.get("login_hint", "")[:100], params.get("nonce", "")[:255],
+            base], context)
     except RpcError as exc:
         log.info("lti auth refused: %s", (exc.data or {}).get("reason"))
         return rpc_error_response(exc)
     now = int(time.time())
-    claims = granted["claims"] | {"iss": platform_base(service, public_rpc_url(request, service)),
-                                  "iat": now, "exp": now + ID_TOKEN_TTL}
+    claims = granted["claims"] | {"iss": base, "iat": now, "exp": now + ID_TOKEN_TTL}
     key = RSAKey.import_key(granted["private_jwk"])
     id_token = jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
     return form_post(params["redirect_uri"], {"id_token": id_token, "state": params.get("state", "")})
@@ -108,6 +108,7 @@ def setup_hooks(service: RpcService) -> None:
     for name in ("lti.tool_register", "lti.tool_update", "lti.tool_list"):
         service.hooks[name] = with_platform_urls
     service.hooks["lti.launch"] = with_issuer
+    service.hooks["lti.deep_link"] = with_issuer
 
 
 def setup(app: web.Application) -> None:

@@ -90,14 +90,19 @@ class Providers:
 
     async def keys(self, issuer: str, kid: str | None) -> KeySet:
         """The issuer's keys; fetched again when the token's key id is not among those cached."""
-        keys = self._keys.get(issuer)
+        meta = await self.metadata(issuer)
+        return await self.keys_at(meta["jwks_uri"], kid)
+
+    async def keys_at(self, jwks_url: str, kid: str | None) -> KeySet:
+        """The keys published at a JWKS URL (an issuer's, an LTI tool's): cached, fetched again when the
+        token's key id is not among them (the signer rotated)."""
+        keys = self._keys.get(jwks_url)
         if keys is None or (kid is not None and kid not in {k.kid for k in keys.keys}):
-            meta = await self.metadata(issuer)
             try:
-                keys = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))
+                keys = KeySet.import_key_set(await self._get_json(jwks_url))
             except (JoseError, ValueError, KeyError, TypeError) as exc:
-                raise ProviderUnavailable(f"the provider's JWKS does not load: {exc}") from None
-            self._keys[issuer] = keys
+                raise ProviderUnavailable(f"the JWKS at {jwks_url} does not load: {exc}") from None
+            self._keys[jwks_url] = keys
         return keys
 
 

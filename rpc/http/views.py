@@ -74,7 +74,8 @@ def public_rpc_url(request: web.Request, service: RpcService) -> str:
     return f"{scheme}://{host}/rpc"
 
 
-NAMES_THE_SERVER = ("rpc.discover", "lti.tool_register", "lti.tool_update", "lti.tool_list", "lti.launch")
+NAMES_THE_SERVER = ("rpc.discover", "lti.tool_register", "lti.tool_update", "lti.tool_list", "lti.launch",
+                    "lti.deep_link")
 """Methods whose answers name the server's public URL (the OpenRPC servers, the LTI platform's issuer)."""
 
 

@@ -183,5 +183,63 @@ grant execute on function api.lti_tool_list(integer, integer) to lms_api;
 grant execute on function api.lti_link_create(uuid, uuid, text, uuid, text, jsonb, jsonb) to lms_api;
 grant execute on function api.lti_launch(uuid) to lms_api;
 -- The browser's steps (rpc/http/lti.py), called as lms_api by the server for an anonymous caller.
-grant execute on function internal.lti_auth(text, text, text, text, text), internal.lti_jwks() to lms_api;
+grant execute on function internal.lti_auth(text, text, text, text, text, text), internal.lti_jwks() to lms_api;
+grant execute on function api.lti_deep_link(uuid, uuid, uuid) to lms_api;
+grant execute on function internal.lti_deep_link_return(text, text, text, jsonb) to lms_api;
+grant execute on function internal.lti_link_add(uuid, uuid, uuid, text, text, jsonb, jsonb) to lms_definer;
+
+-- LTI Advantage services: the tool as a caller (sql/functions/20_catalog/10_lti_services.sql). The server
+-- calls these as lms_api for a request bearing a tool's access token; each makes the token's tool the
+-- caller, and row-level security below decides what it sees and changes.
+alter table app.lti_access_tokens enable row level security;
+alter table app.lti_access_tokens force row level security;
+alter table app.lti_assertions enable row level security;
+alter table app.lti_assertions force row level security;
+grant execute on function app.current_tool_id(), internal.tool_has_scope(text), internal.tool_links_course(uuid),
+  internal.require_tool_scope(text[]), internal.lti_line_item_json(app.lti_line_items, text),
+  internal.lti_line_item_fields(jsonb), internal.lti_grade(app.lti_results, numeric), internal.lti_token_tool(text),
+  internal.set_tool_caller(text), internal.lti_tool_link(text, uuid), internal.tool_course_learner(uuid, uuid)
+  to lms_api, lms_definer;
+grant execute on function internal.lti_client(text), internal.lti_token_grant(text, text, timestamptz, text[]),
+  internal.lti_line_items_list(text, text, uuid, text, text, text, integer, integer),
+  internal.lti_line_item_get(text, text, uuid, uuid), internal.lti_line_item_create(text, text, uuid, jsonb),
+  internal.lti_line_item_update(text, text, uuid, uuid, jsonb), internal.lti_line_item_delete(text, uuid, uuid),
+  internal.lti_score_post(text, uuid, uuid, jsonb),
+  internal.lti_results_list(text, text, uuid, uuid, uuid, integer, integer),
+  internal.lti_memberships(text, text, uuid, text, integer, integer) to lms_api;
+grant execute on function internal.lti_course_members(text, uuid, text, integer, integer) to lms_api;
+
+-- Line items: a tool's own, in courses where it has a link; writing them takes the lineitem scope.
+alter table app.lti_line_items enable row level security;
+alter table app.lti_line_items force row level security;
+grant select, insert, update, delete on app.lti_line_items to lms_api;
+create policy tool_reads_own on app.lti_line_items for select to lms_api
+  using (tool_id = app.current_tool_id() and internal.tool_links_course(course_id));
+create policy tool_adds_own on app.lti_line_items for insert to lms_api
+  with check (tool_id = app.current_tool_id() and internal.tool_links_course(course_id)
+              and internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/lineitem'));
+create policy tool_changes_own on app.lti_line_items for update to lms_api
+  using (tool_id = app.current_tool_id() and internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/lineitem'))
+  with check (tool_id = app.current_tool_id() and internal.tool_links_course(course_id));
+create policy tool_removes_own on app.lti_line_items for delete to lms_api
+  using (tool_id = app.current_tool_id() and internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/lineitem'));
+
+-- Results: of the tool's own line items (as the policies above let it see them); writing takes the score
+-- scope and a learner enrolled in the line item's course.
+alter table app.lti_results enable row level security;
+alter table app.lti_results force row level security;
+grant select, insert, update on app.lti_results to lms_api;
+create policy tool_reads_own on app.lti_results for select to lms_api
+  using (line_item_id in (select li.id from app.lti_line_items li)
+         and (internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly')
+              or internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/score')));
+create policy tool_scores_own on app.lti_results for insert to lms_api
+  with check (internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/score')
+              and exists (select from app.lti_line_items li
+                          where li.id = line_item_id and internal.tool_course_learner(li.course_id, user_id)));
+create policy tool_rescores_own on app.lti_results for update to lms_api
+  using (internal.tool_has_scope('https://purl.imsglobal.org/spec/lti-ags/scope/score')
+         and line_item_id in (select li.id from app.lti_line_items li))
+  with check (exists (select from app.lti_line_items li
+                      where li.id = line_item_id and internal.tool_course_learner(li.course_id, user_id)));
 grant execute on function internal.lti_tool_json(app.lti_tools), internal.lti_link_json(app.lti_links) to lms_definer;

@@ -226,6 +226,10 @@ create table app.lti_launches (
   created_at    timestamptz not null default now(),
   expires_at    timestamptz not null default now() + interval '5 minutes',
   consumed_at   timestamptz,
+  message_type  text not null default 'LtiResourceLinkRequest',
+  module_id     uuid,
+  return_hash   bytea,
+  returned_at   timestamptz,
   constraint pk_lti_launches primary key (id),
   constraint fk_lti_launches_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
   constraint fk_lti_launches_tool_id_lti_tools foreign key (tool_id) references app.lti_tools (id) on delete cascade,
@@ -234,7 +238,10 @@ create table app.lti_launches (
   constraint uq_lti_launches_hint_hash unique (hint_hash),
   constraint uq_lti_launches_tool_id_nonce unique (tool_id, nonce),
   constraint ck_lti_launches_expiry check (expires_at > created_at),
-  constraint ck_lti_launches_consumed check ((consumed_at is null) = (nonce is null))
+  constraint ck_lti_launches_consumed check ((consumed_at is null) = (nonce is null)),
+  constraint ck_lti_launches_message_type check (message_type in ('LtiResourceLinkRequest', 'LtiDeepLinkingRequest')),
+  constraint fk_lti_launches_module_id_modules foreign key (module_id) references app.modules (id) on delete cascade,
+  constraint uq_lti_launches_return_hash unique (return_hash)
 );
 create index ix_lti_launches_user_id on app.lti_launches (user_id);
 create index ix_lti_launches_link_id on app.lti_launches (link_id) where link_id is not null;
@@ -247,3 +254,34 @@ comment on column app.lti_launches.expires_at is 'Five minutes after lti.launch:
 comment on column app.lti_launches.consumed_at is 'When GET /lti/auth signed its id_token (once).';
 comment on column app.lti_tools.name is 'What instructors see when they pick the tool.';
 comment on column app.lti_platform_keys.kid is 'The key id (kid) in the JWS header of the launches it signs.';
+comment on column app.lti_launches.message_type is 'LtiResourceLinkRequest (lti.launch of a link) or LtiDeepLinkingRequest (lti.deep_link: the instructor picks content in the tool).';
+comment on column app.lti_launches.module_id is 'Deep linking: the module the links the tool returns go in (null: the course, no module).';
+comment on column app.lti_launches.return_hash is 'Deep linking: SHA-256 of the data claim the tool must send back with its LtiDeepLinkingResponse (once).';
+comment on column app.lti_launches.returned_at is 'Deep linking: when the tool''s response (POST /lti/deep-link) created its links; a second response is refused.';
+
+create table app.lti_access_tokens (
+  token_hash  bytea not null,
+  tool_id     uuid not null,
+  scopes      text[] not null,
+  created_at  timestamptz not null default now(),
+  expires_at  timestamptz not null default now() + interval '1 hour',
+  constraint pk_lti_access_tokens primary key (token_hash),
+  constraint fk_lti_access_tokens_tool_id_lti_tools foreign key (tool_id) references app.lti_tools (id) on delete cascade,
+  constraint ck_lti_access_tokens_scopes check (cardinality(scopes) between 1 and 5),
+  constraint ck_lti_access_tokens_expiry check (expires_at > created_at)
+);
+create index ix_lti_access_tokens_tool_id on app.lti_access_tokens (tool_id);
+create index ix_lti_access_tokens_expires_at on app.lti_access_tokens (expires_at);
+comment on table app.lti_access_tokens is 'Access tokens of the LTI Advantage services (POST /lti/token, client credentials): a tool''s identity at /lti/courses/… for an hour, with the scopes granted. Only their SHA-256 is kept. No client privileges.';
+comment on column app.lti_access_tokens.scopes is 'The scopes granted: those asked for that the tool is registered with.';
+
+create table app.lti_assertions (
+  tool_id     uuid not null,
+  jti         text not null,
+  expires_at  timestamptz not null,
+  constraint pk_lti_assertions primary key (tool_id, jti),
+  constraint fk_lti_assertions_tool_id_lti_tools foreign key (tool_id) references app.lti_tools (id) on delete cascade,
+  constraint ck_lti_assertions_jti check (length(jti) between 1 and 255)
+);
+create index ix_lti_assertions_expires_at on app.lti_assertions (expires_at);
+comment on table app.lti_assertions is 'The jti of every client assertion a tool exchanged for a token, until it expires: an assertion is used once (1EdTech Security Framework §4.1.1). No client privileges.';

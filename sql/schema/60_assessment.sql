@@ -588,3 +588,72 @@ comment on column app.rubric_levels.rubric_id is 'The criterion''s rubric (kept 
 comment on column app.submission_rubric_levels.criterion_id is 'A criterion of rubric_id (fk_submission_rubric_levels_criterion_in_rubric).';
 comment on column app.submission_rubric_levels.rubric_id is 'The rubric the submission was graded with.';
 comment on column app.submission_rubric_levels.level_id is 'The chosen level, one of criterion_id''s (fk_submission_rubric_levels_level_of_criterion).';
+
+-- LTI Advantage (AGS): a tool's gradebook columns and the scores it posts (sql/functions/20_catalog/10_lti_services.sql)
+create table app.lti_line_items (
+  id                 uuid not null default gen_random_uuid(),
+  course_id          uuid not null,
+  tool_id            uuid not null,
+  link_id            uuid,
+  label              text not null,
+  score_maximum      numeric(10,2) not null,
+  resource_id        text,
+  tag                text,
+  grade_category_id  uuid,
+  start_at           timestamptz,
+  end_at             timestamptz,
+  created_at         timestamptz not null default now(),
+  updated_at         timestamptz not null default now(),
+  constraint pk_lti_line_items primary key (id),
+  constraint fk_lti_line_items_course_id_courses foreign key (course_id) references app.courses (id) on delete cascade,
+  constraint fk_lti_line_items_tool_id_lti_tools foreign key (tool_id) references app.lti_tools (id) on delete cascade,
+  constraint fk_lti_line_items_link_id_lti_links foreign key (link_id) references app.lti_links (id) on delete set null,
+  constraint fk_lti_line_items_grade_category_in_course foreign key (grade_category_id, course_id)
+    references app.grade_categories (id, course_id) on delete set null (grade_category_id),
+  constraint ck_lti_line_items_label check (length(btrim(label)) between 1 and 200),
+  constraint ck_lti_line_items_score_maximum check (score_maximum > 0),
+  constraint ck_lti_line_items_resource_id check (length(resource_id) <= 255),
+  constraint ck_lti_line_items_tag check (length(tag) <= 255),
+  constraint ck_lti_line_items_dates check (end_at is null or start_at is null or end_at >= start_at)
+);
+create index ix_lti_line_items_course_id on app.lti_line_items (course_id);
+create index ix_lti_line_items_tool_id on app.lti_line_items (tool_id);
+create index ix_lti_line_items_link_id on app.lti_line_items (link_id) where link_id is not null;
+create index ix_lti_line_items_grade_category_id on app.lti_line_items (grade_category_id) where grade_category_id is not null;
+comment on table app.lti_line_items is 'AGS line items: gradebook columns a tool reports scores to (made with a link, by deep linking, or by the tool). Row-level security: a tool (its access token) sees and changes only its own, in courses where it has a link.';
+comment on column app.lti_line_items.link_id is 'The resource link it belongs to (resourceLinkId); null: the tool''s own column in the course.';
+comment on column app.lti_line_items.score_maximum is 'What the column is worth in the course grade, in points (scoreMaximum).';
+comment on column app.lti_line_items.resource_id is 'The tool''s own id of the activity (resourceId).';
+comment on column app.lti_line_items.tag is 'The tool''s label for the kind of column (tag), e.g. final or originality.';
+comment on column app.lti_line_items.grade_category_id is 'The grade category it counts in; null: the implicit one.';
+comment on column app.lti_line_items.start_at is 'startDateTime, as the tool gave it.';
+comment on column app.lti_line_items.end_at is 'endDateTime, as the tool gave it.';
+
+create table app.lti_results (
+  line_item_id       uuid not null,
+  user_id            uuid not null,
+  score_given        numeric(12,4),
+  score_maximum      numeric(12,4),
+  activity_progress  text not null,
+  grading_progress   text not null,
+  comment            text,
+  scored_at          timestamptz not null,
+  received_at        timestamptz not null default now(),
+  constraint pk_lti_results primary key (line_item_id, user_id),
+  constraint fk_lti_results_line_item_id_lti_line_items foreign key (line_item_id) references app.lti_line_items (id) on delete cascade,
+  constraint fk_lti_results_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint ck_lti_results_score check ((score_given is null) = (score_maximum is null) and score_maximum > 0
+                                         and score_given >= 0),
+  constraint ck_lti_results_activity check (activity_progress in ('Initialized', 'Started', 'InProgress', 'Submitted', 'Completed')),
+  constraint ck_lti_results_grading check (grading_progress in ('FullyGraded', 'Pending', 'PendingManual', 'Failed', 'NotReady')),
+  constraint ck_lti_results_comment check (length(comment) <= 4000)
+);
+create index ix_lti_results_user_id on app.lti_results (user_id);
+comment on table app.lti_results is 'The latest score a tool posted for a learner in a line item (AGS scores; a score with an older timestamp than the one kept is refused). FullyGraded: scoreGiven ÷ scoreMaximum of the line item''s points is the learner''s grade in that gradebook column.';
+comment on column app.lti_results.score_given is 'scoreGiven, on the score''s own scale (score_maximum).';
+comment on column app.lti_results.score_maximum is 'scoreMaximum of the score (not necessarily the line item''s).';
+comment on column app.lti_results.activity_progress is 'activityProgress: Initialized, Started, InProgress, Submitted, Completed.';
+comment on column app.lti_results.grading_progress is 'gradingProgress: only FullyGraded counts in the course grade.';
+comment on column app.lti_results.comment is 'The tool''s comment for the learner.';
+comment on column app.lti_results.scored_at is 'The score''s timestamp, as the tool gave it: a later score must have a later one.';
+comment on column app.lti_results.received_at is 'When the platform received it.';

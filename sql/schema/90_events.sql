@@ -18,7 +18,8 @@ create table app.events (
     'enrollment.created', 'enrollment.dropped', 'lesson.completed', 'course.completed',
     'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
     'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated',
-    'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted')),
+    'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted',
+    'lti.launched', 'lti.score_received')),
   constraint ck_events_data_object check (jsonb_typeof(data) = 'object')
 );
 create index ix_events_user_id on app.events (user_id, id) where user_id is not null;
@@ -28,7 +29,7 @@ create index ix_events_unsequenced on app.events (seq) where id is null;
 comment on table app.events is 'What happened, written by triggers in the same transaction as the change that causes it (it exists exactly when the change does). Append-only but for the id the sequencer gives it after commit; pruned after LMS_EVENT_RETENTION_DAYS by lms db maintain.';
 comment on column app.events.seq is 'Write order (identity): the row''s key from the moment it is written. Not shown to clients; ids are given in commit order by the sequencer.';
 comment on column app.events.id is 'The event id: 1, 2, 3 … without gaps, given after the event''s transaction committed (internal.events_sequence), so ids follow commit order. The replay cursor of event.list/event.subscribe and the webhook-id of its deliveries. Null for a moment after commit, until a reader or the server''s event hub sequences it.';
-comment on column app.events.type is 'What happened: enrollment.created, enrollment.dropped, lesson.completed, course.completed, certificate.issued, certificate.revoked, attempt.submitted, submission.submitted, submission.graded, order.completed, order.refunded, user.created, user.deactivated, module.completed, override.changed, attempt.graded, attempt.regraded, grade.posted.';
+comment on column app.events.type is 'What happened: enrollment.created, enrollment.dropped, lesson.completed, course.completed, certificate.issued, certificate.revoked, attempt.submitted, submission.submitted, submission.graded, order.completed, order.refunded, user.created, user.deactivated, module.completed, override.changed, attempt.graded, attempt.regraded, grade.posted, lti.launched, lti.score_received.';
 comment on column app.events.occurred_at is 'When the change was made (the time of its transaction).';
 comment on column app.events.user_id is 'The user the event is about (the learner, buyer or account): they may see it. No foreign key: an event outlives the rows it names.';
 comment on column app.events.course_id is 'The course the event concerns, if any: its instructor may see it.';
@@ -66,11 +67,12 @@ create table app.webhooks (
   constraint pk_webhooks primary key (id),
   constraint fk_webhooks_created_by_users foreign key (created_by) references app.users (id) on delete set null,
   constraint ck_webhooks_url check (length(url) <= 2000 and url ~ '^https?://[^/?#@\s]+(/[^\s]*)?$'),
-  constraint ck_webhooks_events check (cardinality(events) between 1 and 18 and array_position(events, null) is null
+  constraint ck_webhooks_events check (cardinality(events) between 1 and 20 and array_position(events, null) is null
     and events <@ array['enrollment.created', 'enrollment.dropped', 'lesson.completed', 'course.completed',
       'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
       'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated',
-      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted']),
+      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted',
+      'lti.launched', 'lti.score_received']),
   constraint ck_webhooks_description_length check (length(description) <= 1000),
   constraint ck_webhooks_secret_format check (secret ~ '^whsec_[A-Za-z0-9+/]{43}=$'),
   constraint ck_webhooks_disabled check ((disabled_at is null) = (disabled_reason is null) and (disabled_at is null or not is_active)),

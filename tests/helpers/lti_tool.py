@@ -3,7 +3,10 @@ loopback by werkzeug in a thread. It does what a tool does with its own code, no
 login initiation (pylti1p3's FlaskOIDCLogin, with its state cookie and nonce), and the launch's
 validation (FlaskMessageLaunch: our id_token's signature through our JWKS, iss, aud, nonce, the LTI
 claims, the deployment). Its launch page answers the validated launch data as JSON, or the library's
-refusal with status 400."""
+refusal with status 400; a deep-linking request is answered with the library's deep-linking response
+(its auto-submitting form, the JWT signed with the tool's key). After a launch, the library's service
+clients act for it: `POST /score` (AGS: the token by client assertion, the line item, the score) and
+`GET /roster` (NRPS, following the Link headers) — what a tool does with the launch's endpoints."""
 
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
-from pylti1p3.exception import LtiException
+from pylti1p3.deep_link_resource import DeepLinkResource
+from pylti1p3.exception import LtiException, LtiServiceException
+from pylti1p3.grade import Grade
+from pylti1p3.lineitem import LineItem
 from pylti1p3.tool_config import ToolConfDict
 from werkzeug.serving import make_server
 
@@ -25,6 +31,8 @@ from rpc.db.cluster import free_port
 class LtiTool:
     port: int = field(default_factory=free_port)
     conf: ToolConfDict | None = None
+    launches: dict = field(default_factory=dict)  # launch id → the validated FlaskMessageLaunch
+    deep_link_items: list = field(default_factory=list)  # what the tool answers a deep-linking request with
     _server: object = None
 
     def __post_init__(self):
@@ -41,7 +49,12 @@ class LtiTool:
     def registration(self) -> dict:
         """What the platform's admin enters for this tool (lti.tool_register)."""
         return {"name": "Practice sandbox (pylti1p3)", "login_url": self.base + "/login",
-                "launch_url": self.base + "/launch", "jwks_url": self.base + "/jwks"}
+                "launch_url": self.base + "/launch", "jwks_url": self.base + "/jwks",
+                "deep_linking_url": self.base + "/deep-link", "scopes": [
+                    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+                    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+                    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"]}
 
     def configure(self, registered: dict, deployment_ids: list[str] | None = None) -> None:
         """The tool's side of the registration: the platform's answer to lti.tool_register."""
@@ -64,14 +77,48 @@ class LtiTool:
             return FlaskOIDCLogin(request, self.conf).redirect(request.get_param("target_link_uri"))
 
         @app.route("/launch", methods=["POST"])
+        @app.route("/deep-link", methods=["POST"])
         def launch():
             try:
                 message = FlaskMessageLaunch(FlaskRequest(), self.conf)
                 data = message.get_launch_data()
             except LtiException as exc:
                 return jsonify({"refused": str(exc)}), 400
-            return jsonify({"launch": data, "is_instructor": message.check_teacher_access(),
+            if message.is_deep_link_launch():
+                resources = []
+                for item in self.deep_link_items:
+                    resource = DeepLinkResource().set_title(item["title"]).set_url(item["url"])
+                    if "points" in item:
+                        resource.set_lineitem(LineItem().set_score_maximum(item["points"]).set_label(item["title"]))
+                    resources.append(resource)
+                return message.get_deep_link().output_response_form(resources)
+            self.launches[message.get_launch_id()] = message
+            return jsonify({"launch": data, "launch_id": message.get_launch_id(),
+                            "is_instructor": message.check_teacher_access(),
                             "is_student": message.check_student_access()})
+
+        @app.route("/score", methods=["POST"])
+        def score():
+            """The library's AGS client posts a score for a launch's learner: to the launch's line item, or
+            to one found or made by tag."""
+            body = request.get_json()
+            message = self.launches[body["launch_id"]]
+            grade = (Grade().set_score_given(body["score"]).set_score_maximum(body["maximum"])
+                     .set_timestamp(body["timestamp"]).set_activity_progress("Completed")
+                     .set_grading_progress(body.get("progress", "FullyGraded")).set_user_id(body["user_id"]))
+            line_item = None
+            if "tag" in body:
+                line_item = LineItem().set_tag(body["tag"]).set_label(body["tag"]).set_score_maximum(body["maximum"])
+            try:
+                sent = message.get_ags().put_grade(grade, line_item)
+            except LtiServiceException as exc:
+                return jsonify({"refused": str(exc)}), 400
+            return jsonify({"sent": sent["body"], "line_items": message.get_ags().get_lineitems()})
+
+        @app.route("/roster")
+        def roster():
+            message = self.launches[request.args["launch_id"]]
+            return jsonify(message.get_nrps().get_members())
 
         @app.route("/jwks")
         def jwks():

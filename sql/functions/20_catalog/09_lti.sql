@@ -168,13 +168,63 @@ as $$
 begin
   return jsonb_build_object('link_id', p_link.id, 'course_id', p_link.course_id, 'module_id', p_link.module_id,
                             'tool_id', p_link.tool_id, 'title', p_link.title, 'url', p_link.url, 'custom', p_link.custom,
-                            'line_item', p_link.line_item, 'created_at', p_link.created_at);
+                            'line_item', p_link.line_item, 'created_at', p_link.created_at,
+                            'line_item_id', (select li.id from app.lti_line_items li where li.link_id = p_link.id
+                                             order by li.created_at, li.id limit 1));
 end
 $$;
 comment on function internal.lti_link_json(app.lti_links) is
 $$An LTI link as its course's instructor sees it.
 @shape lti_link {link_id: uuid, course_id: uuid, module_id: uuid?, tool_id: uuid, title: text, url: text?, custom: object,
-  line_item: object?, created_at: timestamptz}$$;
+  line_item: object?, created_at: timestamptz, line_item_id: uuid?}$$;
+
+create or replace function internal.lti_link_add(p_course_id uuid, p_module_id uuid, p_tool_id uuid, p_title text,
+                                             p_url text, p_custom jsonb, p_line_item jsonb)
+returns app.lti_links
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_link app.lti_links;
+begin
+  if p_module_id is not null and not exists (
+       select from app.modules m where m.id = p_module_id and m.course_id = p_course_id) then
+    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
+      hint = 'module_id';
+  end if;
+  if p_custom is not null and (jsonb_typeof(p_custom) <> 'object' or exists (
+       select from jsonb_each(p_custom) c where jsonb_typeof(c.value) <> 'string')) then
+    raise exception 'custom is an object of strings' using errcode = 'LM422', detail = 'invalid_argument', hint = 'custom';
+  end if;
+  if p_line_item is not null and (jsonb_typeof(p_line_item) <> 'object'
+       or jsonb_typeof(p_line_item -> 'score_maximum') is distinct from 'number'
+       or (p_line_item ->> 'score_maximum')::numeric not between 0.01 and 99999999
+       or (p_line_item ? 'label' and (jsonb_typeof(p_line_item -> 'label') <> 'string'
+                                      or length(btrim(p_line_item ->> 'label')) not between 1 and 200))) then
+    raise exception 'line_item is {score_maximum: a number above 0, label?, grade_category_id?, tag?, resource_id?}'
+      using errcode = 'LM422', detail = 'invalid_argument', hint = 'line_item';
+  end if;
+  insert into app.lti_links (course_id, module_id, tool_id, title, url, custom, line_item)
+  values (p_course_id, p_module_id, p_tool_id, btrim(p_title), p_url, coalesce(p_custom, '{}'), p_line_item)
+  returning * into v_link;
+  if p_line_item is not null then
+    begin
+      insert into app.lti_line_items (course_id, tool_id, link_id, label, score_maximum, resource_id, tag, grade_category_id)
+      values (p_course_id, p_tool_id, v_link.id, coalesce(btrim(p_line_item ->> 'label'), v_link.title),
+              round((p_line_item ->> 'score_maximum')::numeric, 2), left(p_line_item ->> 'resource_id', 255),
+              left(p_line_item ->> 'tag', 255), (p_line_item ->> 'grade_category_id')::uuid);
+    exception when foreign_key_violation or invalid_text_representation then
+      raise exception 'grade_category_id names no grade category of this course' using errcode = 'LM422',
+        detail = 'category_not_in_course', hint = 'line_item';
+    end;
+  end if;
+  return v_link;
+end
+$$;
+comment on function internal.lti_link_add(uuid, uuid, uuid, text, text, jsonb, jsonb) is
+  'A new LTI link in a course (lti.link_create, and the links a deep-linking response returns), checked: the module of the course, custom an object of strings; with line_item {score_maximum, label?, grade_category_id?, tag?, resource_id?} also its gradebook column (an AGS line item of the link). SECURITY DEFINER: writes links and line items, which have no client privileges; its callers check who may.';
 
 create or replace function api.lti_link_create(course_id uuid, tool_id uuid, title text, module_id uuid default null,
                                                url text default null, custom jsonb default null,
@@ -192,19 +242,9 @@ begin
   if not exists (select from app.lti_tools t where t.id = lti_link_create.tool_id and t.is_active) then
     raise exception 'tool not found' using errcode = 'LM404', detail = 'not_found', hint = 'tool_id';
   end if;
-  if lti_link_create.module_id is not null and not exists (
-       select from app.modules m where m.id = lti_link_create.module_id and m.course_id = lti_link_create.course_id) then
-    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
-      hint = 'module_id';
-  end if;
-  if lti_link_create.custom is not null and (jsonb_typeof(lti_link_create.custom) <> 'object' or exists (
-       select from jsonb_each(lti_link_create.custom) c where jsonb_typeof(c.value) <> 'string')) then
-    raise exception 'custom is an object of strings' using errcode = 'LM422', detail = 'invalid_argument', hint = 'custom';
-  end if;
-  insert into app.lti_links (course_id, module_id, tool_id, title, url, custom, line_item)
-  values (lti_link_create.course_id, lti_link_create.module_id, lti_link_create.tool_id, btrim(lti_link_create.title),
-          lti_link_create.url, coalesce(lti_link_create.custom, '{}'), lti_link_create.line_item)
-  returning * into v_link;
+  v_link := internal.lti_link_add(lti_link_create.course_id, lti_link_create.module_id, lti_link_create.tool_id,
+                                  lti_link_create.title, lti_link_create.url, lti_link_create.custom,
+                                  lti_link_create.line_item);
   perform internal.audit('lti.link_create', 'lti_link', v_link.id, jsonb_build_object('tool_id', v_link.tool_id));
   return internal.lti_link_json(v_link);
 end
@@ -212,7 +252,8 @@ $$;
 comment on function api.lti_link_create(uuid, uuid, text, uuid, text, jsonb, jsonb) is
 $$Add a link that launches a registered tool to a course (its instructor, an admin), in a module like a lesson
 (locked with it for learners). url: the tool's page to open (default: its launch_url); custom: parameters sent
-with each launch (strings).
+with each launch (strings); line_item {score_maximum, label?, grade_category_id?}: a gradebook column the tool
+reports scores to (AGS), named in the launch.
 @result lti_link
 @param title minLength=1 maxLength=200
 @param url maxLength=1000
@@ -263,8 +304,9 @@ initiation, which comes back to GET /lti/auth for the signed id_token.
 @result {login_url: text, params: {iss: text, login_hint: text, lti_message_hint: text, target_link_uri: text, client_id: text, lti_deployment_id: text}}
 SECURITY DEFINER: records the launch for the caller.$$;
 
+drop function if exists internal.lti_auth(text, text, text, text, text);  -- before it was given the platform's base URL
 create or replace function internal.lti_auth(p_hint text, p_client_id text, p_redirect_uri text, p_login_hint text,
-                                             p_nonce text)
+                                             p_nonce text, p_base text)
 returns jsonb
 language plpgsql
 volatile
@@ -279,6 +321,10 @@ declare
   v_course  app.courses;
   v_key     app.lti_platform_keys;
   v_roles   text[];
+  v_data    text;
+  v_claims  jsonb;
+  v_ags     text[];
+  v_course_url text;
 begin
   select * into v_launch from app.lti_launches l where l.hint_hash = internal.sha256(coalesce(p_hint, '')) for update;
   if not found or v_launch.consumed_at is not null or v_launch.expires_at <= now() then
@@ -303,8 +349,12 @@ begin
   if length(coalesce(p_nonce, '')) not between 1 and 255 then
     raise exception 'a nonce is required' using errcode = 'LM400', detail = 'invalid_request', hint = 'nonce';
   end if;
+  if v_launch.message_type = 'LtiDeepLinkingRequest' then
+    v_data := internal.random_token(32);
+  end if;
   begin
-    update app.lti_launches l set consumed_at = now(), nonce = p_nonce where l.id = v_launch.id;
+    update app.lti_launches l set consumed_at = now(), nonce = p_nonce, return_hash = internal.sha256(v_data)
+    where l.id = v_launch.id;
   exception when unique_violation then
     raise exception 'this nonce was used before' using errcode = 'LM400', detail = 'invalid_request', hint = 'nonce';
   end;
@@ -324,27 +374,160 @@ begin
     raise exception 'the platform has no signing key: run lms db migrate or lms lti rotate-keys' using errcode = 'LM503',
       detail = 'lti_unavailable';
   end if;
-  insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
-  values (v_user.id, 'lti.launched', 'lti_link', v_link.id, jsonb_build_object('tool_id', v_tool.id, 'course_id', v_course.id));
-  return jsonb_build_object(
-    'private_jwk', v_key.private_jwk,
-    'claims', jsonb_build_object(
-      'aud', v_tool.client_id, 'azp', v_tool.client_id, 'sub', v_user.id, 'nonce', p_nonce,
-      'name', v_user.full_name, 'email', v_user.email,
-      'https://purl.imsglobal.org/spec/lti/claim/message_type', 'LtiResourceLinkRequest',
-      'https://purl.imsglobal.org/spec/lti/claim/version', '1.3.0',
-      'https://purl.imsglobal.org/spec/lti/claim/deployment_id', v_tool.deployment_id,
+  v_claims := jsonb_build_object(
+    'aud', v_tool.client_id, 'azp', v_tool.client_id, 'sub', v_user.id, 'nonce', p_nonce,
+    'name', v_user.full_name, 'email', v_user.email,
+    'https://purl.imsglobal.org/spec/lti/claim/message_type', v_launch.message_type,
+    'https://purl.imsglobal.org/spec/lti/claim/version', '1.3.0',
+    'https://purl.imsglobal.org/spec/lti/claim/deployment_id', v_tool.deployment_id,
+    'https://purl.imsglobal.org/spec/lti/claim/roles', to_jsonb(v_roles),
+    'https://purl.imsglobal.org/spec/lti/claim/context', jsonb_build_object(
+      'id', v_course.id, 'title', v_course.title,
+      'type', jsonb_build_array('http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering')));
+  if v_launch.message_type = 'LtiDeepLinkingRequest' then
+    v_claims := v_claims || jsonb_build_object(
+      'https://purl.imsglobal.org/spec/lti/claim/target_link_uri', v_tool.deep_linking_url,
+      'https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings', jsonb_build_object(
+        'deep_link_return_url', p_base || '/lti/deep-link', 'accept_types', jsonb_build_array('ltiResourceLink'),
+        'accept_presentation_document_targets', jsonb_build_array('iframe', 'window'),
+        'accept_multiple', true, 'auto_create', true, 'data', v_data));
+  else
+    v_claims := v_claims || jsonb_build_object(
       'https://purl.imsglobal.org/spec/lti/claim/target_link_uri', coalesce(v_link.url, v_tool.launch_url),
       'https://purl.imsglobal.org/spec/lti/claim/resource_link', jsonb_build_object('id', v_link.id, 'title', v_link.title),
-      'https://purl.imsglobal.org/spec/lti/claim/roles', to_jsonb(v_roles),
-      'https://purl.imsglobal.org/spec/lti/claim/context', jsonb_build_object(
-        'id', v_course.id, 'title', v_course.title,
-        'type', jsonb_build_array('http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering')),
-      'https://purl.imsglobal.org/spec/lti/claim/custom', v_link.custom));
+      'https://purl.imsglobal.org/spec/lti/claim/custom', v_link.custom);
+  end if;
+  -- The services the tool is registered for, at this course (AGS §3.1, NRPS §3.6.1)
+  v_course_url := p_base || '/lti/courses/' || v_course.id;
+  v_ags := array(select s from unnest(v_tool.scopes) s where s like 'https://purl.imsglobal.org/spec/lti-ags/scope/%' order by s);
+  if cardinality(v_ags) > 0 then
+    v_claims := v_claims || jsonb_build_object('https://purl.imsglobal.org/spec/lti-ags/claim/endpoint', jsonb_strip_nulls(
+      jsonb_build_object('scope', to_jsonb(v_ags), 'lineitems', v_course_url || '/lineitems',
+                         'lineitem', (select v_course_url || '/lineitems/' || li.id from app.lti_line_items li
+                                      where li.link_id = v_link.id order by li.created_at, li.id limit 1))));
+  end if;
+  if 'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly' = any (v_tool.scopes) then
+    v_claims := v_claims || jsonb_build_object('https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice',
+      jsonb_build_object('context_memberships_url', v_course_url || '/memberships',
+                         'service_versions', jsonb_build_array('2.0')));
+  end if;
+  insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
+  values (v_user.id, 'lti.launched', 'lti_tool', v_tool.id, jsonb_build_object('link_id', v_link.id, 'course_id', v_course.id,
+                                                                              'message_type', v_launch.message_type));
+  perform internal.emit_event('lti.launched', v_user.id, v_course.id, jsonb_build_object(
+    'tool_id', v_tool.id, 'tool', v_tool.name, 'link_id', v_link.id, 'title', v_link.title,
+    'message_type', v_launch.message_type));
+  return jsonb_build_object('private_jwk', v_key.private_jwk, 'claims', v_claims);
 end
 $$;
-comment on function internal.lti_auth(text, text, text, text, text) is
-  'GET /lti/auth: checks the tool''s authentication request against the launch its lti_message_hint names (unused, under 5 minutes; client_id the tool''s; redirect_uri one registered for it exactly; login_hint the launch''s user; a nonce not used before by this tool), consumes it, and returns the launch''s claims and the current platform key to sign them (the only place the private key leaves the database). LM400 invalid_launch, invalid_client, invalid_redirect_uri, invalid_request. SECURITY DEFINER: reads keys and launches no client may.';
+comment on function internal.lti_auth(text, text, text, text, text, text) is
+  'GET /lti/auth: checks the tool''s authentication request against the launch its lti_message_hint names (unused, under 5 minutes; client_id the tool''s; redirect_uri one registered for it exactly; login_hint the launch''s user; a nonce not used before by this tool), consumes it, and returns the launch''s claims (a resource link launch, or a deep-linking request with its one-time data; the AGS and NRPS endpoints at p_base when the tool has their scopes) and the current platform key to sign them (the only place the private key leaves the database). Audited; event lti.launched. LM400 invalid_launch, invalid_client, invalid_redirect_uri, invalid_request. SECURITY DEFINER: reads keys and launches no client may.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Deep linking (Deep Linking 2.0): the instructor picks content in the tool, the tool sends links back
+-- ---------------------------------------------------------------------------------------------
+create or replace function api.lti_deep_link(tool_id uuid, course_id uuid, module_id uuid default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_tool    app.lti_tools;
+  v_hint    text := internal.random_token(32);
+begin
+  perform internal.require_course_manager(lti_deep_link.course_id);
+  select * into v_tool from app.lti_tools t where t.id = lti_deep_link.tool_id and t.is_active;
+  if not found then
+    raise exception 'tool not found' using errcode = 'LM404', detail = 'not_found', hint = 'tool_id';
+  end if;
+  if v_tool.deep_linking_url is null then
+    raise exception 'this tool offers no deep linking' using errcode = 'LM422', detail = 'no_deep_linking', hint = 'tool_id';
+  end if;
+  if lti_deep_link.module_id is not null and not exists (
+       select from app.modules m where m.id = lti_deep_link.module_id and m.course_id = lti_deep_link.course_id) then
+    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
+      hint = 'module_id';
+  end if;
+  delete from app.lti_launches l where l.expires_at < now() - interval '1 hour';
+  insert into app.lti_launches (hint_hash, user_id, tool_id, course_id, module_id, message_type)
+  values (internal.sha256(v_hint), v_user_id, v_tool.id, lti_deep_link.course_id, lti_deep_link.module_id,
+          'LtiDeepLinkingRequest');
+  return jsonb_build_object('login_url', v_tool.login_url, 'params', jsonb_build_object(
+    'login_hint', v_user_id, 'lti_message_hint', v_hint, 'target_link_uri', v_tool.deep_linking_url,
+    'client_id', v_tool.client_id, 'lti_deployment_id', v_tool.deployment_id));
+end
+$$;
+comment on function api.lti_deep_link(uuid, uuid, uuid) is
+$$Start a deep-linking launch (who manages the course): the tool shows its content to pick, and its answer
+(POST /lti/deep-link) adds the chosen items as LTI links to the course, in module_id when given. Like lti.launch,
+single use within 5 minutes: send the browser to login_url with params. The tool must have a deep_linking_url
+(422 no_deep_linking).
+@result {login_url: text, params: {iss: text, login_hint: text, lti_message_hint: text, target_link_uri: text, client_id: text, lti_deployment_id: text}}
+SECURITY DEFINER: records the launch for the caller, after checking they manage the course.$$;
+
+create or replace function internal.lti_deep_link_return(p_client_id text, p_deployment_id text, p_data text,
+                                                         p_items jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_launch  app.lti_launches;
+  v_tool    app.lti_tools;
+  v_item    jsonb;
+  v_link    app.lti_links;
+  v_links   jsonb := '[]';
+  v_ignored integer := 0;
+begin
+  select * into v_launch from app.lti_launches l where l.return_hash = internal.sha256(coalesce(p_data, '')) for update;
+  select * into v_tool from app.lti_tools t where t.id = v_launch.tool_id;
+  if v_launch.id is null or v_launch.message_type <> 'LtiDeepLinkingRequest' or v_launch.returned_at is not null
+     or v_launch.consumed_at < now() - interval '1 hour' or v_tool.client_id is distinct from p_client_id
+     or v_tool.deployment_id is distinct from p_deployment_id or not v_tool.is_active then
+    raise exception 'the response names no deep-linking launch of this tool awaiting an answer' using errcode = 'LM400',
+      detail = 'invalid_deep_link', hint = 'data';
+  end if;
+  if not exists (select from app.users u where u.id = v_launch.user_id and u.is_active
+                 and (u.id = (select c.instructor_id from app.courses c where c.id = v_launch.course_id)
+                      or exists (select from app.admins a where a.user_id = u.id))) then
+    raise exception 'whoever started the deep link no longer manages the course' using errcode = 'LM403',
+      detail = 'not_course_owner', hint = 'data';
+  end if;
+  if jsonb_typeof(p_items) is distinct from 'array' or jsonb_array_length(p_items) > 50 then
+    raise exception 'content_items: an array of at most 50 items' using errcode = 'LM400', detail = 'invalid_deep_link',
+      hint = 'content_items';
+  end if;
+  update app.lti_launches l set returned_at = now() where l.id = v_launch.id;
+  for v_item in select x from jsonb_array_elements(p_items) x loop
+    if v_item ->> 'type' is distinct from 'ltiResourceLink' then
+      v_ignored := v_ignored + 1;
+      continue;
+    end if;
+    v_link := internal.lti_link_add(
+      v_launch.course_id, v_launch.module_id, v_tool.id, coalesce(left(nullif(btrim(v_item ->> 'title'), ''), 200), v_tool.name),
+      nullif(v_item ->> 'url', ''), case when jsonb_typeof(v_item -> 'custom') = 'object' then v_item -> 'custom' end,
+      case when jsonb_typeof(v_item -> 'lineItem') = 'object' then jsonb_strip_nulls(jsonb_build_object(
+        'score_maximum', v_item -> 'lineItem' -> 'scoreMaximum', 'label', v_item -> 'lineItem' -> 'label',
+        'resource_id', v_item -> 'lineItem' ->> 'resourceId', 'tag', v_item -> 'lineItem' ->> 'tag')) end);
+    v_links := v_links || internal.lti_link_json(v_link);
+  end loop;
+  insert into app.audit_log (actor_id, action, subject_type, subject_id, details)
+  values (v_launch.user_id, 'lti.deep_link', 'lti_tool', v_tool.id,
+          jsonb_build_object('course_id', v_launch.course_id, 'links', jsonb_array_length(v_links), 'ignored', v_ignored));
+  return jsonb_build_object('course_id', v_launch.course_id, 'module_id', v_launch.module_id, 'links', v_links,
+                            'ignored', v_ignored);
+exception when check_violation then
+  raise exception 'a content item is not a valid link (title, url)' using errcode = 'LM400', detail = 'invalid_deep_link',
+    hint = 'content_items';
+end
+$$;
+comment on function internal.lti_deep_link_return(text, text, text, jsonb) is
+  'POST /lti/deep-link, after the LtiDeepLinkingResponse''s signature (the tool''s keys), iss, aud, exp and nonce were checked (rpc/http/lti.py): the deep-linking launch its data names (this tool and deployment, consumed within the hour, answered once) gets its ltiResourceLink items as links in its course and module (a lineItem with each becomes its gradebook column); other item types are counted as ignored. All or nothing. Audited as the instructor who started it. LM400 invalid_deep_link. SECURITY DEFINER: writes links for a caller who is a tool, not a signed-in user.';
 
 create or replace function internal.lti_jwks()
 returns jsonb

@@ -40,6 +40,7 @@ begin
              'user_id', e.user_id, 'full_name', u.full_name, 'email', u.email, 'is_active', e.is_active,
              'progress_percentage', e.progress_percentage, 'completed_at', e.completed_at,
              'quizzes', coalesce(g.quizzes, '[]'), 'assignments', coalesce(g.assignments, '[]'),
+             'lti_items', coalesce(g.lti_items, '[]'),
              'categories', g.categories, 'course_grade', g.course_grade)
            order by s.ord), '[]')
     from unnest(v_students) with ordinality s (user_id, ord)
@@ -57,6 +58,8 @@ best_score is null for a quiz without closed attempts; is_late, grade and effect
     grade_posted?: bool}[],
   assignments: {assignment_id: uuid, title: text, points: int, submitted: bool, is_late: bool?, grade: number?,
     effective_grade: number?, grade_category_id: uuid?, grade_posted?: bool}[],
+  lti_items: {line_item_id: uuid, label: text, points: number, grade: number?, grading_progress: text?,
+    activity_progress: text?, scored_at: timestamptz?, comment: text?, grade_category_id: uuid?}[],
   categories: grade_category_total[], course_grade: course_grade}';
 
 create or replace function api.gradebook_course(course_id uuid, "limit" integer default 50, "offset" integer default 0)
@@ -166,7 +169,13 @@ begin
                                       internal.effective_late_penalty(e.user_id, a.id, a.late_penalty_percentage))
       from app.assignments a
       left join app.submissions s on s.assignment_id = a.id and s.user_id = e.user_id
-      where a.course_id = p_course_id) i
+      where a.course_id = p_course_id
+      union all
+      select 'lti', li.id, li.label, li.grade_category_id, null, null, null, r.user_id is not null, null, null,
+             internal.lti_grade(r, li.score_maximum)
+      from app.lti_line_items li
+      left join app.lti_results r on r.line_item_id = li.id and r.user_id = e.user_id
+      where li.course_id = p_course_id) i
     left join lateral (select x.value from jsonb_array_elements(g.categories) x
                        where (x.value ->> 'category_id')::uuid is not distinct from i.grade_category_id limit 1) cat on true
     where e.course_id = p_course_id
@@ -174,4 +183,4 @@ begin
 end
 $$;
 comment on function internal.gradebook_export(uuid) is
-  'Every enrolled student''s gradebook of a course (text cells through internal.csv_cell: no spreadsheet formula), one row per student and quiz (best_score, passed, attempts) or assignment (submitted, is_late, grade, effective_grade), by full_name; each row with its grade category and that category''s subtotal for the student, and the student''s course grade (internal.course_grades, as gradebook.course); LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';
+  'Every enrolled student''s gradebook of a course (text cells through internal.csv_cell: no spreadsheet formula), one row per student and quiz (best_score, passed, attempts), assignment (submitted, is_late, grade, effective_grade) or LTI line item (item_type lti; submitted: the tool sent a score, effective_grade: its points once FullyGraded), by full_name; each row with its grade category and that category''s subtotal for the student, and the student''s course grade (internal.course_grades, as gradebook.course); LM401/LM404/LM403 not_course_owner first unless the caller manages the course. SECURITY DEFINER: students'' names and other students'' rows, after the check.';

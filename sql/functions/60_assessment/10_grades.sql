@@ -337,9 +337,9 @@ $$;
 comment on function internal.quiz_points_possible(uuid) is
   'What a quiz is worth in the course grade: its fixed questions'' points plus, per pool, draw_count × points_each (or the average points of the bank''s drawable questions). SECURITY DEFINER: reads bank questions.';
 
-drop function if exists internal.course_grades(uuid, uuid[], boolean);  -- before the cells came with it
+drop function if exists internal.course_grades(uuid, uuid[], boolean);  -- before the cells (then the LTI ones) came with it
 create or replace function internal.course_grades(p_course_id uuid, p_user_ids uuid[], p_learner_view boolean default false)
-returns table (user_id uuid, categories jsonb, course_grade jsonb, quizzes jsonb, assignments jsonb)
+returns table (user_id uuid, categories jsonb, course_grade jsonb, quizzes jsonb, assignments jsonb, lti_items jsonb)
 language plpgsql
 stable
 as $$
@@ -369,6 +369,13 @@ begin
     select s.user_id, s.assignment_id, s.is_late, s.grade
     from app.submissions s
     where s.user_id = any (p_user_ids) and s.assignment_id in (select a.id from assignments a)
+  ), line_items as materialized (  -- LTI tools' gradebook columns (AGS line items)
+    select li.id, li.label, li.grade_category_id, li.score_maximum from app.lti_line_items li where li.course_id = p_course_id
+  ), tool_results as materialized (
+    select r.line_item_id, r.user_id, r.score_given, r.score_maximum, r.grading_progress, r.activity_progress, r.scored_at,
+           r.comment, internal.lti_grade(r, li.score_maximum) as grade
+    from app.lti_results r join line_items li on li.id = r.line_item_id
+    where r.user_id = any (p_user_ids)
   ), quiz_cells as materialized (  -- per learner and item, read once: the gradebook's cells and the grade's items
     select u.uid, q.id, q.title, q.grade_category_id, q.possible, q.counts, q.hidden,
            c.best_score, c.passed, c.closed_attempts
@@ -382,6 +389,11 @@ begin
              as effective_grade
     from unnest(p_user_ids) u(uid) cross join assignments a
     left join handed_in s on s.assignment_id = a.id and s.user_id = u.uid
+  ), lti_cells as materialized (
+    select u.uid, li.id, li.label, li.grade_category_id, li.score_maximum, r.grade, r.grading_progress,
+           r.activity_progress, r.scored_at, r.comment
+    from unnest(p_user_ids) u(uid) cross join line_items li
+    left join tool_results r on r.line_item_id = li.id and r.user_id = u.uid
   ), items as materialized (  -- what counts: earned (null: ungraded, or held back) of possible
     select q.uid, q.grade_category_id as category_id, q.id as item_id, q.possible,
            case when not q.hidden then round(q.best_score * q.possible / 100.0, 2) end as earned
@@ -389,6 +401,8 @@ begin
     union all
     select a.uid, a.grade_category_id, a.id, a.points::numeric, case when not a.hidden then a.effective_grade end
     from assignment_cells a where a.counts
+    union all
+    select l.uid, l.grade_category_id, l.id, l.score_maximum, l.grade from lti_cells l
   ), counted as (  -- as_zero false: graded work only; true: ungraded work as 0. Lowest first per category.
     select v.*, row_number() over w as low, count(*) over (partition by v.uid, v.as_zero, v.category_id) as n
     from (select i.uid, i.category_id, i.item_id, i.possible, i.earned, false as as_zero from items i where i.earned is not null
@@ -424,6 +438,7 @@ begin
     select null, '00000000-0000-0000-0000-000000000000', null, null, null, null
     where exists (select from quizzes q where q.counts and q.grade_category_id is null)
        or exists (select from assignments a where a.counts and a.grade_category_id is null)
+       or exists (select from line_items li where li.grade_category_id is null)
   ), keyed as materialized (
     select t.*, coalesce(t.category_id, '00000000-0000-0000-0000-000000000000') as k from subtotals t
   ), per_learner as (  -- one pass: every learner × category, both subtotals by hash
@@ -451,6 +466,12 @@ begin
                  'is_late', a0.is_late, 'grade', a0.grade, 'effective_grade', a0.effective_grade,
                  'grade_category_id', a0.grade_category_id) as cell
           from assignment_cells a0) a group by a.uid
+  ), lti_json as (
+    select l.uid, jsonb_agg(jsonb_build_object(
+             'line_item_id', l.id, 'label', l.label, 'points', trim_scale(l.score_maximum), 'grade', trim_scale(l.grade),
+             'grading_progress', l.grading_progress, 'activity_progress', l.activity_progress, 'scored_at', l.scored_at,
+             'comment', l.comment, 'grade_category_id', l.grade_category_id) order by l.label, l.id) as cells
+    from lti_cells l group by l.uid
   )
   select u.uid, coalesce(pl.categories, '[]'),
          jsonb_build_object(
@@ -464,13 +485,14 @@ begin
            'computed_percent', tg.percent,
            'computed_letter', (select s.letter from scheme s where s.min_percent <= tg.percent order by s.min_percent desc limit 1),
            'override_reason', case when o.user_id is not null then o.reason end),
-         coalesce(qj.cells, '[]'), coalesce(aj.cells, '[]')
+         coalesce(qj.cells, '[]'), coalesce(aj.cells, '[]'), coalesce(lj.cells, '[]')
   from unnest(p_user_ids) u(uid)
   left join per_learner pl on pl.uid = u.uid
   left join totals tg on tg.uid = u.uid and not tg.as_zero
   left join totals tz on tz.uid = u.uid and tz.as_zero
   left join quiz_json qj on qj.uid = u.uid
   left join assignment_json aj on aj.uid = u.uid
+  left join lti_json lj on lj.uid = u.uid
   left join app.final_grade_overrides o on o.course_id = p_course_id and o.user_id = u.uid;
 end
 $$;
@@ -479,7 +501,8 @@ $$The course grade of each given learner, the one definition (gradebook.course, 
 analytics.course_grades): per category earned ÷ possible after dropping the lowest, weighted (Σ weight ×
 percent ÷ Σ weight over categories with graded work; work in no category in an implicit "Other" weighing
 100 − Σ weights) or by points; ungraded work excluded, and beside it counted as 0; the scheme's letter; a
-final grade (grade.override_final) wins. Percentages rounded to 2 decimals.
+final grade (grade.override_final) wins. Percentages rounded to 2 decimals. LTI tools' line items are columns like
+assignments: a FullyGraded result is scoreGiven ÷ scoreMaximum of the line item's points (internal.lti_grade).
 @shape course_grade {percent: number?, letter: text?, percent_ungraded_as_zero: number?, letter_ungraded_as_zero: text?,
   overridden: bool, computed_percent: number?, computed_letter: text?, override_reason: text?}
 @shape grade_category_total {category_id: uuid?, name: text, weight_percent: number?, drop_lowest: int, earned: number?,

@@ -23,7 +23,8 @@ begin
   if p_types is not null and not (p_types <@ array['enrollment.created', 'enrollment.dropped', 'lesson.completed',
       'course.completed', 'certificate.issued', 'certificate.revoked', 'attempt.submitted', 'submission.submitted',
       'submission.graded', 'order.completed', 'order.refunded', 'user.created', 'user.deactivated',
-      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted']) then
+      'module.completed', 'override.changed', 'attempt.graded', 'attempt.regraded', 'grade.posted',
+      'lti.launched', 'lti.score_received']) then
     raise exception 'unknown event type in %', p_types using errcode = 'LM422', detail = 'invalid_event_type', hint = 'types';
   end if;
 end
@@ -56,7 +57,7 @@ comment on function api.event_list(bigint, integer, text[]) is
 @result event[]
 @param since minimum=0
 @param limit minimum=1 maximum=1000
-@param types maxItems=13 itemMaxLength=40
+@param types maxItems=20 itemMaxLength=40
 since: only ids above it (default: from the start). limit: default 100, at most 1000. types: only these types.';
 
 create or replace function internal.webhook_json(p_webhook app.webhooks)
@@ -155,7 +156,7 @@ comment on function api.webhook_create(text, text[], text) is
   'Subscribes a URL to events (admins). The secret (whsec_…, Standard Webhooks format) is shown only here and by webhook.rotate_secret: receivers verify the webhook-signature header with it.
 @result {webhook_id: uuid, secret: text, url: text, events: text[], description: text?, is_active: bool, failing_since: timestamptz?, disabled_at: timestamptz?, disabled_reason: text?, created_at: timestamptz, updated_at: timestamptz}
 @param url minLength=8 maxLength=2000
-@param events maxItems=13 itemMaxLength=40
+@param events maxItems=20 itemMaxLength=40
 @param description maxLength=1000
 url: http:// or https:// (loopback and private addresses are refused at delivery unless LMS_WEBHOOKS_ALLOW_PRIVATE_URLS=true). events: the event types to deliver.';
 
@@ -217,7 +218,7 @@ comment on function api.webhook_update(uuid, text, text[], text, boolean) is
 @patch
 @result webhook
 @param url minLength=8 maxLength=2000
-@param events maxItems=13 itemMaxLength=40
+@param events maxItems=20 itemMaxLength=40
 @param description nullable maxLength=1000';
 
 create or replace function api.webhook_delete(webhook_id uuid)
