@@ -6,12 +6,18 @@ validates it with its library (our JWKS, nonce, claims, deployment)."""
 from __future__ import annotations
 
 import re
+import time
+import uuid
+from decimal import Decimal as D
 from html import unescape
 from urllib.parse import urlencode, urljoin
 
 import aiohttp
+import jwt as pyjwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rpc.db import lti_keys
 from tests.helpers.catalog import make_course
@@ -231,3 +237,157 @@ async def test_a_tool_posts_a_score_into_the_gradebook_and_reads_the_roster(rpc,
                         "where type like 'lti.%%' and course_id = %s order by seq", [course_id])
     assert [e[0] for e in events] == ["lti.launched", "lti.score_received", "lti.score_received", "lti.score_received"]
     assert events[1][1:] == (student.id, "16.00")
+
+
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+
+async def token_for(rpc, tool, client_id: str, scope: str, key_pem: str | None = None, **claims) -> tuple[int, dict]:
+    """POST /lti/token with a client assertion signed by the tool's key (or key_pem), claims overridden."""
+    _, keys = await tool_call("GET", tool.base + "/jwks")
+    now = int(time.time())
+    assertion = claims.pop("assertion", None)
+    body = {"iss": client_id, "sub": client_id, "aud": rpc.base + "/lti/token", "iat": now - 5, "exp": now + 60,
+            "jti": str(uuid.uuid4())} | claims
+    assertion = assertion or pyjwt.encode(body, key_pem or tool.private_pem, algorithm="RS256",
+                                          headers={"kid": keys["keys"][0]["kid"]})
+    form = {"grant_type": "client_credentials", "client_assertion": assertion, "scope": scope,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    status, answer = await tool_call("POST", rpc.base + "/lti/token", data=form)
+    answer["assertion"] = assertion
+    return status, answer
+
+
+async def test_tokens_and_services_refuse_what_the_spec_refuses(rpc, users, db, tool):
+    """The token endpoint (1EdTech Security Framework): a replayed jti, another audience, an expired
+    assertion, a signature by a key the tool never published, sub not the client, an unknown client, a
+    scope the tool is not registered with. The services: no token, an expired one, a missing scope, a
+    learner not in the course, and a second tool linked in the same course sees none of the first tool's
+    line items or results — row-level security on the tool, not a check in Python."""
+    client_id = tool.registered["client_id"]
+    status, first = await token_for(rpc, tool, client_id, f"{SCORE_SCOPE} {NRPS_SCOPE}")
+    assert status == 200 and first["token_type"] == "Bearer" and first["expires_in"] == 3600, first
+    assert sorted(first["scope"].split()) == sorted([SCORE_SCOPE, NRPS_SCOPE])
+    status, replay = await token_for(rpc, tool, client_id, SCORE_SCOPE, assertion=first["assertion"])
+    assert (status, replay["error"]) == (400, "invalid_grant"), replay
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    now = int(time.time())
+    for case in ({"aud": "https://elsewhere.example/token"}, {"exp": now - 300, "iat": now - 400},
+                 {"sub": "someone-else"}, {"key_pem": stranger}):
+        status, refused = await token_for(rpc, tool, client_id, SCORE_SCOPE, **case)
+        assert (status, refused["error"]) == (400, "invalid_grant"), (case, refused)
+    status, refused = await token_for(rpc, tool, "no-such-client", SCORE_SCOPE)
+    assert (status, refused["error"]) == (400, "invalid_client"), refused
+    assert db.execute("select count(*) from app.lti_access_tokens") == [(1,)]  # only the first was granted
+
+    admin = await users.make("admin")
+    second = await rpc.ok("lti.tool_register", {"name": "Second tool", "client_id": "second-tool",
+                                                 "login_url": tool.base + "/login", "launch_url": tool.base + "/launch",
+                                                 "jwks_url": tool.base + "/jwks", "scopes": [LINEITEM_SCOPE]},
+                          admin.token)
+    status, refused = await token_for(rpc, tool, "second-tool", SCORE_SCOPE)
+    assert (status, refused["error"]) == (400, "invalid_scope"), refused
+
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    link = await rpc.ok("lti.link_create", {"course_id": course_id, "tool_id": tool.registered["tool_id"],
+                                            "title": "Sandbox", "line_item": {"score_maximum": 10}}, ina.token)
+    await rpc.ok("lti.link_create", {"course_id": course_id, "tool_id": second["tool_id"], "title": "Other"}, ina.token)
+    student, outsider = await users.make("student"), await users.make("student")
+    await rpc.ok("enrollment.enroll", {"course_id": course_id}, student.token)
+    items = f"{rpc.base}/lti/courses/{course_id}/lineitems"
+    item = f"{items}/{link['line_item_id']}"
+
+    def auth(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    def score_of(user, at):
+        return {"userId": user.id, "scoreGiven": 7, "scoreMaximum": 10, "activityProgress": "Completed",
+                "gradingProgress": "FullyGraded", "timestamp": at}
+
+    status, refused = await tool_call("GET", items)
+    assert status == 401 and refused["error"]["data"]["reason"] == "token_invalid"
+    status, refused = await tool_call("POST", item + "/scores", json=score_of(outsider, "2026-12-01T10:00:00Z"),
+                                      headers=auth(first["access_token"]))
+    assert status == 422 and refused["error"]["data"]["reason"] == "not_enrolled", refused
+    status, kept = await tool_call("POST", item + "/scores", json=score_of(student, "2026-12-01T10:00:00Z"),
+                                   headers=auth(first["access_token"]))
+    assert status == 200, kept
+    status, refused = await tool_call("GET", items, headers=auth(first["access_token"]))  # no lineitem scope asked
+    assert status == 403 and refused["error"]["data"]["reason"] == "insufficient_scope", refused
+
+    status, theirs = await token_for(rpc, tool, "second-tool", LINEITEM_SCOPE)
+    assert status == 200, theirs
+    status, listed = await tool_call("GET", items, headers=auth(theirs["access_token"]))
+    assert (status, listed) == (200, [])  # the first tool's column is not theirs to see
+    for method, kw in (("GET", {}), ("PUT", {"json": {"label": "Mine now", "scoreMaximum": 1}}), ("DELETE", {})):
+        status, refused = await tool_call(method, item, headers=auth(theirs["access_token"]), **kw)
+        assert status == 404 and refused["error"]["data"]["reason"] == "not_found", (method, refused)
+    status, made = await tool_call("POST", items, json={"label": "Theirs", "scoreMaximum": 5},
+                                   headers=auth(theirs["access_token"]))
+    assert status == 201 and made["id"].startswith(items + "/"), made
+    assert db.execute("select label, score_maximum from app.lti_line_items order by created_at") == \
+        [("Sandbox", D("10.00")), ("Theirs", D("5.00"))]
+    assert db.execute("select score_given from app.lti_results") == [(D("7.0000"),)]
+
+    # The roster, a page at a time (Link: rel="next"); not in a course the tool has no link in.
+    members_url = f"{rpc.base}/lti/courses/{course_id}/memberships"
+    async with aiohttp.ClientSession() as client:
+        async with client.get(members_url + "?limit=1", headers=auth(first["access_token"])) as resp:
+            page = await resp.json()
+            assert resp.status == 200
+            assert resp.content_type == "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+            assert [m["user_id"] for m in page["members"]] == [ina.id] and 'rel="next"' in resp.headers["Link"]
+            following = re.match(r"<([^>]+)>", resp.headers["Link"]).group(1)
+        async with client.get(following, headers=auth(first["access_token"])) as resp:
+            assert [m["user_id"] for m in (await resp.json())["members"]] == [student.id]
+    elsewhere, _ = await make_course(rpc, ina, lessons=1)
+    status, refused = await tool_call("GET", f"{rpc.base}/lti/courses/{elsewhere}/memberships",
+                                      headers=auth(first["access_token"]))
+    assert status == 404, refused
+    db.execute("update app.lti_access_tokens set created_at = now() - interval '2 hours', "
+               "expires_at = now() - interval '1 hour'")
+    status, refused = await tool_call("GET", members_url, headers=auth(first["access_token"]))
+    assert status == 401 and refused["error"]["data"]["reason"] == "token_invalid"
+
+
+async def test_deep_linking_adds_the_links_the_tool_returns(rpc, users, db, tool):
+    """lti.deep_link → the tool (its library answers with a signed LtiDeepLinkingResponse) → POST
+    /lti/deep-link creates the chosen links in the module, one with its gradebook column; the same
+    response again, or a tampered one, is refused; only who manages the course may start one."""
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    module = await rpc.ok("module.create", {"course_id": course_id, "title": "Week 1"}, ina.token)
+    student = await users.make("student")
+    await rpc.ok("enrollment.enroll", {"course_id": course_id}, student.token)
+    asked = {"tool_id": tool.registered["tool_id"], "course_id": course_id, "module_id": module["id"]}
+    refused = await rpc.error("lti.deep_link", asked, student.token)
+    assert refused["data"]["reason"] == "not_course_owner"
+    tool.deep_link_items = [{"title": "Graph exercise", "url": tool.base + "/launch", "points": 5},
+                            {"title": "Reading", "url": tool.base + "/launch"}]
+    status, page = await through_the_tool(await rpc.ok("lti.deep_link", asked, ina.token))
+    assert status == 200 and "lti13_deep_link_auto_submit" in page, page
+    action = unescape(re.search(r'action="([^"]+)"', page).group(1))
+    response = re.search(r'name="JWT" value="([^"]+)"', page).group(1)
+    assert action == rpc.base + "/lti/deep-link"
+    head, body, signature = response.split(".")
+    tampered = ".".join([head, body, signature[:-4] + ("AAAA" if not signature.endswith("AAAA") else "BBBB")])
+    status, refused = await tool_call("POST", action, data={"JWT": tampered})
+    assert status == 400 and refused["error"]["data"]["reason"] == "invalid_deep_link", refused
+    status, created = await tool_call("POST", action, data={"JWT": response})
+    assert status == 200, created
+    assert [(k["title"], k["module_id"], k["line_item_id"] is not None) for k in created["links"]] == \
+        [("Graph exercise", module["id"], True), ("Reading", module["id"], False)]
+    status, refused = await tool_call("POST", action, data={"JWT": response})
+    assert status == 400 and refused["error"]["data"]["reason"] == "invalid_deep_link", refused
+    assert db.execute("select count(*) from app.lti_links where course_id = %s", [course_id]) == [(2,)]
+
+    status, answer = await through_the_tool(
+        await rpc.ok("lti.launch", {"link_id": created["links"][0]["link_id"]}, ina.token))
+    assert status == 200, answer
+    assert answer["launch"][AGS]["lineitem"].endswith("/lineitems/" + created["links"][0]["line_item_id"])
+    book = await rpc.ok("gradebook.course", {"course_id": course_id}, ina.token)
+    assert [(c["label"], c["points"]) for c in book[0]["lti_items"]] == [("Graph exercise", 5)]
