@@ -1,10 +1,10 @@
 -- LTI Advantage services (issue 31): tools' access tokens (client credentials with a signed assertion,
 -- each assertion's jti used once), AGS line items (gradebook columns) and their results, deep-linking
 -- launches; two event types, lti.launched and lti.score_received.
--- squawk-ignore-file require-lock-timeout, require-statement-timeout, prefer-text-field, require-concurrent-index-creation, adding-field-with-default, ban-drop-constraint, constraint-missing-not-valid, adding-foreign-key-constraint
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout, prefer-text-field, require-concurrent-index-creation, adding-field-with-default, ban-drop-constraint, constraint-missing-not-valid, adding-foreign-key-constraint, disallowed-unique-constraint
 -- (new tables with their indexes built in the migration's transaction; app.lti_launches is a table of
---  minutes-old rows: its new columns (one with a constant default, no rewrite) and foreign key are
---  checked at once; the event-type checks are replaced by wider ones, added NOT VALID and validated;
+--  minutes-old rows: its new columns (one with a constant default, no rewrite), foreign key and unique
+--  constraint are checked and built at once; the event-type checks are replaced by wider ones, added NOT VALID and validated;
 --  migrate sets a lock_timeout per statement itself and retries, rpc/db/migrate.py)
 -- depends: 0035_lti
 
@@ -18,6 +18,7 @@ alter table app.lti_launches add constraint ck_lti_launches_message_type
 alter table app.lti_launches add constraint fk_lti_launches_module_id_modules foreign key (module_id)
   references app.modules (id) on delete cascade;
 alter table app.lti_launches add constraint uq_lti_launches_return_hash unique (return_hash);
+create index ix_lti_launches_module_id on app.lti_launches (module_id) where module_id is not null;
 comment on column app.lti_launches.message_type is 'LtiResourceLinkRequest (lti.launch of a link) or LtiDeepLinkingRequest (lti.deep_link: the instructor picks content in the tool).';
 comment on column app.lti_launches.module_id is 'Deep linking: the module the links the tool returns go in (null: the course, no module).';
 comment on column app.lti_launches.return_hash is 'Deep linking: SHA-256 of the data claim the tool must send back with its LtiDeepLinkingResponse (once).';
@@ -37,6 +38,8 @@ create table app.lti_access_tokens (
 create index ix_lti_access_tokens_tool_id on app.lti_access_tokens (tool_id);
 create index ix_lti_access_tokens_expires_at on app.lti_access_tokens (expires_at);
 comment on table app.lti_access_tokens is 'Access tokens of the LTI Advantage services (POST /lti/token, client credentials): a tool''s identity at /lti/courses/… for an hour, with the scopes granted. Only their SHA-256 is kept. No client privileges.';
+comment on column app.lti_access_tokens.token_hash is 'SHA-256 of the bearer token (the token itself is only in the answer of POST /lti/token).';
+comment on column app.lti_access_tokens.expires_at is 'An hour after it was granted: refused after (401 token_invalid); deleted a day later.';
 comment on column app.lti_access_tokens.scopes is 'The scopes granted: those asked for that the tool is registered with.';
 
 create table app.lti_assertions (
@@ -48,6 +51,8 @@ create table app.lti_assertions (
   constraint ck_lti_assertions_jti check (length(jti) between 1 and 255)
 );
 create index ix_lti_assertions_expires_at on app.lti_assertions (expires_at);
+comment on column app.lti_assertions.expires_at is 'A few minutes after the assertion''s own exp: until then its jti is refused again.';
+comment on column app.lti_assertions.jti is 'The assertion''s JWT ID: one use per tool.';
 comment on table app.lti_assertions is 'The jti of every client assertion a tool exchanged for a token, until it expires: an assertion is used once (1EdTech Security Framework §4.1.1). No client privileges.';
 
 create table app.lti_line_items (
@@ -81,6 +86,7 @@ create index ix_lti_line_items_tool_id on app.lti_line_items (tool_id);
 create index ix_lti_line_items_link_id on app.lti_line_items (link_id) where link_id is not null;
 create index ix_lti_line_items_grade_category_id on app.lti_line_items (grade_category_id) where grade_category_id is not null;
 comment on table app.lti_line_items is 'AGS line items: gradebook columns a tool reports scores to (made with a link, by deep linking, or by the tool). Row-level security: a tool (its access token) sees and changes only its own, in courses where it has a link.';
+comment on column app.lti_line_items.label is 'The column''s title in the gradebook (label).';
 comment on column app.lti_line_items.link_id is 'The resource link it belongs to (resourceLinkId); null: the tool''s own column in the course.';
 comment on column app.lti_line_items.score_maximum is 'What the column is worth in the course grade, in points (scoreMaximum).';
 comment on column app.lti_line_items.resource_id is 'The tool''s own id of the activity (resourceId).';

@@ -322,6 +322,7 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.lti_assertions": (None, None),
     "app.lti_line_items": ("false", None),  # a tool's own (its access token); no person, no analyst
     "app.lti_results": ("false", None),
+    "app.calendar_feeds": (None, None),  # the feed's token hash: calendar.feed_url / GET /calendar/{token}.ics
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
     "app.settings": (None, None),

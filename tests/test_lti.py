@@ -118,6 +118,15 @@ async def test_launches_that_must_not_be_signed(rpc, users, db, tool):
     for reason, tamper in cases.items():
         status, page = await through_the_tool(await launch(), tamper)
         assert status == 400 and f'"{reason}"' in page, (reason, page)
+    used = {}
+
+    def keep_nonce(url):
+        used["nonce"] = re.search(r"nonce=([^&]+)", url).group(1)
+        return url
+
+    assert (await through_the_tool(await launch(), keep_nonce))[0] == 200
+    status, page = await through_the_tool(await launch(), lambda u: re.sub(r"nonce=[^&]+", "nonce=" + used["nonce"], u))
+    assert status == 400 and '"invalid_request"' in page and "nonce" in page, page  # a nonce is used once
     stale = await launch()
     db.execute("update app.lti_launches set created_at = now() - interval '10 minutes', "
                "expires_at = now() - interval '5 minutes' where consumed_at is null")
@@ -233,6 +242,23 @@ async def test_a_tool_posts_a_score_into_the_gradebook_and_reads_the_roster(rpc,
     assert {(m["user_id"], tuple(m["roles"]), m["status"]) for m in members} == {
         (ina.id, (INSTRUCTOR,), "Active"), (student.id, (LEARNER,), "Active"), (other.id, (LEARNER,), "Active")}
 
+    # The instructor moves the column into a weighted category; a learner lists the course's links.
+    labs = await rpc.ok("grade.category_create", {"course_id": course_id, "name": "Labs", "weight_percent": 100},
+                        ina.token)
+    columns = await rpc.ok("lti.line_item_list", {"course_id": course_id}, ina.token)
+    assert [(c["label"], c["link_id"]) for c in columns] == [("Sandbox exercises", link["link_id"]),
+                                                              ("originality", None)]
+    moved = await rpc.ok("lti.line_item_update", {"line_item_id": link["line_item_id"],
+                                                   "grade_category_id": labs["id"], "points": 40}, ina.token)
+    assert (moved["grade_category_id"], moved["points"]) == (labs["id"], 40)
+    refused = await rpc.error("lti.line_item_update", {"line_item_id": link["line_item_id"], "points": 1},
+                              student.token)
+    assert refused["data"]["reason"] == "not_course_owner"
+    mine = await rpc.ok("gradebook.mine", {"course_id": course_id}, student.token)
+    assert mine["lti_items"][0]["grade"] == 36 and mine["course_grade"]["percent"] == 90  # 9/10 of 40 in Labs
+    listed = await rpc.ok("lti.link_list", {"course_id": course_id}, student.token)
+    assert [(k["title"], k["locked"]) for k in listed] == [("Coding sandbox", False)]
+
     events = db.execute("select type, user_id::text, data ->> 'grade' from app.events "
                         "where type like 'lti.%%' and course_id = %s order by seq", [course_id])
     assert [e[0] for e in events] == ["lti.launched", "lti.score_received", "lti.score_received", "lti.score_received"]
@@ -312,7 +338,7 @@ async def test_tokens_and_services_refuse_what_the_spec_refuses(rpc, users, db, 
     assert status == 401 and refused["error"]["data"]["reason"] == "token_invalid"
     status, refused = await tool_call("POST", item + "/scores", json=score_of(outsider, "2026-12-01T10:00:00Z"),
                                       headers=auth(first["access_token"]))
-    assert status == 422 and refused["error"]["data"]["reason"] == "not_enrolled", refused
+    assert status == 403 and refused["error"]["data"]["reason"] == "not_enrolled", refused
     status, kept = await tool_call("POST", item + "/scores", json=score_of(student, "2026-12-01T10:00:00Z"),
                                    headers=auth(first["access_token"]))
     assert status == 200, kept
@@ -391,3 +417,5 @@ async def test_deep_linking_adds_the_links_the_tool_returns(rpc, users, db, tool
     assert answer["launch"][AGS]["lineitem"].endswith("/lineitems/" + created["links"][0]["line_item_id"])
     book = await rpc.ok("gradebook.course", {"course_id": course_id}, ina.token)
     assert [(c["label"], c["points"]) for c in book[0]["lti_items"]] == [("Graph exercise", 5)]
+    gone = await rpc.ok("lti.link_delete", {"link_id": created["links"][0]["link_id"]}, ina.token)
+    assert gone["deleted"] and await rpc.ok("lti.line_item_list", {"course_id": course_id}, ina.token) == []

@@ -15,7 +15,19 @@ from psycopg_pool import PoolTimeout
 from rpc.core import errors
 from rpc.core.config import Settings
 from rpc.core.protocol import RpcError, error_response
-from rpc.http import certificates, exports, files, live, lti, lti_services, sso, stripe_webhooks, views, watchdog
+from rpc.http import (
+    calendar_feed,
+    certificates,
+    exports,
+    files,
+    live,
+    lti,
+    lti_services,
+    sso,
+    stripe_webhooks,
+    views,
+    watchdog,
+)
 from rpc.http.service import SERVICE, RpcService
 
 log = logging.getLogger("rpc.app")
@@ -94,6 +106,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     exports.setup(app)  # the export slots
     sso.setup(app)  # what this process knows of each OpenID provider (metadata, keys)
     lti.setup(app)  # LTI answers name the platform's URLs
+    calendar_feed.setup(app)  # calendar.feed_url answers an absolute URL
     app.router.add_routes(ROUTES)
     return app
 
@@ -116,5 +129,6 @@ ROUTES = [
     web.get("/lti/jwks", lti.jwks),  # the LTI platform's public keys
     web.get("/lti/auth", lti.auth),  # the OIDC authorization endpoint of LTI launches
     web.post("/lti/auth", lti.auth),
+    web.get("/calendar/{token}.ics", calendar_feed.feed),  # a learner's calendar feed (the token is the credential)
     *lti_services.routes(),  # what tools send: /lti/token, /lti/courses/{id}/lineitems…|memberships, /lti/deep-link
 ]

@@ -75,7 +75,7 @@ def public_rpc_url(request: web.Request, service: RpcService) -> str:
 
 
 NAMES_THE_SERVER = ("rpc.discover", "lti.tool_register", "lti.tool_update", "lti.tool_list", "lti.launch",
-                    "lti.deep_link")
+                    "lti.deep_link", "calendar.feed_url")
 """Methods whose answers name the server's public URL (the OpenRPC servers, the LTI platform's issuer)."""
 
 

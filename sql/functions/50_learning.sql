@@ -429,3 +429,103 @@ comment on function api.lesson_complete(uuid) is
   'Mark a published lesson completed (active enrollee); idempotent → {progress_percentage, completed}.
 @result {progress_percentage: int, completed: bool}
 Completing the last lesson completes the course if every published quiz is passed, and issues the certificate. SECURITY DEFINER: students have no direct write on progress.';
+
+-- ---------------------------------------------------------------------------------------
+-- Calendar feeds: a learner's dates as iCalendar (GET /calendar/{token}.ics, rpc/http/calendar.py)
+-- ---------------------------------------------------------------------------------------
+create or replace function api.calendar_feed_url()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id  uuid := internal.require_user();
+  v_token    text := internal.random_token(32);
+  v_replaced boolean;
+begin
+  v_replaced := exists (select from app.calendar_feeds f where f.user_id = v_user_id);
+  insert into app.calendar_feeds (user_id, token_hash) values (v_user_id, internal.sha256(v_token))
+  on conflict (user_id) do update set token_hash = excluded.token_hash, created_at = now();
+  perform internal.audit('calendar.feed_url', 'user', v_user_id, jsonb_build_object('replaced', v_replaced));
+  return jsonb_build_object('feed_url', '/calendar/' || v_token || '.ics', 'replaced', v_replaced);
+end
+$$;
+comment on function api.calendar_feed_url() is
+$$Your private calendar feed (iCalendar, RFC 5545): the URL to subscribe to in a calendar app, with your due
+dates, quiz closing times and module unlocks as they apply to you (overrides included). The URL holds a secret
+token shown only now (the database keeps its SHA-256): asking again makes a new URL and the old one stops working
+(replaced: true); calendar.feed_reset revokes it.
+@result {feed_url: text, replaced: bool}
+SECURITY DEFINER: writes the caller's own feed row (no client privileges on app.calendar_feeds).$$;
+
+create or replace function api.calendar_feed_reset()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+begin
+  delete from app.calendar_feeds f where f.user_id = v_user_id;
+  perform internal.audit('calendar.feed_reset', 'user', v_user_id, jsonb_build_object('revoked', found));
+  return jsonb_build_object('revoked', found);
+end
+$$;
+comment on function api.calendar_feed_reset() is
+$$Revoke your calendar feed: its URL answers 404 from now on (calendar.feed_url makes a new one).
+@result {revoked: bool}
+SECURITY DEFINER: deletes the caller's own feed row.$$;
+
+create or replace function internal.calendar_feed(p_token text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user app.users;
+begin
+  select u.* into v_user from app.calendar_feeds f join app.users u on u.id = f.user_id
+  where f.token_hash = internal.sha256(coalesce(p_token, '')) and u.is_active;
+  if not found then
+    raise exception 'no such calendar feed' using errcode = 'LM404', detail = 'not_found', hint = 'token';
+  end if;
+  return jsonb_build_object('user_id', v_user.id, 'name', v_user.full_name, 'events', coalesce((
+    select jsonb_agg(jsonb_build_object('uid', x.uid, 'kind', x.kind, 'title', x.title, 'at', x.at,
+                                        'course_id', x.course_id, 'course', x.course, 'item_id', x.item_id)
+                     order by x.at, x.uid)
+    from (
+      -- assignments: the due date that applies to this learner
+      select 'assignment-' || a.id as uid, 'due' as kind, a.title, (internal.effective_assignment(v_user.id, a)).due_date as at,
+             c.id as course_id, c.title as course, a.id as item_id
+      from app.enrollments e
+      join app.courses c on c.id = e.course_id
+      join app.assignments a on a.course_id = e.course_id
+      left join app.modules m on m.id = a.module_id
+      where e.user_id = v_user.id and e.is_active and (a.module_id is null or m.is_published)
+      union all
+      -- quizzes: when they close for this learner (an override's available_until)
+      select 'quiz-' || z.id, 'closes', z.title, internal.quiz_available_until(v_user.id, z.id), c.id, c.title, z.id
+      from app.enrollments e
+      join app.courses c on c.id = e.course_id
+      join app.quizzes z on z.course_id = e.course_id and z.is_published
+      left join app.modules m on m.id = z.module_id
+      where e.user_id = v_user.id and e.is_active and (z.module_id is null or m.is_published)
+      union all
+      -- modules: when they open by date for this learner
+      select 'module-' || m.id, 'unlocks', m.title, u.unlock_at, c.id, c.title, m.id
+      from app.enrollments e
+      join app.courses c on c.id = e.course_id
+      join app.modules m on m.course_id = e.course_id and m.is_published
+      cross join lateral internal.effective_unlock_at(v_user.id, m, e.enrolled_at) u
+      where e.user_id = v_user.id and e.is_active) x
+    where x.at is not null and x.at > now() - interval '180 days'), '[]'));
+end
+$$;
+comment on function internal.calendar_feed(text) is
+  'GET /calendar/{token}.ics: the dates of the feed''s user in the courses they are actively enrolled in, as they apply to them — assignments'' due dates (overrides included), quizzes'' closing times (an override''s available_until), published modules'' unlock dates (override, date, or days after enrolment) — from 180 days back. LM404 not_found for an unknown or revoked token or a deactivated user. SECURITY DEFINER: the feed has no signed-in caller; its token is the credential.';

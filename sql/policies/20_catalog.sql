@@ -185,6 +185,9 @@ grant execute on function api.lti_launch(uuid) to lms_api;
 -- The browser's steps (rpc/http/lti.py), called as lms_api by the server for an anonymous caller.
 grant execute on function internal.lti_auth(text, text, text, text, text, text), internal.lti_jwks() to lms_api;
 grant execute on function api.lti_deep_link(uuid, uuid, uuid) to lms_api;
+grant execute on function api.lti_link_list(uuid), api.lti_link_delete(uuid), api.lti_line_item_list(uuid),
+  api.lti_line_item_update(uuid, text, uuid, numeric) to lms_api;
+grant execute on function internal.lti_column_json(app.lti_line_items) to lms_definer;
 grant execute on function internal.lti_deep_link_return(text, text, text, jsonb) to lms_api;
 grant execute on function internal.lti_link_add(uuid, uuid, uuid, text, text, jsonb, jsonb) to lms_definer;
 

@@ -34,3 +34,10 @@ grant execute on function api.enrollment_drop(uuid) to lms_api;
 grant execute on function api.enrollment_list_mine(integer, integer) to lms_api;
 grant execute on function api.enrollment_list_for_course(uuid, integer, integer) to lms_api;
 grant execute on function api.lesson_complete(uuid) to lms_api;
+
+-- Calendar feeds: no client privileges on the table; calendar.feed_url / feed_reset write the caller's own row,
+-- GET /calendar/{token}.ics reads through internal.calendar_feed (the token is the credential).
+alter table app.calendar_feeds enable row level security;
+alter table app.calendar_feeds force row level security;
+grant execute on function api.calendar_feed_url(), api.calendar_feed_reset() to lms_api;
+grant execute on function internal.calendar_feed(text) to lms_api;

@@ -247,6 +247,7 @@ create index ix_lti_launches_user_id on app.lti_launches (user_id);
 create index ix_lti_launches_link_id on app.lti_launches (link_id) where link_id is not null;
 create index ix_lti_launches_course_id on app.lti_launches (course_id);
 create index ix_lti_launches_expires_at on app.lti_launches (expires_at);
+create index ix_lti_launches_module_id on app.lti_launches (module_id) where module_id is not null;
 comment on table app.lti_launches is 'Launches under way (lti.launch): single use, 5 minutes; GET /lti/auth consumes one and signs its id_token. No client privileges.';
 comment on column app.lti_launches.hint_hash is 'SHA-256 of the lti_message_hint the launch was given (the hint itself only travels to the tool and back).';
 comment on column app.lti_launches.nonce is 'The tool''s nonce of the authentication request that consumed it: a nonce is used once per tool.';
@@ -273,6 +274,8 @@ create table app.lti_access_tokens (
 create index ix_lti_access_tokens_tool_id on app.lti_access_tokens (tool_id);
 create index ix_lti_access_tokens_expires_at on app.lti_access_tokens (expires_at);
 comment on table app.lti_access_tokens is 'Access tokens of the LTI Advantage services (POST /lti/token, client credentials): a tool''s identity at /lti/courses/… for an hour, with the scopes granted. Only their SHA-256 is kept. No client privileges.';
+comment on column app.lti_access_tokens.token_hash is 'SHA-256 of the bearer token (the token itself is only in the answer of POST /lti/token).';
+comment on column app.lti_access_tokens.expires_at is 'An hour after it was granted: refused after (401 token_invalid); deleted a day later.';
 comment on column app.lti_access_tokens.scopes is 'The scopes granted: those asked for that the tool is registered with.';
 
 create table app.lti_assertions (
@@ -284,4 +287,6 @@ create table app.lti_assertions (
   constraint ck_lti_assertions_jti check (length(jti) between 1 and 255)
 );
 create index ix_lti_assertions_expires_at on app.lti_assertions (expires_at);
+comment on column app.lti_assertions.expires_at is 'A few minutes after the assertion''s own exp: until then its jti is refused again.';
+comment on column app.lti_assertions.jti is 'The assertion''s JWT ID: one use per tool.';
 comment on table app.lti_assertions is 'The jti of every client assertion a tool exchanged for a token, until it expires: an assertion is used once (1EdTech Security Framework §4.1.1). No client privileges.';

@@ -53,3 +53,15 @@ create index ix_lesson_progress_user_id on app.lesson_progress (user_id);
 comment on table app.lesson_progress is 'A lesson completed by an enrolled student (idempotent: one row per enrollment and lesson).';
 comment on column app.lesson_progress.user_id is 'Copy of the enrollment''s student, so RLS can filter without a join.';
 comment on column app.lesson_progress.completed_at is 'When the student first completed the lesson (lesson.complete is idempotent).';
+
+-- Calendar feeds (GET /calendar/{token}.ics)
+create table app.calendar_feeds (
+  user_id     uuid not null,
+  token_hash  bytea not null,
+  created_at  timestamptz not null default now(),
+  constraint pk_calendar_feeds primary key (user_id),
+  constraint fk_calendar_feeds_user_id_users foreign key (user_id) references app.users (id) on delete cascade,
+  constraint uq_calendar_feeds_token_hash unique (token_hash)
+);
+comment on table app.calendar_feeds is 'A user''s private calendar feed (GET /calendar/{token}.ics): the SHA-256 of its secret token, one per user; calendar.feed_url replaces it, calendar.feed_reset removes it. No client privileges.';
+comment on column app.calendar_feeds.token_hash is 'SHA-256 of the token in the feed''s URL (the token itself is shown once, by calendar.feed_url).';

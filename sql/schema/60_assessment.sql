@@ -621,6 +621,7 @@ create index ix_lti_line_items_tool_id on app.lti_line_items (tool_id);
 create index ix_lti_line_items_link_id on app.lti_line_items (link_id) where link_id is not null;
 create index ix_lti_line_items_grade_category_id on app.lti_line_items (grade_category_id) where grade_category_id is not null;
 comment on table app.lti_line_items is 'AGS line items: gradebook columns a tool reports scores to (made with a link, by deep linking, or by the tool). Row-level security: a tool (its access token) sees and changes only its own, in courses where it has a link.';
+comment on column app.lti_line_items.label is 'The column''s title in the gradebook (label).';
 comment on column app.lti_line_items.link_id is 'The resource link it belongs to (resourceLinkId); null: the tool''s own column in the course.';
 comment on column app.lti_line_items.score_maximum is 'What the column is worth in the course grade, in points (scoreMaximum).';
 comment on column app.lti_line_items.resource_id is 'The tool''s own id of the activity (resourceId).';

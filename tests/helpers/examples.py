@@ -414,6 +414,7 @@ async def lti(w: Walk) -> None:
     tool = await w.call("admin", "lti.tool_register", {
         "name": "Code sandbox", "login_url": "https://sandbox.example.com/lti/login",
         "launch_url": "https://sandbox.example.com/lti/launch", "jwks_url": "https://sandbox.example.com/.well-known/jwks.json",
+        "deep_linking_url": "https://sandbox.example.com/lti/deep-link",
         "scopes": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]})
     spare = await w.call("admin", "lti.tool_register", {
         "name": "Old quiz tool", "login_url": "https://old.example.com/login", "launch_url": "https://old.example.com/launch",
@@ -422,8 +423,16 @@ async def lti(w: Walk) -> None:
     await w.call("admin", "lti.tool_list")
     await w.call("admin", "lti.tool_delete", {"tool_id": spare["tool_id"]})
     link = await w.call("instructor", "lti.link_create", {"course_id": FREE, "tool_id": tool["tool_id"],
-                                                          "title": "Try it: loops", "custom": {"exercise": "loops-1"}})
+                                                          "title": "Try it: loops", "custom": {"exercise": "loops-1"},
+                                                          "line_item": {"score_maximum": 10, "label": "Loops"}})
     await w.call("student1", "lti.launch", {"link_id": link["link_id"]})
+    await w.call("student1", "lti.link_list", {"course_id": FREE})
+    await w.call("instructor", "lti.deep_link", {"tool_id": tool["tool_id"], "course_id": FREE})
+    await w.call("instructor", "lti.line_item_list", {"course_id": FREE})
+    await w.call("instructor", "lti.line_item_update", {"line_item_id": link["line_item_id"], "points": 20})
+    spare_link = await w.call("instructor", "lti.link_create", {"course_id": FREE, "tool_id": tool["tool_id"],
+                                                                "title": "Scratch"}, record=False)
+    await w.call("instructor", "lti.link_delete", {"link_id": spare_link["link_id"]})
 
 
 async def record(database_url: str, server_database_url: str, home: Path) -> dict[str, dict]:

@@ -558,3 +558,145 @@ begin
 end
 $$;
 comment on function internal.lti_key_add(text, jsonb, jsonb) is 'A new current platform key (made in Python: lms db migrate when there is none, lms lti rotate-keys); the previous one retires and stays published for a day. Not granted to clients: the DBA connection runs it. SECURITY DEFINER: the keys belong to lms_definer, whoever rotates them.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Links and their gradebook columns, as the course sees them
+-- ---------------------------------------------------------------------------------------------
+create or replace function api.lti_link_list(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_user_id uuid := internal.require_user();
+  v_manages boolean := internal.can_manage_course(lti_link_list.course_id);
+begin
+  if not v_manages and not internal.is_actively_enrolled(v_user_id, lti_link_list.course_id) then
+    raise exception 'enroll in the course first' using errcode = 'LM403', detail = 'not_enrolled', hint = 'course_id';
+  end if;
+  -- Who manages the course: every link. A learner: those of published modules (and of none) whose tool is
+  -- active, each with whether its module is locked to them.
+  return coalesce((
+    select jsonb_agg(internal.lti_link_json(l) || jsonb_build_object('tool', t.name,
+                       'locked', not v_manages and coalesce(s.locked, false)) order by l.created_at, l.id)
+    from app.lti_links l
+    join app.lti_tools t on t.id = l.tool_id
+    left join app.modules m on m.id = l.module_id
+    left join internal.module_states(case when not v_manages then v_user_id end, lti_link_list.course_id) s
+      on s.module_id = l.module_id
+    where l.course_id = lti_link_list.course_id
+      and (v_manages or (t.is_active and (l.module_id is null or m.is_published)))), '[]');
+end
+$$;
+comment on function api.lti_link_list(uuid) is
+$$The course's LTI links, oldest first, with the tool's name: all of them for who manages the course; for an
+enrolled learner those of published modules (and of none) with an active tool, locked when their module is not
+open to them yet (lti.launch answers 423 module_locked).
+@result {link_id: uuid, course_id: uuid, module_id: uuid?, tool_id: uuid, title: text, url: text?, custom: object,
+  line_item: object?, created_at: timestamptz, line_item_id: uuid?, tool: text, locked: bool}[]
+SECURITY DEFINER: checks the caller manages the course or is enrolled in it.$$;
+
+create or replace function api.lti_link_delete(link_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_link app.lti_links;
+begin
+  select * into v_link from app.lti_links l where l.id = lti_link_delete.link_id;
+  if not found then
+    raise exception 'link not found' using errcode = 'LM404', detail = 'not_found', hint = 'link_id';
+  end if;
+  perform internal.require_course_manager(v_link.course_id);
+  delete from app.lti_line_items li where li.link_id = v_link.id;  -- its column (and the scores in it) go with it
+  delete from app.lti_links l where l.id = v_link.id;
+  perform internal.audit('lti.link_delete', 'lti_link', v_link.id, jsonb_build_object('tool_id', v_link.tool_id));
+  return jsonb_build_object('link_id', v_link.id, 'deleted', true);
+end
+$$;
+comment on function api.lti_link_delete(uuid) is
+$$Remove an LTI link from its course (who manages it), with its gradebook column and the scores the tool posted
+in it. Columns the tool made for itself stay (lti.line_item_delete).
+@result {link_id: uuid, deleted: bool}
+SECURITY DEFINER: checks the caller manages the course.$$;
+
+create or replace function internal.lti_column_json(p_item app.lti_line_items)
+returns jsonb
+language plpgsql
+stable
+as $$
+begin
+  return jsonb_build_object('line_item_id', p_item.id, 'course_id', p_item.course_id, 'tool_id', p_item.tool_id,
+                            'link_id', p_item.link_id, 'label', p_item.label, 'points', trim_scale(p_item.score_maximum),
+                            'grade_category_id', p_item.grade_category_id, 'tag', p_item.tag,
+                            'resource_id', p_item.resource_id, 'created_at', p_item.created_at,
+                            'updated_at', p_item.updated_at);
+end
+$$;
+comment on function internal.lti_column_json(app.lti_line_items) is
+$$An LTI line item as the course's instructor sees it: a gradebook column a tool reports scores to.
+@shape lti_line_item {line_item_id: uuid, course_id: uuid, tool_id: uuid, link_id: uuid?, label: text, points: number,
+  grade_category_id: uuid?, tag: text?, resource_id: text?, created_at: timestamptz, updated_at: timestamptz}$$;
+
+create or replace function api.lti_line_item_list(course_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform internal.require_course_manager(lti_line_item_list.course_id);
+  return coalesce((select jsonb_agg(internal.lti_column_json(li) order by li.created_at, li.id)
+                   from app.lti_line_items li where li.course_id = lti_line_item_list.course_id), '[]');
+end
+$$;
+comment on function api.lti_line_item_list(uuid) is
+$$The gradebook columns LTI tools report to in a course (who manages it): those of links, and those tools made.
+@result lti_line_item[]
+SECURITY DEFINER: checks the caller manages the course.$$;
+
+create or replace function api.lti_line_item_update(line_item_id uuid, label text default null,
+                                                    grade_category_id uuid default null, points numeric default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_item app.lti_line_items;
+begin
+  select * into v_item from app.lti_line_items li where li.id = lti_line_item_update.line_item_id;
+  if not found then
+    raise exception 'line item not found' using errcode = 'LM404', detail = 'not_found', hint = 'line_item_id';
+  end if;
+  perform internal.require_course_manager(v_item.course_id);
+  perform internal.require_grade_category(v_item.course_id, lti_line_item_update.grade_category_id);
+  if lti_line_item_update.points is not null and lti_line_item_update.points not between 0.01 and 99999999 then
+    raise exception 'points: above 0' using errcode = 'LM422', detail = 'invalid_argument', hint = 'points';
+  end if;
+  update app.lti_line_items li set
+    label = coalesce(btrim(lti_line_item_update.label), li.label),
+    grade_category_id = case when internal.given('grade_category_id', lti_line_item_update.grade_category_id)
+                             then lti_line_item_update.grade_category_id else li.grade_category_id end,
+    score_maximum = coalesce(round(lti_line_item_update.points, 2), li.score_maximum),
+    updated_at = now()
+  where li.id = v_item.id
+  returning * into v_item;
+  perform internal.audit('lti.line_item_update', 'lti_line_item', v_item.id,
+                         jsonb_build_object('grade_category_id', v_item.grade_category_id, 'points', v_item.score_maximum));
+  return internal.lti_column_json(v_item);
+end
+$$;
+comment on function api.lti_line_item_update(uuid, text, uuid, numeric) is
+$$Change an LTI gradebook column (who manages the course): its label, its grade category (grade_category_id
+null: back to the implicit one), the points it is worth (the tool's scores are scaled to them).
+@result lti_line_item
+@param label minLength=1 maxLength=200
+SECURITY DEFINER: checks the caller manages the course.$$;

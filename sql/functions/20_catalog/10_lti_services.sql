@@ -443,7 +443,7 @@ begin
     raise exception 'comment: at most 4000 characters' using errcode = 'LM422', detail = 'invalid_argument', hint = 'comment';
   end if;
   if not internal.tool_course_learner(v_item.course_id, v_user_id) then
-    raise exception 'userId is not a learner of this course' using errcode = 'LM422', detail = 'not_enrolled',
+    raise exception 'userId is not a learner of this course' using errcode = 'LM403', detail = 'not_enrolled',
       hint = 'userId';
   end if;
   -- The spec's timestamp rule (AGS §3.4.6): a score older than (or as old as) the one kept changes nothing.
