@@ -46,7 +46,7 @@ NAMES = {"admin": "admin@demo.lms", "instructor": "instructor@demo.lms", "studen
          "student2": "student2@demo.lms", "newcomer": NEWCOMER, None: None}
 SECRET_FIELDS = {"password", "current_password", "new_password", "token", "refresh_token", "access_token",
                  "secret", "client_secret", "code", "totp_code", "recovery_codes", "otpauth_uri", "login_url",
-                 "lti_message_hint"}
+                 "lti_message_hint", "feed_url"}
 
 
 def redact(value):
@@ -172,6 +172,9 @@ async def learning(w: Walk) -> None:
     await w.call("student1", "attempt.list_mine", {"quiz_id": QUIZ})
     await w.call("instructor", "attempt.list_for_quiz", {"quiz_id": QUIZ})
     await w.call("student1", "assignment.list", {"course_id": FREE})
+    await w.call("student1", "calendar.feed_url")  # due dates in their own calendar app
+    await w.call("student2", "calendar.feed_url", record=False)
+    await w.call("student2", "calendar.feed_reset")
     await w.upload("student1", ASSIGNMENT, "queries.pdf", b"%PDF-1.4\n% three queries\n")
     files = await w.call("student1", "file.list", {"assignment_id": ASSIGNMENT})
     await w.call("student1", "submission.submit", {"assignment_id": ASSIGNMENT,
