@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     """A subscription failing for this long (no success since) is disabled and its creator emailed."""
     event_retention_days: int = Field(default=90, ge=1, le=36500)
     """`lms db maintain` deletes events (and their deliveries) older than this."""
+    xapi_endpoint: str | None = None
+    """The Learning Record Store's xAPI base URL (e.g. https://lrs.example.org/xAPI): `lms xapi deliver`
+    posts each learner event to {xapi_endpoint}/statements as an xAPI 1.0.3 statement. Unset: no xAPI."""
+    xapi_username: str | None = None
+    """The LRS's HTTP Basic user (with LMS_XAPI_PASSWORD)."""
+    xapi_password: SecretStr | None = None
+    """The LRS's HTTP Basic password (kept in the database, readable only by lms_definer)."""
+    xapi_home_page: str | None = None
+    """The homePage of statement actors' accounts and the base of activity IRIs. Unset: LMS_PUBLIC_URL, else
+    the server's http://HOST:PORT."""
     analyst_max_transaction_seconds: int = Field(default=900, ge=10, le=7 * 86400)
     """An analyst session whose transaction (a query, or one left open) is older than this is ended by
     each server process's watchdog (every 30 s) and by `lms db maintain`: analysts may lift their own
@@ -118,6 +128,9 @@ class Settings(BaseSettings):
     migrate_lock_wait_seconds: float = Field(default=60.0, gt=0, le=3600)
     """`lms db migrate` (and `lms serve`'s) gives up after this long waiting for locks other sessions
     hold, naming them; meanwhile it never keeps an API call waiting more than 100 ms at a time."""
+
+    def xapi_home(self) -> str:
+        return (self.xapi_home_page or self.rpc_url().removesuffix("/rpc")).rstrip("/")
 
     def rpc_url(self) -> str:
         """The absolute URL of POST /rpc when no request tells better."""

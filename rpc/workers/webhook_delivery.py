@@ -23,6 +23,7 @@ receiver that answers a byte at a time fails the attempt like one that does not 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import json
@@ -35,6 +36,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 from standardwebhooks.webhooks import Webhook
+
+from rpc.workers.xapi import statement_problems
 
 log = logging.getLogger("rpc.events")
 
@@ -265,8 +268,21 @@ def signed_headers(secret: str, event_id: int, body: str) -> dict:
     }
 
 
-def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) -> dict:
+def xapi_headers(basic_auth: str | None) -> dict:
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, "x-experience-api-version": "1.0.3"}
+    if basic_auth:
+        headers["authorization"] = "Basic " + base64.b64encode(basic_auth.encode()).decode()
+    return headers
+
+
+def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50,
+            subscription_format: str = "standard_webhooks", home: str | None = None) -> dict:
     """Deliver what is due (at most `limit` POSTs) → {delivered, failed, gave_up, subscriptions}.
+
+    `subscription_format` "xapi" (`lms xapi deliver`): the LRS subscription's deliveries, each event as the
+    statement SQL made of it (internal.xapi_statement with `home`), checked by rpc.workers.xapi before it leaves and
+    POSTed to {url}/statements with the LRS's Basic credentials; an event without a statement is recorded
+    as delivered with nothing sent, one whose statement breaks an xAPI rule is given up.
 
     Per subscription: claim a lease (committed at once), POST its due deliveries in order, each
     attempt recorded in a short transaction of its own with the lease token, stop at the first
@@ -279,23 +295,34 @@ def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50) ->
         while posts < limit:
             conn.execute("select internal.events_sequence()")  # number what committed, queue its deliveries
             rows = conn.execute(
-                "select claim, webhook_id, url, secret, delivery_id, event_id, event "
-                "from internal.webhook_claim(%s, %s)", [min(batch, limit - posts), lease_seconds]).fetchall()
+                "select claim, webhook_id, url, secret, delivery_id, event_id, event, basic_auth "
+                "from internal.webhook_claim(%s, %s, %s, %s)",
+                [min(batch, limit - posts), lease_seconds, subscription_format, home]).fetchall()
             if not rows:
                 break
             report["subscriptions"] += 1
             claim, poster = rows[0][0], None
             try:
-                for _claim, _webhook_id, url, secret, delivery_id, event_id, event in rows:
+                for _claim, _webhook_id, url, secret, delivery_id, event_id, event, basic_auth in rows:
                     body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
                     code = None
                     give_up = False
                     try:
-                        poster = poster or Poster(url, settings.webhook_timeout_seconds,
-                                                  settings.webhooks_allow_private_urls)
-                        code = poster.post(body.encode(), signed_headers(secret, event_id, body))
-                        ok = 200 <= code < 300
-                        error = None if ok else f"HTTP {code}"
+                        if subscription_format == "xapi":
+                            target, headers = url.rstrip("/") + "/statements", xapi_headers(basic_auth)
+                            problems = ["no statement"] if event is None else statement_problems(event)
+                        else:
+                            target, headers, problems = url, signed_headers(secret, event_id, body), []
+                        if event is None and subscription_format == "xapi":
+                            ok, error = True, None  # the event says nothing to an LRS: done, nothing sent
+                        elif problems:
+                            ok, error, give_up = False, "not a valid xAPI statement: " + "; ".join(problems), True
+                        else:
+                            poster = poster or Poster(target, settings.webhook_timeout_seconds,
+                                                      settings.webhooks_allow_private_urls)
+                            code = poster.post(body.encode(), headers)
+                            ok = 200 <= code < 300
+                            error = None if ok else f"HTTP {code}"
                     except TargetRefused as exc:
                         ok, error, give_up = False, str(exc), True
                     except (OSError, http.client.HTTPException, ssl.SSLError) as exc:

@@ -34,6 +34,8 @@ grant execute on function internal.check_webhook_url(text) to lms_definer;
 grant execute on function internal.check_webhook_events(text[]) to lms_definer;
 grant execute on function internal.webhook_json(app.webhooks) to lms_definer;
 grant execute on function internal.new_webhook_secret() to lms_definer;
+grant execute on function internal.xapi_uuid(text), internal.xapi_activity(text, text, uuid, text),
+  internal.xapi_statement(app.events, text) to lms_definer;  -- (xAPI: the worker's statements, via webhook_claim)
 grant execute on function internal.managed_webhook(uuid) to lms_definer;
 grant execute on function internal.delivery_json(app.webhook_deliveries, text) to lms_definer;
 

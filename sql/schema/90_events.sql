@@ -64,6 +64,8 @@ create table app.webhooks (
   updated_at      timestamptz not null default now(),
   claim_token     uuid,
   claimed_until   timestamptz,
+  format          text not null default 'standard_webhooks',
+  basic_auth      text,
   constraint pk_webhooks primary key (id),
   constraint fk_webhooks_created_by_users foreign key (created_by) references app.users (id) on delete set null,
   constraint ck_webhooks_url check (length(url) <= 2000 and url ~ '^https?://[^/?#@\s]+(/[^\s]*)?$'),
@@ -76,10 +78,14 @@ create table app.webhooks (
   constraint ck_webhooks_description_length check (length(description) <= 1000),
   constraint ck_webhooks_secret_format check (secret ~ '^whsec_[A-Za-z0-9+/]{43}=$'),
   constraint ck_webhooks_disabled check ((disabled_at is null) = (disabled_reason is null) and (disabled_at is null or not is_active)),
-  constraint ck_webhooks_claim check ((claim_token is null) = (claimed_until is null))
+  constraint ck_webhooks_claim check ((claim_token is null) = (claimed_until is null)),
+  constraint ck_webhooks_format check (format in ('standard_webhooks', 'xapi')
+    and (basic_auth is null or format = 'xapi') and length(basic_auth) <= 1000)
 );
 create index ix_webhooks_created_by on app.webhooks (created_by) where created_by is not null;
 comment on table app.webhooks is 'Outgoing webhook subscriptions (admins): events of the listed types are POSTed, signed per the Standard Webhooks specification, to url.';
+comment on column app.webhooks.format is 'standard_webhooks: the event JSON, signed (webhook.create); xapi: the event as an xAPI statement to a Learning Record Store (lms xapi deliver, LMS_XAPI_ENDPOINT).';
+comment on column app.webhooks.basic_auth is 'xapi: the LRS''s HTTP Basic credentials (user:password). Secret: readable only by lms_definer, handed to the worker by internal.webhook_claim.';
 comment on column app.webhooks.claim_token is 'The worker lease on this subscription (internal.webhook_claim): only the holder of this token records attempts until claimed_until.';
 comment on column app.webhooks.claimed_until is 'When the current worker lease runs out; after it another worker may claim the subscription (a worker that died leaves nothing locked).';
 comment on column app.webhooks.url is 'http(s) URL that receives the deliveries (at most 2000 characters, no user:password part). Loopback, link-local and private targets are refused at delivery unless LMS_WEBHOOKS_ALLOW_PRIVATE_URLS=true.';

@@ -8,9 +8,12 @@
  */
 
 drop function if exists internal.webhook_claim(integer);  -- a lease instead of a held row lock (0024)
+drop function if exists internal.webhook_claim(integer, integer);  -- before subscriptions had a format (0038)
 
-create or replace function internal.webhook_claim(p_limit integer default 50, p_lease_seconds integer default 600)
-returns table (claim uuid, webhook_id uuid, url text, secret text, delivery_id uuid, event_id bigint, event jsonb)
+create or replace function internal.webhook_claim(p_limit integer default 50, p_lease_seconds integer default 600,
+                                                  p_format text default 'standard_webhooks', p_home text default null)
+returns table (claim uuid, webhook_id uuid, url text, secret text, delivery_id uuid, event_id bigint, event jsonb,
+               basic_auth text)
 language plpgsql
 volatile
 security definer
@@ -27,7 +30,7 @@ begin
     where d.webhook_id = w.id and d.status = 'pending'
     order by d.event_id, d.created_at
     limit 1) head
-  where w.is_active and head.next_attempt_at <= now()
+  where w.is_active and w.format = p_format and head.next_attempt_at <= now()
     and (w.claimed_until is null or w.claimed_until < clock_timestamp())
   order by head.next_attempt_at
   limit 1
@@ -39,15 +42,17 @@ begin
     claimed_until = clock_timestamp() + make_interval(secs => greatest(p_lease_seconds, 1))
   where w.id = v_webhook.id;
   return query
-    select v_claim, v_webhook.id, v_webhook.url, v_webhook.secret, d.id, d.event_id, internal.event_json(e)
+    select v_claim, v_webhook.id, v_webhook.url, v_webhook.secret, d.id, d.event_id,
+           case when p_format = 'xapi' then internal.xapi_statement(e, p_home) else internal.event_json(e) end,
+           v_webhook.basic_auth
     from app.webhook_deliveries d join app.events e on e.id = d.event_id
     where d.webhook_id = v_webhook.id and d.status = 'pending'
     order by d.event_id, d.created_at
     limit p_limit;
 end
 $$;
-comment on function internal.webhook_claim(integer, integer) is
-  'Leases one active, unclaimed subscription whose first pending delivery is due (skip locked: concurrent workers take different ones) for p_lease_seconds, and returns the lease token with up to p_limit of its pending deliveries in event order, the URL, the secret and the event. Commit at once, POST in order, record each with internal.webhook_attempt(…, claim) and stop at the first failure; internal.webhook_release ends the lease. SECURITY DEFINER: the secret is lms_definer''s only. Not granted to clients.';
+comment on function internal.webhook_claim(integer, integer, text, text) is
+  'Leases one active, unclaimed subscription of the format (standard_webhooks: lms events deliver; xapi: lms xapi deliver) whose first pending delivery is due (skip locked: concurrent workers take different ones) for p_lease_seconds, and returns the lease token with up to p_limit of its pending deliveries in event order, the URL, the secret (and an LRS''s basic_auth) and the event — as its xAPI statement for an xapi subscription (internal.xapi_statement with p_home; null: nothing to send). Commit at once, POST in order, record each with internal.webhook_attempt(…, claim) and stop at the first failure; internal.webhook_release ends the lease. SECURITY DEFINER: the secrets are lms_definer''s only. Not granted to clients.';
 
 create or replace function internal.webhook_release(p_claim uuid)
 returns void
