@@ -45,7 +45,7 @@ where id = 'e9000000-0000-4000-8000-000000000001';
 select is((select count(*)::int from internal.webhook_claim(10, 60)), 1, 'an expired lease can be claimed again');
 select is(internal.webhook_attempt((select claim from first_claim), (select delivery_id from first_claim), true, 200,
                                    null), 'lease_lost', 'the worker whose lease ran out records nothing');
-select ok(not has_function_privilege('lms_api', 'internal.webhook_claim(integer, integer)', 'execute')
+select ok(not has_function_privilege('lms_api', 'internal.webhook_claim(integer, integer, text, text)', 'execute')
           and not has_function_privilege('lms_analyst', 'internal.webhook_attempt(uuid, uuid, boolean, integer, text, boolean)',
                                          'execute'),
           'neither the API role nor analysts may claim or record deliveries (the secret comes with the claim)');
