@@ -96,6 +96,23 @@ async def test_a_learner_and_an_instructor_launch_a_tool_from_a_module(rpc, user
     assert status == 200 and answer["launch"]["https://purl.imsglobal.org/spec/lti/claim/roles"] == [INSTRUCTOR]
     assert db.execute("select count(*) from app.audit_log where action = 'lti.launched'") == [(2,)]
 
+    # In a module: locked with it for the learner (next week's), open to who manages the course.
+    later = await rpc.ok("module.create", {"course_id": course_id, "title": "Next week",
+                                           "unlock_after_days": 7}, ina.token)
+    await rpc.ok("module.publish", {"module_id": later["id"]}, ina.token)
+    locked = await rpc.ok("lti.link_create", {"course_id": course_id, "tool_id": tool.registered["tool_id"],
+                                              "title": "Week 2 sandbox", "module_id": later["id"]}, ina.token)
+    refused = await rpc.error("lti.launch", {"link_id": locked["link_id"]}, student.token)
+    assert refused["data"]["reason"] == "module_locked", refused
+    assert [(k["title"], k["locked"]) for k in await rpc.ok("lti.link_list", {"course_id": course_id}, student.token)] \
+        == [("Coding sandbox", False), ("Week 2 sandbox", True)]
+    status, answer = await through_the_tool(await rpc.ok("lti.launch", {"link_id": locked["link_id"]}, ina.token))
+    assert status == 200, answer
+    db.execute("update app.enrollments set enrolled_at = now() - interval '8 days' where user_id = %s", [student.id])
+    status, answer = await through_the_tool(await rpc.ok("lti.launch", {"link_id": locked["link_id"]}, student.token))
+    assert status == 200 and answer["launch"]["https://purl.imsglobal.org/spec/lti/claim/resource_link"]["title"] == \
+        "Week 2 sandbox"
+
 
 async def test_launches_that_must_not_be_signed(rpc, users, db, tool):
     """A replayed hint, an unregistered redirect_uri, another client, a launch older than 5 minutes, a
