@@ -138,6 +138,39 @@ async def test_event_list_reads_its_writes_while_another_reader_numbers(rpc, use
     assert [e["data"]["user_id"] for e in after[len(listed):]] == [other.id]
 
 
+async def test_event_list_reads_by_audience_not_by_walking_every_event(rpc, users, db):
+    """A student with a few events among 50,000 of others', and an instructor whose course's events come
+    last: event.list without since reads their rows by key (issue 34 §4) — no scan of app.events, and
+    about as many index fetches as rows answered — and answers what row-level security lets them see."""
+    student, teacher = await users.make("student"), await users.make("instructor")
+    course_id, _ = await make_course(rpc, teacher, lessons=1)
+    await rpc.ok("enrollment.enroll", {"course_id": course_id}, student.token)  # one event, both may see it
+    with db.connect() as su:
+        su.execute("set session_replication_role = replica")
+        su.execute("insert into app.events (type, user_id, data) select 'lesson.completed', gen_random_uuid(), '{}' "
+                   "from generate_series(1, 50000)")
+        su.execute("insert into app.events (type, user_id, course_id, data) "
+                   "select 'lesson.completed', gen_random_uuid(), %s, '{}' from generate_series(1, 30)", [course_id])
+        su.execute("select internal.events_sequence(100000)")  # numbered now, not inside the measured call
+        su.execute("analyze app.events")
+        visible = {who.id: [r[0] for r in su.execute(
+            "select id from app.events where user_id = %s or course_id = %s and %s order by id limit 100",
+            [who.id, course_id, who is teacher]).fetchall()] for who in (student, teacher)}
+    assert len(visible[student.id]) == 2 and len(visible[teacher.id]) == 32  # (user.created, enrollment, 30)
+    for who in (student, teacher):
+        with db.connect(autocommit=False) as conn:
+            conn.execute("set session authorization lms_authenticator")  # as the server: set_caller trusts it
+            conn.execute("select set_config('role', 'lms_api', true), internal.set_caller(%s, null, '{}')", [who.id])
+            answered = conn.execute("select api.event_list()").fetchone()[0]
+            conn.execute("reset role")
+            conn.execute("reset session authorization")
+            seq, fetched = conn.execute("select coalesce(seq_tup_read, 0), coalesce(idx_tup_fetch, 0) "
+                                        "from pg_stat_xact_user_tables where relid = 'app.events'::regclass").fetchone()
+            conn.rollback()
+        assert [e["id"] for e in answered] == visible[who.id]
+        assert seq == 0 and fetched <= 4 * len(answered) + 10, (who.role, seq, fetched)
+
+
 async def test_analyst_sees_events_as_their_user(rpc, users, db, analyst):
     ina = await users.make("instructor")
     course_id, _ = await make_course(rpc, ina, lessons=1)
