@@ -290,3 +290,33 @@ async def test_a_rubric_grades_by_the_sum_of_its_levels_and_never_changes_once_u
     again = await rpc.ok("rubric.get", {"assignment_id": essay["id"]}, ina.token)
     assert [(c["title"], [lv["points"] for lv in c["levels"]]) for c in again["criteria"]] == \
         [("Argument", [6, 2]), ("Style", [4, 2])] and essay["grade_posting"] == "manual"
+
+
+async def test_the_csv_export_follows_the_course_not_the_site(rpc, users, db):
+    """The export of a 2,002-learner course on a site of 20,000 users reads its learners by key (issue 34
+    §4): no scan (and hash) of app.users; the rows are the course's."""
+    ina = await users.make("instructor")
+    course_id, _ = await make_course(rpc, ina, lessons=1)
+    learners = [await users.make("student") for _ in range(2)]
+    for s in learners:
+        await rpc.ok("enrollment.enroll", {"course_id": course_id}, s.token)
+    await rpc.ok("assignment.create", {"course_id": course_id, "title": "Essay", "points": 10}, ina.token)
+    with db.connect() as su:
+        su.execute("insert into app.users (email, password_hash, full_name, role) select 'site-' || g || "
+                   "'@example.test', '!', 'Someone ' || g, 'student' from generate_series(1, 20000) g")
+        su.execute("set session_replication_role = replica")
+        su.execute("insert into app.enrollments (user_id, course_id) select u.id, %s from app.users u "
+                   "where u.email like 'site-%%' order by u.email limit 2000", [course_id])
+        su.execute("analyze app.users")
+        su.execute("analyze app.enrollments")
+    with db.connect(autocommit=False) as conn:
+        conn.execute("set session authorization lms_authenticator")
+        conn.execute("select set_config('role', 'lms_api', true), internal.set_caller(%s, null, '{}')", [ina.id])
+        rows = conn.execute("select user_id, item_type from internal.gradebook_export(%s)", [course_id]).fetchall()
+        conn.execute("reset role")
+        conn.execute("reset session authorization")
+        scans = dict(conn.execute("select relname, coalesce(seq_tup_read, 0) from pg_stat_xact_user_tables "
+                                  "where relname in ('users', 'enrollments', 'submissions')").fetchall())
+        conn.rollback()
+    assert len({r[0] for r in rows}) == 2002 and {s.id for s in learners} <= {str(r[0]) for r in rows}
+    assert scans.get("users", 0) == 0, scans
