@@ -310,10 +310,10 @@ def deliver(database_url: str, settings, limit: int = 10000, batch: int = 50,
                     try:
                         if subscription_format == "xapi":
                             target, headers = url.rstrip("/") + "/statements", xapi_headers(basic_auth)
-                            problems = ["no statement"] if event is None else statement_problems(event)
+                            problems = [] if event is None else statement_problems(event)
                         else:
                             target, headers, problems = url, signed_headers(secret, event_id, body), []
-                        if event is None and subscription_format == "xapi":
+                        if event is None:
                             ok, error = True, None  # the event says nothing to an LRS: done, nothing sent
                         elif problems:
                             ok, error, give_up = False, "not a valid xAPI statement: " + "; ".join(problems), True

@@ -130,7 +130,8 @@ create policy delete_owner_admin on app.module_prerequisites for delete to lms_a
 grant execute on function
   internal.module_states(uuid, uuid),
   internal.require_item_unlocked(uuid, uuid), internal.item_counts(boolean, uuid),
-  internal.place_item(text, uuid, uuid, uuid, integer), internal.renumber_module_items(uuid)
+  internal.place_item(text, uuid, uuid, uuid, integer), internal.renumber_module_items(uuid),
+  internal.require_module_of_course(uuid, uuid)
 to lms_api, lms_definer;
 -- Called by SECURITY DEFINER functions only (module_states, require_item_unlocked; lesson.complete,
 -- attempt.submit and submission.submit).
@@ -189,7 +190,8 @@ grant execute on function api.lti_link_list(uuid), api.lti_link_delete(uuid), ap
   api.lti_line_item_update(uuid, text, uuid, numeric) to lms_api;
 grant execute on function internal.lti_column_json(app.lti_line_items) to lms_definer;
 grant execute on function internal.lti_deep_link_return(text, text, text, jsonb) to lms_api;
-grant execute on function internal.lti_link_add(uuid, uuid, uuid, text, text, jsonb, jsonb) to lms_definer;
+grant execute on function internal.lti_link_add(uuid, uuid, uuid, text, text, jsonb, jsonb),
+  internal.lti_launch_start(app.lti_tools, uuid, uuid, uuid, uuid, text, text) to lms_definer;
 
 -- LTI Advantage services: the tool as a caller (sql/functions/20_catalog/10_lti_services.sql). The server
 -- calls these as lms_api for a request bearing a tool's access token; each makes the token's tool the
@@ -201,8 +203,8 @@ alter table app.lti_assertions force row level security;
 grant execute on function app.current_tool_id(), internal.tool_has_scope(text), internal.tool_links_course(uuid),
   internal.require_tool_scope(text[]), internal.lti_line_item_json(app.lti_line_items, text),
   internal.lti_line_item_fields(jsonb), internal.lti_grade(app.lti_results, numeric), internal.lti_token_tool(text),
-  internal.set_tool_caller(text), internal.lti_tool_link(text, uuid), internal.tool_course_learner(uuid, uuid)
-  to lms_api, lms_definer;
+  internal.set_tool_caller(text), internal.lti_tool_link(text, uuid), internal.tool_course_learner(uuid, uuid),
+  internal.lti_own_line_item(uuid, uuid) to lms_api, lms_definer;
 grant execute on function internal.lti_client(text), internal.lti_token_grant(text, text, timestamptz, text[]),
   internal.lti_line_items_list(text, text, uuid, text, text, text, integer, integer),
   internal.lti_line_item_get(text, text, uuid, uuid), internal.lti_line_item_create(text, text, uuid, jsonb),

@@ -377,6 +377,24 @@ $$;
 comment on function internal.set_prerequisites(app.modules, uuid[]) is
   'Make p_ids the prerequisites of a module: 422 invalid_prerequisite for a module of another course (the foreign keys hold it too), 422 prerequisite_cycle from the trigger.';
 
+create or replace function internal.require_module_of_course(p_course_id uuid, p_module_id uuid)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if p_module_id is not null
+     and not exists (select from app.modules m where m.id = p_module_id and m.course_id = p_course_id) then
+    raise exception 'the module is not one of this course''s' using errcode = 'LM422', detail = 'module_not_in_course',
+      hint = 'module_id';
+  end if;
+end
+$$;
+comment on function internal.require_module_of_course(uuid, uuid) is
+  'LM422 module_not_in_course unless the module (when given) is one of the course''s: where an item (a lesson, quiz, assignment, LTI link) may go. SECURITY DEFINER: a yes or no about one id, for the writers that place items.';
+
 /*
  * Placing an item in a module: module_position is dense per module across its three kinds of item.
  * p_position null appends; a position moves the items at and after it down one.
@@ -397,11 +415,7 @@ begin
     raise exception 'only the course''s instructor or an admin may change it'
       using errcode = 'LM403', detail = 'not_course_owner';
   end if;
-  if p_module_id is not null
-     and not exists (select from app.modules m where m.id = p_module_id and m.course_id = p_course_id) then
-    raise exception 'the module is not one of this course''s' using errcode = 'LM422', detail = 'module_not_in_course',
-      hint = 'module_id';
-  end if;
+  perform internal.require_module_of_course(p_course_id, p_module_id);
   -- Out of its old module first (the positions after it close up).
   update app.lessons l set module_id = null, module_position = null where p_kind = 'lesson' and l.id = p_item_id;
   update app.quizzes q set module_id = null, module_position = null where p_kind = 'quiz' and q.id = p_item_id;

@@ -189,11 +189,7 @@ as $$
 declare
   v_link app.lti_links;
 begin
-  if p_module_id is not null and not exists (
-       select from app.modules m where m.id = p_module_id and m.course_id = p_course_id) then
-    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
-      hint = 'module_id';
-  end if;
+  perform internal.require_module_of_course(p_course_id, p_module_id);
   if p_custom is not null and (jsonb_typeof(p_custom) <> 'object' or exists (
        select from jsonb_each(p_custom) c where jsonb_typeof(c.value) <> 'string')) then
     raise exception 'custom is an object of strings' using errcode = 'LM422', detail = 'invalid_argument', hint = 'custom';
@@ -262,6 +258,29 @@ SECURITY DEFINER: checks the caller manages the course.$$;
 -- ---------------------------------------------------------------------------------------------
 -- Launch: record (lti.launch), then check and consume (GET /lti/auth)
 -- ---------------------------------------------------------------------------------------------
+create or replace function internal.lti_launch_start(p_tool app.lti_tools, p_user_id uuid, p_course_id uuid,
+                                                 p_link_id uuid, p_module_id uuid, p_message_type text,
+                                                 p_target_link_uri text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_hint text := internal.random_token(32);
+begin
+  delete from app.lti_launches l where l.expires_at < now() - interval '1 hour';
+  insert into app.lti_launches (hint_hash, user_id, tool_id, link_id, course_id, module_id, message_type)
+  values (internal.sha256(v_hint), p_user_id, p_tool.id, p_link_id, p_course_id, p_module_id, p_message_type);
+  return jsonb_build_object('login_url', p_tool.login_url, 'params', jsonb_build_object(
+    'login_hint', p_user_id, 'lti_message_hint', v_hint, 'target_link_uri', p_target_link_uri,
+    'client_id', p_tool.client_id, 'lti_deployment_id', p_tool.deployment_id));
+end
+$$;
+comment on function internal.lti_launch_start(app.lti_tools, uuid, uuid, uuid, uuid, text, text) is
+  'Records a single-use launch (5 minutes; its hint kept as its SHA-256) and returns the third-party-initiated login to send the browser to: lti.launch (a resource link) and lti.deep_link (a deep-linking request), after they checked who may. SECURITY DEFINER: app.lti_launches has no client privileges.';
+
 create or replace function api.lti_launch(link_id uuid)
 returns jsonb
 language plpgsql
@@ -273,7 +292,6 @@ declare
   v_user_id uuid := internal.require_user();
   v_link    app.lti_links;
   v_tool    app.lti_tools;
-  v_hint    text := internal.random_token(32);
 begin
   select * into v_link from app.lti_links l where l.id = lti_launch.link_id;
   if not found then
@@ -289,12 +307,8 @@ begin
   if not found then
     raise exception 'the tool of this link is not available' using errcode = 'LM404', detail = 'not_found', hint = 'link_id';
   end if;
-  delete from app.lti_launches l where l.expires_at < now() - interval '1 hour';
-  insert into app.lti_launches (hint_hash, user_id, tool_id, link_id, course_id)
-  values (internal.sha256(v_hint), v_user_id, v_tool.id, v_link.id, v_link.course_id);
-  return jsonb_build_object('login_url', v_tool.login_url, 'params', jsonb_build_object(
-    'login_hint', v_user_id, 'lti_message_hint', v_hint, 'target_link_uri', coalesce(v_link.url, v_tool.launch_url),
-    'client_id', v_tool.client_id, 'lti_deployment_id', v_tool.deployment_id));
+  return internal.lti_launch_start(v_tool, v_user_id, v_link.course_id, v_link.id, null, 'LtiResourceLinkRequest',
+                                   coalesce(v_link.url, v_tool.launch_url));
 end
 $$;
 comment on function api.lti_launch(uuid) is
@@ -436,7 +450,6 @@ as $$
 declare
   v_user_id uuid := internal.require_user();
   v_tool    app.lti_tools;
-  v_hint    text := internal.random_token(32);
 begin
   perform internal.require_course_manager(lti_deep_link.course_id);
   select * into v_tool from app.lti_tools t where t.id = lti_deep_link.tool_id and t.is_active;
@@ -446,18 +459,9 @@ begin
   if v_tool.deep_linking_url is null then
     raise exception 'this tool offers no deep linking' using errcode = 'LM422', detail = 'no_deep_linking', hint = 'tool_id';
   end if;
-  if lti_deep_link.module_id is not null and not exists (
-       select from app.modules m where m.id = lti_deep_link.module_id and m.course_id = lti_deep_link.course_id) then
-    raise exception 'the module is not one of this course' using errcode = 'LM422', detail = 'module_not_in_course',
-      hint = 'module_id';
-  end if;
-  delete from app.lti_launches l where l.expires_at < now() - interval '1 hour';
-  insert into app.lti_launches (hint_hash, user_id, tool_id, course_id, module_id, message_type)
-  values (internal.sha256(v_hint), v_user_id, v_tool.id, lti_deep_link.course_id, lti_deep_link.module_id,
-          'LtiDeepLinkingRequest');
-  return jsonb_build_object('login_url', v_tool.login_url, 'params', jsonb_build_object(
-    'login_hint', v_user_id, 'lti_message_hint', v_hint, 'target_link_uri', v_tool.deep_linking_url,
-    'client_id', v_tool.client_id, 'lti_deployment_id', v_tool.deployment_id));
+  perform internal.require_module_of_course(lti_deep_link.course_id, lti_deep_link.module_id);
+  return internal.lti_launch_start(v_tool, v_user_id, lti_deep_link.course_id, null, lti_deep_link.module_id,
+                                   'LtiDeepLinkingRequest', v_tool.deep_linking_url);
 end
 $$;
 comment on function api.lti_deep_link(uuid, uuid, uuid) is

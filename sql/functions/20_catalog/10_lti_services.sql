@@ -243,6 +243,24 @@ end
 $$;
 comment on function internal.lti_line_item_fields(jsonb) is 'The fields of a line item a tool sends (label, scoreMaximum, resourceId, tag, startDateTime, endDateTime), checked; LM422 invalid_argument naming the field.';
 
+create or replace function internal.lti_own_line_item(p_course_id uuid, p_line_item_id uuid)
+returns app.lti_line_items
+language plpgsql
+stable
+as $$
+declare
+  v_item app.lti_line_items;
+begin
+  select * into v_item from app.lti_line_items l where l.id = p_line_item_id and l.course_id = p_course_id;
+  if not found then
+    raise exception 'line item not found' using errcode = 'LM404', detail = 'not_found', hint = 'line_item_id';
+  end if;
+  return v_item;
+end
+$$;
+comment on function internal.lti_own_line_item(uuid, uuid) is
+  'The calling tool''s line item of the course, or LM404 not_found — for another tool''s too: row-level security decides which it sees (invoker).';
+
 create or replace function internal.lti_line_items_list(p_token text, p_base text, p_course_id uuid,
                                                         p_resource_link_id text default null,
                                                         p_resource_id text default null, p_tag text default null,
@@ -281,10 +299,7 @@ begin
   perform internal.require_tool_scope('https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
                                       'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
                                       'https://purl.imsglobal.org/spec/lti-ags/scope/score');
-  select * into v_item from app.lti_line_items l where l.id = p_line_item_id and l.course_id = p_course_id;
-  if not found then
-    raise exception 'line item not found' using errcode = 'LM404', detail = 'not_found', hint = 'line_item_id';
-  end if;
+  v_item := internal.lti_own_line_item(p_course_id, p_line_item_id);
   return internal.lti_line_item_json(v_item, p_base);
 end
 $$;
@@ -406,10 +421,7 @@ declare
   v_result   app.lti_results;
 begin
   perform internal.require_tool_scope('https://purl.imsglobal.org/spec/lti-ags/scope/score');
-  select * into v_item from app.lti_line_items l where l.id = p_line_item_id and l.course_id = p_course_id;
-  if not found then
-    raise exception 'line item not found' using errcode = 'LM404', detail = 'not_found', hint = 'line_item_id';
-  end if;
+  v_item := internal.lti_own_line_item(p_course_id, p_line_item_id);
   if jsonb_typeof(p_body) is distinct from 'object' then
     raise exception 'the score is a JSON object' using errcode = 'LM422', detail = 'invalid_argument', hint = 'body';
   end if;
@@ -498,10 +510,7 @@ begin
   perform internal.set_tool_caller(p_token);
   perform internal.require_tool_scope('https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly');
   perform internal.check_page(p_limit, p_offset, 1000);
-  select * into v_item from app.lti_line_items l where l.id = p_line_item_id and l.course_id = p_course_id;
-  if not found then
-    raise exception 'line item not found' using errcode = 'LM404', detail = 'not_found', hint = 'line_item_id';
-  end if;
+  v_item := internal.lti_own_line_item(p_course_id, p_line_item_id);
   return coalesce((
     select jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
              'id', p_base || '/lti/courses/' || p_course_id || '/lineitems/' || v_item.id || '/results/' || r.user_id,

@@ -116,10 +116,10 @@ begin
                                'display', jsonb_build_object('en-US', v_verb)),
     'object', v_object,
     'result', v_result,
-    'context', case when v_object ->> 'id' not like '%/course/' || v_course.id then jsonb_build_object(
-      'platform', 'LMS', 'contextActivities', jsonb_build_object(
+    'context', jsonb_build_object('platform', 'LMS') || case when p_event.type not in ('enrollment.created', 'course.completed')
+      then jsonb_build_object('contextActivities', jsonb_build_object(  -- an item of the course: the course is its parent
         'parent', jsonb_build_array(internal.xapi_activity(p_home, 'course', v_course.id, v_course.title))))
-      else jsonb_build_object('platform', 'LMS') end,
+      else '{}' end,
     'timestamp', to_char(p_event.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')));
 end
 $$;
