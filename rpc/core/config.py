@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_UPLOAD_TYPES = (
     "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/webm",
-    "audio/mpeg", "text/plain",
+    "audio/mpeg", "text/plain", "application/zip",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",

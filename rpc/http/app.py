@@ -23,6 +23,7 @@ from rpc.http import (
     live,
     lti,
     lti_services,
+    qti,
     sso,
     stripe_webhooks,
     views,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     sso.setup(app)  # what this process knows of each OpenID provider (metadata, keys)
     lti.setup(app)  # LTI answers name the platform's URLs
     calendar_feed.setup(app)  # calendar.feed_url answers an absolute URL
+    qti.setup(app)  # quiz.import_qti reads the uploaded package between its two SQL calls
     app.router.add_routes(ROUTES)
     return app
 
@@ -122,6 +124,8 @@ ROUTES = [
     web.post("/files", files.upload),
     web.get("/files/{file_id}", files.download),
     web.get("/export/courses/{course_id}/gradebook.csv", exports.gradebook_csv),
+    web.get("/export/quizzes/{quiz_id}/qti.zip", qti.export),  # QTI 2.1 (?version=1.2 Canvas, 3.0)
+    web.get("/export/banks/{bank_id}/qti.zip", qti.export),
     web.get("/certificates/{number}.pdf", certificates.certificate_pdf),
     web.post("/webhooks/stripe", stripe_webhooks.stripe_webhook),  # the payment provider's events
     web.get("/sso/{provider}/login", sso.login),  # sign-in with an OpenID provider: to the provider

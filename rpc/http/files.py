@@ -60,7 +60,8 @@ DELETIONS_DUE = "select internal.storage_deletions_due(%s)"
 DELETIONS_DONE = "select internal.storage_deletions_done(%s::uuid[])"
 INLINE = ("image/", "video/", "audio/", "application/pdf", "text/plain")
 ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg",
-           "application/x-pdf": "application/pdf"}
+           "application/x-pdf": "application/pdf", "application/x-zip-compressed": "application/zip",
+           "application/x-zip": "application/zip"}
 
 
 class HttpError(Exception):
@@ -135,7 +136,7 @@ def judge_type(head: bytes, declared: str | None, allowed: list[str]) -> str:
     said = (declared or "").split(";")[0].strip().lower()
     said = ALIASES.get(said, said)
     if said and said != "application/octet-stream" and said != kind \
-            and not (said.startswith("text/") and kind == "text/plain"):
+            and not ((said.startswith("text/") or said == "application/xml") and kind == "text/plain"):
         raise HttpError(415, "type_mismatch", f"the content is {kind}, not {said}")
     return kind
 

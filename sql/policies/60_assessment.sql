@@ -344,3 +344,8 @@ to lms_api;
 grant execute on function internal.rubric_json(uuid), internal.submission_rubric_json(uuid),
   internal.require_rubric_unused(uuid)
 to lms_definer;
+
+-- QTI packages (issue 33 §3): the import's two calls and the export's read, as the caller.
+grant execute on function api.quiz_import_qti(uuid, uuid, text, text),
+  internal.quiz_import_qti_finish(uuid, text, text, text, jsonb, jsonb, jsonb), internal.qti_export(text, uuid)
+to lms_api;
