@@ -323,6 +323,11 @@ SELECT_RULES: dict[str, tuple[str | None, str | None]] = {
     "app.lti_line_items": ("false", None),  # a tool's own (its access token); no person, no analyst
     "app.lti_results": ("false", None),
     "app.calendar_feeds": (None, None),  # the feed's token hash: calendar.feed_url / GET /calendar/{token}.ics
+    "app.oneroster_users": (None, None),  # rostering: the DBA's lms oneroster import|export only
+    "app.oneroster_classes": (None, None),
+    "app.oneroster_enrollments": (None, None),
+    "app.oneroster_refs": (None, None),
+    "app.oneroster_stage": (None, None),
     "app.rate_limits": (None, None),
     "app.rate_counters": (None, None),
     "app.settings": (None, None),

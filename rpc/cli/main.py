@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rpc.cli import analyst, db, docs, events, lti, outbox, payments, serve, users, xapi
+from rpc.cli import analyst, db, docs, events, lti, oneroster, outbox, payments, serve, users, xapi
 from rpc.core.config import Settings
 from rpc.db.cluster import ClusterError
 from rpc.db.migrate import MigrationBlocked, RollbackFailed, RollbackRefused
 
-GROUPS = (serve, db, users, analyst, outbox, payments, events, xapi, lti, docs)
+GROUPS = (serve, db, users, analyst, outbox, payments, events, xapi, oneroster, lti, docs)
 
 
 def build_parser() -> argparse.ArgumentParser:

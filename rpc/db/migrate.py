@@ -154,8 +154,8 @@ def maintain(conn: psycopg.Connection) -> dict:
 
 
 def drop_repeatable(conn: psycopg.Connection) -> None:
-    """Before a rollback: drop what the repeatable SQL made (policies, triggers, analytics views,
-    functions), since it may depend on tables the rollback drops. Never CASCADE: a table's own
+    """Before a rollback: drop what the repeatable SQL made (policies, triggers, analytics and internal
+    views, functions), since it may depend on tables the rollback drops. Never CASCADE: a table's own
     constraint must not go with a function by accident."""
     with conn.transaction():
         conn.execute(
@@ -172,7 +172,9 @@ def drop_repeatable(conn: psycopg.Connection) -> None:
                 execute format('drop trigger %I on %s', v.tgname, v.rel);
               end loop;
               for v in select c.oid::regclass as rel, c.relkind from pg_class c
-                       where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('v', 'm') loop
+                       where c.relnamespace in ('analytics'::regnamespace, 'internal'::regnamespace)
+                         and c.relkind in ('v', 'm')
+                       order by c.oid desc loop  -- a view before the views it reads
                 execute format(case when v.relkind = 'm' then 'drop materialized view %s' else 'drop view %s' end,
                                v.rel);
               end loop;

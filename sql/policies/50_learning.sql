@@ -41,3 +41,31 @@ alter table app.calendar_feeds enable row level security;
 alter table app.calendar_feeds force row level security;
 grant execute on function api.calendar_feed_url(), api.calendar_feed_reset() to lms_api;
 grant execute on function internal.calendar_feed(text) to lms_api;
+
+-- Rostering (OneRoster, lms oneroster import|export): no client privileges. The DBA's connection runs the
+-- SECURITY DEFINER merge and exports (granted to lms_owner); what they call runs as lms_definer.
+alter table app.oneroster_users enable row level security;
+alter table app.oneroster_users force row level security;
+alter table app.oneroster_classes enable row level security;
+alter table app.oneroster_classes force row level security;
+alter table app.oneroster_enrollments enable row level security;
+alter table app.oneroster_enrollments force row level security;
+alter table app.oneroster_refs enable row level security;
+alter table app.oneroster_refs force row level security;
+alter table app.oneroster_stage enable row level security;
+alter table app.oneroster_stage force row level security;
+grant execute on function internal.oneroster_merge(text), internal.oneroster_export_refs(text, text[]),
+  internal.oneroster_export_users(), internal.oneroster_export_classes(), internal.oneroster_export_enrollments()
+to lms_owner;
+grant execute on function internal.oneroster_cell(text[], text[], text), internal.oneroster_status(text),
+  internal.oneroster_role(text), internal.oneroster_time(text), internal.oneroster_bool(text),
+  internal.oneroster_new_role(text, text, boolean), internal.oneroster_fail(text, integer, text, text),
+  internal.oneroster_mode(text), internal.oneroster_check_common(text), internal.oneroster_check_users(),
+  internal.oneroster_check_classes(), internal.oneroster_check_enrollments(), internal.oneroster_merge_users(boolean),
+  internal.oneroster_merge_classes(boolean, uuid), internal.oneroster_apply()
+to lms_definer;
+grant select on internal.oneroster_stage_rows, internal.oneroster_stage_users, internal.oneroster_stage_classes,
+  internal.oneroster_stage_enrollments, internal.oneroster_manifest, internal.oneroster_users_incoming,
+  internal.oneroster_classes_incoming, internal.oneroster_enrollments_incoming, internal.oneroster_class_teachers,
+  internal.oneroster_student_places
+to lms_definer;

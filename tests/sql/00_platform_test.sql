@@ -16,7 +16,8 @@ select tables_are('app', array[
   'rubrics', 'rubric_criteria', 'rubric_levels', 'submission_rubric_levels',
   'manual_grades', 'sso_providers', 'sso_states', 'sso_identities', 'sso_codes',
   'lti_tools', 'lti_platform_keys', 'lti_links', 'lti_launches',
-  'lti_access_tokens', 'lti_assertions', 'lti_line_items', 'lti_results', 'calendar_feeds'
+  'lti_access_tokens', 'lti_assertions', 'lti_line_items', 'lti_results', 'calendar_feeds',
+  'oneroster_users', 'oneroster_classes', 'oneroster_enrollments', 'oneroster_refs', 'oneroster_stage'
 ]::name[], 'app has exactly the tables of the design plus those the rules need');
 
 -- Key columns ---------------------------------------------------------------------------------
