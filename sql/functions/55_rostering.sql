@@ -619,6 +619,12 @@ language plpgsql
 volatile
 security definer
 set search_path = pg_catalog, pg_temp
+-- The staging table was filled a moment ago: its statistics say it is empty, and a nested loop over a
+-- million staged rows "expected" to be 78 is quadratic. Set-based steps hash-join instead. (jit off: a
+-- disabled plan's cost is huge, and JIT would compile every small statement at ~100 ms each.)
+set enable_nestloop = off
+set jit = off
+set work_mem = '256MB'
 as $$
 declare
   v_users   text;
