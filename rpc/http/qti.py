@@ -3,7 +3,7 @@
 
 Import: api.quiz_import_qti decides (the course's instructor or an admin, a file that is that course's
 material) and says where the bytes are; this hook reads them from storage (bounded by the upload
-limit), maps the package in a worker thread (rpc/formats/qti.py: defused XML, bounded archives), and
+limit), maps the package in a worker thread (rpc/workers/qti.py: defused XML, bounded archives), and
 hands the mapped questions to internal.quiz_import_qti_finish as the same caller, which writes them
 through quiz.add_question's validation in one transaction.
 
@@ -21,9 +21,9 @@ from dataclasses import replace
 from aiohttp import web
 
 from rpc.core.protocol import RpcError
-from rpc.formats import qti
 from rpc.http.files import STORAGES, caller_context, error_body, rpc_error_response, sql
 from rpc.http.service import SERVICE, RpcService
+from rpc.workers import qti
 from rpc.workers.storage import Storage
 
 FINISH = "select internal.quiz_import_qti_finish(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb)"

@@ -115,10 +115,11 @@ class Walk:
         async with self.session.post(self.base + "/webhooks/stripe", data=body.encode(), headers=headers) as resp:
             assert resp.status == 200, (resp.status, await resp.text())
 
-    async def upload(self, who: str, assignment_id: str, name: str, data: bytes) -> dict:
+    async def upload(self, who: str, assignment_id: str | None, name: str, data: bytes, course_id: str | None = None,
+                     content_type: str = "application/pdf") -> dict:
         form = aiohttp.FormData()
-        form.add_field("assignment_id", assignment_id)
-        form.add_field("file", data, filename=name, content_type="application/pdf")
+        form.add_field("course_id" if course_id else "assignment_id", course_id or assignment_id)
+        form.add_field("file", data, filename=name, content_type=content_type)
         async with self.session.post(self.base + "/files", data=form,
                                      headers={"Authorization": f"Bearer {self.tokens[who]}"}) as resp:
             assert resp.status in (200, 201), (resp.status, await resp.text())
@@ -265,6 +266,15 @@ async def assessment(w: Walk) -> None:
                           record=False)
     await w.call("instructor", "lesson.publish", {"lesson_id": lesson["id"]}, record=False)
     bank = await w.call("instructor", "bank.create", {"course_id": cid, "title": "Index questions"})
+    item = ('<?xml version="1.0"?><assessmentItem xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1" identifier="q1"'
+            ' title="Scans"><responseDeclaration identifier="RESPONSE" cardinality="single" baseType="identifier">'
+            '<correctResponse><value>B</value></correctResponse></responseDeclaration><itemBody>'
+            '<choiceInteraction responseIdentifier="RESPONSE" maxChoices="1"><prompt>Which scan reads only the index?'
+            '</prompt><simpleChoice identifier="A">Bitmap heap scan</simpleChoice><simpleChoice identifier="B">'
+            'Index-only scan</simpleChoice></choiceInteraction></itemBody></assessmentItem>')
+    material = await w.upload("instructor", None, "scans.xml", item.encode(), course_id=cid, content_type="text/xml")
+    await w.call("instructor", "quiz.import_qti", {"course_id": cid, "file_id": material["file_id"], "target": "bank",
+                                                   "title": "Imported scans"})
     kept = await w.call("instructor", "bank.add_question", {
         "bank_id": bank["id"], "question_text": "Which index types support range queries?",
         "question_type": "multiple_answer", "options": ["btree", "hash", "brin"], "correct_answer": ["btree", "brin"],

@@ -1,7 +1,7 @@
 /*
  * Assessment — QTI packages in and out (issue 33 §3).
  *
- * PostgreSQL reads no zip, so the server reads and writes the XML (rpc/formats/qti.py); every rule stays
+ * PostgreSQL reads no zip, so the server reads and writes the XML (rpc/workers/qti.py); every rule stays
  * here. quiz.import_qti is two calls as the same caller: api.quiz_import_qti decides whether the caller
  * may import that uploaded file into that course and says where its bytes are; the server maps the
  * package's items to questions; internal.quiz_import_qti_finish writes the quiz (or bank) and every
