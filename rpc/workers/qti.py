@@ -445,10 +445,12 @@ def members(data: bytes) -> dict[str, bytes]:
             raise PackageError("qti_unsafe", f"{info.filename!r}: a path outside the archive")
         if info.is_dir() or not info.filename.lower().endswith(".xml"):
             continue
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+            raise PackageError("qti_invalid", f"{info.filename}: compressed with an unknown method")
         try:
             with archive.open(info) as member:
                 content = member.read(MAX_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+        except (zipfile.BadZipFile, RuntimeError, ValueError, OSError) as exc:  # corrupt, encrypted
             raise PackageError("qti_invalid", f"{info.filename}: cannot be read ({exc})") from None
         if len(content) > MAX_MEMBER_BYTES:
             raise PackageError("qti_too_large", f"{info.filename}: inflates past {MAX_MEMBER_BYTES >> 20} MiB")
