@@ -148,6 +148,7 @@ as $$
     (422, 'invalid_weights', 'The weights of a course''s grade categories would sum to more than 100 (data.field: weight_percent).'),
     (422, 'invalid_scheme', 'grade.scheme_set: letters or minimums repeat, a minimum is outside 0–100, or none is 0.'),
     (422, 'category_not_in_course', 'grade_category_id names a grade category of another course.'),
+    (422, 'oneroster_invalid', 'lms oneroster import: a row of the package is invalid (the message names the file, line and field); nothing was imported.'),
     (422, 'invalid_target', 'quiz.import_qti: target is quiz or bank.'),
     (422, 'qti_invalid', 'quiz.import_qti: the file is not a QTI 1.2, 2.1 or 3.0 package (or not well-formed XML); the message says which part.'),
     (422, 'qti_unsafe', 'quiz.import_qti: the package was refused unread: a DTD or entity in its XML, a path outside the archive, or nesting past 64 elements.'),
